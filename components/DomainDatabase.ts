@@ -1,0 +1,113 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
+import { DataSource } from "../lib/dataset";
+import { DomainSpec, Engine } from "../lib/domains";
+import { Platform } from "../platforms";
+import { GeneratedPassword } from "../resources/password";
+import { DomainAccess, DomainDataLoad } from "../resources/domainData";
+
+export interface DomainDatabaseArgs {
+    /** The domain's declaration: engine, table and columns. */
+    domain: DomainSpec;
+    /** Where the domain's server runs. */
+    platform: Platform;
+    /** Port the domain's server listens on. */
+    port: number;
+    /** Where the domain's rows come from. */
+    dataSource: DataSource;
+    /** Changes exactly when the data changes; a new value reloads the table. */
+    dataFingerprint: string;
+}
+
+/**
+ * One domain of the mesh in a database of its own: the server instance, the database, an owner
+ * user who holds the data, a read-only user for Trino, the table and its rows.
+ */
+export class DomainDatabase extends pulumi.ComponentResource {
+    public readonly engine: pulumi.Output<Engine>;
+    public readonly host: pulumi.Output<string>;
+    public readonly port: pulumi.Output<number>;
+    public readonly database: pulumi.Output<string>;
+    /** The domain owner, who owns and loads the table. */
+    public readonly user: pulumi.Output<string>;
+    /** The owner's password (secret). */
+    public readonly password: pulumi.Output<string>;
+    /** The read-only user Trino connects as. */
+    public readonly readerUser: pulumi.Output<string>;
+    public readonly tables: pulumi.Output<string[]>;
+    public readonly rowCounts: pulumi.Output<Record<string, number>>;
+    /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
+    public readonly trinoCatalog: pulumi.Output<CatalogSpec>;
+    /** The environment variable that carries the reader's password into Trino (secret). */
+    public readonly trinoEnv: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: DomainDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("datamesh:index:DomainDatabase", name, {}, opts);
+        const { domain } = args;
+        const child = { parent: this };
+        const adminPassword = new GeneratedPassword(`${name}-admin-password`, {}, child);
+        const ownerPassword = new GeneratedPassword(`${name}-owner-password`, {}, child);
+        const readerPassword = new GeneratedPassword(`${name}-reader-password`, {}, child);
+        const ownerUser = `${domain.name}_owner`;
+        const readerUser = `${domain.name}_trino`;
+
+        const server = args.platform.databaseServer(`${name}-server`, { component: name, engine: domain.engine, port: args.port, adminPassword: adminPassword.value }, child);
+        const access = new DomainAccess(
+            `${name}-access`,
+            {
+                engine: domain.engine,
+                host: server.host,
+                port: server.port,
+                admin: { user: server.adminUser, password: server.adminPassword },
+                database: domain.name,
+                owner: { user: ownerUser, password: ownerPassword.value },
+                reader: { user: readerUser, password: readerPassword.value },
+                domain,
+            },
+            { parent: this, dependsOn: [server.resource] },
+        );
+        const load = new DomainDataLoad(
+            `${name}-data`,
+            {
+                engine: domain.engine,
+                host: server.host,
+                port: server.port,
+                owner: { user: ownerUser, password: ownerPassword.value },
+                database: access.database,
+                domain,
+                source: args.dataSource,
+                fingerprint: args.dataFingerprint,
+            },
+            { parent: this, dependsOn: [access] },
+        );
+
+        this.engine = pulumi.output(domain.engine);
+        this.host = server.host;
+        this.port = server.port;
+        this.database = access.database;
+        this.user = pulumi.output(ownerUser);
+        this.password = pulumi.secret(ownerPassword.value);
+        this.readerUser = pulumi.output(readerUser);
+        this.tables = pulumi.output([domain.table]);
+        this.rowCounts = load.rowCount.apply(count => ({ [domain.table]: count }));
+        const passwordEnv = catalogPasswordEnv(domain.name);
+        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, load.id]).apply(([host, port]): CatalogSpec =>
+            domain.engine === "postgresql"
+                ? { kind: "postgresql", name: domain.name, host, port, database: domain.name, user: readerUser, passwordEnv }
+                : { kind: "mariadb", name: domain.name, host, port, user: readerUser, passwordEnv },
+        );
+        this.trinoEnv = pulumi.secret(readerPassword.value.apply(password => ({ [passwordEnv]: password })));
+
+        this.registerOutputs({
+            engine: this.engine,
+            host: this.host,
+            port: this.port,
+            database: this.database,
+            user: this.user,
+            password: this.password,
+            readerUser: this.readerUser,
+            tables: this.tables,
+            rowCounts: this.rowCounts,
+        });
+    }
+}

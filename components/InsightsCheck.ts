@@ -1,0 +1,49 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DomainSpec } from "../lib/domains";
+import { InsightsReconciliation } from "../resources/insightsCheck";
+
+export interface InsightsCheckArgs {
+    /** The coordinator's URL. */
+    trinoUrl: pulumi.Input<string>;
+    /** The Trino user the check queries as. */
+    trinoUser: string;
+    /** The insights catalog and schema to check. */
+    insights: { catalog: string; schema: string };
+    /** The domains the insights must reconcile with. */
+    domains: { customers: DomainSpec; orders: DomainSpec; payments: DomainSpec };
+    /** The dbt run to check; a new run is checked again. */
+    dbtRunId: pulumi.Input<string>;
+}
+
+/**
+ * Proves the insights right after every dbt run: one dim_customers row per customer, one fct_orders
+ * row per order, and money equal to the payments domain to the cent. A mismatch fails the
+ * deployment and names the table and both numbers.
+ */
+export class InsightsCheck extends pulumi.ComponentResource {
+    public readonly summary: pulumi.Output<string>;
+
+    constructor(name: string, args: InsightsCheckArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("datamesh:index:InsightsCheck", name, {}, opts);
+        const insight = (table: string) => `${args.insights.catalog}.${args.insights.schema}.${table}`;
+        const domainTable = (d: DomainSpec) => `${d.name}.${d.trinoSchema}.${d.table}`;
+        const reconciliation = new InsightsReconciliation(
+            `${name}-reconciliation`,
+            {
+                component: name,
+                trino: pulumi.output(args.trinoUrl).apply(url => ({ url, user: args.trinoUser })),
+                targets: {
+                    dimCustomers: insight("dim_customers"),
+                    fctOrders: insight("fct_orders"),
+                    customers: domainTable(args.domains.customers),
+                    orders: domainTable(args.domains.orders),
+                    payments: domainTable(args.domains.payments),
+                },
+                dbtRunId: args.dbtRunId,
+            },
+            { parent: this },
+        );
+        this.summary = reconciliation.summary;
+        this.registerOutputs({ summary: this.summary });
+    }
+}

@@ -1,0 +1,121 @@
+import * as os from "os";
+import * as path from "path";
+import { z } from "zod";
+import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
+
+export const CONFIG_NAMESPACE = "datamesh";
+export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
+export type PlatformName = (typeof PLATFORMS)[number];
+
+const port = z.coerce.number().int().min(1024).max(65535);
+const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _)");
+
+/** The stack's configuration keys, without the `datamesh:` prefix. Unknown keys are rejected. */
+const configSchema = z
+    .object({
+        platform: z.enum(PLATFORMS).default("local"),
+        stateDir: z.string().min(1).optional(),
+        cacheDir: z.string().min(1).optional(),
+        basePort: port.default(15430),
+        trinoPort: port.default(18080),
+        trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
+        insightsSchema: identifier.default("jaffle_shop"),
+        dataDir: z.string().min(1).optional(),
+        scale: z.coerce.number().int().min(1).max(10_000).optional(),
+    })
+    .strict()
+    .refine(c => !(c.dataDir && c.scale), { message: "set either datamesh:dataDir or datamesh:scale, not both", path: ["scale"] })
+    .refine(c => c.trinoPort < c.basePort || c.trinoPort > c.basePort + 3, {
+        message: "must not fall in the database ports basePort..basePort+3",
+        path: ["trinoPort"],
+    });
+
+/** The validated, fully resolved configuration the program declares the mesh from. */
+export interface MeshConfig {
+    platform: PlatformName;
+    stack: string;
+    /** Folder that holds every file the stack's local processes write. */
+    stateDir: string;
+    /** Folder with the cached toolchain (Trino, the dbt virtual environment). */
+    cacheDir: string;
+    /** First of four consecutive ports: customers, orders, payments, insights metastore. */
+    basePort: number;
+    trinoPort: number;
+    trinoMaxHeap: string;
+    insightsSchema: string;
+    dataSource: DataSource;
+    /** Changes exactly when the domain data changes. */
+    dataFingerprint: string;
+}
+
+/** Raised for any invalid configuration; the message names every offending key. */
+export class ConfigError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "ConfigError";
+    }
+}
+
+function describeIssues(error: z.ZodError): string {
+    return error.issues
+        .map(issue => {
+            if (issue.code === "unrecognized_keys") {
+                return issue.keys.map(k => `${CONFIG_NAMESPACE}:${k}: unknown configuration key`).join("\n");
+            }
+            const key = issue.path.length > 0 ? `${CONFIG_NAMESPACE}:${issue.path.join(".")}` : CONFIG_NAMESPACE;
+            return `${key}: ${issue.message}`;
+        })
+        .join("\n");
+}
+
+export interface ConfigContext {
+    stack: string;
+    projectDir: string;
+    env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Validates the raw `datamesh:*` configuration and resolves defaults. Everything that can be
+ * checked before a resource exists is checked here, including that a data folder is complete
+ * and every CSV row in it is valid.
+ */
+export function loadConfig(raw: Record<string, string>, context: ConfigContext): MeshConfig {
+    const parsed = configSchema.safeParse(raw);
+    if (!parsed.success) {
+        throw new ConfigError(`invalid configuration:\n${describeIssues(parsed.error)}`);
+    }
+    const c = parsed.data;
+    const resolve = (p: string) => path.resolve(context.projectDir, p);
+    const dataSource: DataSource = c.scale
+        ? { kind: "synthetic", scale: c.scale }
+        : { kind: "files", dir: c.dataDir ? resolve(c.dataDir) : CANONICAL_DATA_DIR };
+    let dataFingerprint: string;
+    try {
+        dataFingerprint = fingerprintDataSource(dataSource);
+    } catch (e) {
+        const key = c.dataDir ? `${CONFIG_NAMESPACE}:dataDir` : "canonical data";
+        throw new ConfigError(`invalid configuration:\n${key}: ${(e as Error).message}`);
+    }
+    return {
+        platform: c.platform,
+        stack: context.stack,
+        stateDir: c.stateDir ? resolve(c.stateDir) : path.join(context.projectDir, ".datamesh", context.stack),
+        cacheDir: c.cacheDir ? resolve(c.cacheDir) : context.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"),
+        basePort: c.basePort,
+        trinoPort: c.trinoPort,
+        trinoMaxHeap: c.trinoMaxHeap,
+        insightsSchema: c.insightsSchema,
+        dataSource,
+        dataFingerprint,
+    };
+}
+
+/** Picks this project's keys out of Pulumi's whole configuration map (`datamesh:key` -> `key`). */
+export function projectConfig(all: Record<string, string>): Record<string, string> {
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    return Object.fromEntries(
+        Object.entries(all)
+            .filter(([key]) => key.startsWith(prefix))
+            .map(([key, value]) => [key.slice(prefix.length), value]),
+    );
+}

@@ -1,0 +1,39 @@
+{%- set payment_methods = ['credit_card', 'coupon', 'bank_transfer', 'gift_card'] -%}
+
+with
+
+orders as (
+
+    select * from {{ ref('stg_orders') }}
+
+),
+
+order_payments as (
+
+    select * from {{ ref('order_payments') }}
+
+),
+
+final as (
+
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.order_date,
+        orders.status,
+
+        -- an order without payments has 0.00 for every amount
+        {% for payment_method in payment_methods -%}
+        cast(coalesce(order_payments.{{ payment_method }}_amount, 0) as decimal(18, 2))
+            as {{ payment_method }}_amount,
+        {% endfor %}
+        cast(coalesce(order_payments.total_amount, 0) as decimal(18, 2)) as amount
+
+    from orders
+
+    left join order_payments
+        on orders.order_id = order_payments.order_id
+
+)
+
+select * from final

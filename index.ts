@@ -1,0 +1,72 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { DbtJob } from "./components/DbtJob";
+import { DomainDatabase } from "./components/DomainDatabase";
+import { InsightsCatalog } from "./components/InsightsCatalog";
+import { InsightsCheck } from "./components/InsightsCheck";
+import { TrinoCoordinator } from "./components/TrinoCoordinator";
+import { loadConfig, projectConfig } from "./config";
+import { DOMAINS, domainByName } from "./lib/domains";
+import { readVersions } from "./lib/versions";
+import { createPlatform } from "./platforms";
+
+const projectDir = __dirname;
+const versions = readVersions();
+const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pulumi.getStack(), projectDir, env: process.env });
+const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
+
+const INSIGHTS_CATALOG = "insights";
+const DBT_TRINO_USER = "dbt";
+const CHECK_TRINO_USER = "datamesh_check";
+
+const domainComponents = DOMAINS.map(
+    (domain, index) =>
+        new DomainDatabase(domain.name, {
+            domain,
+            platform,
+            port: config.basePort + index,
+            dataSource: config.dataSource,
+            dataFingerprint: config.dataFingerprint,
+        }),
+);
+
+const insightsCatalog = new InsightsCatalog(INSIGHTS_CATALOG, { platform, catalogName: INSIGHTS_CATALOG, metastorePort: config.basePort + DOMAINS.length });
+
+const trino = new TrinoCoordinator("trino", {
+    platform,
+    version: versions.TRINO_VERSION,
+    port: config.trinoPort,
+    maxHeap: config.trinoMaxHeap,
+    catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
+    secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
+});
+
+const dbt = new DbtJob("dbt", {
+    platform,
+    projectDir: path.join(projectDir, "dbt"),
+    trino,
+    trinoUser: DBT_TRINO_USER,
+    insightsCatalog: INSIGHTS_CATALOG,
+    insightsSchema: config.insightsSchema,
+    domains: DOMAINS,
+    dataFingerprint: config.dataFingerprint,
+    after: domainComponents,
+});
+
+const insightsCheck = new InsightsCheck("check", {
+    trinoUrl: trino.url,
+    trinoUser: CHECK_TRINO_USER,
+    insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
+    domains: { customers: domainByName("customers"), orders: domainByName("orders"), payments: domainByName("payments") },
+    dbtRunId: dbt.runId,
+});
+
+export const trinoUrl = trino.url;
+export const trinoVersion = trino.version;
+export const insights = { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema };
+export const domains = Object.fromEntries(
+    domainComponents.map((d, i) => [DOMAINS[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password }]),
+);
+export const check = insightsCheck.summary;
+export const dbtSummary = dbt.summary;
+export const exampleQuery = `SELECT customer_id, first_name, last_name, number_of_orders, customer_lifetime_value FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.dim_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 10`;

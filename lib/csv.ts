@@ -1,0 +1,96 @@
+/** One parsed CSV record and the physical line it starts on (1-based, header is line 1). */
+export interface CsvRecord {
+    line: number;
+    fields: string[];
+}
+
+/** A CSV problem, always pinned to a file and a line so the user can fix the input. */
+export class CsvError extends Error {
+    constructor(readonly file: string, readonly line: number, detail: string) {
+        super(`${file}:${line}: ${detail}`);
+        this.name = "CsvError";
+    }
+}
+
+/**
+ * Parses RFC 4180 text: comma separated, fields optionally enclosed in double quotes, a doubled
+ * quote inside a quoted field is a literal quote, and quoted fields may span lines. Both LF and
+ * CRLF line endings are accepted. A UTF-8 byte order mark is ignored.
+ */
+export function parseCsv(text: string, file: string): CsvRecord[] {
+    const records: CsvRecord[] = [];
+    let fields: string[] = [];
+    let field = "";
+    let line = 1;
+    let recordLine = 1;
+    let inQuotes = false;
+    let fieldWasQuoted = false;
+    let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+
+    const endField = () => {
+        fields.push(field);
+        field = "";
+        fieldWasQuoted = false;
+    };
+    const endRecord = () => {
+        endField();
+        const blank = fields.length === 1 && fields[0] === "";
+        if (!blank) {
+            records.push({ line: recordLine, fields });
+        }
+        fields = [];
+    };
+
+    for (; i < text.length; i++) {
+        const ch = text[i];
+        if (inQuotes) {
+            if (ch === '"') {
+                if (text[i + 1] === '"') {
+                    field += '"';
+                    i++;
+                } else {
+                    inQuotes = false;
+                    const next = text[i + 1];
+                    if (next !== undefined && next !== "," && next !== "\n" && next !== "\r") {
+                        throw new CsvError(file, line, `unexpected character '${next}' after a closing quote`);
+                    }
+                }
+            } else {
+                if (ch === "\n") {
+                    line++;
+                }
+                field += ch;
+            }
+            continue;
+        }
+        if (ch === '"') {
+            if (field !== "" || fieldWasQuoted) {
+                throw new CsvError(file, line, "a quote inside an unquoted field (enclose the field in double quotes and double the quote)");
+            }
+            inQuotes = true;
+            fieldWasQuoted = true;
+        } else if (ch === ",") {
+            endField();
+        } else if (ch === "\r" && text[i + 1] === "\n") {
+            continue;
+        } else if (ch === "\n") {
+            endRecord();
+            line++;
+            recordLine = line;
+        } else {
+            field += ch;
+        }
+    }
+    if (inQuotes) {
+        throw new CsvError(file, recordLine, "a quoted field is not closed before the end of the file");
+    }
+    if (field !== "" || fields.length > 0 || fieldWasQuoted) {
+        endRecord();
+    }
+    return records;
+}
+
+/** Quotes a value for CSV output only when RFC 4180 requires it. */
+export function formatCsvField(value: string): string {
+    return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}

@@ -1,0 +1,167 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { CsvError, parseCsv } from "./csv";
+import { DOMAINS, DomainSpec } from "./domains";
+
+/** A typed table row: integers as numbers, text and ISO dates as strings. */
+export type Row = (number | string)[];
+
+/** Where the domain data comes from: a folder of CSV files, or the deterministic generator. */
+export type DataSource =
+    | { kind: "files"; dir: string }
+    | { kind: "synthetic"; scale: number };
+
+/** The canonical jaffle_shop data that ships with the project. */
+export const CANONICAL_DATA_DIR = path.join(__dirname, "..", "data", "jaffle_shop");
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const INTEGER = /^-?\d{1,15}$/;
+
+function parseValue(raw: string, type: string, column: string, file: string, line: number): number | string {
+    if (type === "integer") {
+        if (!INTEGER.test(raw)) {
+            throw new CsvError(file, line, `column '${column}' must be an integer, got '${raw}'`);
+        }
+        return Number(raw);
+    }
+    if (type === "date") {
+        const match = ISO_DATE.exec(raw);
+        const date = match ? new Date(`${raw}T00:00:00Z`) : undefined;
+        if (!match || !date || isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== raw) {
+            throw new CsvError(file, line, `column '${column}' must be a date as YYYY-MM-DD, got '${raw}'`);
+        }
+        return raw;
+    }
+    return raw;
+}
+
+/**
+ * Parses and validates one domain's CSV text: the header must name the domain's columns in order,
+ * every row must have one field per column with the column's type, and primary keys are unique.
+ */
+export function parseDomainCsv(domain: DomainSpec, text: string, file: string): Row[] {
+    const records = parseCsv(text, file);
+    const expectedHeader = domain.columns.map(c => c.name);
+    if (records.length === 0) {
+        throw new CsvError(file, 1, `missing header row; expected '${expectedHeader.join(",")}'`);
+    }
+    const [header, ...body] = records;
+    if (header.fields.join(",") !== expectedHeader.join(",")) {
+        throw new CsvError(file, header.line, `header is '${header.fields.join(",")}'; expected '${expectedHeader.join(",")}'`);
+    }
+    const seenKeys = new Map<number | string, number>();
+    return body.map(record => {
+        if (record.fields.length !== domain.columns.length) {
+            throw new CsvError(file, record.line, `expected ${domain.columns.length} fields, found ${record.fields.length}`);
+        }
+        const row = record.fields.map((raw, i) => parseValue(raw, domain.columns[i].type, domain.columns[i].name, file, record.line));
+        const firstSeen = seenKeys.get(row[0]);
+        if (firstSeen !== undefined) {
+            throw new CsvError(file, record.line, `duplicate ${domain.columns[0].name} ${row[0]} (first on line ${firstSeen})`);
+        }
+        seenKeys.set(row[0], record.line);
+        return row;
+    });
+}
+
+/** Reads and validates one domain's file from a data folder. */
+export function readDomainFile(domain: DomainSpec, dir: string): Row[] {
+    const file = path.join(dir, domain.file);
+    return parseDomainCsv(domain, fs.readFileSync(file, "utf8"), file);
+}
+
+/**
+ * Checks a whole data folder before anything is deployed: every file is present and every row is
+ * valid. Returns a fingerprint of the content, so a change of data re-runs what depends on it.
+ */
+export function validateDataDir(dir: string): string {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+        throw new Error(`data folder '${dir}' does not exist or is not a folder`);
+    }
+    const missing = DOMAINS.map(d => path.join(dir, d.file)).filter(f => !fs.existsSync(f));
+    if (missing.length > 0) {
+        throw new Error(`data folder '${dir}' is missing ${missing.map(f => `'${f}'`).join(", ")}`);
+    }
+    const hash = crypto.createHash("sha256");
+    for (const domain of DOMAINS) {
+        readDomainFile(domain, dir);
+        hash.update(domain.file).update("\0").update(fs.readFileSync(path.join(dir, domain.file))).update("\0");
+    }
+    return `files:${hash.digest("hex")}`;
+}
+
+/** A small, fast, seedable PRNG (mulberry32): the synthetic data must be the same on every run. */
+function seededRandom(seed: number): () => number {
+    let state = seed >>> 0;
+    return () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+}
+
+const FIRST_NAMES = ["Michael", "Shawn", "Kathleen", "Jimmy", "Katherine", "Sarah", "Martin", "Frank", "Jennifer", "Henry", "Fred", "Amy", "Kathleen", "Steve", "Teresa", "Amanda", "Kimberly", "Johnny", "Virginia", "Anna"];
+const LAST_NAMES = ["Perez", "Mccoy", "Payne", "Cooper", "Reid", "Ortiz", "Mcdonald", "Jordan", "Thomas", "Hart", "Hall", "Rivera", "Scott", "Wilson", "Harris", "Nelson", "Holmes", "Dean", "Coleman", "Moore"];
+const STATUSES = ["placed", "shipped", "completed", "completed", "completed", "return_pending", "returned"];
+const PAYMENT_METHODS = ["credit_card", "credit_card", "coupon", "bank_transfer", "gift_card"];
+const FIRST_ORDER_DAY = Date.UTC(2018, 0, 1);
+const DAY_MS = 86_400_000;
+
+/** How many rows each table has at a scale: 100 customers, 100 orders per unit of scale. */
+export function syntheticCounts(scale: number): { customers: number; orders: number } {
+    return { customers: scale * 100, orders: scale * 100 };
+}
+
+/**
+ * Streams the synthetic rows of one domain. Rows are generated, never held all at once, so a
+ * million customers fit in memory. About one order in a hundred has no payment, one in seven has
+ * two, and amounts are cents that are never whole dollars, so rounding mistakes show.
+ */
+export function* syntheticRows(domain: DomainSpec, scale: number): Generator<Row> {
+    const counts = syntheticCounts(scale);
+    if (domain.name === "customers") {
+        const random = seededRandom(scale * 7919 + 1);
+        for (let id = 1; id <= counts.customers; id++) {
+            const first = FIRST_NAMES[Math.floor(random() * FIRST_NAMES.length)];
+            const last = LAST_NAMES[Math.floor(random() * LAST_NAMES.length)];
+            yield [id, first, last, `${first.toLowerCase()}.${last.toLowerCase()}${id}@example.com`];
+        }
+    } else if (domain.name === "orders") {
+        const random = seededRandom(scale * 7919 + 2);
+        const days = 365 * 3;
+        for (let id = 1; id <= counts.orders; id++) {
+            const customer = 1 + Math.floor(random() * counts.customers);
+            const day = new Date(FIRST_ORDER_DAY + Math.floor(random() * days) * DAY_MS).toISOString().slice(0, 10);
+            yield [id, customer, day, STATUSES[Math.floor(random() * STATUSES.length)]];
+        }
+    } else if (domain.name === "payments") {
+        const random = seededRandom(scale * 7919 + 3);
+        let paymentId = 1;
+        for (let orderId = 1; orderId <= counts.orders; orderId++) {
+            const draw = random();
+            const paymentsForOrder = draw < 0.01 ? 0 : draw < 0.15 ? 2 : 1;
+            for (let p = 0; p < paymentsForOrder; p++) {
+                let cents = 1 + Math.floor(random() * 5000);
+                if (cents % 100 === 0) {
+                    cents += 37;
+                }
+                yield [paymentId++, orderId, PAYMENT_METHODS[Math.floor(random() * PAYMENT_METHODS.length)], cents];
+            }
+        }
+    } else {
+        throw new Error(`no synthetic generator for domain '${domain.name}'`);
+    }
+}
+
+/** The rows of one domain from a data source, lazily for the synthetic generator. */
+export function domainRows(domain: DomainSpec, source: DataSource): Iterable<Row> {
+    return source.kind === "files" ? readDomainFile(domain, source.dir) : syntheticRows(domain, source.scale);
+}
+
+/** A fingerprint that changes exactly when the data changes. */
+export function fingerprintDataSource(source: DataSource): string {
+    return source.kind === "files" ? validateDataDir(source.dir) : `synthetic:v1:scale=${source.scale}`;
+}

@@ -1,0 +1,94 @@
+import { ColumnType, DomainSpec, Engine } from "./domains";
+
+/** Who may do what in a domain database: its owner loads and owns the data, the reader only selects. */
+export interface DomainAccessSpec {
+    engine: Engine;
+    database: string;
+    ownerUser: string;
+    ownerPassword: string;
+    readerUser: string;
+    readerPassword: string;
+    domain: DomainSpec;
+}
+
+function quoteIdentifier(engine: Engine, name: string): string {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+        throw new Error(`'${name}' is not a plain lower-case SQL identifier`);
+    }
+    return engine === "mariadb" ? `\`${name}\`` : `"${name}"`;
+}
+
+function quoteLiteral(value: string): string {
+    return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+}
+
+const COLUMN_TYPES: Record<Engine, Record<ColumnType, string>> = {
+    postgresql: { integer: "BIGINT", text: "TEXT", date: "DATE" },
+    mariadb: { integer: "BIGINT", text: "VARCHAR(1024)", date: "DATE" },
+};
+
+/** The domain table's DDL; the first column is the primary key. */
+export function createTableSql(engine: Engine, domain: DomainSpec): string {
+    const q = (n: string) => quoteIdentifier(engine, n);
+    const columns = domain.columns.map((c, i) => `${q(c.name)} ${COLUMN_TYPES[engine][c.type]}${i === 0 ? " PRIMARY KEY" : " NOT NULL"}`);
+    const suffix = engine === "mariadb" ? " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" : "";
+    return `CREATE TABLE IF NOT EXISTS ${q(domain.table)} (${columns.join(", ")})${suffix}`;
+}
+
+/**
+ * Statements run as the server's administrator, in order, to create the domain's database and
+ * users. They are idempotent: a re-run also resets the passwords to the ones in the stack.
+ * PostgreSQL statements run in two places: `server` on the maintenance database, `database`
+ * inside the domain's database.
+ */
+export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; database: string[] } {
+    const q = (n: string) => quoteIdentifier(spec.engine, n);
+    const table = q(spec.domain.table);
+    if (spec.engine === "postgresql") {
+        const role = (user: string) =>
+            `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(user)}) THEN CREATE ROLE ${q(user)} LOGIN; END IF; END $$`;
+        return {
+            server: [
+                role(spec.ownerUser),
+                `ALTER ROLE ${q(spec.ownerUser)} WITH LOGIN PASSWORD ${quoteLiteral(spec.ownerPassword)}`,
+                role(spec.readerUser),
+                `ALTER ROLE ${q(spec.readerUser)} WITH LOGIN PASSWORD ${quoteLiteral(spec.readerPassword)}`,
+            ],
+            database: [
+                `REVOKE ALL ON DATABASE ${q(spec.database)} FROM PUBLIC`,
+                `REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+                `GRANT CONNECT, TEMPORARY ON DATABASE ${q(spec.database)} TO ${q(spec.ownerUser)}`,
+                `GRANT CONNECT ON DATABASE ${q(spec.database)} TO ${q(spec.readerUser)}`,
+                `GRANT USAGE, CREATE ON SCHEMA public TO ${q(spec.ownerUser)}`,
+                `GRANT USAGE ON SCHEMA public TO ${q(spec.readerUser)}`,
+                createTableSql(spec.engine, spec.domain),
+                `ALTER TABLE ${table} OWNER TO ${q(spec.ownerUser)}`,
+                `GRANT SELECT ON ${table} TO ${q(spec.readerUser)}`,
+            ],
+        };
+    }
+    const account = (user: string) => `${quoteLiteral(user)}@'%'`;
+    const db = q(spec.database);
+    return {
+        server: [
+            `CREATE DATABASE IF NOT EXISTS ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
+            `CREATE USER IF NOT EXISTS ${account(spec.ownerUser)} IDENTIFIED BY ${quoteLiteral(spec.ownerPassword)}`,
+            `ALTER USER ${account(spec.ownerUser)} IDENTIFIED BY ${quoteLiteral(spec.ownerPassword)}`,
+            `CREATE USER IF NOT EXISTS ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral(spec.readerPassword)}`,
+            `ALTER USER ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral(spec.readerPassword)}`,
+            `GRANT ALL PRIVILEGES ON ${db}.* TO ${account(spec.ownerUser)}`,
+        ],
+        database: [createTableSql(spec.engine, spec.domain), `GRANT SELECT ON ${db}.${table} TO ${account(spec.readerUser)}`],
+    };
+}
+
+/** A multi-row INSERT for one batch, with positional parameters in the engine's style. */
+export function insertBatchSql(engine: Engine, domain: DomainSpec, rowCount: number): string {
+    const q = (n: string) => quoteIdentifier(engine, n);
+    const width = domain.columns.length;
+    const rows = Array.from({ length: rowCount }, (_, r) => {
+        const params = Array.from({ length: width }, (_, c) => (engine === "postgresql" ? `$${r * width + c + 1}` : "?"));
+        return `(${params.join(", ")})`;
+    });
+    return `INSERT INTO ${q(domain.table)} (${domain.columns.map(c => q(c.name)).join(", ")}) VALUES ${rows.join(", ")}`;
+}

@@ -1,0 +1,202 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Engine } from "../../lib/domains";
+import { assertPortFree, handOver, isAlive, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
+
+/*
+ * A PostgreSQL or MariaDB server as a process on this machine, with its own data folder and port
+ * under the stack's state folder. It is never the machine's system service.
+ */
+
+export const LOCAL_ADMIN_USER: Record<Engine, string> = { postgresql: "postgres", mariadb: "datamesh_admin" };
+
+interface ServerInputs {
+    /** Names the owning component in errors. */
+    component: string;
+    engine: Engine;
+    port: number;
+    /** The server's folder: data, log and run files. Removed when the server is deleted. */
+    workDir: string;
+    /** Absolute paths of the engine's programs: `init` creates a data folder, `server` runs it. */
+    programs: { init: string; server: string };
+    adminPassword: string;
+}
+
+interface ServerOutputs extends ServerInputs {
+    pid: number;
+    host: string;
+    adminUser: string;
+}
+
+const STARTUP_TIMEOUT_MS = 90_000;
+
+async function canLogIn(inputs: ServerInputs): Promise<boolean> {
+    if (inputs.engine === "postgresql") {
+        const pg = require("pg");
+        const client = new pg.Client({ host: "127.0.0.1", port: inputs.port, user: "postgres", password: inputs.adminPassword, database: "postgres", connectionTimeoutMillis: 2000 });
+        await client.connect();
+        await client.end();
+        return true;
+    }
+    const mysql = require("mysql2/promise");
+    const connection = await mysql.createConnection({ host: "127.0.0.1", port: inputs.port, user: LOCAL_ADMIN_USER.mariadb, password: inputs.adminPassword, connectTimeout: 2000 });
+    await connection.end();
+    return true;
+}
+
+function mariadbSocket(inputs: ServerInputs): string {
+    // A Unix socket path must stay under ~100 bytes, and state folders can be deep.
+    return path.join(os.tmpdir(), `datamesh-mariadb-${inputs.port}.sock`);
+}
+
+function initialize(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefined): void {
+    if (inputs.engine === "postgresql") {
+        if (fs.existsSync(path.join(dataDir, "PG_VERSION"))) {
+            return;
+        }
+        withScratchDir(scratch => {
+            const passwordFile = path.join(scratch, "pw");
+            fs.writeFileSync(passwordFile, inputs.adminPassword, { mode: 0o600 });
+            handOver(scratch, runAs);
+            runToCompletion(
+                inputs.programs.init,
+                ["-D", dataDir, "-U", "postgres", `--pwfile=${passwordFile}`, "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
+                { runAs, cwd: inputs.workDir, what: `${inputs.component}: initdb` },
+            );
+        });
+        return;
+    }
+    if (fs.existsSync(path.join(dataDir, "mysql"))) {
+        return;
+    }
+    runToCompletion(
+        inputs.programs.init,
+        ["--no-defaults", `--datadir=${dataDir}`, "--auth-root-authentication-method=socket", "--skip-test-db", "--skip-name-resolve", ...(runAs ? ["--user=mysql"] : [])],
+        { cwd: inputs.workDir, what: `${inputs.component}: mariadb-install-db` },
+    );
+}
+
+function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefined): { command: string; args: string[] } {
+    if (inputs.engine === "postgresql") {
+        return {
+            command: inputs.programs.server,
+            args: ["-D", dataDir, "-p", String(inputs.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "shared_buffers=32MB", "-c", "max_connections=50", "-c", "logging_collector=off"],
+        };
+    }
+    return {
+        command: inputs.programs.server,
+        args: [
+            "--no-defaults",
+            `--datadir=${dataDir}`,
+            `--port=${inputs.port}`,
+            "--bind-address=127.0.0.1",
+            `--socket=${mariadbSocket(inputs)}`,
+            `--pid-file=${path.join(inputs.workDir, "mariadbd.pid")}`,
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--max-connections=50",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_bin",
+            ...(runAs ? ["--user=mysql"] : []),
+        ],
+    };
+}
+
+/** Gives MariaDB's administrator a password over the root socket, once, right after install. */
+async function provisionMariadbAdmin(inputs: ServerInputs): Promise<void> {
+    const mysql = require("mysql2/promise");
+    let connection;
+    try {
+        connection = await mysql.createConnection({ socketPath: mariadbSocket(inputs), user: "root" });
+    } catch {
+        return; // Already provisioned: root's socket login only works for the OS root user, and the admin exists.
+    }
+    try {
+        const account = `'${LOCAL_ADMIN_USER.mariadb}'@'127.0.0.1'`;
+        await connection.query(`CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ?`, [inputs.adminPassword]);
+        await connection.query(`ALTER USER ${account} IDENTIFIED BY ?`, [inputs.adminPassword]);
+        await connection.query(`GRANT ALL PRIVILEGES ON *.* TO ${account} WITH GRANT OPTION`);
+        await connection.query("DELETE FROM mysql.global_priv WHERE User = ''");
+        await connection.query("FLUSH PRIVILEGES");
+    } finally {
+        await connection.end();
+    }
+}
+
+async function start(inputs: ServerInputs): Promise<ServerOutputs> {
+    await assertPortFree(inputs.port, inputs.component);
+    const runAs = unprivilegedUser(inputs.engine === "postgresql" ? "postgres" : "mysql");
+    const dataDir = path.join(inputs.workDir, "data");
+    fs.mkdirSync(inputs.workDir, { recursive: true, mode: 0o750 });
+    if (inputs.engine === "postgresql") {
+        handOver(inputs.workDir, runAs);
+    } else if (runAs) {
+        handOver(inputs.workDir, runAs);
+    }
+    initialize(inputs, dataDir, runAs);
+    const logFile = path.join(inputs.workDir, "server.log");
+    const { command, args } = serverCommand(inputs, dataDir, runAs);
+    const pid = startDetached(command, args, {
+        cwd: inputs.workDir,
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" },
+        logFile,
+        runAs: inputs.engine === "postgresql" ? runAs : undefined,
+    });
+    const what = `${inputs.component}: ${inputs.engine} on port ${inputs.port}`;
+    if (inputs.engine === "mariadb") {
+        await waitUntilReady({ what, pid, logFile, timeoutMs: STARTUP_TIMEOUT_MS, ready: async () => fs.existsSync(mariadbSocket(inputs)) });
+        await provisionMariadbAdmin(inputs);
+    }
+    await waitUntilReady({ what, pid, logFile, timeoutMs: STARTUP_TIMEOUT_MS, ready: () => canLogIn(inputs) });
+    return { ...inputs, pid, host: "127.0.0.1", adminUser: LOCAL_ADMIN_USER[inputs.engine] };
+}
+
+const REPLACING_INPUTS: (keyof ServerInputs)[] = ["engine", "port", "workDir", "adminPassword"];
+
+const serverProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: ServerInputs) {
+        const outs = await start(inputs);
+        return { id: inputs.workDir, outs };
+    },
+    async diff(_id: string, olds: ServerOutputs, news: ServerInputs) {
+        const replaces = REPLACING_INPUTS.filter(key => olds[key] !== news[key]);
+        const restart = olds.component !== news.component || JSON.stringify(olds.programs) !== JSON.stringify(news.programs);
+        // A server that is no longer running is started again by an update: `pulumi up` heals.
+        const changes = replaces.length > 0 || restart || !isAlive(olds.pid);
+        return { changes, replaces, deleteBeforeReplace: true };
+    },
+    async update(_id: string, olds: ServerOutputs, news: ServerInputs) {
+        await stopProcess(olds.pid);
+        return { outs: await start(news) };
+    },
+    async delete(_id: string, olds: ServerOutputs) {
+        await stopProcess(olds.pid);
+        fs.rmSync(olds.workDir, { recursive: true, force: true });
+        if (olds.engine === "mariadb") {
+            fs.rmSync(mariadbSocket(olds), { force: true });
+        }
+    },
+};
+
+export interface LocalDatabaseServerArgs {
+    component: pulumi.Input<string>;
+    engine: pulumi.Input<Engine>;
+    port: pulumi.Input<number>;
+    workDir: pulumi.Input<string>;
+    programs: pulumi.Input<{ init: pulumi.Input<string>; server: pulumi.Input<string> }>;
+    adminPassword: pulumi.Input<string>;
+}
+
+export class LocalDatabaseServer extends pulumi.dynamic.Resource {
+    public readonly pid!: pulumi.Output<number>;
+    public readonly host!: pulumi.Output<string>;
+    public readonly port!: pulumi.Output<number>;
+    public readonly adminUser!: pulumi.Output<string>;
+    public readonly adminPassword!: pulumi.Output<string>;
+
+    constructor(name: string, args: LocalDatabaseServerArgs, opts?: pulumi.CustomResourceOptions) {
+        super(serverProvider, name, { ...args, pid: undefined, host: undefined, adminUser: undefined }, { ...opts, additionalSecretOutputs: ["adminPassword"] }, "datamesh", "LocalDatabaseServer");
+    }
+}

@@ -1,0 +1,105 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { runToCompletion, writeFileAtomic } from "./process";
+
+/*
+ * One `dbt build` of the project against the coordinator, run from the cached virtual environment.
+ * It runs when created and whenever its inputs change (the project's content, the data, the
+ * profile), and at no other time, so a no-op `pulumi up` does not rebuild the insights.
+ */
+
+interface DbtInputs {
+    component: string;
+    dbtBin: string;
+    projectDir: string;
+    /** Digest of the dbt project's files; a new value means the models changed. */
+    projectDigest: string;
+    /** Digest of the domain data; a new value means the insights are stale. */
+    dataFingerprint: string;
+    profile: string;
+    /** Folder for the profile, dbt's target/ and logs/. Removed on delete. */
+    workDir: string;
+    vars: Record<string, string>;
+}
+
+interface DbtOutputs extends DbtInputs {
+    runId: string;
+    summary: string;
+}
+
+/** dbt's own lines that explain a failure, or the tail of its output when none match. */
+function failureExcerpt(output: string): string {
+    const lines = output.split("\n");
+    const relevant = lines.filter(l => /\b(ERROR|FAIL|Error|error|Failure|Compilation|Database Error|Runtime Error)\b/.test(l));
+    return (relevant.length > 0 ? relevant.slice(-40) : lines.slice(-40)).join("\n");
+}
+
+function runBuild(inputs: DbtInputs): DbtOutputs {
+    const profilesDir = path.join(inputs.workDir, "profile");
+    writeFileAtomic(path.join(profilesDir, "profiles.yml"), inputs.profile, 0o600);
+    const args = [
+        "build",
+        "--project-dir",
+        inputs.projectDir,
+        "--profiles-dir",
+        profilesDir,
+        "--target-path",
+        path.join(inputs.workDir, "target"),
+        "--log-path",
+        path.join(inputs.workDir, "logs"),
+        "--vars",
+        JSON.stringify(inputs.vars),
+        "--no-use-colors",
+    ];
+    let output: string;
+    try {
+        output = runToCompletion(inputs.dbtBin, args, {
+            cwd: inputs.workDir,
+            env: { PATH: `${path.dirname(inputs.dbtBin)}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: process.env.HOME, DBT_SEND_ANONYMOUS_USAGE_STATS: "false", DO_NOT_TRACK: "1", LANG: "C.UTF-8" },
+            what: `${inputs.component}: dbt build`,
+        });
+    } catch (e) {
+        const message = (e as Error).message;
+        throw new Error(`${inputs.component}: dbt build failed; the previous insights are unchanged.\n${failureExcerpt(message)}`);
+    }
+    const doneLine = output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
+    const summary = doneLine.replace(/^.*?(Done\.)/, "$1").trim();
+    return { ...inputs, runId: crypto.randomUUID(), summary };
+}
+
+const dbtProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: DbtInputs) {
+        fs.mkdirSync(inputs.workDir, { recursive: true });
+        return { id: inputs.workDir, outs: runBuild(inputs) };
+    },
+    async update(_id: string, _olds: DbtOutputs, news: DbtInputs) {
+        return { outs: runBuild(news) };
+    },
+    async delete(_id: string, olds: DbtOutputs) {
+        fs.rmSync(olds.workDir, { recursive: true, force: true });
+    },
+};
+
+export interface LocalDbtRunArgs {
+    component: pulumi.Input<string>;
+    dbtBin: pulumi.Input<string>;
+    projectDir: pulumi.Input<string>;
+    projectDigest: pulumi.Input<string>;
+    dataFingerprint: pulumi.Input<string>;
+    profile: pulumi.Input<string>;
+    workDir: pulumi.Input<string>;
+    vars: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export class LocalDbtRun extends pulumi.dynamic.Resource {
+    /** New on every run; what runs after dbt depends on it. */
+    public readonly runId!: pulumi.Output<string>;
+    /** dbt's closing line, e.g. "Done. PASS=40 WARN=0 ERROR=0 SKIP=0 TOTAL=40". */
+    public readonly summary!: pulumi.Output<string>;
+
+    constructor(name: string, args: LocalDbtRunArgs, opts?: pulumi.CustomResourceOptions) {
+        super(dbtProvider, name, { ...args, runId: undefined, summary: undefined }, opts, "datamesh", "LocalDbtRun");
+    }
+}

@@ -1,0 +1,83 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CatalogSpec } from "../catalogs/trino";
+import { PlatformName } from "../config";
+import { Engine } from "../lib/domains";
+
+/*
+ * The seam between the components and where they run. A component asks its platform for a
+ * database server, a warehouse, a Trino server or a dbt run, and gets back endpoints; it never
+ * asks which platform it has.
+ */
+
+export interface DatabaseServerRequest {
+    /** Names the owning component in errors, e.g. "customers". */
+    component: string;
+    engine: Engine;
+    /** The port users and the deployment reach the server on. */
+    port: number;
+    adminPassword: pulumi.Input<string>;
+}
+
+export interface DatabaseServer {
+    /** The address users and the deployment use. */
+    host: pulumi.Output<string>;
+    port: pulumi.Output<number>;
+    /** The address Trino uses, which can differ from the user's (container names, services). */
+    meshHost: pulumi.Output<string>;
+    meshPort: pulumi.Output<number>;
+    adminUser: pulumi.Output<string>;
+    adminPassword: pulumi.Output<string>;
+    /** The resource to depend on: the server is up when it is created. */
+    resource: pulumi.Resource;
+}
+
+export interface Warehouse {
+    /** Folder for Iceberg files as Trino sees it. */
+    location: pulumi.Output<string>;
+    resource: pulumi.Resource;
+}
+
+export interface TrinoServerRequest {
+    component: string;
+    port: number;
+    maxHeap: string;
+    catalogs: pulumi.Input<CatalogSpec[]>;
+    /** Variables that catalog files reference with ${ENV:...}: the only way secrets reach Trino. */
+    env: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+export interface TrinoServer {
+    url: pulumi.Output<string>;
+    host: pulumi.Output<string>;
+    port: pulumi.Output<number>;
+    version: pulumi.Output<string>;
+    /** The etc/ files as deployed, by relative path. */
+    files: pulumi.Output<Record<string, string>>;
+    resource: pulumi.Resource;
+}
+
+export interface DbtRunRequest {
+    component: string;
+    projectDir: string;
+    projectDigest: string;
+    dataFingerprint: pulumi.Input<string>;
+    /** profiles.yml for a given Trino host and port, as the platform's dbt process reaches Trino. */
+    profile: (trino: { host: string; port: number }) => string;
+    /** The coordinator's address as the deployment sees it. */
+    trino: { host: pulumi.Output<string>; port: pulumi.Output<number> };
+    vars: Record<string, string>;
+}
+
+export interface DbtRun {
+    runId: pulumi.Output<string>;
+    summary: pulumi.Output<string>;
+    resource: pulumi.Resource;
+}
+
+export interface Platform {
+    readonly name: PlatformName;
+    databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer;
+    warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse;
+    trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer;
+    dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun;
+}

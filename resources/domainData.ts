@@ -1,0 +1,213 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DataSource, domainRows, Row } from "../lib/dataset";
+import { DomainSpec, Engine } from "../lib/domains";
+import { domainAccessSql, insertBatchSql } from "../lib/sql";
+
+/*
+ * Platform-neutral steps inside a running database server: create the domain's database, users
+ * and table, then load the data. They reach the server over TCP, so any platform that exposes
+ * the server's port can use them.
+ */
+
+interface Endpoint {
+    engine: Engine;
+    host: string;
+    port: number;
+}
+
+interface Credentials {
+    user: string;
+    password: string;
+}
+
+type CredentialsInput = pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
+
+/** One session with either engine, with just what the domain steps need. */
+interface Session {
+    run(sql: string, params?: unknown[]): Promise<void>;
+    close(): Promise<void>;
+}
+
+async function connect(endpoint: Endpoint, credentials: Credentials, database: string | undefined): Promise<Session> {
+    if (endpoint.engine === "postgresql") {
+        const pg = require("pg");
+        const client = new pg.Client({ host: endpoint.host, port: endpoint.port, user: credentials.user, password: credentials.password, database: database ?? "postgres" });
+        await client.connect();
+        return {
+            run: async (sql, params) => void (await client.query(sql, params)),
+            close: () => client.end(),
+        };
+    }
+    const mysql = require("mysql2/promise");
+    const connection = await mysql.createConnection({
+        host: endpoint.host,
+        port: endpoint.port,
+        user: credentials.user,
+        password: credentials.password,
+        database,
+        dateStrings: true,
+        charset: "utf8mb4",
+    });
+    return {
+        run: async (sql, params) => void (await connection.query(sql, params)),
+        close: () => connection.end(),
+    };
+}
+
+interface AccessInputs extends Endpoint {
+    admin: Credentials;
+    database: string;
+    owner: Credentials;
+    reader: Credentials;
+    domain: DomainSpec;
+}
+
+async function applyAccess(inputs: AccessInputs): Promise<void> {
+    const statements = domainAccessSql({
+        engine: inputs.engine,
+        database: inputs.database,
+        ownerUser: inputs.owner.user,
+        ownerPassword: inputs.owner.password,
+        readerUser: inputs.reader.user,
+        readerPassword: inputs.reader.password,
+        domain: inputs.domain,
+    });
+    const server = await connect(inputs, inputs.admin, undefined);
+    try {
+        for (const sql of statements.server) {
+            await server.run(sql);
+        }
+        if (inputs.engine === "postgresql") {
+            const pg = require("pg");
+            const check = new pg.Client({ host: inputs.host, port: inputs.port, user: inputs.admin.user, password: inputs.admin.password, database: "postgres" });
+            await check.connect();
+            try {
+                const existing = await check.query("SELECT 1 FROM pg_database WHERE datname = $1", [inputs.database]);
+                if (existing.rowCount === 0) {
+                    await check.query(`CREATE DATABASE "${inputs.database}" OWNER "${inputs.owner.user}" ENCODING 'UTF8' TEMPLATE template0`);
+                }
+            } finally {
+                await check.end();
+            }
+        }
+    } finally {
+        await server.close();
+    }
+    const inDatabase = await connect(inputs, inputs.admin, inputs.database);
+    try {
+        for (const sql of statements.database) {
+            await inDatabase.run(sql);
+        }
+    } finally {
+        await inDatabase.close();
+    }
+}
+
+const accessProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: AccessInputs) {
+        await applyAccess(inputs);
+        return { id: `${inputs.engine}:${inputs.port}/${inputs.database}`, outs: inputs };
+    },
+    async update(_id: string, _olds: AccessInputs, news: AccessInputs) {
+        await applyAccess(news);
+        return { outs: news };
+    },
+};
+
+export interface DomainAccessArgs {
+    engine: pulumi.Input<Engine>;
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    admin: CredentialsInput;
+    database: pulumi.Input<string>;
+    owner: CredentialsInput;
+    reader: CredentialsInput;
+    domain: pulumi.Input<DomainSpec>;
+}
+
+/** The domain's database, its owner and read-only users, and its table. */
+export class DomainAccess extends pulumi.dynamic.Resource {
+    public readonly database!: pulumi.Output<string>;
+
+    constructor(name: string, args: DomainAccessArgs, opts?: pulumi.CustomResourceOptions) {
+        super(accessProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["admin", "owner", "reader"] }, "datamesh", "DomainAccess");
+    }
+}
+
+const BATCH_ROWS = 1000;
+
+interface LoadInputs extends Endpoint {
+    owner: Credentials;
+    database: string;
+    domain: DomainSpec;
+    source: DataSource;
+    fingerprint: string;
+}
+
+/**
+ * Replaces the table's rows with the source's rows in one transaction: readers see either the old
+ * rows or all the new ones, and a failure part way leaves the old rows in place.
+ */
+async function loadRows(inputs: LoadInputs): Promise<number> {
+    const session = await connect(inputs, inputs.owner, inputs.database);
+    let count = 0;
+    try {
+        await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
+        const table = inputs.engine === "postgresql" ? `"${inputs.domain.table}"` : `\`${inputs.domain.table}\``;
+        await session.run(`DELETE FROM ${table}`);
+        let batch: Row[] = [];
+        const flush = async () => {
+            if (batch.length > 0) {
+                await session.run(insertBatchSql(inputs.engine, inputs.domain, batch.length), batch.flat());
+                count += batch.length;
+                batch = [];
+            }
+        };
+        for (const row of domainRows(inputs.domain, inputs.source)) {
+            batch.push(row);
+            if (batch.length === BATCH_ROWS) {
+                await flush();
+            }
+        }
+        await flush();
+        await session.run("COMMIT");
+    } catch (e) {
+        await session.run("ROLLBACK").catch(() => undefined);
+        throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table} failed, nothing was changed: ${(e as Error).message}`);
+    } finally {
+        await session.close();
+    }
+    return count;
+}
+
+const loadProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: LoadInputs) {
+        const rowCount = await loadRows(inputs);
+        return { id: `${inputs.database}.${inputs.domain.table}`, outs: { ...inputs, rowCount } };
+    },
+    async update(_id: string, _olds: LoadInputs, news: LoadInputs) {
+        const rowCount = await loadRows(news);
+        return { outs: { ...news, rowCount } };
+    },
+};
+
+export interface DomainDataLoadArgs {
+    engine: pulumi.Input<Engine>;
+    host: pulumi.Input<string>;
+    port: pulumi.Input<number>;
+    owner: CredentialsInput;
+    database: pulumi.Input<string>;
+    domain: pulumi.Input<DomainSpec>;
+    source: pulumi.Input<DataSource>;
+    /** Changes exactly when the data changes; a new value reloads the table. */
+    fingerprint: pulumi.Input<string>;
+}
+
+/** The domain table's rows, loaded from CSV files or the synthetic generator. */
+export class DomainDataLoad extends pulumi.dynamic.Resource {
+    public readonly rowCount!: pulumi.Output<number>;
+
+    constructor(name: string, args: DomainDataLoadArgs, opts?: pulumi.CustomResourceOptions) {
+        super(loadProvider, name, { ...args, rowCount: undefined }, { ...opts, additionalSecretOutputs: ["owner"] }, "datamesh", "DomainDataLoad");
+    }
+}

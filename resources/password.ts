@@ -1,0 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+
+/*
+ * A generated password kept in the stack's state as a secret. It is a dynamic resource rather
+ * than a provider plugin so the stack needs no extra binary; once created it never changes.
+ */
+const passwordProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: { length: number }) {
+        const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+        const bytes = crypto.randomBytes(inputs.length);
+        const value = Array.from(bytes, b => alphabet[b % alphabet.length]).join("");
+        return { id: crypto.randomUUID(), outs: { length: inputs.length, value } };
+    },
+    async diff(olds: { length: number }, news: { length: number }) {
+        const changed = olds.length !== news.length;
+        return { changes: changed, replaces: changed ? ["length"] : [], deleteBeforeReplace: false };
+    },
+};
+
+export interface GeneratedPasswordArgs {
+    /** Number of characters; letters and digits only, so it is safe in URLs, SQL and shell. */
+    length?: number;
+}
+
+export class GeneratedPassword extends pulumi.dynamic.Resource {
+    /** The password; always a secret. */
+    public readonly value!: pulumi.Output<string>;
+
+    constructor(name: string, args: GeneratedPasswordArgs = {}, opts?: pulumi.CustomResourceOptions) {
+        super(passwordProvider, name, { length: args.length ?? 24, value: undefined }, { ...opts, additionalSecretOutputs: ["value"] }, "datamesh", "GeneratedPassword");
+    }
+}

@@ -1,0 +1,87 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, loadConfig, projectConfig } from "../../config";
+import { CANONICAL_DATA_DIR } from "../../lib/dataset";
+
+const context = { stack: "dev", projectDir: "/project", env: {} as NodeJS.ProcessEnv };
+
+function error(raw: Record<string, string>): string {
+    try {
+        loadConfig(raw, context);
+    } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+    }
+    throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+    it("defaults to the local platform and the canonical data", () => {
+        const config = loadConfig({}, context);
+        expect(config).toMatchObject({
+            platform: "local",
+            stateDir: path.join("/project", ".datamesh", "dev"),
+            basePort: 15430,
+            trinoPort: 18080,
+            insightsSchema: "jaffle_shop",
+            dataSource: { kind: "files", dir: CANONICAL_DATA_DIR },
+        });
+        expect(config.dataFingerprint).toMatch(/^files:[0-9a-f]{64}$/);
+        expect(config.cacheDir).toBe(path.join(os.homedir(), ".cache", "datamesh"));
+    });
+
+    it("takes the cache folder from DATAMESH_CACHE", () => {
+        expect(loadConfig({}, { ...context, env: { DATAMESH_CACHE: "/cache" } }).cacheDir).toBe("/cache");
+    });
+
+    it("reads a scale as a synthetic data source", () => {
+        expect(loadConfig({ scale: "12" }, context)).toMatchObject({ dataSource: { kind: "synthetic", scale: 12 }, dataFingerprint: "synthetic:v1:scale=12" });
+    });
+
+    it("resolves relative folders against the project", () => {
+        expect(loadConfig({ stateDir: "state" }, context).stateDir).toBe("/project/state");
+    });
+
+    it.each([
+        [{ platform: "nomad" }, /datamesh:platform: Invalid option: expected one of "local"\|"docker"\|"kubernetes"/],
+        [{ scale: "0" }, /datamesh:scale: Too small: expected number to be >=1/],
+        [{ scale: "1.5" }, /datamesh:scale: Invalid input: expected int, received number/],
+        [{ scale: "many" }, /datamesh:scale: Invalid input: expected number, received NaN/],
+        [{ basePort: "80" }, /datamesh:basePort: Too small/],
+        [{ trinoPort: "70000" }, /datamesh:trinoPort: Too big/],
+        [{ trinoPort: "15431" }, /datamesh:trinoPort: must not fall in the database ports/],
+        [{ trinoMaxHeap: "lots" }, /datamesh:trinoMaxHeap: must be a JVM heap size/],
+        [{ insightsSchema: "Insights-1" }, /datamesh:insightsSchema: must be a lower-case SQL identifier/],
+        [{ dataDir: "x", scale: "2" }, /datamesh:scale: set either datamesh:dataDir or datamesh:scale, not both/],
+        [{ sacle: "2" }, /datamesh:sacle: unknown configuration key/],
+    ])("rejects %j naming the key", (raw, message) => {
+        expect(error(raw as Record<string, string>)).toMatch(message);
+    });
+
+    it("rejects a data folder that is missing a file, naming the key and the file", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-config-"));
+        fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "customers.csv"), path.join(dir, "customers.csv"));
+        fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "orders.csv"), path.join(dir, "orders.csv"));
+        expect(error({ dataDir: dir })).toBe(`invalid configuration:\ndatamesh:dataDir: data folder '${dir}' is missing '${path.join(dir, "payments.csv")}'`);
+    });
+
+    it("rejects a data folder that does not exist", () => {
+        expect(error({ dataDir: "/no/such/folder" })).toMatch("datamesh:dataDir: data folder '/no/such/folder' does not exist");
+    });
+
+    it("rejects a malformed row in a data folder, naming the file and line", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-config-"));
+        for (const file of ["customers.csv", "orders.csv", "payments.csv"]) {
+            fs.copyFileSync(path.join(CANONICAL_DATA_DIR, file), path.join(dir, file));
+        }
+        fs.appendFileSync(path.join(dir, "orders.csv"), "200,1,2018-13-01,placed\n");
+        expect(error({ dataDir: dir })).toMatch(`datamesh:dataDir: ${path.join(dir, "orders.csv")}:101: column 'order_date' must be a date`);
+    });
+});
+
+describe("projectConfig", () => {
+    it("keeps only this project's keys, without the namespace", () => {
+        expect(projectConfig({ "datamesh:scale": "2", "aws:region": "x", "datamesh:platform": "local" })).toEqual({ scale: "2", platform: "local" });
+    });
+});

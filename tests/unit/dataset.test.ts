@@ -1,0 +1,100 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CANONICAL_DATA_DIR, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
+import { domainByName, DOMAINS } from "../../lib/domains";
+
+const customers = domainByName("customers");
+const orders = domainByName("orders");
+const payments = domainByName("payments");
+
+function tempDataDir(files: Record<string, string>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-data-"));
+    for (const [name, text] of Object.entries(files)) {
+        fs.writeFileSync(path.join(dir, name), text);
+    }
+    return dir;
+}
+
+describe("domain CSV validation", () => {
+    it("types the canonical data", () => {
+        const rows = parseDomainCsv(payments, fs.readFileSync(path.join(CANONICAL_DATA_DIR, "payments.csv"), "utf8"), "payments.csv");
+        expect(rows).toHaveLength(113);
+        expect(rows[0]).toEqual([1, 1, "credit_card", 1000]);
+    });
+
+    it("rejects a wrong header with the file and line", () => {
+        expect(() => parseDomainCsv(customers, "id,first,last,email\n", "c.csv")).toThrow("c.csv:1: header is 'id,first,last,email'; expected 'id,first_name,last_name,email'");
+    });
+
+    it("rejects a row with too few fields", () => {
+        expect(() => parseDomainCsv(orders, "id,user_id,order_date,status\n1,1,2018-01-01,placed\n2,1,2018-01-02\n", "o.csv")).toThrow("o.csv:3: expected 4 fields, found 3");
+    });
+
+    it("rejects a non-integer amount, as cents must be whole", () => {
+        expect(() => parseDomainCsv(payments, "id,order_id,payment_method,amount\n1,1,coupon,12.5\n", "p.csv")).toThrow("p.csv:2: column 'amount' must be an integer, got '12.5'");
+    });
+
+    it("rejects an impossible date", () => {
+        expect(() => parseDomainCsv(orders, "id,user_id,order_date,status\n1,1,2018-02-30,placed\n", "o.csv")).toThrow("o.csv:2: column 'order_date' must be a date as YYYY-MM-DD, got '2018-02-30'");
+    });
+
+    it("rejects a duplicate primary key and says where it was first", () => {
+        expect(() => parseDomainCsv(customers, "id,first_name,last_name,email\n1,a,b,c\n1,d,e,f\n", "c.csv")).toThrow("c.csv:3: duplicate id 1 (first on line 2)");
+    });
+
+    it("reports a missing file of a data folder by name", () => {
+        const dir = tempDataDir({ "customers.csv": "id,first_name,last_name,email\n" });
+        expect(() => validateDataDir(dir)).toThrow(`data folder '${dir}' is missing '${path.join(dir, "orders.csv")}', '${path.join(dir, "payments.csv")}'`);
+    });
+
+    it("fingerprints a data folder by content", () => {
+        const files = {
+            "customers.csv": "id,first_name,last_name,email\n1,A,B,a@b\n",
+            "orders.csv": "id,user_id,order_date,status\n1,1,2018-01-01,placed\n",
+            "payments.csv": "id,order_id,payment_method,amount\n1,1,coupon,1234\n",
+        };
+        const a = validateDataDir(tempDataDir(files));
+        const b = validateDataDir(tempDataDir(files));
+        const c = validateDataDir(tempDataDir({ ...files, "payments.csv": "id,order_id,payment_method,amount\n1,1,coupon,1235\n" }));
+        expect(a).toBe(b);
+        expect(a).not.toBe(c);
+    });
+});
+
+describe("synthetic data", () => {
+    it("is deterministic and sized by the scale", () => {
+        const first = [...syntheticRows(orders, 2)];
+        const second = [...syntheticRows(orders, 2)];
+        expect(first).toEqual(second);
+        expect(first).toHaveLength(syntheticCounts(2).orders);
+        expect([...syntheticRows(customers, 3)]).toHaveLength(300);
+    });
+
+    it("has amounts that are never whole dollars, and some orders without payments", () => {
+        const rows = [...syntheticRows(payments, 5)];
+        expect(rows.every(r => (r[3] as number) % 100 !== 0)).toBe(true);
+        const paid = new Set(rows.map(r => r[1]));
+        expect(paid.size).toBeLessThan(syntheticCounts(5).orders);
+        expect(new Set(rows.map(r => r[0])).size).toBe(rows.length);
+    });
+
+    it("references only existing customers and orders", () => {
+        const { customers: c, orders: o } = syntheticCounts(4);
+        expect([...syntheticRows(orders, 4)].every(r => (r[1] as number) >= 1 && (r[1] as number) <= c)).toBe(true);
+        expect([...syntheticRows(payments, 4)].every(r => (r[1] as number) >= 1 && (r[1] as number) <= o)).toBe(true);
+    });
+
+    it("streams: a million customers are generated without holding them", () => {
+        let count = 0;
+        for (const _ of syntheticRows(customers, 10_000)) {
+            count++;
+        }
+        expect(count).toBe(1_000_000);
+    });
+
+    it("fingerprints by scale", () => {
+        expect(fingerprintDataSource({ kind: "synthetic", scale: 3 })).toBe("synthetic:v1:scale=3");
+        expect(DOMAINS.map(d => d.name)).toEqual(["customers", "orders", "payments"]);
+    });
+});
