@@ -103,7 +103,7 @@ replace_flags() {
                 if (!arrow) l = (l == "" ? t[i] : l "@" t[i])
                 else        r = (r == "" ? t[i] : r "@" t[i])
             }
-            if (r !~ /@/) { print "local replace skipped: " l " => " r > "/dev/stderr"; return }
+            if (r !~ /@/) { print "[setup-pulumi] skipping local replace " l " => " r > "/dev/stderr"; return }
             print "-replace=" l "=" r
         }
         /^replace[ \t]*\(/ { blk = 1; next }

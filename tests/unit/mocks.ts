@@ -1,0 +1,76 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** What the mocked engine saw: each registered resource with its inputs and its URN (which carries the parent's type). */
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+    urn: string;
+}
+
+/** Outputs the real providers compute, faked per type so that dependents receive plausible values. */
+function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+    const kind = args.type.split(":").pop();
+    switch (kind) {
+        case "GeneratedPassword":
+            return { value: `generated-${args.name}` };
+        case "LocalDatabaseServer":
+            return { pid: 4242, host: "127.0.0.1", adminUser: args.inputs.engine === "postgresql" ? "postgres" : "datamesh_admin" };
+        case "LocalTrinoServer":
+            return { pid: 4343, url: `http://127.0.0.1:${args.inputs.port}`, version: "476" };
+        case "DomainDataLoad":
+            return { rowCount: 100 };
+        case "LocalDbtRun":
+            return { runId: "run-1", summary: "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" };
+        case "InsightsReconciliation":
+            return { summary: "OK: all reconciled" };
+        default:
+            return {};
+    }
+}
+
+export async function installMocks(): Promise<RecordedResource[]> {
+    const recorded: RecordedResource[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource: args => {
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "" });
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args) } };
+            },
+            call: args => args.inputs,
+        },
+        "datamesh",
+        "unit",
+        false,
+    );
+    return recorded;
+}
+
+/** Attaches the URNs the mock monitor assigned, once registration has settled. */
+export function attachUrns(recorded: RecordedResource[]): void {
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    const registered: Map<string, unknown> = settings.getMonitor().getRegisteredResources();
+    for (const urn of registered.keys()) {
+        const name = urn.split("::").pop();
+        const match = recorded.find(r => r.name === name && urn.split("::")[2].split("$").pop() === r.type);
+        if (match) {
+            match.urn = urn;
+        }
+    }
+}
+
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+    return new Promise(resolve => output.apply(resolve));
+}
+
+export async function isSecret(output: pulumi.Output<unknown>): Promise<boolean> {
+    return (output as any).isSecret as Promise<boolean>;
+}
+
+export const FAKE_TOOLCHAIN = {
+    trinoHome: "/cache/trino/476/server",
+    javaHome: "/jdk-25",
+    dbtBin: "/cache/dbt/abc/venv/bin/dbt",
+    postgres: { init: "/pg/bin/initdb", server: "/pg/bin/postgres" },
+    mariadb: { init: "/usr/bin/mariadb-install-db", server: "/usr/sbin/mariadbd" },
+};

@@ -1,0 +1,150 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { digestDirectory } from "../../lib/digest";
+import { attachUrns, FAKE_TOOLCHAIN, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
+
+jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
+// Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
+// the real serialization is exercised by the integration tests' `pulumi up`.
+jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeFunction: async () => ({ text: "exports.handler = undefined;", exportName: "handler" }) }));
+
+const STATE_DIR = "/var/lib/datamesh-unit";
+let resources: RecordedResource[];
+let stack: typeof import("../../index");
+
+const dynamic = (kind: string) => `pulumi-nodejs:dynamic/datamesh:${kind}`;
+const byName = (name: string) => {
+    const found = resources.find(r => r.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}; have ${resources.map(r => r.name).join(", ")}`);
+    }
+    return found;
+};
+
+beforeAll(async () => {
+    resources = await installMocks();
+    pulumi.runtime.setAllConfig({ "datamesh:stateDir": STATE_DIR, "datamesh:basePort": "25430", "datamesh:trinoPort": "28080" });
+    stack = await import("../../index");
+    await valueOf(stack.check);
+    await valueOf(stack.trinoUrl);
+    attachUrns(resources);
+});
+
+describe("the mesh's inventory", () => {
+    it("declares the components in the documented shape", () => {
+        const components = resources.filter(r => r.type.startsWith("datamesh:index:")).map(r => `${r.type} ${r.name}`);
+        expect(components.sort()).toEqual([
+            "datamesh:index:DbtJob dbt",
+            "datamesh:index:DomainDatabase customers",
+            "datamesh:index:DomainDatabase orders",
+            "datamesh:index:DomainDatabase payments",
+            "datamesh:index:InsightsCatalog insights",
+            "datamesh:index:InsightsCheck check",
+            "datamesh:index:TrinoCoordinator trino",
+        ]);
+    });
+
+    it("parents every child to its component and names it <component>-<role>", () => {
+        const components = new Map(resources.filter(r => r.type.startsWith("datamesh:index:")).map(r => [r.name, r.type]));
+        const children = resources.filter(r => !r.type.startsWith("datamesh:index:") && r.name !== "state-dir");
+        expect(children.length).toBeGreaterThan(15);
+        for (const child of children) {
+            const owner = child.name.split("-")[0];
+            expect(components.has(owner)).toBe(true);
+            expect(child.urn).toContain(`::${components.get(owner)}$${child.type}::${child.name}`);
+        }
+    });
+
+    it("gives each domain its own server, database, users, table and data load", () => {
+        for (const [index, domain, engine] of [[0, "customers", "postgresql"], [1, "orders", "mariadb"], [2, "payments", "postgresql"]] as const) {
+            const server = byName(`${domain}-server`);
+            expect(server.type).toBe(dynamic("LocalDatabaseServer"));
+            expect(server.inputs).toMatchObject({ engine, port: 25430 + index, workDir: path.join(STATE_DIR, `${domain}-server`) });
+            expect(server.inputs.adminPassword).toBe(`generated-${domain}-admin-password`);
+            const access = byName(`${domain}-access`);
+            expect(access.inputs).toMatchObject({ engine, port: 25430 + index, database: domain, owner: { user: `${domain}_owner` }, reader: { user: `${domain}_trino` } });
+            const load = byName(`${domain}-data`);
+            expect(load.inputs).toMatchObject({ owner: { user: `${domain}_owner`, password: `generated-${domain}-owner-password` }, database: domain });
+            expect(load.inputs.fingerprint).toMatch(/^files:/);
+        }
+        expect(new Set(resources.filter(r => r.type === dynamic("LocalDatabaseServer")).map(r => r.inputs.port)).size).toBe(4);
+    });
+
+    it("keeps the insights in an Iceberg JDBC catalog with its own metastore server and warehouse", () => {
+        expect(byName("insights-metastore").inputs).toMatchObject({ engine: "postgresql", port: 25433 });
+        expect(byName("insights-jdbc-catalog").inputs).toMatchObject({ database: "iceberg_catalog", connector: { user: "iceberg_trino" } });
+        expect(byName("insights-warehouse").inputs).toMatchObject({ path: path.join(STATE_DIR, "insights-warehouse") });
+    });
+});
+
+describe("Trino", () => {
+    it("gets exactly one generated catalog per domain plus the insights catalog", () => {
+        const files: Record<string, string> = byName("trino-server").inputs.files;
+        expect(Object.keys(files).filter(f => f.startsWith("catalog/"))).toEqual(["catalog/customers.properties", "catalog/insights.properties", "catalog/orders.properties", "catalog/payments.properties"]);
+        expect(files["catalog/orders.properties"]).toContain("connection-url=jdbc:mariadb://127.0.0.1:25431\n");
+        expect(files["catalog/insights.properties"]).toContain(`local.location=${path.join(STATE_DIR, "insights-warehouse")}\n`);
+        expect(files["config.properties"]).toContain("http-server.http.port=28080\n");
+        expect(files["node.properties"]).toContain(`plugin.dir=${FAKE_TOOLCHAIN.trinoHome}/plugin\n`);
+    });
+
+    it("receives passwords only through its environment, as a secret, never in a file", () => {
+        const trino = byName("trino-server");
+        const passwords = resources.filter(r => r.type === dynamic("GeneratedPassword")).map(r => `generated-${r.name}`);
+        const files = JSON.stringify(trino.inputs.files);
+        for (const password of passwords) {
+            expect(files).not.toContain(password);
+        }
+        const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+        expect(trino.inputs.env[SECRET_SIG]).toBeDefined();
+        expect(trino.inputs.env.value).toEqual({
+            CUSTOMERS_DB_PASSWORD: "generated-customers-reader-password",
+            ORDERS_DB_PASSWORD: "generated-orders-reader-password",
+            PAYMENTS_DB_PASSWORD: "generated-payments-reader-password",
+            INSIGHTS_DB_PASSWORD: "generated-insights-connector-password",
+        });
+    });
+});
+
+describe("dbt and the check", () => {
+    it("runs dbt against the coordinator with a generated profile and the domain catalogs as vars", () => {
+        const run = byName("dbt-run");
+        expect(run.inputs.profile).toContain("port: 28080");
+        expect(run.inputs.profile).toContain("database: insights");
+        expect(run.inputs.vars).toEqual({ customers_catalog: "customers", customers_schema: "public", orders_catalog: "orders", orders_schema: "orders", payments_catalog: "payments", payments_schema: "public" });
+        expect(run.inputs.projectDigest).toBe(digestDirectory(path.join(__dirname, "..", "..", "dbt")));
+        expect(run.inputs.dataFingerprint).toBe(byName("customers-data").inputs.fingerprint);
+    });
+
+    it("checks the dbt run it follows, through the coordinator", () => {
+        const check = byName("check-reconciliation");
+        expect(check.inputs.dbtRunId).toBe("run-1");
+        expect(check.inputs.trino.url).toBe("http://127.0.0.1:28080");
+        expect(check.inputs.targets).toEqual({
+            dimCustomers: "insights.jaffle_shop.dim_customers",
+            fctOrders: "insights.jaffle_shop.fct_orders",
+            customers: "customers.public.customers",
+            orders: "orders.orders.orders",
+            payments: "payments.public.payments",
+        });
+    });
+});
+
+describe("stack outputs", () => {
+    it("exports the interface names", async () => {
+        expect(await valueOf(stack.trinoUrl)).toBe("http://127.0.0.1:28080");
+        expect(stack.insights).toEqual({ catalog: "insights", schema: "jaffle_shop" });
+        expect(await valueOf(stack.check)).toBe("OK: all reconciled");
+        expect(stack.exampleQuery).toMatch(/^SELECT .* FROM insights\.jaffle_shop\.dim_customers/);
+        const orders = stack.domains.orders;
+        expect(await valueOf(orders.engine)).toBe("mariadb");
+        expect(await valueOf(orders.port)).toBe(25431);
+        expect(await valueOf(orders.user)).toBe("orders_owner");
+        expect(await valueOf(orders.password)).toBe("generated-orders-owner-password");
+    });
+
+    it("marks every domain password secret", async () => {
+        for (const domain of Object.values(stack.domains)) {
+            expect(await isSecret(domain.password)).toBe(true);
+        }
+    });
+});
