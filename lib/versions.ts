@@ -29,3 +29,8 @@ export function readVersions(file = path.join(__dirname, "..", "versions.env")):
     }
     return values as unknown as Versions;
 }
+
+/** Where scripts/setup-pulumi.sh puts the Pulumi CLI and language host for a version. */
+export function pulumiBinDir(cacheDir: string, version: string): string {
+    return path.join(cacheDir, "pulumi", `v${version}`, "bin");
+}

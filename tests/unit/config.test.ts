@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { makeTempDir } from "./tempDirs";
 import { ConfigError, loadConfig, projectConfig } from "../../config";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
 
@@ -60,7 +61,7 @@ describe("loadConfig", () => {
     });
 
     it("rejects a data folder that is missing a file, naming the key and the file", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-config-"));
+        const dir = makeTempDir("config");
         fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "customers.csv"), path.join(dir, "customers.csv"));
         fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "orders.csv"), path.join(dir, "orders.csv"));
         expect(error({ dataDir: dir })).toBe(`invalid configuration:\ndatamesh:dataDir: data folder '${dir}' is missing '${path.join(dir, "payments.csv")}'`);
@@ -71,7 +72,7 @@ describe("loadConfig", () => {
     });
 
     it("rejects a malformed row in a data folder, naming the file and line", () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-config-"));
+        const dir = makeTempDir("config");
         for (const file of ["customers.csv", "orders.csv", "payments.csv"]) {
             fs.copyFileSync(path.join(CANONICAL_DATA_DIR, file), path.join(dir, file));
         }

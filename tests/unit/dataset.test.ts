@@ -1,6 +1,6 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { makeTempDir } from "./tempDirs";
 import { CANONICAL_DATA_DIR, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
 import { domainByName, DOMAINS } from "../../lib/domains";
 
@@ -9,7 +9,7 @@ const orders = domainByName("orders");
 const payments = domainByName("payments");
 
 function tempDataDir(files: Record<string, string>): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-data-"));
+    const dir = makeTempDir("data");
     for (const [name, text] of Object.entries(files)) {
         fs.writeFileSync(path.join(dir, name), text);
     }

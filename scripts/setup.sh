@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs everything the stack needs, once: Debian packages, npm packages, the Pulumi CLI (built
+# from the Go module proxy), Trino from Maven Central and dbt from PyPI. Heavy parts are cached
+# by version under ${DATAMESH_CACHE:-~/.cache/datamesh}; a second run takes seconds.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+# shellcheck source=../versions.env
+. ./versions.env
+export TRINO_VERSION PULUMI_VERSION
+
+log() { echo "[setup] $*" >&2; }
+
+bash scripts/setup-system.sh
+
+lock_digest="$(sha256sum package-lock.json | cut -c1-16)-$(node --version)"
+if [[ "$(cat node_modules/.datamesh-lock 2>/dev/null)" != "$lock_digest" ]]; then
+  log "installing npm packages from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_digest" > node_modules/.datamesh-lock
+else
+  log "npm packages already match package-lock.json"
+fi
+
+bash scripts/setup-pulumi.sh "$repo/node_modules" >/dev/null
+bash scripts/setup-trino.sh >/dev/null
+bash scripts/setup-dbt.sh >/dev/null
+log "toolchain ready in ${DATAMESH_CACHE:-$HOME/.cache/datamesh}"

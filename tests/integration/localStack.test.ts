@@ -1,0 +1,199 @@
+import * as fs from "fs";
+import * as path from "path";
+import { formatCsvField } from "../../lib/csv";
+import { CANONICAL_DATA_DIR } from "../../lib/dataset";
+import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
+import { createMesh, isAlive, isListening, MeshUnderTest, queryAsText } from "./harness";
+
+/*
+ * One real deployment of the local stack, driven through the Automation API, then taken through
+ * the life a user gives it: re-deploys, a Trino restart, model edits, bad data, and destroy. The
+ * steps share the deployment and run in order.
+ */
+
+const INSIGHTS = "insights.jaffle_shop";
+
+async function insightTable(mesh: MeshUnderTest, table: "dim_customers" | "fct_orders"): Promise<TextTable> {
+    const key = table === "dim_customers" ? "customer_id" : "order_id";
+    return queryAsText(mesh.trinoUrl, `SELECT * FROM ${INSIGHTS}.${table} ORDER BY ${key}`);
+}
+
+async function expectInsightsToEqual(mesh: MeshUnderTest, expected: { dim_customers: TextTable; fct_orders: TextTable }) {
+    for (const table of ["dim_customers", "fct_orders"] as const) {
+        const actual = await insightTable(mesh, table);
+        expect(actual.header).toEqual(expected[table].header);
+        expect(actual.rows).toHaveLength(expected[table].rows.length);
+        actual.rows.forEach((row, i) => expect({ table, row }).toEqual({ table, row: expected[table].rows[i] }));
+    }
+}
+
+function canonicalExpected() {
+    return { dim_customers: readTextTable(path.join(EXPECTED_DIR, "dim_customers.csv")), fct_orders: readTextTable(path.join(EXPECTED_DIR, "fct_orders.csv")) };
+}
+
+function writeCsv(file: string, rows: (string | number)[][]) {
+    fs.writeFileSync(file, rows.map(r => r.map(v => formatCsvField(String(v))).join(",")).join("\n") + "\n");
+}
+
+describe("the local stack, deployed for real", () => {
+    let mesh: MeshUnderTest;
+    const pids: number[] = [];
+    const ports: number[] = [];
+
+    beforeAll(async () => {
+        mesh = await createMesh("main");
+        await mesh.stack.up();
+    }, 900_000);
+
+    afterAll(async () => {
+        await mesh?.remove();
+    }, 300_000);
+
+    it("builds dim_customers and fct_orders exactly as the expected CSVs, row by row", async () => {
+        await expectInsightsToEqual(mesh, canonicalExpected());
+    });
+
+    it("exports the connection info, with passwords as secrets, and the check's summary", async () => {
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.trinoUrl.value).toBe(mesh.trinoUrl);
+        expect(outputs.insights.value).toEqual({ catalog: "insights", schema: "jaffle_shop" });
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672.00 = payments 1672.00/);
+        expect(outputs.domains.secret).toBe(true);
+        expect(outputs.domains.value.orders).toMatchObject({ engine: "mariadb", host: "127.0.0.1", port: mesh.basePort + 1, database: "orders", user: "orders_owner" });
+        expect(outputs.domains.value.orders.password).toMatch(/^[A-Za-z0-9]{24}$/);
+        const example = await queryAsText(mesh.trinoUrl, outputs.exampleQuery.value);
+        expect(example.rows.length).toBe(10);
+    });
+
+    it("serves each domain from its own server, with the owner's credentials from the outputs", async () => {
+        const outputs = await mesh.stack.outputs();
+        const resources = await mesh.resourceOutputs();
+        for (const name of ["customers-server", "orders-server", "payments-server", "insights-metastore", "trino-server"]) {
+            expect(isAlive(resources[name].pid)).toBe(true);
+            pids.push(resources[name].pid);
+        }
+        ports.push(mesh.basePort, mesh.basePort + 1, mesh.basePort + 2, mesh.basePort + 3, mesh.trinoPort);
+        const mysql = require("mysql2/promise");
+        const orders = outputs.domains.value.orders;
+        const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+        const [rows] = await connection.query("SELECT count(*) AS n FROM orders");
+        await connection.end();
+        expect(Number(rows[0].n)).toBe(99);
+    });
+
+    it("changes nothing and does not re-run dbt on a second pulumi up", async () => {
+        const before = await mesh.resourceOutputs();
+        const result = await mesh.stack.up();
+        const changes = result.summary.resourceChanges ?? {};
+        expect(Object.keys(changes)).toEqual(["same"]);
+        const after = await mesh.resourceOutputs();
+        expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
+        expect(after["check-reconciliation"].summary).toBe(before["check-reconciliation"].summary);
+    });
+
+    it("keeps the insights across a restart of the Trino process", async () => {
+        const before = await mesh.resourceOutputs();
+        const trinoPid: number = before["trino-server"].pid;
+        process.kill(-trinoPid, "SIGKILL");
+        for (let i = 0; i < 100 && isAlive(trinoPid); i++) {
+            await new Promise(r => setTimeout(r, 100));
+        }
+        expect(isAlive(trinoPid)).toBe(false);
+        const result = await mesh.stack.up();
+        expect(result.summary.resourceChanges).toMatchObject({ update: 1 });
+        const after = await mesh.resourceOutputs();
+        expect(after["trino-server"].pid).not.toBe(trinoPid);
+        expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
+        pids.push(after["trino-server"].pid);
+        await expectInsightsToEqual(mesh, canonicalExpected());
+    });
+
+    it("re-runs only the dbt job and the check when a model changes", async () => {
+        const before = await mesh.resourceOutputs();
+        const model = path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql");
+        fs.appendFileSync(model, "\n-- edited by the integration test\n");
+        const result = await mesh.stack.up();
+        expect(result.summary.resourceChanges).toMatchObject({ update: 2 });
+        const after = await mesh.resourceOutputs();
+        expect(after["dbt-run"].runId).not.toBe(before["dbt-run"].runId);
+        expect(after["trino-server"].pid).toBe(before["trino-server"].pid);
+        expect(after["customers-server"].pid).toBe(before["customers-server"].pid);
+        await expectInsightsToEqual(mesh, canonicalExpected());
+    });
+
+    it("fails pulumi up with dbt's own message on a broken model, and keeps the previous insights", async () => {
+        const model = path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql");
+        const original = fs.readFileSync(model, "utf8");
+        fs.writeFileSync(model, original.replace(/select \* from final\s*$/m, "select * from final_that_does_not_exist"));
+        try {
+            await expect(mesh.stack.up()).rejects.toThrow(/dbt build failed; the previous insights are unchanged[\s\S]*fct_orders[\s\S]*final_that_does_not_exist/);
+            await expectInsightsToEqual(mesh, canonicalExpected());
+        } finally {
+            fs.writeFileSync(model, original);
+        }
+    });
+
+    it("rejects a malformed CSV row naming the file and line, and loads nothing", async () => {
+        const badDir = path.join(mesh.projectDir, "bad-data");
+        fs.mkdirSync(badDir);
+        for (const file of ["customers.csv", "orders.csv", "payments.csv"]) {
+            fs.copyFileSync(path.join(CANONICAL_DATA_DIR, file), path.join(badDir, file));
+        }
+        fs.appendFileSync(path.join(badDir, "payments.csv"), "114,99,coupon,12.50\n");
+        await mesh.stack.setConfig("datamesh:dataDir", { value: badDir });
+        try {
+            await expect(mesh.stack.up()).rejects.toThrow(`datamesh:dataDir: ${path.join(badDir, "payments.csv")}:115: column 'amount' must be an integer, got '12.50'`);
+            const payments = await queryAsText(mesh.trinoUrl, "SELECT count(*) FROM payments.public.payments");
+            expect(payments.rows).toEqual([["113"]]);
+        } finally {
+            await mesh.stack.removeConfig("datamesh:dataDir");
+        }
+    });
+
+    it("gives exact insights for a custom data set: odd cents, quoted names, a customer without orders", async () => {
+        const dataDir = path.join(mesh.projectDir, "custom-data");
+        fs.mkdirSync(dataDir);
+        writeCsv(path.join(dataDir, "customers.csv"), [
+            ["id", "first_name", "last_name", "email"],
+            [1, "Zoë", 'O"Brien, Jr.', "zoe@example.com"],
+            [2, "Ångström", "Smith, \"Ann\"", "ann@example.com"],
+            [3, "Nobody", "Without Orders", "nobody@example.com"],
+            [4, "Paid", "Nothing", "nothing@example.com"],
+        ]);
+        writeCsv(path.join(dataDir, "orders.csv"), [
+            ["id", "user_id", "order_date", "status"],
+            [10, 1, "2024-02-29", "completed"],
+            [11, 1, "2024-03-01", "returned"],
+            [12, 2, "2023-12-31", "placed"],
+            [13, 4, "2024-01-15", "shipped"],
+        ]);
+        writeCsv(path.join(dataDir, "payments.csv"), [
+            ["id", "order_id", "payment_method", "amount"],
+            [1, 10, "credit_card", 1234],
+            [2, 10, "coupon", 1],
+            [3, 11, "bank_transfer", 99999],
+            [4, 12, "gift_card", 333],
+            [5, 12, "credit_card", 667],
+        ]);
+        await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
+        const result = await mesh.stack.up();
+        expect(result.summary.resourceChanges).toMatchObject({ update: 5 });
+        const reference = referenceInsights(dataDir);
+        await expectInsightsToEqual(mesh, reference);
+        const zoe = (await insightTable(mesh, "dim_customers")).rows[0];
+        expect(zoe).toEqual(["1", "Zoë", 'O"Brien, Jr.', "2024-02-29", "2024-03-01", "2", "1012.34"]);
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 4 rows = 4 customers; fct_orders 4 rows = 4 orders; amount 1022.34 = payments 1022.34/);
+    });
+
+    it("leaves no process, port or state folder behind after pulumi destroy", async () => {
+        await mesh.stack.destroy();
+        for (const pid of pids) {
+            expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
+        }
+        for (const port of ports) {
+            expect({ port, listening: await isListening(port) }).toEqual({ port, listening: false });
+        }
+        expect(fs.existsSync(mesh.stateDir)).toBe(false);
+    });
+});
