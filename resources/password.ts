@@ -12,7 +12,7 @@ const passwordProvider: pulumi.dynamic.ResourceProvider = {
         const value = Array.from(bytes, b => alphabet[b % alphabet.length]).join("");
         return { id: crypto.randomUUID(), outs: { length: inputs.length, value } };
     },
-    async diff(olds: { length: number }, news: { length: number }) {
+    async diff(_id: string, olds: { length: number }, news: { length: number }) {
         const changed = olds.length !== news.length;
         return { changes: changed, replaces: changed ? ["length"] : [], deleteBeforeReplace: false };
     },

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# setup-pulumi.sh [NODE_MODULES_DIR]
+# setup-pulumi.sh NODE_MODULES_DIR
 #
 # Makes the Pulumi CLI and its Node.js language host available, built from
 # source through the Go module proxy and cached outside the repository:
@@ -12,36 +12,43 @@
 # Idempotent: when both binaries are already there and report the expected
 # version, nothing is built (fast path, a fraction of a second).
 #
-# NODE_MODULES_DIR (optional): the project's node_modules. The launcher script
-# is copied from NODE_MODULES_DIR/@pulumi/pulumi/pulumi-resource-pulumi-nodejs
-# (it ships at the root of the @pulumi/pulumi npm package). Without it, and if
-# the bin dir has no launcher yet, an identical copy of the upstream script is
-# written. The launcher only needs `node` on PATH; it resolves
+# NODE_MODULES_DIR: the project's node_modules. The launcher script is copied
+# from NODE_MODULES_DIR/@pulumi/pulumi/pulumi-resource-pulumi-nodejs (it ships
+# at the root of the @pulumi/pulumi npm package). It only needs `node` on PATH; it resolves
 # @pulumi/pulumi/cmd/dynamic-provider from the working directory (the Pulumi
 # project), so it is not tied to the node_modules it was copied from.
 #
-# The Node.js language host is the Go module
-# github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3, which is
-# never tagged; the Go module proxy reachable from this project's machines does
-# not serve it at any pseudo-version. Its source (package main, 4 files, Apache
-# License 2.0, Copyright Pulumi Corporation) is therefore embedded verbatim at
-# the end of this script, taken from github.com/pulumi/pulumi at tag v3.248.0
-# (commit a88168d865b7fd428e5a929cc54aeceaf72d203f; unchanged at the
-# pkg/v3.248.0 commit dc7edd58bc13179f81b80983aab4eb7f74a01b41), and is built
-# as a package of the wrapper module below, against pkg/v3 and sdk/v3 v3.248.0.
-# The files' SHA-256 sums are checked before building.
+# The upstream Node.js language host module
+# (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) is never
+# tagged, and the Go module proxy reachable here refuses it at every
+# pseudo-version. The project therefore builds its own minimal language host,
+# tools/pulumi-language-nodejs/main.go, as a package of the wrapper module below
+# against sdk/v3 at the pinned version. It is rebuilt when its source changes.
 #
 # Progress goes to stderr as "[setup-pulumi] ..."; the last line on stdout is
 #   PULUMI_BIN=<bin dir>
+#
+# Typical use (`node` must be on PATH for the language host and the launcher):
+#   PULUMI_BIN="$(scripts/setup-pulumi.sh node_modules | sed -n 's/^PULUMI_BIN=//p')"
+#   export PATH="$PULUMI_BIN:$PATH" PULUMI_SKIP_UPDATE_CHECK=true \
+#          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# The Automation API can also be pointed at it without PATH:
+#   PulumiCommand.get({ root: "<cache>/pulumi/v3.248.0" })
 set -euo pipefail
 
-PULUMI_VERSION=v3.248.0
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../versions.env
+. "$REPO/versions.env"
+PULUMI_VERSION="v$PULUMI_VERSION"
+HOST_SOURCE="$REPO/tools/pulumi-language-nodejs/main.go"
+HOST_DIGEST="$(sha256sum "$HOST_SOURCE" | cut -c1-16)"
 PKG_MOD=github.com/pulumi/pulumi/pkg/v3
 SDK_MOD=github.com/pulumi/pulumi/sdk/v3
 VERSION_LDFLAG="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=${PULUMI_VERSION}"
 LAUNCHER=pulumi-resource-pulumi-nodejs
 
 CACHE="${DATAMESH_CACHE:-$HOME/.cache/datamesh}"
+[[ "$CACHE" == /* ]] || CACHE="$PWD/$CACHE"
 ROOT="$CACHE/pulumi/$PULUMI_VERSION"
 BIN="$ROOT/bin"
 BUILD="$ROOT/build"
@@ -49,42 +56,22 @@ BUILD="$ROOT/build"
 log() { printf '[setup-pulumi] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-# True when both binaries exist and report the pinned version.
+# True when the CLI reports the pinned version and the language host was built from today's source.
 installed() {
     [[ -x "$BIN/pulumi" && -x "$BIN/pulumi-language-nodejs" ]] || return 1
-    local v lv
+    local v
     v="$(PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" version 2>/dev/null)" || return 1
-    lv="$("$BIN/pulumi-language-nodejs" -version 2>/dev/null)" || return 1
-    [[ "$v" == "$PULUMI_VERSION" && "$lv" == "$PULUMI_VERSION" ]]
+    [[ "$v" == "$PULUMI_VERSION" && "$(cat "$BIN/.language-host-source" 2>/dev/null)" == "$HOST_DIGEST" ]]
 }
 
 # Installs the dynamic-provider launcher into $BIN (see header).
 install_launcher() {
-    local nm="${1:-}" src tmp
-    if [[ -n "$nm" ]]; then
-        src="$nm/@pulumi/pulumi/$LAUNCHER"
-        if [[ -f "$src" ]]; then
-            if ! cmp -s "$src" "$BIN/$LAUNCHER"; then
-                tmp="$BIN/.$LAUNCHER.$$"
-                cp "$src" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$BIN/$LAUNCHER"
-                log "installed $LAUNCHER from $src"
-            fi
-            return 0
-        fi
-        log "WARNING: $src not found (is @pulumi/pulumi installed in $nm?)"
-    fi
-    if [[ ! -x "$BIN/$LAUNCHER" ]]; then
-        # Same content as sdk/nodejs/dist/pulumi-resource-pulumi-nodejs upstream.
+    local nm="$1" src="$1/@pulumi/pulumi/$LAUNCHER" tmp
+    [[ -f "$src" ]] || die "$src not found: run npm ci first"
+    if ! cmp -s "$src" "$BIN/$LAUNCHER"; then
         tmp="$BIN/.$LAUNCHER.$$"
-        cat > "$tmp" <<'LAUNCHER_EOF'
-#!/bin/sh
-PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
-if [ ! -z "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
-    node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" $@
-fi
-LAUNCHER_EOF
-        chmod 0755 "$tmp" && mv -f "$tmp" "$BIN/$LAUNCHER"
-        log "installed $LAUNCHER (built-in copy of the upstream launcher)"
+        cp "$src" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$BIN/$LAUNCHER"
+        log "installed $LAUNCHER from $src"
     fi
 }
 
@@ -133,18 +120,18 @@ run_with_heartbeat() {
     (( rc == 0 )) || die "building $what failed (exit $rc)"
     log "built $what in $(( SECONDS - start ))s"
 }
-sha256_check() {
-    if command -v sha256sum >/dev/null; then sha256sum --quiet -c -; else shasum -a 256 --quiet -c -; fi
-}
 cleanup() { if [[ -n "$BG_PID" ]]; then kill "$BG_PID" 2>/dev/null || true; fi; }
 
 build() {
     command -v go >/dev/null || die "go is required (pkg/v3 $PULUMI_VERSION needs Go >= its go.mod's go line)"
-    log "building Pulumi $PULUMI_VERSION with $(go env GOVERSION) into $BIN (cold build: several minutes)"
+    log "building Pulumi $PULUMI_VERSION with $(go env GOVERSION) into $BIN (takes minutes when Go's caches are cold)"
     mkdir -p "$BUILD"
     cd "$BUILD"
     export GOWORK=off CGO_ENABLED=0
-    export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+    # Keep any GOFLAGS from the environment or `go env -w`, add -trimpath.
+    local goflags
+    goflags="$(go env GOFLAGS)"
+    export GOFLAGS="${goflags:+$goflags }-trimpath"
 
     rm -f go.mod go.sum
     log "downloading $PKG_MOD@$PULUMI_VERSION"
@@ -174,14 +161,9 @@ package tools
 
 import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
 EOF
-    write_language_host_sources cmd/pulumi-language-nodejs
-    (cd cmd/pulumi-language-nodejs && sha256_check <<'EOF'
-9b7874aeac74a59f463e509caf611203dff104422cd31982e201cc42cdae50f0  main.go
-dde75c5cb2020b396b99de4626755052e56851223750ba99f28bfb1776ad32e5  installcache.go
-3519f803dfde34fda26aa944ee1cf3d4e37bf825d4ac263e52312caaa148c549  proxy.go
-c5f22beecc7714dbad57682d4aa1d57ceba3371aaa5f51aa89c7b164e08c4077  proxy_unix.go
-EOF
-    ) || die "embedded language host sources do not match upstream"
+    rm -rf cmd
+    mkdir -p cmd/pulumi-language-nodejs
+    cp "$HOST_SOURCE" cmd/pulumi-language-nodejs/main.go
 
     log "resolving dependencies (go mod tidy)"
     go mod tidy
@@ -192,21 +174,22 @@ EOF
     done
 
     local ldflags="-s -w $VERSION_LDFLAG"
-    mkdir -p out
+    mkdir -p out "$BIN"
     run_with_heartbeat pulumi-language-nodejs \
-        go build -ldflags "$ldflags" -o out/pulumi-language-nodejs ./cmd/pulumi-language-nodejs
-    run_with_heartbeat pulumi \
-        go build -ldflags "$ldflags" -o out/pulumi "$PKG_MOD/cmd/pulumi"
-
-    mkdir -p "$BIN"
+        go build -ldflags "-s -w -X main.version=$PULUMI_VERSION" -o out/pulumi-language-nodejs ./cmd/pulumi-language-nodejs
     mv -f out/pulumi-language-nodejs "$BIN/pulumi-language-nodejs"
-    mv -f out/pulumi "$BIN/pulumi"
+    echo "$HOST_DIGEST" > "$BIN/.language-host-source"
+    if [[ "$(PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" version 2>/dev/null)" != "$PULUMI_VERSION" ]]; then
+        run_with_heartbeat pulumi \
+            go build -ldflags "$ldflags" -o out/pulumi "$PKG_MOD/cmd/pulumi"
+        mv -f out/pulumi "$BIN/pulumi"
+    fi
 }
 
 main() {
     local nm="${1:-}"
-    if [[ -n "$nm" && ! -d "$nm" ]]; then die "node_modules dir '$nm' does not exist"; fi
-    if [[ -n "$nm" ]]; then nm="$(cd "$nm" && pwd)"; fi
+    [[ -n "$nm" && -d "$nm" ]] || die "usage: setup-pulumi.sh NODE_MODULES_DIR (got '${nm}')"
+    nm="$(cd "$nm" && pwd)"
 
     if ! installed; then
         mkdir -p "$ROOT"
@@ -228,10 +211,6 @@ main() {
 
     install_launcher "$nm"
     echo "PULUMI_BIN=$BIN"
-}
-
-write_language_host_sources() {
-    die "the Node.js language host sources are not part of this revision"
 }
 
 main "$@"
