@@ -8,6 +8,6 @@ const common = {
 module.exports = {
     projects: [
         { ...common, displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
-        { ...common, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"], testTimeout: 900000, slowTestThreshold: 600 },
+        { ...common, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"] },
     ],
 };

@@ -29,6 +29,8 @@
 #   TRINO_PLUGINS        default "postgresql mariadb iceberg"
 #   MAVEN_REPO_URL       default https://repo1.maven.org/maven2
 #   TRINO_SKIP_CLI=1     do not download the CLI jar
+#   TRINO_KEEP_DOWNLOADS=1  keep the server archives in <cache>/downloads after
+#                        installing (default: delete them, ~800 MB)
 set -euo pipefail
 
 log() { printf '[setup-trino] %s\n' "$*" >&2; }
@@ -106,7 +108,9 @@ sha1_of_remote() { # prints the 40-hex sha1 published next to $1
   curl -fsSL --retry 3 --max-time 60 "$1.sha1" | tr -d '\r' | awk '{print $1; exit}'
 }
 
-# fetch URL -> $DL/<name>, verified against .sha1; skips when already cached.
+# fetch URL -> $DL/<name> (path in $FETCHED), verified against .sha1; skips
+# when already cached. Not meant for $(...): it updates the download totals.
+FETCHED=""
 fetch() {
   local url="$1" name dest want got start secs size
   name="$(basename "$url")"
@@ -115,7 +119,7 @@ fetch() {
   [[ "$want" =~ ^[0-9a-f]{40}$ ]] || die "bad checksum file $url.sha1: '$want'"
   if [ -f "$dest" ] && [ -f "$dest.sha1" ] && [ "$(cat "$dest.sha1")" = "$want" ]; then
     log "cached: $name"
-    printf '%s' "$dest"
+    FETCHED="$dest"
     return 0
   fi
   log "downloading $url"
@@ -131,7 +135,7 @@ fetch() {
   log "  $(human "$size") in ${secs}s, sha1 ok ($got)"
   mv -f "$TMP/$name.part" "$dest"
   printf '%s' "$want" > "$dest.sha1.tmp" && mv -f "$dest.sha1.tmp" "$dest.sha1"
-  printf '%s' "$dest"
+  FETCHED="$dest"
 }
 
 want_marker() { printf 'version=%s\nplugins=%s\n' "$VERSION" "$(tr ' ' '\n' <<<"$PLUGINS" | sed '/^$/d' | sort | tr '\n' ' ')"; }
@@ -162,11 +166,11 @@ else
   if [ "$split_ok" = 1 ]; then
     log "source: trino-server-core $VERSION + plugin zips ($PLUGINS)"
     command -v unzip >/dev/null 2>&1 || die "unzip not found (run scripts/setup-system.sh)"
-    core="$(fetch "$CORE_URL")"
+    fetch "$CORE_URL"; core="$FETCHED"
     tar -xzf "$core" -C "$STAGE"
     root="$STAGE/trino-server-core-$VERSION"
     for p in $PLUGINS; do
-      z="$(fetch "$(url_of io.trino "trino-$p" "$VERSION" '' zip)")"
+      fetch "$(url_of io.trino "trino-$p" "$VERSION" '' zip)"; z="$FETCHED"
       unzip -q "$z" -d "$TMP/zip-$p"
       rm -rf "${root:?}/plugin/$p"
       mv "$TMP/zip-$p/trino-$p-$VERSION" "$root/plugin/$p"
@@ -174,7 +178,7 @@ else
   else
     FULL_URL="$(url_of io.trino trino-server "$VERSION" '' tar.gz)"
     log "source: trino-server $VERSION (full), extracting core + plugins: $PLUGINS"
-    full="$(fetch "$FULL_URL")"
+    fetch "$FULL_URL"; full="$FETCHED"
     top="trino-server-$VERSION"
     # The full tarball stores duplicate jars as hard links across plugin dirs
     # (e.g. plugin/exchange-filesystem/x.jar -> plugin/delta-lake/x.jar), so a
@@ -202,6 +206,9 @@ else
   if [ -e "$TRINO_HOME" ]; then mv "$TRINO_HOME" "$TMP/old-home"; fi
   mv "$root" "$TRINO_HOME"
   log "installed $TRINO_HOME in $(( $(date +%s) - t0 ))s ($(du -sh "$TRINO_HOME" | cut -f1) on disk)"
+  if [ "${TRINO_KEEP_DOWNLOADS:-0}" != 1 ]; then
+    find "$DL" -maxdepth 1 -type f \( -name 'trino-server*' -o -name 'trino-[a-z]*-'"$VERSION"'.zip*' \) -delete
+  fi
 fi
 
 # ---------------------------------------------------------------- CLI
@@ -210,10 +217,11 @@ if [ "${TRINO_SKIP_CLI:-0}" != 1 ]; then
      && [ "$(sha1sum "$CLI_JAR" | awk '{print $1}')" = "$(cat "$CLI_JAR.sha1")" ]; then
     log "cached: $CLI_JAR"
   else
-    jar="$(fetch "$(url_of io.trino trino-cli "$VERSION" executable jar)")"
+    fetch "$(url_of io.trino trino-cli "$VERSION" executable jar)"; jar="$FETCHED"
     cp -f "$jar" "$TMP/trino-cli.jar" && chmod 0755 "$TMP/trino-cli.jar"
     mv -f "$TMP/trino-cli.jar" "$CLI_JAR"
     cp -f "$jar.sha1" "$CLI_JAR.sha1"
+    if [ "${TRINO_KEEP_DOWNLOADS:-0}" != 1 ]; then rm -f "$jar" "$jar.sha1"; fi
   fi
 fi
 

@@ -29,11 +29,16 @@ interface DbtOutputs extends DbtInputs {
     summary: string;
 }
 
-/** dbt's own lines that explain a failure, or the tail of its output when none match. */
+/**
+ * dbt's own account of a failure: its closing summary ("Completed with N errors" through
+ * "Done."), which names each failed model or test with the database's message. When dbt stopped
+ * before running anything (a parse or connection error), the tail of its output.
+ */
 function failureExcerpt(output: string): string {
     const lines = output.split("\n");
-    const relevant = lines.filter(l => /\b(ERROR|FAIL|Error|error|Failure|Compilation|Database Error|Runtime Error)\b/.test(l));
-    return (relevant.length > 0 ? relevant.slice(-40) : lines.slice(-40)).join("\n");
+    const start = lines.findIndex(l => /Completed with \d+ errors?/.test(l));
+    const summary = start >= 0 ? lines.slice(start) : lines.slice(-40);
+    return summary.join("\n").trim();
 }
 
 function runBuild(inputs: DbtInputs): DbtOutputs {
@@ -62,7 +67,7 @@ function runBuild(inputs: DbtInputs): DbtOutputs {
         });
     } catch (e) {
         const message = (e as Error).message;
-        throw new Error(`${inputs.component}: dbt build failed; the previous insights are unchanged.\n${failureExcerpt(message)}`);
+        throw new Error(`${inputs.component}: dbt build failed; models that did not build keep their previous version.\n${failureExcerpt(message)}`);
     }
     const doneLine = output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
     const summary = doneLine.replace(/^.*?(Done\.)/, "$1").trim();

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
+import { queryTrino } from "../../lib/trinoQuery";
 import { assertPortFree, isAlive, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "./process";
 
 /*
@@ -88,10 +89,15 @@ async function start(inputs: TrinoInputs): Promise<TrinoOutputs> {
         pid,
         logFile,
         timeoutMs: STARTUP_TIMEOUT_MS,
+        // `/v1/info` stops saying "starting" a moment before the node accepts work, so a query proves it.
         ready: async () => {
             const info = await fetchInfo(inputs.port);
             version = info.nodeVersion.version;
-            return !info.starting;
+            if (info.starting) {
+                return false;
+            }
+            const probe = await queryTrino({ url: `http://127.0.0.1:${inputs.port}`, user: "datamesh_readiness" }, "SELECT 1");
+            return probe.rows.length === 1;
         },
     });
     return { ...inputs, pid, url: `http://127.0.0.1:${inputs.port}`, version };

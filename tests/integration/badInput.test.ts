@@ -1,6 +1,9 @@
 import * as net from "net";
 import { createMesh, MeshUnderTest } from "./harness";
 
+// Deployments take minutes; every step here waits for a real `pulumi up`.
+jest.setTimeout(900_000);
+
 /*
  * Input the stack must refuse, each against a fresh stack: the error names the key or the port
  * and component, and nothing is left half-created.

@@ -66,6 +66,8 @@ export interface MeshUnderTest {
     trinoUrl: string;
     /** Outputs of the deployed resources by logical name, from the exported state. */
     resourceOutputs(): Promise<Record<string, Record<string, any>>>;
+    /** The stack's checkpoint as the file backend stores it on disk, secrets encrypted. */
+    storedState(): string;
     remove(): Promise<void>;
 }
 
@@ -113,6 +115,11 @@ export async function createMesh(label: string, config: Record<string, string> =
             const deployment = await stack.exportStack();
             const resources: { urn: string; outputs?: Record<string, any> }[] = deployment.deployment.resources ?? [];
             return Object.fromEntries(resources.map(r => [r.urn.split("::").pop()!, r.outputs ?? {}]));
+        },
+        storedState() {
+            const stacksDir = path.join(backendDir, ".pulumi", "stacks");
+            const files = fs.readdirSync(stacksDir, { recursive: true }).map(String).filter(f => f.endsWith(".json"));
+            return files.map(f => fs.readFileSync(path.join(stacksDir, f), "utf8")).join("\n");
         },
         async remove() {
             try {

@@ -1,9 +1,13 @@
 import * as fs from "fs";
 import * as path from "path";
 import { formatCsvField } from "../../lib/csv";
-import { CANONICAL_DATA_DIR } from "../../lib/dataset";
+import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
+import { DOMAINS } from "../../lib/domains";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { createMesh, isAlive, isListening, MeshUnderTest, queryAsText } from "./harness";
+
+// Deployments take minutes; every step here waits for a real `pulumi up`.
+jest.setTimeout(900_000);
 
 /*
  * One real deployment of the local stack, driven through the Automation API, then taken through
@@ -58,9 +62,13 @@ describe("the local stack, deployed for real", () => {
         expect(outputs.trinoUrl.value).toBe(mesh.trinoUrl);
         expect(outputs.insights.value).toEqual({ catalog: "insights", schema: "jaffle_shop" });
         expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672.00 = payments 1672.00/);
-        expect(outputs.domains.secret).toBe(true);
         expect(outputs.domains.value.orders).toMatchObject({ engine: "mariadb", host: "127.0.0.1", port: mesh.basePort + 1, database: "orders", user: "orders_owner" });
         expect(outputs.domains.value.orders.password).toMatch(/^[A-Za-z0-9]{24}$/);
+        const stored = mesh.storedState();
+        expect(stored).toContain('"ciphertext"');
+        for (const domain of Object.values<{ password: string }>(outputs.domains.value)) {
+            expect(stored).not.toContain(domain.password);
+        }
         const example = await queryAsText(mesh.trinoUrl, outputs.exampleQuery.value);
         expect(example.rows.length).toBe(10);
     });
@@ -126,7 +134,7 @@ describe("the local stack, deployed for real", () => {
         const original = fs.readFileSync(model, "utf8");
         fs.writeFileSync(model, original.replace(/select \* from final\s*$/m, "select * from final_that_does_not_exist"));
         try {
-            await expect(mesh.stack.up()).rejects.toThrow(/dbt build failed; the previous insights are unchanged[\s\S]*fct_orders[\s\S]*final_that_does_not_exist/);
+            await expect(mesh.stack.up()).rejects.toThrow(/dbt build failed[\s\S]*Failure in model fct_orders[\s\S]*final_that_does_not_exist/);
             await expectInsightsToEqual(mesh, canonicalExpected());
         } finally {
             fs.writeFileSync(model, original);
@@ -184,6 +192,21 @@ describe("the local stack, deployed for real", () => {
         expect(zoe).toEqual(["1", "Zoë", 'O"Brien, Jr.', "2024-02-29", "2024-03-01", "2", "1012.34"]);
         const outputs = await mesh.stack.outputs();
         expect(outputs.check.value).toMatch(/^OK: dim_customers 4 rows = 4 customers; fct_orders 4 rows = 4 orders; amount 1022.34 = payments 1022.34/);
+    });
+
+    it("builds exact insights from the synthetic data set of datamesh:scale", async () => {
+        const scale = 30;
+        const csvDir = path.join(mesh.projectDir, "synthetic-as-csv");
+        fs.mkdirSync(csvDir);
+        for (const domain of DOMAINS) {
+            writeCsv(path.join(csvDir, domain.file), [domain.columns.map(c => c.name), ...syntheticRows(domain, scale)]);
+        }
+        await mesh.stack.removeConfig("datamesh:dataDir");
+        await mesh.stack.setConfig("datamesh:scale", { value: String(scale) });
+        await mesh.stack.up();
+        await expectInsightsToEqual(mesh, referenceInsights(csvDir));
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 3000 rows = 3000 customers; fct_orders 3000 rows = 3000 orders/);
     });
 
     it("leaves no process, port or state folder behind after pulumi destroy", async () => {
