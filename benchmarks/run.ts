@@ -1,3 +1,4 @@
+import * as child_process from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,9 +8,41 @@ import { createMesh } from "../tests/integration/harness";
  * Times the stack's life on this machine with the toolchain cached: a cold `pulumi up` of a fresh
  * stack to checked insights, a no-op `pulumi up`, and `pulumi destroy`. Writes every sample and
  * the medians to benchmarks/results.json. Targets: cold up <= 120 s, no-op <= 15 s, destroy <= 30 s.
+ * Then one deployment of the synthetic data at BENCHMARK_SCALE (default 10000, a million
+ * customers; 0 skips it), with the peak memory of the processes that generate and load the data.
  */
 
 const RUNS = Number(process.env.BENCHMARK_RUNS ?? 3);
+const SCALE = Number(process.env.BENCHMARK_SCALE ?? 10_000);
+
+/** Peak resident memory, in MiB, of processes whose command line matches, sampled every 500 ms. */
+function watchPeakRss(patterns: Record<string, RegExp>): () => Record<string, number> {
+    const peaks: Record<string, number> = Object.fromEntries(Object.keys(patterns).map(k => [k, 0]));
+    const sample = () => {
+        const listing = child_process.execFileSync("ps", ["-eo", "rss=,args="], { encoding: "utf8" });
+        const totals: Record<string, number> = Object.fromEntries(Object.keys(patterns).map(k => [k, 0]));
+        for (const line of listing.split("\n")) {
+            const match = /^\s*(\d+)\s+(.*)$/.exec(line);
+            if (!match) {
+                continue;
+            }
+            for (const [name, pattern] of Object.entries(patterns)) {
+                if (pattern.test(match[2])) {
+                    totals[name] += Number(match[1]) / 1024;
+                }
+            }
+        }
+        for (const name of Object.keys(peaks)) {
+            peaks[name] = Math.max(peaks[name], Math.round(totals[name]));
+        }
+    };
+    const timer = setInterval(sample, 500);
+    return () => {
+        clearInterval(timer);
+        sample();
+        return peaks;
+    };
+}
 
 function median(values: number[]): number {
     const sorted = [...values].sort((a, b) => a - b);
@@ -43,6 +76,20 @@ async function main() {
         destroySeconds: median(samples.map(s => s.destroy)),
     };
     const targets = { coldUpSeconds: 120, noopUpSeconds: 15, destroySeconds: 30 };
+    let scaleRun: { scale: number; upSeconds: number; peakRssMiB: Record<string, number>; check: string } | undefined;
+    if (SCALE > 0) {
+        const mesh = await createMesh("benchscale", { scale: String(SCALE) });
+        try {
+            const stop = watchPeakRss({ dataLoader: /dynamic-provider/, trino: /io\.trino\.server\.TrinoServer/, dbt: /bin\/dbt build/ });
+            const upSeconds = await timed(() => mesh.stack.up());
+            const peakRssMiB = stop();
+            const check = String((await mesh.stack.outputs()).check.value);
+            scaleRun = { scale: SCALE, upSeconds, peakRssMiB, check };
+            console.log(`scale ${SCALE}: up ${upSeconds.toFixed(1)} s, peak RSS ${JSON.stringify(peakRssMiB)} MiB, ${check}`);
+        } finally {
+            await mesh.remove();
+        }
+    }
     const result = {
         date: new Date().toISOString(),
         machine: { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -51,6 +98,7 @@ async function main() {
         medians,
         targets,
         withinTargets: Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, v <= targets[k as keyof typeof targets]])),
+        scaleRun,
     };
     const file = path.join(__dirname, "results.json");
     fs.writeFileSync(file, JSON.stringify(result, null, 2) + "\n");

@@ -1,10 +1,12 @@
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { pulumiBinDir, readVersions } from "../../lib/versions";
+import { isAlive, isListening } from "../../platforms/local/process";
+
+export { isAlive, isListening };
 import { queryTrino } from "../../lib/trinoQuery";
 import { TextTable } from "../reference";
 
@@ -34,26 +36,6 @@ export async function freePortRange(count: number): Promise<number> {
         }
     }
     throw new Error("no free port range found between 20000 and 28000");
-}
-
-export function isListening(port: number): Promise<boolean> {
-    return new Promise(resolve => {
-        const socket = net.connect({ port, host: "127.0.0.1" });
-        socket.once("connect", () => {
-            socket.destroy();
-            resolve(true);
-        });
-        socket.once("error", () => resolve(false));
-    });
-}
-
-export function isAlive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
-    }
 }
 
 /** A deployable copy of the project with its own backend, state folder and ports. */

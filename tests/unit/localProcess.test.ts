@@ -1,0 +1,80 @@
+import * as fs from "fs";
+import * as net from "net";
+import * as path from "path";
+import { assertPortFree, isAlive, logTail, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "../../platforms/local/process";
+import { findJavaHome, javaMajorVersion } from "../../platforms/local/toolchain";
+import { makeTempDir } from "./tempDirs";
+
+describe("local processes", () => {
+    it("names the port and the component when the port is taken", async () => {
+        const squatter = net.createServer();
+        await new Promise<void>(resolve => squatter.listen(0, "127.0.0.1", resolve));
+        const port = (squatter.address() as net.AddressInfo).port;
+        try {
+            await expect(assertPortFree(port, "orders")).rejects.toThrow(`orders: port ${port} on 127.0.0.1 is already in use`);
+        } finally {
+            await new Promise(resolve => squatter.close(resolve));
+        }
+        await expect(assertPortFree(port, "orders")).resolves.toBeUndefined();
+    });
+
+    it("starts a detached process with its output in a log, and stops its whole group", async () => {
+        const dir = makeTempDir("process");
+        const logFile = path.join(dir, "server.log");
+        const pid = startDetached("sh", ["-c", "echo started; sleep 60 & wait"], { env: { PATH: process.env.PATH }, cwd: dir, logFile });
+        await waitUntilReady({ what: "sleeper", pid, logFile, timeoutMs: 5000, ready: async () => logTail(logFile) === "started" });
+        expect(isAlive(pid)).toBe(true);
+        await stopProcess(pid);
+        expect(isAlive(pid)).toBe(false);
+    });
+
+    it("reports a server that dies while starting, with its log", async () => {
+        const dir = makeTempDir("process");
+        const logFile = path.join(dir, "server.log");
+        const pid = startDetached("sh", ["-c", "echo 'FATAL: bad config'; exit 3"], { env: { PATH: process.env.PATH }, cwd: dir, logFile });
+        await expect(waitUntilReady({ what: "customers: postgresql on port 1", pid, logFile, timeoutMs: 5000, ready: async () => false })).rejects.toThrow(
+            /customers: postgresql on port 1 exited while starting; last lines of .*server\.log:\nFATAL: bad config/,
+        );
+    });
+
+    it("replaces files whole", () => {
+        const file = path.join(makeTempDir("atomic"), "etc", "config.properties");
+        writeFileAtomic(file, "a=1\n", 0o600);
+        writeFileAtomic(file, "a=2\n", 0o600);
+        expect(fs.readFileSync(file, "utf8")).toBe("a=2\n");
+        expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+        expect(fs.readdirSync(path.dirname(file))).toEqual(["config.properties"]);
+    });
+});
+
+describe("Java for Trino", () => {
+    function fakeJdk(root: string, name: string, version: string): string {
+        const home = path.join(root, name);
+        fs.mkdirSync(path.join(home, "bin"), { recursive: true });
+        fs.writeFileSync(path.join(home, "bin", "java"), "");
+        fs.writeFileSync(path.join(home, "release"), `JAVA_VERSION="${version}"\n`);
+        return home;
+    }
+
+    it("picks the newest JDK that is new enough", () => {
+        const root = makeTempDir("jvm");
+        fakeJdk(root, "jdk-17", "17.0.15");
+        const jdk25 = fakeJdk(root, "jdk-25", "25.0.3");
+        fakeJdk(root, "jdk-24", "24.0.1");
+        expect(javaMajorVersion(jdk25)).toBe(25);
+        expect(findJavaHome(24, {}, root)).toBe(jdk25);
+    });
+
+    it("says what is missing when no JDK is new enough", () => {
+        const root = makeTempDir("jvm");
+        fakeJdk(root, "jdk-17", "17.0.15");
+        expect(() => findJavaHome(24, {}, root)).toThrow("Trino needs Java 24 or newer and none was found (set DATAMESH_JAVA_HOME)");
+    });
+
+    it("refuses a DATAMESH_JAVA_HOME that is too old", () => {
+        const root = makeTempDir("jvm");
+        const jdk17 = fakeJdk(root, "jdk-17", "17.0.15");
+        fakeJdk(root, "jdk-25", "25.0.3");
+        expect(() => findJavaHome(24, { DATAMESH_JAVA_HOME: jdk17 }, root)).toThrow(`DATAMESH_JAVA_HOME=${jdk17} is not a Java 24 or newer JDK`);
+    });
+});
