@@ -91,6 +91,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
         this.tables = pulumi.output([domain.table]);
         this.rowCounts = load.rowCount.apply(count => ({ [domain.table]: count }));
         const passwordEnv = catalogPasswordEnv(domain.name);
+        // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
         this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, load.id]).apply(([host, port]): CatalogSpec =>
             domain.engine === "postgresql"
                 ? { kind: "postgresql", name: domain.name, host, port, database: domain.name, user: readerUser, passwordEnv }

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Engine } from "../../lib/domains";
-import { assertPortFree, handOver, isAlive, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
+import { assertPortFree, handOver, isOurProcess, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
 
 /*
  * A PostgreSQL or MariaDB server as a process on this machine, with its own data folder and port
@@ -164,15 +164,19 @@ const serverProvider: pulumi.dynamic.ResourceProvider = {
         const replaces = REPLACING_INPUTS.filter(key => olds[key] !== news[key]);
         const restart = olds.component !== news.component || JSON.stringify(olds.programs) !== JSON.stringify(news.programs);
         // A server that is no longer running is started again by an update: `pulumi up` heals.
-        const changes = replaces.length > 0 || restart || !isAlive(olds.pid);
+        const changes = replaces.length > 0 || restart || !isOurProcess(olds.pid, olds.workDir);
         return { changes, replaces, deleteBeforeReplace: true };
     },
     async update(_id: string, olds: ServerOutputs, news: ServerInputs) {
-        await stopProcess(olds.pid);
+        if (isOurProcess(olds.pid, olds.workDir)) {
+            await stopProcess(olds.pid);
+        }
         return { outs: await start(news) };
     },
     async delete(_id: string, olds: ServerOutputs) {
-        await stopProcess(olds.pid);
+        if (isOurProcess(olds.pid, olds.workDir)) {
+            await stopProcess(olds.pid);
+        }
         fs.rmSync(olds.workDir, { recursive: true, force: true });
         if (olds.engine === "mariadb") {
             fs.rmSync(mariadbSocket(olds), { force: true });

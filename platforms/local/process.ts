@@ -27,6 +27,22 @@ export function isAlive(pid: number | undefined): boolean {
     }
 }
 
+/**
+ * Whether a recorded process is still the server we started: alive, and with `marker` (its
+ * folder) on its command line. After a reboot the id may belong to another program, which must
+ * be neither mistaken for the server nor stopped.
+ */
+export function isOurProcess(pid: number | undefined, marker: string): boolean {
+    if (!isAlive(pid)) {
+        return false;
+    }
+    try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some(arg => arg.includes(marker));
+    } catch {
+        return false;
+    }
+}
+
 /** Fails with a message naming the port and the component when something already listens there. */
 export async function assertPortFree(port: number, component: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {

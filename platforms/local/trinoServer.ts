@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { queryTrino } from "../../lib/trinoQuery";
-import { assertPortFree, isAlive, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "./process";
+import { assertPortFree, isOurProcess, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "./process";
 
 /*
  * A Trino coordinator as a process on this machine, started from the cached Trino server and a
@@ -113,15 +113,19 @@ const trinoProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: TrinoOutputs, news: TrinoInputs) {
         const differs = (key: keyof TrinoInputs) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]);
         const replaces = REPLACING_INPUTS.filter(differs);
-        const changes = replaces.length > 0 || RESTARTING_INPUTS.some(differs) || !isAlive(olds.pid);
+        const changes = replaces.length > 0 || RESTARTING_INPUTS.some(differs) || !isOurProcess(olds.pid, olds.workDir);
         return { changes, replaces, deleteBeforeReplace: true };
     },
     async update(_id: string, olds: TrinoOutputs, news: TrinoInputs) {
-        await stopProcess(olds.pid);
+        if (isOurProcess(olds.pid, olds.workDir)) {
+            await stopProcess(olds.pid);
+        }
         return { outs: await start(news) };
     },
     async delete(_id: string, olds: TrinoOutputs) {
-        await stopProcess(olds.pid);
+        if (isOurProcess(olds.pid, olds.workDir)) {
+            await stopProcess(olds.pid);
+        }
         fs.rmSync(olds.workDir, { recursive: true, force: true });
     },
 };

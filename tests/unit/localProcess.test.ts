@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { assertPortFree, isAlive, logTail, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "../../platforms/local/process";
+import { assertPortFree, isAlive, isOurProcess, logTail, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "../../platforms/local/process";
 import { findJavaHome, javaMajorVersion } from "../../platforms/local/toolchain";
 import { makeTempDir } from "./tempDirs";
 
@@ -76,5 +76,21 @@ describe("Java for Trino", () => {
         const jdk17 = fakeJdk(root, "jdk-17", "17.0.15");
         fakeJdk(root, "jdk-25", "25.0.3");
         expect(() => findJavaHome(24, { DATAMESH_JAVA_HOME: jdk17 }, root)).toThrow(`DATAMESH_JAVA_HOME=${jdk17} is not a Java 24 or newer JDK`);
+    });
+});
+
+describe("recognising our own server", () => {
+    it("knows a process by its folder on the command line, and nothing else", async () => {
+        const dir = makeTempDir("ours");
+        const logFile = path.join(dir, "server.log");
+        const pid = startDetached("sh", ["-c", "sleep 60", dir], { env: { PATH: process.env.PATH }, cwd: dir, logFile });
+        try {
+            expect(isOurProcess(pid, dir)).toBe(true);
+            expect(isOurProcess(pid, "/some/other/stack")).toBe(false);
+            expect(isOurProcess(process.pid, dir)).toBe(false);
+        } finally {
+            await stopProcess(pid);
+        }
+        expect(isOurProcess(pid, dir)).toBe(false);
     });
 });
