@@ -18,6 +18,8 @@ const configSchema = z
         cacheDir: z.string().min(1).optional(),
         basePort: port.default(15430),
         trinoPort: port.default(18080),
+        trinoInternalPort: port.optional(),
+        protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
         insightsSchema: identifier.default("jaffle_shop"),
         dataDir: z.string().min(1).optional(),
@@ -28,6 +30,10 @@ const configSchema = z
     .refine(c => c.trinoPort < c.basePort || c.trinoPort > c.basePort + 3, {
         message: "must not fall in the database ports basePort..basePort+3",
         path: ["trinoPort"],
+    })
+    .refine(c => (c.trinoInternalPort ?? c.trinoPort + 1) !== c.trinoPort && ((c.trinoInternalPort ?? c.trinoPort + 1) < c.basePort || (c.trinoInternalPort ?? c.trinoPort + 1) > c.basePort + 3), {
+        message: "must differ from trinoPort and not fall in the database ports basePort..basePort+3",
+        path: ["trinoInternalPort"],
     });
 
 /** The validated, fully resolved configuration the program declares the mesh from. */
@@ -41,6 +47,10 @@ export interface MeshConfig {
     /** First of four consecutive ports: customers, orders, payments, insights metastore. */
     basePort: number;
     trinoPort: number;
+    /** Trino's plain-HTTP port for its own internal calls. */
+    trinoInternalPort: number;
+    /** Whether `pulumi destroy` must refuse to delete the domain databases. */
+    protectDomainData: boolean;
     trinoMaxHeap: string;
     insightsSchema: string;
     dataSource: DataSource;
@@ -103,6 +113,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         cacheDir: c.cacheDir ? resolve(c.cacheDir) : context.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"),
         basePort: c.basePort,
         trinoPort: c.trinoPort,
+        trinoInternalPort: c.trinoInternalPort ?? c.trinoPort + 1,
+        protectDomainData: c.protectDomainData === "true",
         trinoMaxHeap: c.trinoMaxHeap,
         insightsSchema: c.insightsSchema,
         dataSource,

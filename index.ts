@@ -5,6 +5,7 @@ import { DomainDatabase } from "./components/DomainDatabase";
 import { InsightsCatalog } from "./components/InsightsCatalog";
 import { InsightsCheck } from "./components/InsightsCheck";
 import { TrinoCoordinator } from "./components/TrinoCoordinator";
+import { renderAccessRules } from "./catalogs/accessRules";
 import { loadConfig, projectConfig } from "./config";
 import { DOMAINS, domainByName } from "./lib/domains";
 import { readVersions } from "./lib/versions";
@@ -16,8 +17,15 @@ const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pu
 const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
 
 const INSIGHTS_CATALOG = "insights";
-const DBT_TRINO_USER = "dbt";
-const CHECK_TRINO_USER = "datamesh_check";
+const PUBLIC_MARTS = ["dim_customers", "fct_orders"];
+const ownerOf = (domain: string) => `${domain}_owner`;
+/** Trino's users by role; the role names are the keys of the `users` output. */
+const TRINO_USERS: Record<string, string> = {
+    analyst: "analyst",
+    dbt: "dbt",
+    check: "datamesh_check",
+    ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
+};
 
 const domainComponents = DOMAINS.map(
     (domain, index) =>
@@ -27,6 +35,7 @@ const domainComponents = DOMAINS.map(
             port: config.basePort + index,
             dataSource: config.dataSource,
             dataFingerprint: config.dataFingerprint,
+            protect: config.protectDomainData,
         }),
 );
 
@@ -36,16 +45,25 @@ const trino = new TrinoCoordinator("trino", {
     platform,
     version: versions.TRINO_VERSION,
     port: config.trinoPort,
+    internalPort: config.trinoInternalPort,
     maxHeap: config.trinoMaxHeap,
     catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
     secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
+    users: TRINO_USERS,
+    accessRules: renderAccessRules({
+        domains: DOMAINS.map(d => ({ name: d.name, catalog: d.name, owner: ownerOf(d.name), piiColumns: { [d.table]: d.piiColumns } })),
+        insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
+        users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
+    }),
+    probeRole: "check",
 });
 
 const dbt = new DbtJob("dbt", {
     platform,
     projectDir: path.join(projectDir, "dbt"),
     trino,
-    trinoUser: DBT_TRINO_USER,
+    trinoUser: TRINO_USERS.dbt,
+    trinoPassword: trino.credentials("dbt").password,
     insightsCatalog: INSIGHTS_CATALOG,
     insightsSchema: config.insightsSchema,
     domains: DOMAINS,
@@ -55,13 +73,16 @@ const dbt = new DbtJob("dbt", {
 
 const insightsCheck = new InsightsCheck("check", {
     trinoUrl: trino.url,
-    trinoUser: CHECK_TRINO_USER,
+    trinoCaCert: trino.caCert,
+    credentials: trino.credentials("check"),
     insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
     domains: { customers: domainByName("customers"), orders: domainByName("orders"), payments: domainByName("payments") },
     dbtRunId: dbt.runId,
 });
 
 export const trinoUrl = trino.url;
+export const trinoCaCert = trino.caCert;
+export const users = trino.users;
 export const trinoVersion = trino.version;
 export const insights = { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema };
 export const domains = Object.fromEntries(

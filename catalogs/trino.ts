@@ -108,23 +108,76 @@ export function renderNodeProperties(spec: NodeSpec): string {
 }
 
 export interface CoordinatorSpec {
-    httpPort: number;
-    /** Memory for one query across the cluster, e.g. 1GB. */
-    queryMaxMemory: string;
-    queryMaxMemoryPerNode: string;
+    /** The port clients use: HTTPS with password authentication. */
+    httpsPort: number;
+    /** Plain HTTP for the coordinator's own internal calls; Trino refuses client authentication on it. */
+    internalPort: number;
+    /** JVM maximum heap, e.g. 2G: query memory is sized from it. */
+    maxHeap: string;
+    /** Where etc/ lives, for the absolute paths of the keystore, password file and rules. */
+    etcDir: string;
+    keystorePasswordEnv: string;
+    sharedSecretEnv: string;
 }
 
-/** A single-node cluster: the coordinator also schedules work on itself. */
+function heapMegabytes(maxHeap: string): number {
+    const match = /^(\d+)([MG])$/.exec(maxHeap);
+    if (!match) {
+        throw new Error(`maxHeap must look like 2G or 1536M, got '${maxHeap}'`);
+    }
+    return Number(match[1]) * (match[2] === "G" ? 1024 : 1);
+}
+
+/**
+ * A single-node cluster: the coordinator also schedules work on itself. Query memory takes half
+ * the heap, leaving Trino's default 30% headroom, so any heap size starts.
+ */
 export function renderCoordinatorConfig(spec: CoordinatorSpec): string {
+    const queryMemory = `${Math.floor(heapMegabytes(spec.maxHeap) / 2)}MB`;
     return renderProperties({
         "catalog.management": "static",
         coordinator: true,
-        "discovery.uri": `http://127.0.0.1:${spec.httpPort}`,
-        "http-server.http.port": spec.httpPort,
+        "discovery.uri": `http://127.0.0.1:${spec.internalPort}`,
+        "http-server.authentication.type": "PASSWORD",
+        "http-server.http.port": spec.internalPort,
+        "http-server.https.enabled": true,
+        "http-server.https.keystore.key": envReference(spec.keystorePasswordEnv),
+        "http-server.https.keystore.path": `${spec.etcDir}/keystore.p12`,
+        "http-server.https.port": spec.httpsPort,
+        "internal-communication.shared-secret": envReference(spec.sharedSecretEnv),
         "node-scheduler.include-coordinator": true,
-        "query.max-memory": spec.queryMaxMemory,
-        "query.max-memory-per-node": spec.queryMaxMemoryPerNode,
+        "query.max-memory": queryMemory,
+        "query.max-memory-per-node": queryMemory,
     });
+}
+
+export function renderPasswordAuthenticator(etcDir: string): string {
+    return renderProperties({ "file.password-file": `${etcDir}/password.db`, "password-authenticator.name": "file" });
+}
+
+export function renderAccessControl(etcDir: string): string {
+    return renderProperties({ "access-control.name": "file", "security.config-file": `${etcDir}/rules.json`, "security.refresh-period": "5s" });
+}
+
+/** Trino's password file: one `user:bcrypt-hash` line per user, sorted. It holds no password. */
+export function renderPasswordDb(users: { user: string; bcryptHash: string }[]): string {
+    const seen = new Set<string>();
+    return [...users]
+        .sort((a, b) => a.user.localeCompare(b.user))
+        .map(({ user, bcryptHash }) => {
+            if (!/^[a-z_][a-z0-9_]*$/.test(user)) {
+                throw new Error(`Trino user '${user}' must be a lower-case name`);
+            }
+            if (seen.has(user)) {
+                throw new Error(`Trino user '${user}' is declared twice`);
+            }
+            seen.add(user);
+            if (!/^\$2y\$\d\d\$[./A-Za-z0-9]{53}$/.test(bcryptHash)) {
+                throw new Error(`Trino user '${user}': the password file takes a $2y$ bcrypt hash, never a password`);
+            }
+            return `${user}:${bcryptHash}\n`;
+        })
+        .join("");
 }
 
 /**
@@ -159,17 +212,27 @@ export function renderLogProperties(): string {
 }
 
 /** Every file of a coordinator's etc/ folder, keyed by path relative to etc/, in sorted order. */
-export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; maxHeap: string; catalogs: CatalogSpec[] }): Record<string, string> {
+export function renderEtc(spec: {
+    node: NodeSpec;
+    coordinator: CoordinatorSpec;
+    catalogs: CatalogSpec[];
+    users: { user: string; bcryptHash: string }[];
+    accessRules: string;
+}): Record<string, string> {
     const names = spec.catalogs.map(c => c.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) {
         throw new Error(`catalog '${duplicate}' is declared twice`);
     }
     const files: Record<string, string> = {
+        "access-control.properties": renderAccessControl(spec.coordinator.etcDir),
         "config.properties": renderCoordinatorConfig(spec.coordinator),
-        "jvm.config": renderJvmConfig({ maxHeap: spec.maxHeap }),
+        "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap }),
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
+        "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.etcDir),
+        "password.db": renderPasswordDb(spec.users),
+        "rules.json": spec.accessRules,
     };
     for (const catalog of spec.catalogs) {
         files[`catalog/${catalog.name}.properties`] = renderCatalog(catalog);

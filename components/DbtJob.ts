@@ -14,6 +14,8 @@ export interface DbtJobArgs {
     trino: TrinoCoordinator;
     /** The Trino user dbt connects as. */
     trinoUser: string;
+    /** That user's password (secret). */
+    trinoPassword: pulumi.Input<string>;
     /** The Iceberg catalog the insights are written to. */
     insightsCatalog: string;
     /** The schema of the insights inside that catalog. */
@@ -53,8 +55,19 @@ export class DbtJob extends pulumi.ComponentResource {
                 projectDir: args.projectDir,
                 projectDigest,
                 dataFingerprint: args.dataFingerprint,
-                trino: { host: args.trino.host, port: args.trino.port },
-                profile: trino => renderDbtProfile({ host: trino.host, port: trino.port, user: args.trinoUser, catalog: args.insightsCatalog, schema: args.insightsSchema, threads: 2 }),
+                trino: { host: args.trino.host, port: args.trino.port, caCert: args.trino.caCert },
+                password: args.trinoPassword,
+                profile: trino =>
+                    renderDbtProfile({
+                        host: trino.host,
+                        port: trino.port,
+                        user: args.trinoUser,
+                        passwordEnv: trino.passwordEnv,
+                        caCertFile: trino.caCertFile,
+                        catalog: args.insightsCatalog,
+                        schema: args.insightsSchema,
+                        threads: 2,
+                    }),
                 vars,
             },
             { parent: this, dependsOn: [args.trino.ready, ...args.after] },

@@ -17,6 +17,8 @@ export interface DomainDatabaseArgs {
     dataSource: DataSource;
     /** Changes exactly when the data changes; a new value reloads the table. */
     dataFingerprint: string;
+    /** Refuse to delete the server, its users and its rows (`pulumi destroy` fails instead). */
+    protect: boolean;
 }
 
 /**
@@ -51,7 +53,8 @@ export class DomainDatabase extends pulumi.ComponentResource {
         const ownerUser = `${domain.name}_owner`;
         const readerUser = `${domain.name}_trino`;
 
-        const server = args.platform.databaseServer(`${name}-server`, { component: name, engine: domain.engine, port: args.port, adminPassword: adminPassword.value }, child);
+        const keep = { parent: this, protect: args.protect };
+        const server = args.platform.databaseServer(`${name}-server`, { component: name, engine: domain.engine, port: args.port, adminPassword: adminPassword.value }, keep);
         const access = new DomainAccess(
             `${name}-access`,
             {
@@ -64,7 +67,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
                 reader: { user: readerUser, password: readerPassword.value },
                 domain,
             },
-            { parent: this, dependsOn: [server.resource] },
+            { ...keep, dependsOn: [server.resource] },
         );
         const load = new DomainDataLoad(
             `${name}-data`,
@@ -78,7 +81,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
                 source: args.dataSource,
                 fingerprint: args.dataFingerprint,
             },
-            { parent: this, dependsOn: [access] },
+            { ...keep, dependsOn: [access] },
         );
 
         this.engine = pulumi.output(domain.engine);

@@ -5,8 +5,10 @@ import { InsightsReconciliation } from "../resources/insightsCheck";
 export interface InsightsCheckArgs {
     /** The coordinator's URL. */
     trinoUrl: pulumi.Input<string>;
-    /** The Trino user the check queries as. */
-    trinoUser: string;
+    /** The certificate the coordinator presents, PEM. */
+    trinoCaCert: pulumi.Input<string>;
+    /** The Trino user the check queries as, with its password (secret). */
+    credentials: pulumi.Input<{ user: string; password: string }>;
     /** The insights catalog and schema to check. */
     insights: { catalog: string; schema: string };
     /** The domains the insights must reconcile with. */
@@ -31,7 +33,9 @@ export class InsightsCheck extends pulumi.ComponentResource {
             `${name}-reconciliation`,
             {
                 component: name,
-                trino: pulumi.output(args.trinoUrl).apply(url => ({ url, user: args.trinoUser })),
+                trino: pulumi.secret(
+                    pulumi.all([args.trinoUrl, args.trinoCaCert, args.credentials]).apply(([url, caCert, credentials]) => ({ url, caCert, user: credentials.user, password: credentials.password })),
+                ),
                 targets: {
                     dimCustomers: insight("dim_customers"),
                     fctOrders: insight("fct_orders"),

@@ -1,25 +1,53 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec } from "../catalogs/trino";
 import { Platform } from "../platforms";
+import { GeneratedPassword } from "../resources/password";
+import { TrinoTlsMaterial } from "../resources/trinoTls";
+
+const KEYSTORE_PASSWORD_ENV = "TRINO_KEYSTORE_PASSWORD";
+const SHARED_SECRET_ENV = "TRINO_SHARED_SECRET";
+
+/** A Trino user's name and password. */
+export interface TrinoCredentials {
+    user: string;
+    password: string;
+}
+
+/** A Trino user as exported: the name in clear, the password a secret. */
+export interface TrinoUserOutput {
+    user: string;
+    password: pulumi.Output<string>;
+}
 
 export interface TrinoCoordinatorArgs {
     /** Where the coordinator runs. */
     platform: Platform;
     /** The pinned Trino release, e.g. "476". */
     version: string;
-    /** HTTP port of the coordinator. */
+    /** HTTPS port clients connect to. */
     port: number;
+    /** Plain HTTP port for the coordinator's internal calls; clients cannot authenticate on it. */
+    internalPort: number;
     /** JVM maximum heap, e.g. "2G". */
     maxHeap: string;
     /** One catalog per domain plus the insights catalog; each becomes etc/catalog/<name>.properties. */
     catalogs: pulumi.Input<CatalogSpec>[];
     /** The secrets the catalogs reference as ${ENV:...}, set on the Trino process only. */
     secretEnv: pulumi.Input<Record<string, string>>[];
+    /** Trino's users, by role name (e.g. analyst -> analyst); each gets a generated password. */
+    users: Record<string, string>;
+    /** The file-based access control rules (see catalogs/accessRules.ts). */
+    accessRules: string;
+    /** The role whose user proves the coordinator ready with `SELECT 1`. */
+    probeRole: string;
+    /** Host names the certificate covers, besides localhost and 127.0.0.1. */
+    extraHostnames?: string[];
 }
 
 /**
- * A Trino coordinator that federates the domains: generated etc/ and catalog files, started and
- * reported created only once `/v1/info` says it is no longer starting.
+ * A Trino coordinator that federates the domains: generated etc/ and catalog files, HTTPS with
+ * password authentication and file-based access control, started and reported created only once
+ * it answers a query.
  */
 export class TrinoCoordinator extends pulumi.ComponentResource {
     public readonly url: pulumi.Output<string>;
@@ -29,14 +57,55 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
     public readonly catalogNames: pulumi.Output<string[]>;
     /** The generated etc/ files, by path relative to etc/. */
     public readonly files: pulumi.Output<Record<string, string>>;
+    /** The self-signed certificate clients trust, PEM. */
+    public readonly caCert: pulumi.Output<string>;
+    /** Every user by role; passwords are secrets. */
+    public readonly users: Record<string, TrinoUserOutput>;
     /** The resource to depend on: Trino is ready when it exists. */
     public readonly ready: pulumi.Resource;
 
     constructor(name: string, args: TrinoCoordinatorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:TrinoCoordinator", name, {}, opts);
+        const child = { parent: this };
+        if (!args.users[args.probeRole]) {
+            throw new Error(`${name}: the probe role '${args.probeRole}' is not one of the users (${Object.keys(args.users).join(", ")})`);
+        }
+        const passwords = Object.fromEntries(Object.keys(args.users).map(role => [role, new GeneratedPassword(`${name}-${role.replace(/_/g, "-")}-password`, {}, child)]));
+        const keystorePassword = new GeneratedPassword(`${name}-keystore-password`, {}, child);
+        const sharedSecret = new GeneratedPassword(`${name}-shared-secret`, { length: 64 }, child);
+        const tls = new TrinoTlsMaterial(
+            `${name}-tls`,
+            { keytool: args.platform.keytool, hostnames: ["localhost", ...(args.extraHostnames ?? [])], ipAddresses: ["127.0.0.1"], keystorePassword: pulumi.secret(keystorePassword.value) },
+            child,
+        );
+
         const catalogs = pulumi.all(args.catalogs);
-        const env = pulumi.secret(pulumi.all(args.secretEnv).apply(parts => Object.assign({}, ...parts) as Record<string, string>));
-        const server = args.platform.trinoServer(`${name}-server`, { component: name, port: args.port, maxHeap: args.maxHeap, catalogs, env }, { parent: this });
+        const env = pulumi.secret(
+            pulumi
+                .all([pulumi.all(args.secretEnv), keystorePassword.value, sharedSecret.value])
+                .apply(([parts, keystore, shared]) => Object.assign({ [KEYSTORE_PASSWORD_ENV]: keystore, [SHARED_SECRET_ENV]: shared }, ...parts) as Record<string, string>),
+        );
+        const users = pulumi.all(Object.entries(args.users).map(([role, user]) => passwords[role].bcryptHash.apply(bcryptHash => ({ user, bcryptHash }))));
+        const probe = pulumi.secret(passwords[args.probeRole].value.apply(password => ({ user: args.users[args.probeRole], password })));
+        const server = args.platform.trinoServer(
+            `${name}-server`,
+            {
+                component: name,
+                port: args.port,
+                internalPort: args.internalPort,
+                maxHeap: args.maxHeap,
+                catalogs,
+                env,
+                keystorePasswordEnv: KEYSTORE_PASSWORD_ENV,
+                sharedSecretEnv: SHARED_SECRET_ENV,
+                keystoreBase64: tls.keystoreBase64,
+                caCert: tls.certificatePem,
+                users,
+                accessRules: args.accessRules,
+                probe,
+            },
+            child,
+        );
         const expectedVersion = args.version;
 
         this.url = server.url;
@@ -50,8 +119,19 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
         });
         this.catalogNames = catalogs.apply(list => list.map(c => c.name).sort());
         this.files = server.files;
+        this.caCert = tls.certificatePem;
+        this.users = Object.fromEntries(Object.entries(args.users).map(([role, user]) => [role, { user, password: pulumi.secret(passwords[role].value) }]));
         this.ready = server.resource;
 
-        this.registerOutputs({ url: this.url, version: this.version, catalogNames: this.catalogNames });
+        this.registerOutputs({ url: this.url, version: this.version, catalogNames: this.catalogNames, caCert: this.caCert });
+    }
+
+    /** One role's credentials; the password stays a secret. */
+    credentials(role: string): pulumi.Output<TrinoCredentials> {
+        const found = this.users[role];
+        if (!found) {
+            throw new Error(`no Trino user for role '${role}'`);
+        }
+        return pulumi.secret(found.password.apply(password => ({ user: found.user, password })));
     }
 }

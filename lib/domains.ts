@@ -21,6 +21,8 @@ export interface DomainSpec {
     columns: ColumnSpec[];
     /** Which Trino schema exposes the table: PostgreSQL's default schema, or MariaDB's database. */
     trinoSchema: string;
+    /** Columns that are personal data: only the domain's owner may read them. */
+    piiColumns: string[];
 }
 
 export const DOMAINS: readonly DomainSpec[] = [
@@ -30,6 +32,7 @@ export const DOMAINS: readonly DomainSpec[] = [
         table: "customers",
         file: "customers.csv",
         trinoSchema: "public",
+        piiColumns: ["email"],
         columns: [
             { name: "id", type: "integer" },
             { name: "first_name", type: "text" },
@@ -43,6 +46,7 @@ export const DOMAINS: readonly DomainSpec[] = [
         table: "orders",
         file: "orders.csv",
         trinoSchema: "orders",
+        piiColumns: [],
         columns: [
             { name: "id", type: "integer" },
             { name: "user_id", type: "integer" },
@@ -56,6 +60,7 @@ export const DOMAINS: readonly DomainSpec[] = [
         table: "payments",
         file: "payments.csv",
         trinoSchema: "public",
+        piiColumns: [],
         columns: [
             { name: "id", type: "integer" },
             { name: "order_id", type: "integer" },

@@ -2,6 +2,10 @@
 export interface TrinoConnection {
     url: string;
     user: string;
+    /** Required by a coordinator that authenticates users (over HTTPS). */
+    password?: string;
+    /** The certificate to trust for an https URL, PEM. */
+    caCert?: string;
 }
 
 export interface QueryOutcome {
@@ -15,7 +19,12 @@ export interface QueryOutcome {
  */
 export async function queryTrino(connection: TrinoConnection, sql: string): Promise<QueryOutcome> {
     const { Trino, BasicAuth } = require("trino-client");
-    const trino = Trino.create({ server: connection.url, auth: new BasicAuth(connection.user), source: "datamesh" });
+    const trino = Trino.create({
+        server: connection.url,
+        auth: new BasicAuth(connection.user, connection.password),
+        source: "datamesh",
+        ...(connection.caCert ? { ssl: { ca: connection.caCert } } : {}),
+    });
     const iterator = await trino.query(sql);
     let columns: string[] = [];
     const rows: unknown[][] = [];

@@ -39,11 +39,27 @@ export interface Warehouse {
 
 export interface TrinoServerRequest {
     component: string;
+    /** HTTPS port for clients. */
     port: number;
+    /** Plain HTTP port for the coordinator's internal calls only. */
+    internalPort: number;
     maxHeap: string;
     catalogs: pulumi.Input<CatalogSpec[]>;
-    /** Variables that catalog files reference with ${ENV:...}: the only way secrets reach Trino. */
+    /** Variables that Trino's files reference with ${ENV:...}: the only way secrets reach Trino. */
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Names of the variables in `env` that hold the keystore password and the internal shared secret. */
+    keystorePasswordEnv: string;
+    sharedSecretEnv: string;
+    /** The PKCS12 keystore, base64 (secret). */
+    keystoreBase64: pulumi.Input<string>;
+    /** The certificate clients trust, PEM. */
+    caCert: pulumi.Input<string>;
+    /** Trino's users with bcrypt hashes of their passwords. */
+    users: pulumi.Input<{ user: string; bcryptHash: string }[]>;
+    /** The access control rules file. */
+    accessRules: pulumi.Input<string>;
+    /** A user that may run `SELECT 1`, to prove the coordinator ready. */
+    probe: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
 }
 
 export interface TrinoServer {
@@ -61,10 +77,12 @@ export interface DbtRunRequest {
     projectDir: string;
     projectDigest: string;
     dataFingerprint: pulumi.Input<string>;
-    /** profiles.yml for a given Trino host and port, as the platform's dbt process reaches Trino. */
-    profile: (trino: { host: string; port: number }) => string;
-    /** The coordinator's address as the deployment sees it. */
-    trino: { host: pulumi.Output<string>; port: pulumi.Output<number> };
+    /** profiles.yml for the coordinator as the platform's dbt process reaches it, and where it finds the CA file. */
+    profile: (trino: { host: string; port: number; caCertFile: string; passwordEnv: string }) => string;
+    /** The coordinator's address as the deployment sees it, and the certificate to trust. */
+    trino: { host: pulumi.Output<string>; port: pulumi.Output<number>; caCert: pulumi.Input<string> };
+    /** dbt's Trino password (secret); it reaches dbt through its environment only. */
+    password: pulumi.Input<string>;
     vars: Record<string, string>;
 }
 
@@ -76,6 +94,8 @@ export interface DbtRun {
 
 export interface Platform {
     readonly name: PlatformName;
+    /** keytool of a JDK the deployment can run, to make TLS keystores. */
+    readonly keytool: string;
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer;
     warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse;
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer;

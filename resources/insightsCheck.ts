@@ -47,6 +47,6 @@ export class InsightsReconciliation extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
 
     constructor(name: string, args: InsightsReconciliationArgs, opts?: pulumi.CustomResourceOptions) {
-        super(checkProvider, name, { ...args, summary: undefined }, opts, "datamesh", "InsightsReconciliation");
+        super(checkProvider, name, { ...args, summary: undefined }, { ...opts, additionalSecretOutputs: ["trino"] }, "datamesh", "InsightsReconciliation");
     }
 }

@@ -3,14 +3,19 @@ import * as crypto from "crypto";
 
 /*
  * A generated password kept in the stack's state as a secret. It is a dynamic resource rather
- * than a provider plugin so the stack needs no extra binary; once created it never changes.
+ * than a provider plugin so the stack needs no extra binary; once created it never changes. It
+ * also carries a bcrypt hash made once, so that files listing users (Trino's password.db) hold
+ * no password and stay byte-stable across deployments.
  */
 const passwordProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { length: number }) {
+        const bcrypt = require("bcryptjs");
         const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
         const bytes = crypto.randomBytes(inputs.length);
         const value = Array.from(bytes, b => alphabet[b % alphabet.length]).join("");
-        return { id: crypto.randomUUID(), outs: { length: inputs.length, value } };
+        // Trino reads bcrypt hashes only with the $2y$ prefix; $2b$ is the same algorithm.
+        const bcryptHash = bcrypt.hashSync(value, 10).replace(/^\$2[ab]\$/, "$2y$");
+        return { id: crypto.randomUUID(), outs: { length: inputs.length, value, bcryptHash } };
     },
     async diff(_id: string, olds: { length: number }, news: { length: number }) {
         const changed = olds.length !== news.length;
@@ -26,8 +31,10 @@ export interface GeneratedPasswordArgs {
 export class GeneratedPassword extends pulumi.dynamic.Resource {
     /** The password; always a secret. */
     public readonly value!: pulumi.Output<string>;
+    /** A bcrypt hash of the password ($2y$, cost 10), for password files. */
+    public readonly bcryptHash!: pulumi.Output<string>;
 
     constructor(name: string, args: GeneratedPasswordArgs = {}, opts?: pulumi.CustomResourceOptions) {
-        super(passwordProvider, name, { length: args.length ?? 24, value: undefined }, { ...opts, additionalSecretOutputs: ["value"] }, "datamesh", "GeneratedPassword");
+        super(passwordProvider, name, { length: args.length ?? 24, value: undefined, bcryptHash: undefined }, { ...opts, additionalSecretOutputs: ["value"] }, "datamesh", "GeneratedPassword");
     }
 }

@@ -10,6 +10,9 @@ import { runToCompletion, writeFileAtomic } from "./process";
  * profile), and at no other time, so a no-op `pulumi up` does not rebuild the insights.
  */
 
+/** The variable that carries dbt's Trino password; the profile reads it with env_var(). */
+export const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
+
 interface DbtInputs {
     component: string;
     dbtBin: string;
@@ -19,6 +22,11 @@ interface DbtInputs {
     /** Digest of the domain data; a new value means the insights are stale. */
     dataFingerprint: string;
     profile: string;
+    /** The coordinator's certificate, written where the profile expects it. */
+    caCert: string;
+    caCertFile: string;
+    /** dbt's Trino password and anything else secret, by variable; secret. */
+    env: Record<string, string>;
     /** Folder for the profile, dbt's target/ and logs/. Removed on delete. */
     workDir: string;
     vars: Record<string, string>;
@@ -44,6 +52,7 @@ function failureExcerpt(output: string): string {
 function runBuild(inputs: DbtInputs): DbtOutputs {
     const profilesDir = path.join(inputs.workDir, "profile");
     writeFileAtomic(path.join(profilesDir, "profiles.yml"), inputs.profile, 0o600);
+    writeFileAtomic(inputs.caCertFile, inputs.caCert, 0o644);
     const args = [
         "build",
         "--project-dir",
@@ -62,7 +71,14 @@ function runBuild(inputs: DbtInputs): DbtOutputs {
     try {
         output = runToCompletion(inputs.dbtBin, args, {
             cwd: inputs.workDir,
-            env: { PATH: `${path.dirname(inputs.dbtBin)}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: process.env.HOME, DBT_SEND_ANONYMOUS_USAGE_STATS: "false", DO_NOT_TRACK: "1", LANG: "C.UTF-8" },
+            env: {
+                ...inputs.env,
+                PATH: `${path.dirname(inputs.dbtBin)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+                HOME: process.env.HOME,
+                DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+                DO_NOT_TRACK: "1",
+                LANG: "C.UTF-8",
+            },
             what: `${inputs.component}: dbt build`,
         });
     } catch (e) {
@@ -94,6 +110,9 @@ export interface LocalDbtRunArgs {
     projectDigest: pulumi.Input<string>;
     dataFingerprint: pulumi.Input<string>;
     profile: pulumi.Input<string>;
+    caCert: pulumi.Input<string>;
+    caCertFile: pulumi.Input<string>;
+    env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     workDir: pulumi.Input<string>;
     vars: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -105,6 +124,6 @@ export class LocalDbtRun extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDbtRunArgs, opts?: pulumi.CustomResourceOptions) {
-        super(dbtProvider, name, { ...args, runId: undefined, summary: undefined }, opts, "datamesh", "LocalDbtRun");
+        super(dbtProvider, name, { ...args, runId: undefined, summary: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDbtRun");
     }
 }

@@ -4,7 +4,7 @@ import { renderEtc } from "../../catalogs/trino";
 import { PlatformName } from "../../config";
 import { DatabaseServer, DatabaseServerRequest, DbtRun, DbtRunRequest, Platform, TrinoServer, TrinoServerRequest, Warehouse } from "../platform";
 import { LocalDatabaseServer } from "./databaseServer";
-import { LocalDbtRun } from "./dbtRun";
+import { DBT_PASSWORD_ENV, LocalDbtRun } from "./dbtRun";
 import { LocalDirectory } from "./directory";
 import { LocalToolchain } from "./toolchain";
 import { LocalTrinoServer } from "./trinoServer";
@@ -19,9 +19,11 @@ export interface LocalPlatformArgs {
 /** Every part runs as a process on this machine, its files under the stack's state folder. */
 export class LocalPlatform implements Platform {
     readonly name: PlatformName = "local";
+    readonly keytool: string;
     private readonly stateDir: LocalDirectory;
 
     constructor(private readonly args: LocalPlatformArgs) {
+        this.keytool = path.join(args.toolchain.javaHome, "bin", "keytool");
         this.stateDir = new LocalDirectory("state-dir", { path: args.stateDir });
     }
 
@@ -65,24 +67,49 @@ export class LocalPlatform implements Platform {
 
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
         const workDir = this.place(name);
-        const files = pulumi.output(request.catalogs).apply(catalogs =>
+        const etcDir = path.join(workDir, "etc");
+        const files = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
             renderEtc({
                 node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin") },
-                coordinator: { httpPort: request.port, queryMaxMemory: "1GB", queryMaxMemoryPerNode: "768MB" },
-                maxHeap: request.maxHeap,
+                coordinator: {
+                    httpsPort: request.port,
+                    internalPort: request.internalPort,
+                    maxHeap: request.maxHeap,
+                    etcDir,
+                    keystorePasswordEnv: request.keystorePasswordEnv,
+                    sharedSecretEnv: request.sharedSecretEnv,
+                },
                 catalogs,
+                users,
+                accessRules,
             }),
         );
         const trino = new LocalTrinoServer(
             name,
-            { component: request.component, port: request.port, trinoHome: this.args.toolchain.trinoHome, javaHome: this.args.toolchain.javaHome, workDir, files, env: request.env },
+            {
+                component: request.component,
+                port: request.port,
+                internalPort: request.internalPort,
+                trinoHome: this.args.toolchain.trinoHome,
+                javaHome: this.args.toolchain.javaHome,
+                workDir,
+                files,
+                secretFiles: pulumi.secret(pulumi.output(request.keystoreBase64).apply(keystore => ({ "keystore.p12": keystore }))),
+                env: request.env,
+                probe: request.probe,
+                caCert: request.caCert,
+            },
             this.withState(opts),
         );
         return { url: trino.url, host: pulumi.output("127.0.0.1"), port: pulumi.output(request.port), version: trino.version, files, resource: trino };
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
-        const profile = pulumi.all([request.trino.host, request.trino.port]).apply(([host, port]) => request.profile({ host, port }));
+        const workDir = this.place(name);
+        const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
+        const profile = pulumi
+            .all([request.trino.host, request.trino.port])
+            .apply(([host, port]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV }));
         const run = new LocalDbtRun(
             name,
             {
@@ -92,7 +119,10 @@ export class LocalPlatform implements Platform {
                 projectDigest: request.projectDigest,
                 dataFingerprint: request.dataFingerprint,
                 profile,
-                workDir: this.place(name),
+                caCert: request.trino.caCert,
+                caCertFile,
+                env: pulumi.secret(pulumi.output(request.password).apply(password => ({ [DBT_PASSWORD_ENV]: password }))),
+                workDir,
                 vars: request.vars,
             },
             this.withState(opts),

@@ -226,7 +226,7 @@ export async function waitUntilReady(options: { what: string; pid: number; logFi
 }
 
 /** Writes a file so that readers never see half of it: write beside it, then rename. */
-export function writeFileAtomic(file: string, content: string, mode = 0o644): void {
+export function writeFileAtomic(file: string, content: string | Buffer, mode = 0o644): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temporary, content, { mode });

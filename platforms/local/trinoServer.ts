@@ -13,13 +13,20 @@ import { assertPortFree, isOurProcess, startDetached, stopProcess, waitUntilRead
 interface TrinoInputs {
     component: string;
     port: number;
+    internalPort: number;
     trinoHome: string;
     javaHome: string;
     workDir: string;
     /** etc/ files by relative path. */
     files: Record<string, string>;
-    /** Environment that catalog files reference with ${ENV:...}; secret. */
+    /** Binary etc/ files by relative path, base64; secret. */
+    secretFiles: Record<string, string>;
+    /** Environment that Trino's files reference with ${ENV:...}; secret. */
     env: Record<string, string>;
+    /** Credentials for the readiness query; secret. */
+    probe: { user: string; password: string };
+    /** The certificate the coordinator presents, PEM. */
+    caCert: string;
 }
 
 interface TrinoOutputs extends TrinoInputs {
@@ -32,6 +39,7 @@ const STARTUP_TIMEOUT_MS = 180_000;
 
 function fetchInfo(port: number): Promise<{ starting: boolean; nodeVersion: { version: string } }> {
     return new Promise((resolve, reject) => {
+        // The internal plain-HTTP port answers /v1/info without authentication.
         const request = http.get({ host: "127.0.0.1", port, path: "/v1/info", timeout: 2000 }, response => {
             let body = "";
             response.setEncoding("utf8");
@@ -63,11 +71,15 @@ function writeEtc(inputs: TrinoInputs): string {
     for (const [relative, content] of Object.entries(inputs.files)) {
         writeFileAtomic(path.join(etcDir, relative), content, 0o600);
     }
+    for (const [relative, base64] of Object.entries(inputs.secretFiles)) {
+        writeFileAtomic(path.join(etcDir, relative), Buffer.from(base64, "base64"), 0o600);
+    }
     return etcDir;
 }
 
 async function start(inputs: TrinoInputs): Promise<TrinoOutputs> {
     await assertPortFree(inputs.port, inputs.component);
+    await assertPortFree(inputs.internalPort, inputs.component);
     fs.mkdirSync(inputs.workDir, { recursive: true, mode: 0o750 });
     const etcDir = writeEtc(inputs);
     const dataDir = path.join(inputs.workDir, "data");
@@ -91,20 +103,20 @@ async function start(inputs: TrinoInputs): Promise<TrinoOutputs> {
         timeoutMs: STARTUP_TIMEOUT_MS,
         // `/v1/info` stops saying "starting" a moment before the node accepts work, so a query proves it.
         ready: async () => {
-            const info = await fetchInfo(inputs.port);
+            const info = await fetchInfo(inputs.internalPort);
             version = info.nodeVersion.version;
             if (info.starting) {
                 return false;
             }
-            const probe = await queryTrino({ url: `http://127.0.0.1:${inputs.port}`, user: "datamesh_readiness" }, "SELECT 1");
+            const probe = await queryTrino({ url: `https://127.0.0.1:${inputs.port}`, user: inputs.probe.user, password: inputs.probe.password, caCert: inputs.caCert }, "SELECT 1");
             return probe.rows.length === 1;
         },
     });
-    return { ...inputs, pid, url: `http://127.0.0.1:${inputs.port}`, version };
+    return { ...inputs, pid, url: `https://127.0.0.1:${inputs.port}`, version };
 }
 
-const REPLACING_INPUTS: (keyof TrinoInputs)[] = ["port", "workDir"];
-const RESTARTING_INPUTS: (keyof TrinoInputs)[] = ["trinoHome", "javaHome", "files", "env", "component"];
+const REPLACING_INPUTS: (keyof TrinoInputs)[] = ["port", "internalPort", "workDir"];
+const RESTARTING_INPUTS: (keyof TrinoInputs)[] = ["trinoHome", "javaHome", "files", "secretFiles", "env", "component"];
 
 const trinoProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: TrinoInputs) {
@@ -133,11 +145,15 @@ const trinoProvider: pulumi.dynamic.ResourceProvider = {
 export interface LocalTrinoServerArgs {
     component: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    internalPort: pulumi.Input<number>;
     trinoHome: pulumi.Input<string>;
     javaHome: pulumi.Input<string>;
     workDir: pulumi.Input<string>;
     files: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    secretFiles: pulumi.Input<Record<string, pulumi.Input<string>>>;
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    probe: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
+    caCert: pulumi.Input<string>;
 }
 
 export class LocalTrinoServer extends pulumi.dynamic.Resource {
@@ -146,6 +162,6 @@ export class LocalTrinoServer extends pulumi.dynamic.Resource {
     public readonly version!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalTrinoServerArgs, opts?: pulumi.CustomResourceOptions) {
-        super(trinoProvider, name, { ...args, pid: undefined, url: undefined, version: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalTrinoServer");
+        super(trinoProvider, name, { ...args, pid: undefined, url: undefined, version: undefined }, { ...opts, additionalSecretOutputs: ["env", "secretFiles", "probe"] }, "datamesh", "LocalTrinoServer");
     }
 }

@@ -1,10 +1,19 @@
 import { renderDbtProfile } from "../../catalogs/dbt";
 import { envReference, renderProperties } from "../../catalogs/properties";
-import { CatalogSpec, catalogPasswordEnv, renderCatalog, renderEtc, renderJvmConfig } from "../../catalogs/trino";
+import { CatalogSpec, catalogPasswordEnv, CoordinatorSpec, renderCatalog, renderCoordinatorConfig, renderEtc, renderJvmConfig, renderPasswordDb } from "../../catalogs/trino";
 import { renderYaml } from "../../catalogs/yaml";
 
 const customers: CatalogSpec = { kind: "postgresql", name: "customers", host: "127.0.0.1", port: 15430, database: "customers", user: "customers_trino", passwordEnv: catalogPasswordEnv("customers") };
 const orders: CatalogSpec = { kind: "mariadb", name: "orders", host: "127.0.0.1", port: 15431, user: "orders_trino", passwordEnv: catalogPasswordEnv("orders") };
+const HASH = "$2y$10$4OY2fyP60b/5x3v36uMzLu7jNK8pwMuD/3sAcC6/.p4.WmM38nDEi";
+const coordinator: CoordinatorSpec = {
+    httpsPort: 18443,
+    internalPort: 18080,
+    maxHeap: "2G",
+    etcDir: "/state/trino/etc",
+    keystorePasswordEnv: "TRINO_KEYSTORE_PASSWORD",
+    sharedSecretEnv: "TRINO_SHARED_SECRET",
+};
 const insights: CatalogSpec = {
     kind: "iceberg",
     name: "insights",
@@ -40,20 +49,53 @@ describe("Trino catalogs", () => {
         expect(() => renderCatalog({ ...customers, name: "Customers" })).toThrow("catalog name 'Customers' must be a lower-case identifier");
     });
 
-    it("renders the whole etc folder, one file per catalog", () => {
+    it("renders the whole etc folder: one file per catalog, security, and no secret", () => {
         const etc = renderEtc({
             node: { environment: "datamesh", nodeId: "dev-trino", dataDir: "/state/trino/data", pluginDir: "/cache/trino/476/server/plugin" },
-            coordinator: { httpPort: 18080, queryMaxMemory: "1GB", queryMaxMemoryPerNode: "768MB" },
-            maxHeap: "2G",
+            coordinator,
             catalogs: [orders, customers, insights],
+            users: [{ user: "analyst", bcryptHash: HASH }],
+            accessRules: '{"catalogs":[]}\n',
         });
-        expect(Object.keys(etc)).toEqual(["catalog/customers.properties", "catalog/insights.properties", "catalog/orders.properties", "config.properties", "jvm.config", "log.properties", "node.properties"]);
+        expect(Object.keys(etc)).toEqual([
+            "access-control.properties",
+            "catalog/customers.properties",
+            "catalog/insights.properties",
+            "catalog/orders.properties",
+            "config.properties",
+            "jvm.config",
+            "log.properties",
+            "node.properties",
+            "password-authenticator.properties",
+            "password.db",
+            "rules.json",
+        ]);
         expect(etc).toMatchSnapshot();
+    });
+
+    it("serves clients over HTTPS with passwords, never over plain HTTP", () => {
+        const config = renderCoordinatorConfig(coordinator);
+        expect(config).toContain("http-server.authentication.type=PASSWORD\n");
+        expect(config).toContain("http-server.https.enabled=true\n");
+        expect(config).toContain("http-server.https.keystore.key=${ENV:TRINO_KEYSTORE_PASSWORD}\n");
+        expect(config).toContain("internal-communication.shared-secret=${ENV:TRINO_SHARED_SECRET}\n");
+        expect(config).not.toContain("allow-insecure-over-http");
+    });
+
+    it("sizes query memory from the heap so that any heap starts", () => {
+        expect(renderCoordinatorConfig({ ...coordinator, maxHeap: "1G" })).toContain("query.max-memory-per-node=512MB\n");
+        expect(renderCoordinatorConfig({ ...coordinator, maxHeap: "3000M" })).toContain("query.max-memory=1500MB\n");
+    });
+
+    it("lists users with bcrypt hashes only, sorted", () => {
+        expect(renderPasswordDb([{ user: "dbt", bcryptHash: HASH }, { user: "analyst", bcryptHash: HASH }])).toBe(`analyst:${HASH}\ndbt:${HASH}\n`);
+        expect(() => renderPasswordDb([{ user: "dbt", bcryptHash: "plain-password" }])).toThrow("Trino user 'dbt': the password file takes a $2y$ bcrypt hash, never a password");
+        expect(() => renderPasswordDb([{ user: "dbt", bcryptHash: HASH }, { user: "dbt", bcryptHash: HASH }])).toThrow("Trino user 'dbt' is declared twice");
     });
 
     it("refuses a catalog declared twice", () => {
         expect(() =>
-            renderEtc({ node: { environment: "e", nodeId: "n", dataDir: "/d", pluginDir: "/p" }, coordinator: { httpPort: 1, queryMaxMemory: "1GB", queryMaxMemoryPerNode: "1GB" }, maxHeap: "1G", catalogs: [customers, customers] }),
+            renderEtc({ node: { environment: "e", nodeId: "n", dataDir: "/d", pluginDir: "/p" }, coordinator, catalogs: [customers, customers], users: [], accessRules: "{}" }),
         ).toThrow("catalog 'customers' is declared twice");
     });
 
@@ -64,12 +106,17 @@ describe("Trino catalogs", () => {
 });
 
 describe("dbt profile", () => {
+    const profileSpec = { host: "127.0.0.1", port: 1, user: "dbt", passwordEnv: "DATAMESH_DBT_PASSWORD", caCertFile: "/state/dbt-run/profile/trino-ca.pem", catalog: "insights", schema: "jaffle_shop", threads: 2 };
+
     it("renders profiles.yml for dbt-trino", () => {
-        expect(renderDbtProfile({ host: "127.0.0.1", port: 18080, user: "dbt", catalog: "insights", schema: "jaffle_shop", threads: 2 })).toMatchSnapshot();
+        const profile = renderDbtProfile({ ...profileSpec, port: 18080 });
+        expect(profile).toMatchSnapshot();
+        expect(profile).toContain(`password: "{{ env_var('DATAMESH_DBT_PASSWORD') }}"`);
     });
 
     it("rejects a zero thread count", () => {
-        expect(() => renderDbtProfile({ host: "h", port: 1, user: "u", catalog: "c", schema: "s", threads: 0 })).toThrow("threads must be a positive integer");
+        expect(() => renderDbtProfile({ ...profileSpec, threads: 0 })).toThrow("threads must be a positive integer");
+        expect(() => renderDbtProfile({ ...profileSpec, passwordEnv: "lower" })).toThrow("passwordEnv 'lower' must be an upper-case environment variable name");
     });
 });
 

@@ -13,11 +13,13 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
     const kind = args.type.split(":").pop();
     switch (kind) {
         case "GeneratedPassword":
-            return { value: `generated-${args.name}` };
+            return { value: `generated-${args.name}`, bcryptHash: `$2y$10$${"a".repeat(53)}` };
+        case "TrinoTlsMaterial":
+            return { keystoreBase64: "a2V5c3RvcmU=", certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" };
         case "LocalDatabaseServer":
             return { pid: 4242, host: "127.0.0.1", adminUser: args.inputs.engine === "postgresql" ? "postgres" : "datamesh_admin" };
         case "LocalTrinoServer":
-            return { pid: 4343, url: `http://127.0.0.1:${args.inputs.port}`, version: "476" };
+            return { pid: 4343, url: `https://127.0.0.1:${args.inputs.port}`, version: "476" };
         case "DomainDataLoad":
             return { rowCount: 100 };
         case "LocalDbtRun":

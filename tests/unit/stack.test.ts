@@ -9,6 +9,7 @@ jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => 
 jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeFunction: async () => ({ text: "exports.handler = undefined;", exportName: "handler" }) }));
 
 const STATE_DIR = "/var/lib/datamesh-unit";
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let resources: RecordedResource[];
 let stack: typeof import("../../index");
 
@@ -83,7 +84,8 @@ describe("Trino", () => {
         expect(Object.keys(files).filter(f => f.startsWith("catalog/"))).toEqual(["catalog/customers.properties", "catalog/insights.properties", "catalog/orders.properties", "catalog/payments.properties"]);
         expect(files["catalog/orders.properties"]).toContain("connection-url=jdbc:mariadb://127.0.0.1:25431\n");
         expect(files["catalog/insights.properties"]).toContain(`local.location=${path.join(STATE_DIR, "insights-warehouse")}\n`);
-        expect(files["config.properties"]).toContain("http-server.http.port=28080\n");
+        expect(files["config.properties"]).toContain("http-server.https.port=28080\n");
+        expect(files["config.properties"]).toContain("http-server.http.port=28081\n");
         expect(files["node.properties"]).toContain(`plugin.dir=${FAKE_TOOLCHAIN.trinoHome}/plugin\n`);
     });
 
@@ -94,14 +96,39 @@ describe("Trino", () => {
         for (const password of passwords) {
             expect(files).not.toContain(password);
         }
-        const SECRET_SIG = "4dabf18193072939515e22adb298388d";
         expect(trino.inputs.env[SECRET_SIG]).toBeDefined();
         expect(trino.inputs.env.value).toEqual({
             CUSTOMERS_DB_PASSWORD: "generated-customers-reader-password",
             ORDERS_DB_PASSWORD: "generated-orders-reader-password",
             PAYMENTS_DB_PASSWORD: "generated-payments-reader-password",
             INSIGHTS_DB_PASSWORD: "generated-insights-connector-password",
+            TRINO_KEYSTORE_PASSWORD: "generated-trino-keystore-password",
+            TRINO_SHARED_SECRET: "generated-trino-shared-secret",
         });
+        expect(trino.inputs.secretFiles[SECRET_SIG]).toBeDefined();
+        expect(trino.inputs.probe[SECRET_SIG]).toBeDefined();
+    });
+});
+
+describe("Trino security", () => {
+    it("lists every user in password.db with a hash, never a password", () => {
+        const passwordDb: string = byName("trino-server").inputs.files["password.db"];
+        expect(passwordDb.split("\n").filter(Boolean).map(line => line.split(":")[0])).toEqual(["analyst", "customers_owner", "datamesh_check", "dbt", "orders_owner", "payments_owner"]);
+        expect(passwordDb).not.toContain("generated-");
+    });
+
+    it("enables the generated access rules and password authentication", () => {
+        const files: Record<string, string> = byName("trino-server").inputs.files;
+        const rules = JSON.parse(files["rules.json"]);
+        expect(rules.tables).toContainEqual({ user: "analyst", catalog: "insights", schema: "jaffle_shop", table: "(dim_customers|fct_orders)", privileges: ["SELECT"] });
+        expect(files["access-control.properties"]).toContain(`security.config-file=${path.join(STATE_DIR, "trino-server", "etc")}/rules.json\n`);
+        expect(files["password-authenticator.properties"]).toContain("password-authenticator.name=file\n");
+    });
+
+    it("makes a certificate for localhost and 127.0.0.1 with a generated keystore password", () => {
+        const tls = byName("trino-tls");
+        expect(tls.inputs).toMatchObject({ hostnames: ["localhost"], ipAddresses: ["127.0.0.1"], keytool: `${FAKE_TOOLCHAIN.javaHome}/bin/keytool` });
+        expect(tls.inputs.keystorePassword[SECRET_SIG]).toBeDefined();
     });
 });
 
@@ -110,6 +137,9 @@ describe("dbt and the check", () => {
         const run = byName("dbt-run");
         expect(run.inputs.profile).toContain("port: 28080");
         expect(run.inputs.profile).toContain("database: insights");
+        expect(run.inputs.profile).toContain("http_scheme: https");
+        expect(run.inputs.profile).not.toContain("generated-");
+        expect(run.inputs.env.value).toEqual({ DATAMESH_DBT_PASSWORD: "generated-trino-dbt-password" });
         expect(run.inputs.vars).toEqual({ customers_catalog: "customers", customers_schema: "public", orders_catalog: "orders", orders_schema: "orders", payments_catalog: "payments", payments_schema: "public" });
         expect(run.inputs.projectDigest).toBe(digestDirectory(path.join(__dirname, "..", "..", "dbt")));
         expect(run.inputs.dataFingerprint).toBe(byName("customers-data").inputs.fingerprint);
@@ -118,7 +148,8 @@ describe("dbt and the check", () => {
     it("checks the dbt run it follows, through the coordinator", () => {
         const check = byName("check-reconciliation");
         expect(check.inputs.dbtRunId).toBe("run-1");
-        expect(check.inputs.trino.url).toBe("http://127.0.0.1:28080");
+        expect(check.inputs.trino[SECRET_SIG]).toBeDefined();
+        expect(check.inputs.trino.value).toMatchObject({ url: "https://127.0.0.1:28080", user: "datamesh_check", password: "generated-trino-check-password" });
         expect(check.inputs.targets).toEqual({
             dimCustomers: "insights.jaffle_shop.dim_customers",
             fctOrders: "insights.jaffle_shop.fct_orders",
@@ -131,7 +162,12 @@ describe("dbt and the check", () => {
 
 describe("stack outputs", () => {
     it("exports the interface names", async () => {
-        expect(await valueOf(stack.trinoUrl)).toBe("http://127.0.0.1:28080");
+        expect(await valueOf(stack.trinoUrl)).toBe("https://127.0.0.1:28080");
+        expect(await valueOf(stack.trinoCaCert)).toMatch(/^-----BEGIN CERTIFICATE-----/);
+        expect(Object.keys(stack.users).sort()).toEqual(["analyst", "check", "customers_owner", "dbt", "orders_owner", "payments_owner"]);
+        expect(stack.users.analyst.user).toBe("analyst");
+        expect(await valueOf(stack.users.analyst.password)).toBe("generated-trino-analyst-password");
+        expect(await isSecret(stack.users.analyst.password)).toBe(true);
         expect(stack.insights).toEqual({ catalog: "insights", schema: "jaffle_shop" });
         expect(await valueOf(stack.check)).toBe("OK: all reconciled");
         expect(stack.exampleQuery).toMatch(/^SELECT .* FROM insights\.jaffle_shop\.dim_customers/);

@@ -1,0 +1,100 @@
+/*
+ * Trino's file-based access control rules, generated from the domain declarations. Trino applies
+ * the first rule that matches, and denies what no rule allows, so every grant here is explicit:
+ *   - a domain owner reads and writes its own catalog, and nothing else;
+ *   - the dbt runner reads every domain catalog (never a PII column) and writes the insights;
+ *   - the analyst reads the public insights marts and nothing else;
+ *   - the check reads what it reconciles: the insights and the domain tables (never a PII column).
+ * dbt-trino also reads Trino's own `system` catalog to list materialized views.
+ */
+
+/** A domain as governance sees it: its catalog, its owner, and the columns that are PII. */
+export interface GovernedDomain {
+    name: string;
+    catalog: string;
+    owner: string;
+    /** PII columns by table; only the owner may read them. */
+    piiColumns: Record<string, string[]>;
+}
+
+export interface AccessSpec {
+    domains: GovernedDomain[];
+    insights: { catalog: string; schema: string; publicTables: string[] };
+    users: { dbt: string; analyst: string; check: string };
+}
+
+const ALL_PRIVILEGES = ["DELETE", "GRANT_SELECT", "INSERT", "OWNERSHIP", "SELECT", "UPDATE"];
+
+function anyOf(names: string[]): string {
+    for (const name of names) {
+        if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+            throw new Error(`'${name}' is not a plain lower-case name and cannot be used in an access rule`);
+        }
+    }
+    return names.length === 1 ? names[0] : `(${[...names].sort().join("|")})`;
+}
+
+type Rule = Record<string, unknown>;
+
+/** Column rules that hide every PII column of a domain, one table rule per table that has any. */
+function withoutPii(user: string, domain: GovernedDomain): Rule[] {
+    const rules: Rule[] = Object.entries(domain.piiColumns)
+        .filter(([, columns]) => columns.length > 0)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([table, columns]) => ({
+            user,
+            catalog: domain.catalog,
+            table,
+            privileges: ["SELECT"],
+            columns: [...columns].sort().map(name => ({ name, allow: false })),
+        }));
+    rules.push({ user, catalog: domain.catalog, privileges: ["SELECT"] });
+    return rules;
+}
+
+function sortKeys(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        return value.map(sortKeys);
+    }
+    if (value && typeof value === "object") {
+        return Object.fromEntries(
+            Object.keys(value as object)
+                .sort()
+                .map(k => [k, sortKeys((value as Record<string, unknown>)[k])]),
+        );
+    }
+    return value;
+}
+
+/** The rules file's text: JSON with sorted keys, rules in the order Trino must try them. */
+export function renderAccessRules(spec: AccessSpec): string {
+    if (spec.domains.length === 0) {
+        throw new Error("access rules need at least one domain");
+    }
+    const { dbt, analyst, check } = spec.users;
+    const domainCatalogs = anyOf(spec.domains.map(d => d.catalog));
+    const insights = spec.insights;
+
+    const catalogs: Rule[] = [
+        ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, allow: "all" })),
+        { user: anyOf([dbt]), catalog: domainCatalogs, allow: "read-only" },
+        { user: anyOf([dbt]), catalog: insights.catalog, allow: "all" },
+        { user: anyOf([dbt]), catalog: "system", allow: "read-only" },
+        { user: anyOf([check]), catalog: anyOf([...spec.domains.map(d => d.catalog), insights.catalog]), allow: "read-only" },
+        { user: anyOf([analyst]), catalog: insights.catalog, allow: "read-only" },
+    ];
+    const schemas: Rule[] = [
+        ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, owner: true })),
+        { user: anyOf([dbt]), catalog: insights.catalog, schema: insights.schema, owner: true },
+    ];
+    const tables: Rule[] = [
+        ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, privileges: ALL_PRIVILEGES })),
+        ...spec.domains.flatMap(d => withoutPii(dbt, d)),
+        { user: anyOf([dbt]), catalog: insights.catalog, schema: insights.schema, privileges: ALL_PRIVILEGES },
+        { user: anyOf([dbt]), catalog: "system", privileges: ["SELECT"] },
+        ...spec.domains.flatMap(d => withoutPii(check, d)),
+        { user: anyOf([check]), catalog: insights.catalog, schema: insights.schema, privileges: ["SELECT"] },
+        { user: anyOf([analyst]), catalog: insights.catalog, schema: insights.schema, table: anyOf(insights.publicTables), privileges: ["SELECT"] },
+    ];
+    return `${JSON.stringify(sortKeys({ catalogs, schemas, tables }), null, 2)}\n`;
+}

@@ -1,0 +1,118 @@
+{#-
+  Source contracts: checks every source table of this project against the columns and
+  data_types declared for it in models/staging/__sources.yml, BEFORE anything is built:
+
+      dbt run-operation check_source_contracts --vars '{...same vars as dbt build...}'
+
+  For each source table it reads the actual columns from
+  <catalog>.information_schema.columns in Trino and compares:
+    - a declared column that is missing breaks the contract (renamed or dropped);
+    - a declared column whose type differs breaks it. Types are compared by base name,
+      case-insensitively; varchar and varchar(n) are the same type (a length change is not
+      breaking); integer types must match exactly (integer is not bigint). A declared type
+      with parameters other than varchar (e.g. decimal(18,2)) must match them too.
+    - columns that are not declared are allowed (an additive change).
+  Every broken column is reported (one line each, naming the domain = the source name, the
+  table and the column) and the operation fails; dbt exits non-zero. On success it logs one
+  line per source table.
+-#}
+{% macro check_source_contracts() %}
+  {%- if not execute -%}
+    {{ return('') }}
+  {%- endif -%}
+
+  {%- set sources = graph.sources.values()
+        | selectattr('package_name', 'equalto', project_name)
+        | sort(attribute='unique_id') | list -%}
+  {%- if sources | length == 0 -%}
+    {{ exceptions.raise_compiler_error('source contract check: no sources found in project ' ~ project_name) }}
+  {%- endif -%}
+
+  {%- set problems = [] -%}
+  {%- for source in sources -%}
+    {%- set where = 'source contract broken: domain ' ~ source.source_name ~ ', table ' ~ source.name ~ ': ' -%}
+    {%- set declared = source.columns.values() | list -%}
+    {%- set source_problems = [] -%}
+
+    {%- if declared | length == 0 -%}
+      {%- do source_problems.append(where ~ 'no columns are declared in the contract') -%}
+    {%- endif -%}
+    {%- for column in declared if not column.get('data_type') -%}
+      {%- do source_problems.append(where ~ 'column ' ~ column.name ~ ' has no data_type in the contract') -%}
+    {%- endfor -%}
+
+    {%- if source_problems | length == 0 -%}
+      {%- set actual_query -%}
+        select column_name, data_type
+        from {{ adapter.quote(source.database | lower) }}.information_schema.columns
+        where table_schema = '{{ source.schema | lower | replace("'", "''") }}'
+          and table_name = '{{ source.identifier | lower | replace("'", "''") }}'
+        order by ordinal_position
+      {%- endset -%}
+      {%- set actual = {} -%}
+      {%- set actual_names = [] -%}
+      {%- for row in run_query(actual_query) -%}
+        {%- set column_name = row[0] | lower -%}
+        {%- do actual.update({column_name: row[1]}) -%}
+        {%- do actual_names.append(row[0]) -%}
+      {%- endfor -%}
+
+      {%- if actual_names | length == 0 -%}
+        {%- do source_problems.append(where ~ 'table ' ~ source.database ~ '.' ~ source.schema ~ '.' ~ source.identifier
+              ~ ' not found (no columns in ' ~ source.database ~ '.information_schema.columns)') -%}
+      {%- else -%}
+        {%- for column in declared -%}
+          {%- set name = column.name | lower -%}
+          {%- if name not in actual -%}
+            {%- do source_problems.append(where ~ 'column ' ~ column.name ~ ' is missing (renamed?); found columns: '
+                  ~ actual_names | join(', ')) -%}
+          {%- elif not source_contract_type_matches(column.data_type, actual[name]) -%}
+            {%- do source_problems.append(where ~ 'column ' ~ column.name ~ ' has type ' ~ actual[name]
+                  ~ ', the contract says ' ~ column.data_type) -%}
+          {%- endif -%}
+        {%- endfor -%}
+      {%- endif -%}
+    {%- endif -%}
+
+    {%- if source_problems | length == 0 -%}
+      {{ log('source contract ok: domain ' ~ source.source_name ~ ', table ' ~ source.name
+             ~ ' (' ~ declared | length ~ ' columns)', info=True) }}
+    {%- endif -%}
+    {%- do problems.extend(source_problems) -%}
+  {%- endfor -%}
+
+  {%- if problems | length > 0 -%}
+    {{ exceptions.raise_compiler_error(problems | join('\n')) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#- True when a source column's actual Trino type satisfies the declared one (see above). -#}
+{% macro source_contract_type_matches(declared, actual) %}
+  {%- set declared_type = source_contract_normalize_type(declared) -%}
+  {%- set actual_type = source_contract_normalize_type(actual) -%}
+  {%- set declared_base = source_contract_base_type(declared_type) -%}
+  {%- if declared_base != source_contract_base_type(actual_type) -%}
+    {{ return(false) }}
+  {%- elif declared_base == 'varchar' or '(' not in declared_type -%}
+    {{ return(true) }}
+  {%- else -%}
+    {{ return(declared_type | replace(' ', '') == actual_type | replace(' ', '')) }}
+  {%- endif -%}
+{% endmacro %}
+
+{#- Lower case, single spaces: ' Decimal( 18, 2 ) ' -> 'decimal( 18, 2 )'. -#}
+{% macro source_contract_normalize_type(data_type) %}
+  {{ return((data_type | string).lower().split() | join(' ')) }}
+{% endmacro %}
+
+{#- The type without its parameters: 'varchar(1024)' -> 'varchar',
+    'timestamp(3) with time zone' -> 'timestamp with time zone'. -#}
+{% macro source_contract_base_type(data_type) %}
+  {%- if '(' not in data_type -%}
+    {{ return(data_type) }}
+  {%- endif -%}
+  {%- set head = data_type.split('(')[0] -%}
+  {%- set tail = data_type.split(')')[-1] -%}
+  {{ return((head ~ ' ' ~ tail).split() | join(' ')) }}
+{% endmacro %}
