@@ -69,6 +69,7 @@ export class DbtJob extends pulumi.ComponentResource {
                         threads: 2,
                     }),
                 vars,
+                watch: { url: args.trino.url, user: args.trinoUser, sources: args.domains.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: d.table })) },
             },
             { parent: this, dependsOn: [args.trino.ready, ...args.after] },
         );

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec } from "../catalogs/trino";
 import { PlatformName } from "../config";
 import { Engine } from "../lib/domains";
+import { SourceTable } from "../lib/sourceSchema";
 
 /*
  * The seam between the components and where they run. A component asks its platform for a
@@ -84,6 +85,8 @@ export interface DbtRunRequest {
     /** dbt's Trino password (secret); it reaches dbt through its environment only. */
     password: pulumi.Input<string>;
     vars: Record<string, string>;
+    /** The coordinator's URL and the source tables whose columns the job watches between runs. */
+    watch: { url: pulumi.Input<string>; user: string; sources: SourceTable[] };
 }
 
 export interface DbtRun {

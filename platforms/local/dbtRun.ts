@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { SourceTable, sourceSchemaDigest } from "../../lib/sourceSchema";
+import { TrinoConnection } from "../../lib/trinoQuery";
 import { runToCompletion, writeFileAtomic } from "./process";
 
 /*
@@ -30,11 +32,15 @@ interface DbtInputs {
     /** Folder for the profile, dbt's target/ and logs/. Removed on delete. */
     workDir: string;
     vars: Record<string, string>;
+    /** Where to look at the sources' columns between runs; secret. */
+    watch: { connection: TrinoConnection; sources: SourceTable[] };
 }
 
 interface DbtOutputs extends DbtInputs {
     runId: string;
     summary: string;
+    /** The sources' columns as of the last successful run. */
+    sourceSchema: string;
 }
 
 /**
@@ -49,27 +55,25 @@ function failureExcerpt(output: string): string {
     return summary.join("\n").trim();
 }
 
-function runBuild(inputs: DbtInputs): DbtOutputs {
+function runDbt(inputs: DbtInputs, args: string[], what: string): string {
     const profilesDir = path.join(inputs.workDir, "profile");
-    writeFileAtomic(path.join(profilesDir, "profiles.yml"), inputs.profile, 0o600);
-    writeFileAtomic(inputs.caCertFile, inputs.caCert, 0o644);
-    const args = [
-        "build",
-        "--project-dir",
-        inputs.projectDir,
-        "--profiles-dir",
-        profilesDir,
-        "--target-path",
-        path.join(inputs.workDir, "target"),
-        "--log-path",
-        path.join(inputs.workDir, "logs"),
-        "--vars",
-        JSON.stringify(inputs.vars),
-        "--no-use-colors",
-    ];
-    let output: string;
-    try {
-        output = runToCompletion(inputs.dbtBin, args, {
+    return runToCompletion(
+        inputs.dbtBin,
+        [
+            ...args,
+            "--project-dir",
+            inputs.projectDir,
+            "--profiles-dir",
+            profilesDir,
+            "--target-path",
+            path.join(inputs.workDir, "target"),
+            "--log-path",
+            path.join(inputs.workDir, "logs"),
+            "--vars",
+            JSON.stringify(inputs.vars),
+            "--no-use-colors",
+        ],
+        {
             cwd: inputs.workDir,
             env: {
                 ...inputs.env,
@@ -79,24 +83,57 @@ function runBuild(inputs: DbtInputs): DbtOutputs {
                 DO_NOT_TRACK: "1",
                 LANG: "C.UTF-8",
             },
-            what: `${inputs.component}: dbt build`,
-        });
+            what: `${inputs.component}: ${what}`,
+        },
+    );
+}
+
+/**
+ * Checks every domain's source contract, then builds. A domain that renamed or retyped a column
+ * stops the job before any model is written, so the published insights stay as they were.
+ */
+async function runBuild(inputs: DbtInputs): Promise<DbtOutputs> {
+    writeFileAtomic(path.join(inputs.workDir, "profile", "profiles.yml"), inputs.profile, 0o600);
+    writeFileAtomic(inputs.caCertFile, inputs.caCert, 0o644);
+    try {
+        runDbt(inputs, ["run-operation", "check_source_contracts"], "dbt source contract check");
     } catch (e) {
-        const message = (e as Error).message;
-        throw new Error(`${inputs.component}: dbt build failed; models that did not build keep their previous version.\n${failureExcerpt(message)}`);
+        const broken = (e as Error).message.split("\n").filter(line => /source contract broken|not found or not visible/.test(line));
+        const detail = broken.length > 0 ? broken.map(line => line.trim()).join("\n") : failureExcerpt((e as Error).message);
+        throw new Error(`${inputs.component}: a domain broke its source contract; nothing was built and the published insights are unchanged.\n${detail}`);
+    }
+    let output: string;
+    try {
+        output = runDbt(inputs, ["build"], "dbt build");
+    } catch (e) {
+        throw new Error(`${inputs.component}: dbt build failed; models that did not build keep their previous version.\n${failureExcerpt((e as Error).message)}`);
     }
     const doneLine = output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
     const summary = doneLine.replace(/^.*?(Done\.)/, "$1").trim();
-    return { ...inputs, runId: crypto.randomUUID(), summary };
+    const sourceSchema = await sourceSchemaDigest(inputs.watch.connection, inputs.watch.sources);
+    return { ...inputs, runId: crypto.randomUUID(), summary, sourceSchema };
 }
+
+const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "dataFingerprint", "profile", "caCert", "caCertFile", "env", "workDir", "vars", "watch"];
 
 const dbtProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DbtInputs) {
         fs.mkdirSync(inputs.workDir, { recursive: true });
-        return { id: inputs.workDir, outs: runBuild(inputs) };
+        return { id: inputs.workDir, outs: await runBuild(inputs) };
+    },
+    async diff(_id: string, olds: DbtOutputs, news: DbtInputs) {
+        if (INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key]))) {
+            return { changes: true };
+        }
+        // A domain may have changed its table without any change here: look, and re-run if so.
+        try {
+            return { changes: (await sourceSchemaDigest(news.watch.connection, news.watch.sources)) !== olds.sourceSchema };
+        } catch {
+            return { changes: false };
+        }
     },
     async update(_id: string, _olds: DbtOutputs, news: DbtInputs) {
-        return { outs: runBuild(news) };
+        return { outs: await runBuild(news) };
     },
     async delete(_id: string, olds: DbtOutputs) {
         fs.rmSync(olds.workDir, { recursive: true, force: true });
@@ -115,6 +152,7 @@ export interface LocalDbtRunArgs {
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     workDir: pulumi.Input<string>;
     vars: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    watch: pulumi.Input<{ connection: pulumi.Input<TrinoConnection>; sources: SourceTable[] }>;
 }
 
 export class LocalDbtRun extends pulumi.dynamic.Resource {
@@ -124,6 +162,6 @@ export class LocalDbtRun extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDbtRunArgs, opts?: pulumi.CustomResourceOptions) {
-        super(dbtProvider, name, { ...args, runId: undefined, summary: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDbtRun");
+        super(dbtProvider, name, { ...args, runId: undefined, summary: undefined, sourceSchema: undefined }, { ...opts, additionalSecretOutputs: ["env", "watch"] }, "datamesh", "LocalDbtRun");
     }
 }

@@ -124,6 +124,11 @@ export class LocalPlatform implements Platform {
                 env: pulumi.secret(pulumi.output(request.password).apply(password => ({ [DBT_PASSWORD_ENV]: password }))),
                 workDir,
                 vars: request.vars,
+                watch: pulumi.secret(
+                    pulumi
+                        .all([request.watch.url, request.password, request.trino.caCert])
+                        .apply(([url, password, caCert]) => ({ connection: { url, user: request.watch.user, password, caCert }, sources: request.watch.sources })),
+                ),
             },
             this.withState(opts),
         );

@@ -1,13 +1,15 @@
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as https from "https";
+import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { pulumiBinDir, readVersions } from "../../lib/versions";
 import { isAlive, isListening } from "../../platforms/local/process";
 
 export { isAlive, isListening };
-import { queryTrino } from "../../lib/trinoQuery";
+import { queryTrino, TrinoConnection } from "../../lib/trinoQuery";
 import { TextTable } from "../reference";
 
 export const REPO_DIR = path.join(__dirname, "..", "..");
@@ -50,6 +52,8 @@ export interface MeshUnderTest {
     resourceOutputs(): Promise<Record<string, Record<string, any>>>;
     /** The stack's checkpoint as the file backend stores it on disk, secrets encrypted. */
     storedState(): string;
+    /** How a Trino user of the stack connects, by role (analyst, dbt, customers_owner, ...). */
+    connection(role: string): Promise<TrinoConnection>;
     remove(): Promise<void>;
 }
 
@@ -84,6 +88,8 @@ export async function createMesh(label: string, config: Record<string, string> =
         "datamesh:stateDir": { value: stateDir },
         "datamesh:basePort": { value: String(basePort) },
         "datamesh:trinoPort": { value: String(trinoPort) },
+        // Tests end with `pulumi destroy`; the protection of domain data is tested on its own.
+        "datamesh:protectDomainData": { value: "false" },
         ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`datamesh:${k}`, { value: v }])),
     });
     return {
@@ -92,7 +98,15 @@ export async function createMesh(label: string, config: Record<string, string> =
         stateDir,
         basePort,
         trinoPort,
-        trinoUrl: `http://127.0.0.1:${trinoPort}`,
+        trinoUrl: `https://127.0.0.1:${trinoPort}`,
+        async connection(role: string) {
+            const outputs = await stack.outputs();
+            const user = outputs.users?.value?.[role];
+            if (!user) {
+                throw new Error(`the stack exports no Trino user for role '${role}'`);
+            }
+            return { url: outputs.trinoUrl.value, user: user.user, password: user.password, caCert: outputs.trinoCaCert.value };
+        },
         async resourceOutputs() {
             const deployment = await stack.exportStack();
             const resources: { urn: string; outputs?: Record<string, any> }[] = deployment.deployment.resources ?? [];
@@ -114,8 +128,66 @@ export async function createMesh(label: string, config: Record<string, string> =
     };
 }
 
-/** Runs a query and renders cells as the expected CSVs do: NULL as "", everything else as text. */
-export async function queryAsText(trinoUrl: string, sql: string): Promise<TextTable> {
-    const outcome = await queryTrino({ url: trinoUrl, user: "integration_test" }, sql);
+/** Runs a query as a role and renders cells as the expected CSVs do: NULL as "", everything else as text. */
+export async function queryAsText(mesh: MeshUnderTest, sql: string, role = "dbt"): Promise<TextTable> {
+    const outcome = await queryTrino(await mesh.connection(role), sql);
     return { header: outcome.columns, rows: outcome.rows.map(row => row.map(cell => (cell === null ? "" : String(cell)))) };
+}
+
+/** The status and body of a raw POST /v1/statement, with optional basic credentials "user:password". */
+export function statementStatus(baseUrl: string, caCert: string | undefined, credentials: string | undefined): Promise<{ status: number; body: string }> {
+    const url = new URL("/v1/statement", baseUrl);
+    const client = url.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+        const request = client.request(
+            url,
+            {
+                method: "POST",
+                ca: caCert,
+                headers: { "X-Trino-User": "anonymous", ...(credentials ? { Authorization: `Basic ${Buffer.from(credentials).toString("base64")}` } : {}) },
+            },
+            response => {
+                let body = "";
+                response.setEncoding("utf8");
+                response.on("data", chunk => (body += chunk));
+                response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+            },
+        );
+        request.on("error", reject);
+        request.end("SELECT 1");
+    });
+}
+
+/** Every generated password and key in the stack's state (decrypted by the CLI): secret strings of 20 or more letters and digits. */
+export async function allSecrets(mesh: MeshUnderTest): Promise<string[]> {
+    const deployment = await mesh.stack.exportStack();
+    const found = new Set<string>();
+    const walk = (value: unknown, secret: boolean) => {
+        if (typeof value === "string") {
+            if (secret && /^[A-Za-z0-9]{20,}$/.test(value)) {
+                found.add(value);
+            }
+            return;
+        }
+        if (value && typeof value === "object") {
+            const record = value as Record<string, unknown>;
+            if (record["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270" && typeof record.plaintext === "string") {
+                walk(JSON.parse(record.plaintext), true);
+                return;
+            }
+            for (const child of Object.values(record)) {
+                walk(child, secret);
+            }
+        }
+    };
+    walk(deployment.deployment, false);
+    return [...found];
+}
+
+/** Every regular file below a folder. */
+export function listFiles(root: string): string[] {
+    return fs
+        .readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter(entry => entry.isFile())
+        .map(entry => path.join(entry.parentPath, entry.name));
 }

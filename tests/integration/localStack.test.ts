@@ -4,7 +4,8 @@ import { formatCsvField } from "../../lib/csv";
 import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
 import { DOMAINS } from "../../lib/domains";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
-import { createMesh, isAlive, isListening, MeshUnderTest, queryAsText } from "./harness";
+import { queryTrino } from "../../lib/trinoQuery";
+import { allSecrets, createMesh, isAlive, isListening, listFiles, MeshUnderTest, queryAsText, statementStatus } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -19,7 +20,7 @@ const INSIGHTS = "insights.jaffle_shop";
 
 async function insightTable(mesh: MeshUnderTest, table: "dim_customers" | "fct_orders"): Promise<TextTable> {
     const key = table === "dim_customers" ? "customer_id" : "order_id";
-    return queryAsText(mesh.trinoUrl, `SELECT * FROM ${INSIGHTS}.${table} ORDER BY ${key}`);
+    return queryAsText(mesh, `SELECT * FROM ${INSIGHTS}.${table} ORDER BY ${key}`);
 }
 
 async function expectInsightsToEqual(mesh: MeshUnderTest, expected: { dim_customers: TextTable; fct_orders: TextTable }) {
@@ -69,7 +70,7 @@ describe("the local stack, deployed for real", () => {
         for (const domain of Object.values<{ password: string }>(outputs.domains.value)) {
             expect(stored).not.toContain(domain.password);
         }
-        const example = await queryAsText(mesh.trinoUrl, outputs.exampleQuery.value);
+        const example = await queryAsText(mesh, outputs.exampleQuery.value, "analyst");
         expect(example.rows.length).toBe(10);
     });
 
@@ -80,13 +81,98 @@ describe("the local stack, deployed for real", () => {
             expect(isAlive(resources[name].pid)).toBe(true);
             pids.push(resources[name].pid);
         }
-        ports.push(mesh.basePort, mesh.basePort + 1, mesh.basePort + 2, mesh.basePort + 3, mesh.trinoPort);
+        ports.push(mesh.basePort, mesh.basePort + 1, mesh.basePort + 2, mesh.basePort + 3, mesh.trinoPort, mesh.trinoPort + 1);
         const mysql = require("mysql2/promise");
         const orders = outputs.domains.value.orders;
         const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
         const [rows] = await connection.query("SELECT count(*) AS n FROM orders");
         await connection.end();
         expect(Number(rows[0].n)).toBe(99);
+    });
+
+    describe("governance", () => {
+        const denied = async (role: string, sql: string, message: RegExp) => {
+            await expect(queryTrino(await mesh.connection(role), sql)).rejects.toThrow(message);
+        };
+
+        it("refuses an anonymous request", async () => {
+            const { caCert } = await mesh.connection("analyst");
+            expect(await statementStatus(mesh.trinoUrl, caCert, undefined)).toEqual({ status: 401, body: expect.stringContaining("Unauthorized") });
+            expect(await statementStatus(`http://127.0.0.1:${mesh.trinoPort + 1}`, undefined, undefined)).toEqual({ status: 403, body: expect.stringContaining("Authentication over HTTP is not enabled") });
+        });
+
+        it("refuses a wrong password", async () => {
+            const { caCert } = await mesh.connection("analyst");
+            expect(await statementStatus(mesh.trinoUrl, caCert, "analyst:not-the-password")).toEqual({ status: 401, body: expect.stringContaining("Invalid credentials") });
+        });
+
+        it("keeps each domain owner in its own catalog", async () => {
+            await denied("customers_owner", "SELECT count(*) FROM orders.orders.orders", /Access Denied: Cannot (access catalog|select from table) orders/);
+            const own = await queryAsText(mesh, "SELECT count(*) FROM customers.public.customers WHERE email LIKE '%@%'", "customers_owner");
+            expect(own.rows).toEqual([["100"]]);
+        });
+
+        it("lets the analyst read the public marts and nothing else", async () => {
+            expect((await queryAsText(mesh, `SELECT count(*) FROM ${INSIGHTS}.dim_customers`, "analyst")).rows).toEqual([["100"]]);
+            await denied("analyst", `SELECT * FROM ${INSIGHTS}.stg_customers`, /Access Denied: Cannot select from (table|view) insights\.jaffle_shop\.stg_customers/);
+            await denied("analyst", `SELECT * FROM ${INSIGHTS}.customer_orders`, /Access Denied/);
+            for (const table of ["customers.public.customers", "orders.orders.orders", "payments.public.payments"]) {
+                await denied("analyst", `SELECT count(*) FROM ${table}`, /Access Denied: Cannot (access catalog|select from table)/);
+            }
+        });
+
+        it("never shows the email column to anyone but its owner", async () => {
+            await denied("dbt", "SELECT email FROM customers.public.customers", /Access Denied: Cannot select from (columns \[email\]|table customers\.public\.customers)/);
+            await denied("check", "SELECT count(email) FROM customers.public.customers", /Access Denied: Cannot select from (columns \[email\]|table customers\.public\.customers)/);
+            expect((await queryAsText(mesh, "SELECT count(first_name) FROM customers.public.customers", "dbt")).rows).toEqual([["100"]]);
+            const columns = await queryAsText(mesh, `SELECT column_name FROM insights.information_schema.columns WHERE column_name = 'email'`, "dbt");
+            expect(columns.rows).toEqual([]);
+        });
+
+        it("does not let the dbt runner write a domain catalog", async () => {
+            await denied("dbt", "INSERT INTO orders.orders.orders VALUES (1000, 1, DATE '2024-01-01', 'placed')", /Access Denied: Cannot insert into table orders\.orders\.orders/);
+            await denied("dbt", "DELETE FROM payments.public.payments", /Access Denied: Cannot delete from table payments\.public\.payments/);
+        });
+
+        it("writes no password in clear: not in any file of the stack, the stored state or a command line", async () => {
+            const secrets = await allSecrets(mesh);
+            const outputs = await mesh.stack.outputs();
+            const exported = [
+                ...Object.values<{ password: string }>(outputs.users.value).map(u => u.password),
+                ...Object.values<{ password: string }>(outputs.domains.value).map(d => d.password),
+            ];
+            expect(secrets).toEqual(expect.arrayContaining(exported));
+            expect(secrets.length).toBeGreaterThan(exported.length);
+            const files = listFiles(mesh.stateDir);
+            expect(files.length).toBeGreaterThan(100);
+            const stored = mesh.storedState();
+            const commandLines = pids.map(pid => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1"));
+            for (const secret of secrets) {
+                for (const file of files) {
+                    expect({ file, leaks: fs.readFileSync(file, "latin1").includes(secret) }).toEqual({ file, leaks: false });
+                }
+                expect(stored.includes(secret)).toBe(false);
+                expect(commandLines.some(line => line.includes(secret))).toBe(false);
+            }
+        });
+    });
+
+    it("fails pulumi up when a domain renames a source column, naming the domain and the column, and keeps the insights", async () => {
+        const before = await mesh.resourceOutputs();
+        const orders = (await mesh.stack.outputs()).domains.value.orders;
+        const mysql = require("mysql2/promise");
+        const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+        await connection.query("ALTER TABLE orders RENAME COLUMN user_id TO customer_id");
+        try {
+            await expect(mesh.stack.up()).rejects.toThrow(/broke its source contract; nothing was built[\s\S]*domain orders, table orders: column user_id is missing/);
+            await expectInsightsToEqual(mesh, canonicalExpected());
+        } finally {
+            await connection.query("ALTER TABLE orders RENAME COLUMN customer_id TO user_id");
+            await connection.end();
+        }
+        const repaired = await mesh.stack.up();
+        expect(Object.keys(repaired.summary.resourceChanges ?? {})).toEqual(["same"]);
+        expect((await mesh.resourceOutputs())["dbt-run"].runId).toBe(before["dbt-run"].runId);
     });
 
     it("changes nothing and does not re-run dbt on a second pulumi up", async () => {
@@ -151,7 +237,7 @@ describe("the local stack, deployed for real", () => {
         await mesh.stack.setConfig("datamesh:dataDir", { value: badDir });
         try {
             await expect(mesh.stack.up()).rejects.toThrow(`datamesh:dataDir: ${path.join(badDir, "payments.csv")}:115: column 'amount' must be an integer, got '12.50'`);
-            const payments = await queryAsText(mesh.trinoUrl, "SELECT count(*) FROM payments.public.payments");
+            const payments = await queryAsText(mesh, "SELECT count(*) FROM payments.public.payments");
             expect(payments.rows).toEqual([["113"]]);
         } finally {
             await mesh.stack.removeConfig("datamesh:dataDir");
@@ -207,6 +293,26 @@ describe("the local stack, deployed for real", () => {
         await expectInsightsToEqual(mesh, referenceInsights(csvDir));
         const outputs = await mesh.stack.outputs();
         expect(outputs.check.value).toMatch(/^OK: dim_customers 3000 rows = 3000 customers; fct_orders 3000 rows = 3000 orders/);
+    });
+
+    it("refuses to destroy domain data while datamesh:protectDomainData is on", async () => {
+        await mesh.stack.setConfig("datamesh:protectDomainData", { value: "true" });
+        await mesh.stack.up();
+        await expect(mesh.stack.destroy()).rejects.toThrow(/protected/);
+        const resources = await mesh.resourceOutputs();
+        for (const domain of ["customers", "orders", "payments"]) {
+            expect(isAlive(resources[`${domain}-server`].pid)).toBe(true);
+        }
+        const outputs = await mesh.stack.outputs();
+        const pg = require("pg");
+        const payments = outputs.domains.value.payments;
+        const client = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+        await client.connect();
+        const count = await client.query("SELECT count(*) AS n FROM payments");
+        await client.end();
+        expect(Number(count.rows[0].n)).toBeGreaterThan(0);
+        await mesh.stack.setConfig("datamesh:protectDomainData", { value: "false" });
+        await mesh.stack.up();
     });
 
     it("leaves no process, port or state folder behind after pulumi destroy", async () => {
