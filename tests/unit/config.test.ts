@@ -25,6 +25,8 @@ describe("loadConfig", () => {
             stateDir: path.join("/project", ".datamesh", "dev"),
             basePort: 15430,
             trinoPort: 18080,
+            trinoInternalPort: 18081,
+            protectDomainData: true,
             insightsSchema: "jaffle_shop",
             dataSource: { kind: "files", dir: CANONICAL_DATA_DIR },
         });
@@ -56,6 +58,8 @@ describe("loadConfig", () => {
         [{ insightsSchema: "Insights-1" }, /datamesh:insightsSchema: must be a lower-case SQL identifier/],
         [{ dataDir: "x", scale: "2" }, /datamesh:scale: set either datamesh:dataDir or datamesh:scale, not both/],
         [{ sacle: "2" }, /datamesh:sacle: unknown configuration key/],
+        [{ protectDomainData: "yes" }, /datamesh:protectDomainData: must be true or false/],
+        [{ trinoInternalPort: "18080" }, /datamesh:trinoInternalPort: must differ from trinoPort/],
     ])("rejects %j naming the key", (raw, message) => {
         expect(error(raw as Record<string, string>)).toMatch(message);
     });
