@@ -2,6 +2,7 @@ import * as os from "os";
 import * as path from "path";
 import { z } from "zod";
 import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
+import { DOMAINS } from "./lib/domains";
 
 export const CONFIG_NAMESPACE = "datamesh";
 export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
@@ -22,6 +23,33 @@ const configSchema = z
         protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
         insightsSchema: identifier.default("jaffle_shop"),
+        analystPassword: z.string().min(12, "must be at least 12 characters (or leave the key unset to have one generated)").optional(),
+        readers: z
+            .string()
+            .transform((text, ctx) => {
+                try {
+                    return JSON.parse(text) as unknown;
+                } catch {
+                    ctx.addIssue({ code: "custom", message: 'must be JSON such as {"orders": ["finance"]}' });
+                    return z.NEVER;
+                }
+            })
+            .pipe(
+                z.record(z.string(), z.array(identifier).min(1, "lists no reader")).superRefine((readers, ctx) => {
+                    for (const domain of Object.keys(readers).filter(name => !DOMAINS.some(d => d.name === name))) {
+                        ctx.addIssue({ code: "custom", path: [domain], message: `unknown domain '${domain}'; declared domains: ${DOMAINS.map(d => d.name).join(", ")}` });
+                    }
+                    const reserved = ["analyst", "dbt", "datamesh_check", ...DOMAINS.map(d => `${d.name}_owner`)];
+                    for (const [domain, users] of Object.entries(readers)) {
+                        users.forEach((user, index) => {
+                            if (reserved.includes(user)) {
+                                ctx.addIssue({ code: "custom", path: [domain, index], message: `'${user}' is one of the stack's own Trino users (${reserved.join(", ")})` });
+                            }
+                        });
+                    }
+                }),
+            )
+            .optional(),
         dataDir: z.string().min(1).optional(),
         scale: z.coerce.number().int().min(1).max(10_000).optional(),
     })
@@ -51,6 +79,10 @@ export interface MeshConfig {
     trinoInternalPort: number;
     /** Whether `pulumi destroy` must refuse to delete the domain databases. */
     protectDomainData: boolean;
+    /** The analyst's Trino password when the user sets one; generated otherwise. */
+    analystPassword?: string;
+    /** Extra read-only Trino users per domain: they read the domain's catalog, never its PII. */
+    readers: Record<string, string[]>;
     trinoMaxHeap: string;
     insightsSchema: string;
     dataSource: DataSource;
@@ -115,6 +147,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         trinoPort: c.trinoPort,
         trinoInternalPort: c.trinoInternalPort ?? c.trinoPort + 1,
         protectDomainData: c.protectDomainData === "true",
+        analystPassword: c.analystPassword,
+        readers: c.readers ?? {},
         trinoMaxHeap: c.trinoMaxHeap,
         insightsSchema: c.insightsSchema,
         dataSource,

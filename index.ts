@@ -25,6 +25,7 @@ const TRINO_USERS: Record<string, string> = {
     dbt: "dbt",
     check: "datamesh_check",
     ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
+    ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
 };
 
 const domainComponents = DOMAINS.map(
@@ -54,7 +55,9 @@ const trino = new TrinoCoordinator("trino", {
         domains: DOMAINS.map(d => ({ name: d.name, catalog: d.name, owner: ownerOf(d.name), piiColumns: { [d.table]: d.piiColumns } })),
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
         users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
+        readers: config.readers,
     }),
+    presetPasswords: config.analystPassword ? { analyst: config.analystPassword } : {},
     probeRole: "check",
 });
 

@@ -21,6 +21,8 @@ export interface AccessSpec {
     domains: GovernedDomain[];
     insights: { catalog: string; schema: string; publicTables: string[] };
     users: { dbt: string; analyst: string; check: string };
+    /** Extra read-only users by domain name: they read the domain's catalog, never its PII. */
+    readers?: Record<string, string[]>;
 }
 
 const ALL_PRIVILEGES = ["DELETE", "GRANT_SELECT", "INSERT", "OWNERSHIP", "SELECT", "UPDATE"];
@@ -71,6 +73,13 @@ export function renderAccessRules(spec: AccessSpec): string {
     if (spec.domains.length === 0) {
         throw new Error("access rules need at least one domain");
     }
+    const readers = Object.entries(spec.readers ?? {}).map(([name, users]) => {
+        const domain = spec.domains.find(d => d.name === name);
+        if (!domain) {
+            throw new Error(`access rule for unknown domain '${name}'; declared domains: ${spec.domains.map(d => d.name).join(", ")}`);
+        }
+        return { domain, user: anyOf(users) };
+    });
     const { dbt, analyst, check } = spec.users;
     const domainCatalogs = anyOf(spec.domains.map(d => d.catalog));
     const insights = spec.insights;
@@ -82,6 +91,7 @@ export function renderAccessRules(spec: AccessSpec): string {
         { user: anyOf([dbt]), catalog: "system", allow: "read-only" },
         { user: anyOf([check]), catalog: anyOf([...spec.domains.map(d => d.catalog), insights.catalog]), allow: "read-only" },
         { user: anyOf([analyst]), catalog: insights.catalog, allow: "read-only" },
+        ...readers.map(r => ({ user: r.user, catalog: r.domain.catalog, allow: "read-only" })),
     ];
     const schemas: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, owner: true })),
@@ -95,6 +105,7 @@ export function renderAccessRules(spec: AccessSpec): string {
         ...spec.domains.flatMap(d => withoutPii(check, d)),
         { user: anyOf([check]), catalog: insights.catalog, schema: insights.schema, privileges: ["SELECT"] },
         { user: anyOf([analyst]), catalog: insights.catalog, schema: insights.schema, table: anyOf(insights.publicTables), privileges: ["SELECT"] },
+        ...readers.flatMap(r => withoutPii(r.user, r.domain)),
     ];
     return `${JSON.stringify(sortKeys({ catalogs, schemas, tables }), null, 2)}\n`;
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec } from "../catalogs/trino";
 import { Platform } from "../platforms";
+import { stableBcryptHash } from "../lib/passwordHash";
 import { GeneratedPassword } from "../resources/password";
 import { TrinoTlsMaterial } from "../resources/trinoTls";
 
@@ -34,8 +35,10 @@ export interface TrinoCoordinatorArgs {
     catalogs: pulumi.Input<CatalogSpec>[];
     /** The secrets the catalogs reference as ${ENV:...}, set on the Trino process only. */
     secretEnv: pulumi.Input<Record<string, string>>[];
-    /** Trino's users, by role name (e.g. analyst -> analyst); each gets a generated password. */
+    /** Trino's users, by role name (e.g. analyst -> analyst); each gets a generated password unless preset. */
     users: Record<string, string>;
+    /** Passwords the user chose, by role (secret); these roles get no generated password. */
+    presetPasswords?: Record<string, pulumi.Input<string>>;
     /** The file-based access control rules (see catalogs/accessRules.ts). */
     accessRules: string;
     /** The role whose user proves the coordinator ready with `SELECT 1`. */
@@ -70,7 +73,16 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
         if (!args.users[args.probeRole]) {
             throw new Error(`${name}: the probe role '${args.probeRole}' is not one of the users (${Object.keys(args.users).join(", ")})`);
         }
-        const passwords = Object.fromEntries(Object.keys(args.users).map(role => [role, new GeneratedPassword(`${name}-${role.replace(/_/g, "-")}-password`, {}, child)]));
+        const passwords: Record<string, { value: pulumi.Output<string>; bcryptHash: pulumi.Output<string> }> = Object.fromEntries(
+            Object.keys(args.users).map(role => {
+                const preset = args.presetPasswords?.[role];
+                if (preset === undefined) {
+                    return [role, new GeneratedPassword(`${name}-${role.replace(/_/g, "-")}-password`, {}, child)];
+                }
+                const value = pulumi.secret(preset);
+                return [role, { value, bcryptHash: pulumi.unsecret(value.apply(password => stableBcryptHash(password, `${pulumi.getStack()}:${args.users[role]}`))) }];
+            }),
+        );
         const keystorePassword = new GeneratedPassword(`${name}-keystore-password`, {}, child);
         const sharedSecret = new GeneratedPassword(`${name}-shared-secret`, { length: 64 }, child);
         const tls = new TrinoTlsMaterial(

@@ -17,6 +17,7 @@ jest.setTimeout(900_000);
  */
 
 const INSIGHTS = "insights.jaffle_shop";
+const ANALYST_PASSWORD = "a-password-the-user-chose";
 
 async function insightTable(mesh: MeshUnderTest, table: "dim_customers" | "fct_orders"): Promise<TextTable> {
     const key = table === "dim_customers" ? "customer_id" : "order_id";
@@ -46,7 +47,7 @@ describe("the local stack, deployed for real", () => {
     const ports: number[] = [];
 
     beforeAll(async () => {
-        mesh = await createMesh("main");
+        mesh = await createMesh("main", { readers: JSON.stringify({ orders: ["finance"] }), analystPassword: ANALYST_PASSWORD });
         await mesh.stack.up();
     }, 900_000);
 
@@ -121,6 +122,18 @@ describe("the local stack, deployed for real", () => {
             }
         });
 
+        it("lets a configured reader read its domain, and nothing else", async () => {
+            expect((await queryAsText(mesh, "SELECT count(*) FROM orders.orders.orders", "finance")).rows).toEqual([["99"]]);
+            await denied("finance", "SELECT count(*) FROM customers.public.customers", /Access Denied: Cannot (access catalog|select from table) customers/);
+            await denied("finance", `SELECT count(*) FROM ${INSIGHTS}.dim_customers`, /Access Denied: Cannot (access catalog|select from table) insights/);
+        });
+
+        it("takes the analyst password the user set", async () => {
+            expect((await mesh.connection("analyst")).password).toBe(ANALYST_PASSWORD);
+            const { caCert } = await mesh.connection("analyst");
+            expect((await statementStatus(mesh.trinoUrl, caCert, `analyst:${ANALYST_PASSWORD}`)).status).toBe(200);
+        });
+
         it("never shows the email column to anyone but its owner", async () => {
             await denied("dbt", "SELECT email FROM customers.public.customers", /Access Denied: Cannot select from (columns \[email\]|table customers\.public\.customers)/);
             await denied("check", "SELECT count(email) FROM customers.public.customers", /Access Denied: Cannot select from (columns \[email\]|table customers\.public\.customers)/);
@@ -135,7 +148,7 @@ describe("the local stack, deployed for real", () => {
         });
 
         it("writes no password in clear: not in any file of the stack, the stored state or a command line", async () => {
-            const secrets = await allSecrets(mesh);
+            const secrets = [...(await allSecrets(mesh)), ANALYST_PASSWORD];
             const outputs = await mesh.stack.outputs();
             const exported = [
                 ...Object.values<{ password: string }>(outputs.users.value).map(u => u.password),

@@ -55,6 +55,18 @@ describe("access rules", () => {
         }
     });
 
+    it("gives extra readers their domain, without PII, and nothing else", () => {
+        const withReaders = JSON.parse(renderAccessRules({ ...spec, readers: { customers: ["crm"], orders: ["finance", "audit"] } })) as { catalogs: Rule[]; tables: Rule[] };
+        expect(firstMatch(withReaders.catalogs, "finance", { catalog: "orders" })?.allow).toBe("read-only");
+        expect(firstMatch(withReaders.catalogs, "audit", { catalog: "orders" })?.allow).toBe("read-only");
+        expect(firstMatch(withReaders.catalogs, "finance", { catalog: "customers" })).toBeUndefined();
+        expect(firstMatch(withReaders.tables, "crm", { catalog: "customers", schema: "public", table: "customers" })?.columns).toEqual([{ name: "email", allow: false }]);
+    });
+
+    it("refuses an access rule for an unknown domain", () => {
+        expect(() => renderAccessRules({ ...spec, readers: { shipping: ["finance"] } })).toThrow("access rule for unknown domain 'shipping'; declared domains: customers, orders, payments");
+    });
+
     it("refuses names that would become regular expressions", () => {
         expect(() => renderAccessRules({ ...spec, users: { ...spec.users, analyst: "an.*" } })).toThrow("'an.*' is not a plain lower-case name and cannot be used in an access rule");
         expect(() => renderAccessRules({ ...spec, domains: [] })).toThrow("access rules need at least one domain");

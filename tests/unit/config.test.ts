@@ -38,6 +38,13 @@ describe("loadConfig", () => {
         expect(loadConfig({}, { ...context, env: { DATAMESH_CACHE: "/cache" } }).cacheDir).toBe("/cache");
     });
 
+    it("reads readers per domain and a preset analyst password", () => {
+        expect(loadConfig({ readers: '{"orders": ["finance", "audit"]}', analystPassword: "correct horse battery" }, context)).toMatchObject({
+            readers: { orders: ["finance", "audit"] },
+            analystPassword: "correct horse battery",
+        });
+    });
+
     it("reads a scale as a synthetic data source", () => {
         expect(loadConfig({ scale: "12" }, context)).toMatchObject({ dataSource: { kind: "synthetic", scale: 12 }, dataFingerprint: "synthetic:v1:scale=12" });
     });
@@ -60,6 +67,11 @@ describe("loadConfig", () => {
         [{ sacle: "2" }, /datamesh:sacle: unknown configuration key/],
         [{ protectDomainData: "yes" }, /datamesh:protectDomainData: must be true or false/],
         [{ trinoInternalPort: "18080" }, /datamesh:trinoInternalPort: must differ from trinoPort/],
+        [{ analystPassword: "" }, /datamesh:analystPassword: must be at least 12 characters/],
+        [{ readers: '{"shipping": ["finance"]}' }, /datamesh:readers(\.shipping)?: .*unknown domain/],
+        [{ readers: '{"orders": ["Finance Team"]}' }, /datamesh:readers\.orders\.0: must be a lower-case SQL identifier/],
+        [{ readers: "orders=finance" }, /datamesh:readers: must be JSON/],
+        [{ readers: '{"orders": ["dbt"]}' }, /datamesh:readers\.orders\.0: 'dbt' is one of the stack's own Trino users/],
     ])("rejects %j naming the key", (raw, message) => {
         expect(error(raw as Record<string, string>)).toMatch(message);
     });
