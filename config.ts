@@ -2,6 +2,7 @@ import * as os from "os";
 import * as path from "path";
 import { z } from "zod";
 import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
+import { assertCertificateCovers } from "./lib/certificates";
 import { DOMAINS } from "./lib/domains";
 
 export const CONFIG_NAMESPACE = "datamesh";
@@ -23,6 +24,13 @@ const configSchema = z
         protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
         insightsSchema: identifier.default("jaffle_shop"),
+        trinoHostnames: z
+            .string()
+            .transform(text => text.split(",").map(name => name.trim()).filter(Boolean))
+            .pipe(z.array(z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, "must be lower-case DNS names, separated by commas")))
+            .optional(),
+        trinoCertificate: z.string().min(1, "must not be empty").optional(),
+        trinoPrivateKey: z.string().min(1, "must not be empty").optional(),
         analystPassword: z.string().min(12, "must be at least 12 characters (or leave the key unset to have one generated)").optional(),
         readers: z
             .string()
@@ -59,6 +67,10 @@ const configSchema = z
         message: "must not fall in the database ports basePort..basePort+3",
         path: ["trinoPort"],
     })
+    .refine(c => Boolean(c.trinoCertificate) === Boolean(c.trinoPrivateKey), {
+        message: "set both datamesh:trinoCertificate and datamesh:trinoPrivateKey, or neither (a certificate is then generated)",
+        path: ["trinoPrivateKey"],
+    })
     .refine(c => (c.trinoInternalPort ?? c.trinoPort + 1) !== c.trinoPort && ((c.trinoInternalPort ?? c.trinoPort + 1) < c.basePort || (c.trinoInternalPort ?? c.trinoPort + 1) > c.basePort + 3), {
         message: "must differ from trinoPort and not fall in the database ports basePort..basePort+3",
         path: ["trinoInternalPort"],
@@ -79,6 +91,10 @@ export interface MeshConfig {
     trinoInternalPort: number;
     /** Whether `pulumi destroy` must refuse to delete the domain databases. */
     protectDomainData: boolean;
+    /** Host names clients use for Trino besides localhost and 127.0.0.1; the certificate covers them. */
+    trinoHostnames: string[];
+    /** The user's own certificate (PEM chain) and unencrypted private key for Trino; generated when unset. */
+    trinoTls?: { certificatePem: string; privateKeyPem: string };
     /** The analyst's Trino password when the user sets one; generated otherwise. */
     analystPassword?: string;
     /** Extra read-only Trino users per domain: they read the domain's catalog, never its PII. */
@@ -131,6 +147,14 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
     const dataSource: DataSource = c.scale
         ? { kind: "synthetic", scale: c.scale }
         : { kind: "files", dir: c.dataDir ? resolve(c.dataDir) : CANONICAL_DATA_DIR };
+    const trinoHostnames = c.trinoHostnames ?? [];
+    if (c.trinoCertificate && c.trinoPrivateKey) {
+        try {
+            assertCertificateCovers(c.trinoCertificate, c.trinoPrivateKey, { hostnames: ["localhost", ...trinoHostnames], ipAddresses: ["127.0.0.1"] });
+        } catch (e) {
+            throw new ConfigError(`invalid configuration:\n${CONFIG_NAMESPACE}:trinoCertificate: ${(e as Error).message}`);
+        }
+    }
     let dataFingerprint: string;
     try {
         dataFingerprint = fingerprintDataSource(dataSource);
@@ -147,6 +171,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         trinoPort: c.trinoPort,
         trinoInternalPort: c.trinoInternalPort ?? c.trinoPort + 1,
         protectDomainData: c.protectDomainData === "true",
+        trinoHostnames,
+        trinoTls: c.trinoCertificate && c.trinoPrivateKey ? { certificatePem: c.trinoCertificate, privateKeyPem: c.trinoPrivateKey } : undefined,
         analystPassword: c.analystPassword,
         readers: c.readers ?? {},
         trinoMaxHeap: c.trinoMaxHeap,

@@ -59,6 +59,8 @@ const trino = new TrinoCoordinator("trino", {
     }),
     presetPasswords: config.analystPassword ? { analyst: config.analystPassword } : {},
     probeRole: "check",
+    extraHostnames: config.trinoHostnames,
+    certificate: config.trinoTls ? { certificatePem: config.trinoTls.certificatePem, privateKeyPem: pulumi.secret(config.trinoTls.privateKeyPem) } : undefined,
 });
 
 const dbt = new DbtJob("dbt", {

@@ -116,7 +116,10 @@ export interface CoordinatorSpec {
     maxHeap: string;
     /** Where etc/ lives, for the absolute paths of the keystore, password file and rules. */
     etcDir: string;
-    keystorePasswordEnv: string;
+    /** The keystore's file name in etc/: a PKCS12 `.p12` locked with a password, or a `.pem` with key and certificate. */
+    keystoreFile: string;
+    /** The variable holding the keystore's password; a PEM keystore with an unencrypted key has none. */
+    keystorePasswordEnv?: string;
     sharedSecretEnv: string;
 }
 
@@ -141,8 +144,8 @@ export function renderCoordinatorConfig(spec: CoordinatorSpec): string {
         "http-server.authentication.type": "PASSWORD",
         "http-server.http.port": spec.internalPort,
         "http-server.https.enabled": true,
-        "http-server.https.keystore.key": envReference(spec.keystorePasswordEnv),
-        "http-server.https.keystore.path": `${spec.etcDir}/keystore.p12`,
+        ...(spec.keystorePasswordEnv ? { "http-server.https.keystore.key": envReference(spec.keystorePasswordEnv) } : {}),
+        "http-server.https.keystore.path": `${spec.etcDir}/${spec.keystoreFile}`,
         "http-server.https.port": spec.httpsPort,
         "internal-communication.shared-secret": envReference(spec.sharedSecretEnv),
         "node-scheduler.include-coordinator": true,

@@ -8,6 +8,35 @@ import { TrinoTlsMaterial } from "../resources/trinoTls";
 const KEYSTORE_PASSWORD_ENV = "TRINO_KEYSTORE_PASSWORD";
 const SHARED_SECRET_ENV = "TRINO_SHARED_SECRET";
 
+/** The coordinator's TLS identity as Trino reads it, and what clients trust. */
+interface TrinoTls {
+    keystore: { file: string; base64: pulumi.Input<string>; passwordEnv?: string };
+    /** Variables the keystore needs on the Trino process (secret). */
+    env: pulumi.Input<Record<string, string>>;
+    caCert: pulumi.Input<string>;
+}
+
+/** A certificate made for this stack, in a PKCS12 keystore locked with a generated password. */
+function generatedTls(name: string, args: TrinoCoordinatorArgs, child: pulumi.CustomResourceOptions): TrinoTls {
+    const keystorePassword = new GeneratedPassword(`${name}-keystore-password`, {}, child);
+    const material = new TrinoTlsMaterial(
+        `${name}-tls`,
+        { keytool: args.platform.keytool, hostnames: ["localhost", ...(args.extraHostnames ?? [])], ipAddresses: ["127.0.0.1"], keystorePassword: pulumi.secret(keystorePassword.value) },
+        child,
+    );
+    return {
+        keystore: { file: "keystore.p12", base64: material.keystoreBase64, passwordEnv: KEYSTORE_PASSWORD_ENV },
+        env: pulumi.secret(keystorePassword.value.apply(password => ({ [KEYSTORE_PASSWORD_ENV]: password }))),
+        caCert: material.certificatePem,
+    };
+}
+
+/** The user's own certificate: Trino reads the key and chain from one PEM file. */
+function suppliedTls(certificate: { certificatePem: string; privateKeyPem: pulumi.Input<string> }): TrinoTls {
+    const pem = pulumi.secret(pulumi.output(certificate.privateKeyPem).apply(key => Buffer.from(`${key.trim()}\n${certificate.certificatePem.trim()}\n`).toString("base64")));
+    return { keystore: { file: "keystore.pem", base64: pem }, env: {}, caCert: certificate.certificatePem };
+}
+
 /** A Trino user's name and password. */
 export interface TrinoCredentials {
     user: string;
@@ -45,6 +74,8 @@ export interface TrinoCoordinatorArgs {
     probeRole: string;
     /** Host names the certificate covers, besides localhost and 127.0.0.1. */
     extraHostnames?: string[];
+    /** The user's own certificate chain and unencrypted private key (secret), already checked to cover the hosts; generated when unset. */
+    certificate?: { certificatePem: string; privateKeyPem: pulumi.Input<string> };
 }
 
 /**
@@ -83,19 +114,14 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 return [role, { value, bcryptHash: pulumi.unsecret(value.apply(password => stableBcryptHash(password, `${pulumi.getStack()}:${args.users[role]}`))) }];
             }),
         );
-        const keystorePassword = new GeneratedPassword(`${name}-keystore-password`, {}, child);
         const sharedSecret = new GeneratedPassword(`${name}-shared-secret`, { length: 64 }, child);
-        const tls = new TrinoTlsMaterial(
-            `${name}-tls`,
-            { keytool: args.platform.keytool, hostnames: ["localhost", ...(args.extraHostnames ?? [])], ipAddresses: ["127.0.0.1"], keystorePassword: pulumi.secret(keystorePassword.value) },
-            child,
-        );
+        const tls = args.certificate ? suppliedTls(args.certificate) : generatedTls(name, args, child);
 
         const catalogs = pulumi.all(args.catalogs);
         const env = pulumi.secret(
             pulumi
-                .all([pulumi.all(args.secretEnv), keystorePassword.value, sharedSecret.value])
-                .apply(([parts, keystore, shared]) => Object.assign({ [KEYSTORE_PASSWORD_ENV]: keystore, [SHARED_SECRET_ENV]: shared }, ...parts) as Record<string, string>),
+                .all([pulumi.all(args.secretEnv), tls.env, sharedSecret.value])
+                .apply(([parts, tlsEnv, shared]) => Object.assign({ [SHARED_SECRET_ENV]: shared }, tlsEnv, ...parts) as Record<string, string>),
         );
         const users = pulumi.all(Object.entries(args.users).map(([role, user]) => passwords[role].bcryptHash.apply(bcryptHash => ({ user, bcryptHash }))));
         const probe = pulumi.secret(passwords[args.probeRole].value.apply(password => ({ user: args.users[args.probeRole], password })));
@@ -108,10 +134,9 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 maxHeap: args.maxHeap,
                 catalogs,
                 env,
-                keystorePasswordEnv: KEYSTORE_PASSWORD_ENV,
                 sharedSecretEnv: SHARED_SECRET_ENV,
-                keystoreBase64: tls.keystoreBase64,
-                caCert: tls.certificatePem,
+                keystore: tls.keystore,
+                caCert: tls.caCert,
                 users,
                 accessRules: args.accessRules,
                 probe,
@@ -131,7 +156,7 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
         });
         this.catalogNames = catalogs.apply(list => list.map(c => c.name).sort());
         this.files = server.files;
-        this.caCert = tls.certificatePem;
+        this.caCert = pulumi.output(tls.caCert);
         this.users = Object.fromEntries(Object.entries(args.users).map(([role, user]) => [role, { user, password: pulumi.secret(passwords[role].value) }]));
         this.ready = server.resource;
 

@@ -48,11 +48,10 @@ export interface TrinoServerRequest {
     catalogs: pulumi.Input<CatalogSpec[]>;
     /** Variables that Trino's files reference with ${ENV:...}: the only way secrets reach Trino. */
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    /** Names of the variables in `env` that hold the keystore password and the internal shared secret. */
-    keystorePasswordEnv: string;
+    /** The name of the variable in `env` that holds the internal shared secret. */
     sharedSecretEnv: string;
-    /** The PKCS12 keystore, base64 (secret). */
-    keystoreBase64: pulumi.Input<string>;
+    /** The keystore: its file name in etc/, its content base64 (secret), and the variable in `env` with its password, if any. */
+    keystore: { file: string; base64: pulumi.Input<string>; passwordEnv?: string };
     /** The certificate clients trust, PEM. */
     caCert: pulumi.Input<string>;
     /** Trino's users with bcrypt hashes of their passwords. */

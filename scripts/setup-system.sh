@@ -28,6 +28,7 @@ PACKAGES=(
   gzip
   unzip
   procps
+  openssl
 )
 
 is_installed() {

@@ -1,4 +1,8 @@
+import * as child_process from "child_process";
+import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
+import * as path from "path";
 import { createMesh, MeshUnderTest } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
@@ -15,16 +19,42 @@ async function resourceTypes(mesh: MeshUnderTest): Promise<string[]> {
 }
 
 describe("bad input", () => {
-    it("rejects an unknown platform and a zero scale before any resource is created", async () => {
-        const mesh = await createMesh("badconfig", { platform: "nomad", scale: "0" });
+    it("rejects an unknown platform, a zero scale, an empty password and a rule for an unknown domain before any resource is created", async () => {
+        const mesh = await createMesh("badconfig", { platform: "nomad", scale: "0", analystPassword: "", readers: JSON.stringify({ shipping: ["finance"] }) });
         try {
             const failure = mesh.stack.up();
             await expect(failure).rejects.toThrow(/datamesh:platform: Invalid option/);
             await expect(failure).rejects.toThrow(/datamesh:scale: Too small: expected number to be >=1/);
+            await expect(failure).rejects.toThrow(/datamesh:analystPassword: must be at least 12 characters/);
+            await expect(failure).rejects.toThrow(/datamesh:readers\.shipping: unknown domain 'shipping'/);
             const created = (await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"));
             expect(created).toEqual([]);
         } finally {
             await mesh.remove();
+        }
+    }, 300_000);
+
+    it("rejects a certificate that does not cover the Trino host before any resource is created", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-cert-"));
+        try {
+            child_process.execFileSync(
+                "openssl",
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")],
+                { stdio: "ignore" },
+            );
+            const mesh = await createMesh("badcert", {
+                trinoHostnames: "trino.example.internal",
+                trinoCertificate: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"),
+                trinoPrivateKey: fs.readFileSync(path.join(dir, "key.pem"), "utf8"),
+            });
+            try {
+                await expect(mesh.stack.up()).rejects.toThrow("datamesh:trinoCertificate: the certificate does not cover trino.example.internal");
+                expect((await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"))).toEqual([]);
+            } finally {
+                await mesh.remove();
+            }
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     }, 300_000);
 

@@ -90,7 +90,7 @@ export async function createMesh(label: string, config: Record<string, string> =
         "datamesh:trinoPort": { value: String(trinoPort) },
         // Tests end with `pulumi destroy`; the protection of domain data is tested on its own.
         "datamesh:protectDomainData": { value: "false" },
-        ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`datamesh:${k}`, { value: v, secret: /password/i.test(k) }])),
+        ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`datamesh:${k}`, { value: v, secret: /password|privatekey/i.test(k) }])),
     });
     return {
         stack,

@@ -11,6 +11,7 @@ const coordinator: CoordinatorSpec = {
     internalPort: 18080,
     maxHeap: "2G",
     etcDir: "/state/trino/etc",
+    keystoreFile: "keystore.p12",
     keystorePasswordEnv: "TRINO_KEYSTORE_PASSWORD",
     sharedSecretEnv: "TRINO_SHARED_SECRET",
 };
@@ -80,6 +81,12 @@ describe("Trino catalogs", () => {
         expect(config).toContain("http-server.https.keystore.key=${ENV:TRINO_KEYSTORE_PASSWORD}\n");
         expect(config).toContain("internal-communication.shared-secret=${ENV:TRINO_SHARED_SECRET}\n");
         expect(config).not.toContain("allow-insecure-over-http");
+    });
+
+    it("reads a PEM keystore with an unencrypted key without a password", () => {
+        const config = renderCoordinatorConfig({ ...coordinator, keystoreFile: "keystore.pem", keystorePasswordEnv: undefined });
+        expect(config).toContain("http-server.https.keystore.path=/state/trino/etc/keystore.pem\n");
+        expect(config).not.toContain("keystore.key");
     });
 
     it("sizes query memory from the heap so that any heap starts", () => {

@@ -68,6 +68,9 @@ describe("loadConfig", () => {
         [{ protectDomainData: "yes" }, /datamesh:protectDomainData: must be true or false/],
         [{ trinoInternalPort: "18080" }, /datamesh:trinoInternalPort: must differ from trinoPort/],
         [{ analystPassword: "" }, /datamesh:analystPassword: must be at least 12 characters/],
+        [{ trinoHostnames: "Trino_Host" }, /datamesh:trinoHostnames\.0: must be lower-case DNS names/],
+        [{ trinoCertificate: "x" }, /datamesh:trinoPrivateKey: set both datamesh:trinoCertificate and datamesh:trinoPrivateKey, or neither/],
+        [{ trinoCertificate: "x", trinoPrivateKey: "y" }, /datamesh:trinoCertificate: is not a PEM certificate/],
         [{ readers: '{"shipping": ["finance"]}' }, /datamesh:readers(\.shipping)?: .*unknown domain/],
         [{ readers: '{"orders": ["Finance Team"]}' }, /datamesh:readers\.orders\.0: must be a lower-case SQL identifier/],
         [{ readers: "orders=finance" }, /datamesh:readers: must be JSON/],
@@ -81,6 +84,20 @@ describe("loadConfig", () => {
         fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "customers.csv"), path.join(dir, "customers.csv"));
         fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "orders.csv"), path.join(dir, "orders.csv"));
         expect(error({ dataDir: dir })).toBe(`invalid configuration:\ndatamesh:dataDir: data folder '${dir}' is missing '${path.join(dir, "payments.csv")}'`);
+    });
+
+    it("rejects a certificate that does not cover the host clients use, naming the key and the host", () => {
+        const dir = makeTempDir("config");
+        require("child_process").execFileSync(
+            "openssl",
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
+            { stdio: "ignore" },
+        );
+        const certificate = { trinoCertificate: fs.readFileSync(`${dir}/cert.pem`, "utf8"), trinoPrivateKey: fs.readFileSync(`${dir}/key.pem`, "utf8") };
+        expect(loadConfig(certificate, context).trinoTls?.certificatePem).toBe(certificate.trinoCertificate);
+        expect(error({ ...certificate, trinoHostnames: "trino.example.internal" })).toBe(
+            "invalid configuration:\ndatamesh:trinoCertificate: the certificate does not cover trino.example.internal (it names: DNS:localhost, IP Address:127.0.0.1)",
+        );
     });
 
     it("rejects a data folder that does not exist", () => {

@@ -1,4 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as child_process from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { makeTempDir } from "./tempDirs";
 import { installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
@@ -9,11 +13,28 @@ jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeF
 let resources: RecordedResource[];
 let stack: typeof import("../../index");
 
+let certificate: { cert: string; key: string };
+
 beforeAll(async () => {
+    const dir = makeTempDir("options");
+    child_process.execFileSync(
+        "openssl",
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=trino.example.internal", "-addext", "subjectAltName=DNS:localhost,DNS:trino.example.internal,IP:127.0.0.1",
+            "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")],
+        { stdio: "ignore" },
+    );
+    certificate = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
     resources = await installMocks();
     pulumi.runtime.setAllConfig(
-        { "datamesh:stateDir": "/var/lib/datamesh-options", "datamesh:readers": '{"orders": ["finance"]}', "datamesh:analystPassword": "correct horse battery" },
-        ["datamesh:analystPassword"],
+        {
+            "datamesh:stateDir": "/var/lib/datamesh-options",
+            "datamesh:readers": '{"orders": ["finance"]}',
+            "datamesh:analystPassword": "correct horse battery",
+            "datamesh:trinoHostnames": "trino.example.internal",
+            "datamesh:trinoCertificate": certificate.cert,
+            "datamesh:trinoPrivateKey": certificate.key,
+        },
+        ["datamesh:analystPassword", "datamesh:trinoPrivateKey"],
     );
     stack = await import("../../index");
     await valueOf(stack.check);
@@ -36,5 +57,19 @@ describe("optional governance settings", () => {
         const passwordDb: string = resources.find(r => r.name === "trino-server")!.inputs.files["password.db"];
         expect(passwordDb).toMatch(/^analyst:\$2y\$10\$/m);
         expect(passwordDb).not.toContain("correct horse battery");
+    });
+});
+
+describe("a certificate the user supplies", () => {
+    it("replaces the generated keystore with a PEM keystore and becomes what clients trust", async () => {
+        expect(resources.some(r => r.type.endsWith(":TrinoTlsMaterial"))).toBe(false);
+        expect(resources.some(r => r.name === "trino-keystore-password")).toBe(false);
+        const trino = resources.find(r => r.name === "trino-server")!;
+        expect(trino.inputs.files["config.properties"]).toContain("keystore.pem\n");
+        expect(trino.inputs.files["config.properties"]).not.toContain("keystore.key");
+        const keystore = Buffer.from(trino.inputs.secretFiles.value["keystore.pem"], "base64").toString("utf8");
+        expect(keystore).toContain(certificate.key.trim());
+        expect(keystore).toContain(certificate.cert.trim());
+        expect(await valueOf(stack.trinoCaCert)).toBe(certificate.cert);
     });
 });
