@@ -1,8 +1,5 @@
-import * as child_process from "child_process";
-import * as fs from "fs";
 import * as net from "net";
-import * as os from "os";
-import * as path from "path";
+import { selfSignedCertificate } from "../selfSigned";
 import { createMesh, MeshUnderTest } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
@@ -35,26 +32,13 @@ describe("bad input", () => {
     }, 300_000);
 
     it("rejects a certificate that does not cover the Trino host before any resource is created", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-cert-"));
+        const { cert, key } = selfSignedCertificate("DNS:localhost,IP:127.0.0.1");
+        const mesh = await createMesh("badcert", { trinoHostnames: "trino.example.internal", trinoCertificate: cert, trinoPrivateKey: key });
         try {
-            child_process.execFileSync(
-                "openssl",
-                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")],
-                { stdio: "ignore" },
-            );
-            const mesh = await createMesh("badcert", {
-                trinoHostnames: "trino.example.internal",
-                trinoCertificate: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"),
-                trinoPrivateKey: fs.readFileSync(path.join(dir, "key.pem"), "utf8"),
-            });
-            try {
-                await expect(mesh.stack.up()).rejects.toThrow("datamesh:trinoCertificate: the certificate does not cover trino.example.internal");
-                expect((await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"))).toEqual([]);
-            } finally {
-                await mesh.remove();
-            }
+            await expect(mesh.stack.up()).rejects.toThrow("datamesh:trinoCertificate: the certificate does not cover trino.example.internal");
+            expect((await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"))).toEqual([]);
         } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
+            await mesh.remove();
         }
     }, 300_000);
 

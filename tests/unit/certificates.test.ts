@@ -1,19 +1,5 @@
-import * as child_process from "child_process";
-import * as fs from "fs";
-import * as path from "path";
 import { assertCertificateCovers } from "../../lib/certificates";
-import { makeTempDir } from "./tempDirs";
-
-/** A fresh self-signed certificate and key from openssl, with the given subject alternative names. */
-function selfSigned(san: string): { cert: string; key: string } {
-    const dir = makeTempDir("cert");
-    child_process.execFileSync(
-        "openssl",
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=datamesh-test", "-addext", `subjectAltName=${san}`, "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")],
-        { stdio: "ignore" },
-    );
-    return { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
-}
+import { selfSignedCertificate as selfSigned } from "../selfSigned";
 
 describe("a certificate the user supplies for Trino", () => {
     const names = { hostnames: ["localhost", "trino.example.internal"], ipAddresses: ["127.0.0.1"] };

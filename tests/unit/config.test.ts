@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { selfSignedCertificate } from "../selfSigned";
 import { makeTempDir } from "./tempDirs";
 import { ConfigError, loadConfig, projectConfig } from "../../config";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
@@ -87,13 +88,8 @@ describe("loadConfig", () => {
     });
 
     it("rejects a certificate that does not cover the host clients use, naming the key and the host", () => {
-        const dir = makeTempDir("config");
-        require("child_process").execFileSync(
-            "openssl",
-            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", `${dir}/key.pem`, "-out", `${dir}/cert.pem`],
-            { stdio: "ignore" },
-        );
-        const certificate = { trinoCertificate: fs.readFileSync(`${dir}/cert.pem`, "utf8"), trinoPrivateKey: fs.readFileSync(`${dir}/key.pem`, "utf8") };
+        const { cert, key } = selfSignedCertificate("DNS:localhost,IP:127.0.0.1");
+        const certificate = { trinoCertificate: cert, trinoPrivateKey: key };
         expect(loadConfig(certificate, context).trinoTls?.certificatePem).toBe(certificate.trinoCertificate);
         expect(error({ ...certificate, trinoHostnames: "trino.example.internal" })).toBe(
             "invalid configuration:\ndatamesh:trinoCertificate: the certificate does not cover trino.example.internal (it names: DNS:localhost, IP Address:127.0.0.1)",

@@ -1,8 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as child_process from "child_process";
-import * as fs from "fs";
-import * as path from "path";
-import { makeTempDir } from "./tempDirs";
+import { selfSignedCertificate } from "../selfSigned";
 import { installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
@@ -16,14 +13,7 @@ let stack: typeof import("../../index");
 let certificate: { cert: string; key: string };
 
 beforeAll(async () => {
-    const dir = makeTempDir("options");
-    child_process.execFileSync(
-        "openssl",
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=trino.example.internal", "-addext", "subjectAltName=DNS:localhost,DNS:trino.example.internal,IP:127.0.0.1",
-            "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")],
-        { stdio: "ignore" },
-    );
-    certificate = { cert: fs.readFileSync(path.join(dir, "cert.pem"), "utf8"), key: fs.readFileSync(path.join(dir, "key.pem"), "utf8") };
+    certificate = selfSignedCertificate("DNS:localhost,DNS:trino.example.internal,IP:127.0.0.1");
     resources = await installMocks();
     pulumi.runtime.setAllConfig(
         {
