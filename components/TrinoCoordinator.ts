@@ -89,8 +89,6 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
     public readonly port: pulumi.Output<number>;
     public readonly version: pulumi.Output<string>;
     public readonly catalogNames: pulumi.Output<string[]>;
-    /** The generated etc/ files, by path relative to etc/. */
-    public readonly files: pulumi.Output<Record<string, string>>;
     /** The self-signed certificate clients trust, PEM. */
     public readonly caCert: pulumi.Output<string>;
     /** Every user by role; passwords are secrets. */
@@ -155,7 +153,6 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
             return running;
         });
         this.catalogNames = catalogs.apply(list => list.map(c => c.name).sort());
-        this.files = server.files;
         this.caCert = pulumi.output(tls.caCert);
         this.users = Object.fromEntries(Object.entries(args.users).map(([role, user]) => [role, { user, password: pulumi.secret(passwords[role].value) }]));
         this.ready = server.resource;

@@ -67,8 +67,6 @@ export interface TrinoServer {
     host: pulumi.Output<string>;
     port: pulumi.Output<number>;
     version: pulumi.Output<string>;
-    /** The etc/ files as deployed, by relative path. */
-    files: pulumi.Output<Record<string, string>>;
     resource: pulumi.Resource;
 }
 

@@ -102,7 +102,7 @@ export class LocalPlatform implements Platform {
             },
             this.withState(opts),
         );
-        return { url: trino.url, host: pulumi.output("127.0.0.1"), port: pulumi.output(request.port), version: trino.version, files, resource: trino };
+        return { url: trino.url, host: pulumi.output("127.0.0.1"), port: pulumi.output(request.port), version: trino.version, resource: trino };
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
