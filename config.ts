@@ -10,6 +10,28 @@ export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
 export type PlatformName = (typeof PLATFORMS)[number];
 
 const port = z.coerce.number().int().min(1024).max(65535);
+
+/** The container images the docker and kubernetes platforms run, each pinned to an exact tag. */
+export const DEFAULT_IMAGES = {
+    postgresImage: "postgres:17.6",
+    mariadbImage: "mariadb:11.8.3",
+    trinoImage: "trinodb/trino:476",
+    minioImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
+    minioClientImage: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
+    dbtImage: "datamesh/dbt-trino:1.11.0",
+} as const;
+export type ImageKey = keyof typeof DEFAULT_IMAGES;
+
+/** An image reference with an exact tag or digest; `latest` or no tag would change under the stack. */
+const pinnedImage = z.string().superRefine((image, ctx) => {
+    const match = /^([a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(image);
+    if (!match) {
+        ctx.addIssue({ code: "custom", message: `'${image}' is not an image reference such as trinodb/trino:476` });
+    } else if (!match[3] && (!match[2] || match[2] === "latest")) {
+        ctx.addIssue({ code: "custom", message: `'${image}' is not pinned: give an exact tag (not 'latest') or a digest, such as trinodb/trino:476` });
+    }
+});
+const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and -, at most 63");
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _)");
 
 /** The stack's configuration keys, without the `datamesh:` prefix. Unknown keys are rejected. */
@@ -60,8 +82,22 @@ const configSchema = z
             .optional(),
         dataDir: z.string().min(1).optional(),
         scale: z.coerce.number().int().min(1).max(10_000).optional(),
+        workers: z.coerce.number({ message: "must be a whole number, 0 or more" }).int("must be a whole number, 0 or more").min(0, "must be 0 or more (0: the coordinator schedules work itself)").max(100).default(0),
+        namespace: dnsLabel.optional(),
+        renderYamlTo: z.string().min(1, "must not be empty").optional(),
+        postgresImage: pinnedImage.default(DEFAULT_IMAGES.postgresImage),
+        mariadbImage: pinnedImage.default(DEFAULT_IMAGES.mariadbImage),
+        trinoImage: pinnedImage.default(DEFAULT_IMAGES.trinoImage),
+        minioImage: pinnedImage.default(DEFAULT_IMAGES.minioImage),
+        minioClientImage: pinnedImage.default(DEFAULT_IMAGES.minioClientImage),
+        dbtImage: pinnedImage.default(DEFAULT_IMAGES.dbtImage),
     })
     .strict()
+    .refine(c => c.platform !== "local" || c.workers === 0, { message: "the local platform runs a single Trino node; workers need platform docker or kubernetes", path: ["workers"] })
+    .refine(c => c.platform === "kubernetes" || (c.renderYamlTo === undefined && c.namespace === undefined), {
+        message: "renderYamlTo and namespace apply to platform kubernetes only",
+        path: ["platform"],
+    })
     .refine(c => !(c.dataDir && c.scale), { message: "set either datamesh:dataDir or datamesh:scale, not both", path: ["scale"] })
     .refine(c => c.trinoPort < c.basePort || c.trinoPort > c.basePort + 3, {
         message: "must not fall in the database ports basePort..basePort+3",
@@ -104,6 +140,14 @@ export interface MeshConfig {
     dataSource: DataSource;
     /** Changes exactly when the domain data changes. */
     dataFingerprint: string;
+    /** Trino worker nodes besides the coordinator (docker and kubernetes). */
+    workers: number;
+    /** The pinned images of the docker and kubernetes platforms. */
+    images: Record<ImageKey, string>;
+    /** Kubernetes only: the namespace that holds the whole mesh. */
+    namespace: string;
+    /** Kubernetes only: write manifests to this folder instead of applying them to a cluster. */
+    renderYamlTo?: string;
 }
 
 /** Raised for any invalid configuration; the message names every offending key. */
@@ -179,6 +223,10 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         insightsSchema: c.insightsSchema,
         dataSource,
         dataFingerprint,
+        workers: c.workers,
+        images: { postgresImage: c.postgresImage, mariadbImage: c.mariadbImage, trinoImage: c.trinoImage, minioImage: c.minioImage, minioClientImage: c.minioClientImage, dbtImage: c.dbtImage },
+        namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
+        renderYamlTo: c.renderYamlTo ? resolve(c.renderYamlTo) : undefined,
     };
 }
 

@@ -48,6 +48,7 @@ const trino = new TrinoCoordinator("trino", {
     port: config.trinoPort,
     internalPort: config.trinoInternalPort,
     maxHeap: config.trinoMaxHeap,
+    workers: config.workers,
     catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
     secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
     users: TRINO_USERS,
@@ -77,7 +78,9 @@ const dbt = new DbtJob("dbt", {
 });
 
 const insightsCheck = new InsightsCheck("check", {
+    platform,
     trinoUrl: trino.url,
+    trinoMeshEndpoint: { host: trino.meshHost, port: trino.meshPort },
     trinoCaCert: trino.caCert,
     credentials: trino.credentials("check"),
     insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },

@@ -1,4 +1,4 @@
-import { envReference, renderProperties } from "./properties";
+import { envReference, PropertyValue, renderProperties } from "./properties";
 
 /*
  * Trino's configuration as pure functions of plain values, laid out as the Trino Helm chart lays
@@ -29,13 +29,30 @@ export interface MariadbCatalog extends JdbcEndpoint {
     name: string;
 }
 
-/** The persisted insights catalog: Iceberg tables and views, metadata in PostgreSQL, files on local disk. */
+/** Iceberg files in a folder that every Trino node sees at the same path (one machine, or one shared volume). */
+export interface LocalWarehouse {
+    kind: "local";
+    /** Absolute folder that holds the Iceberg data and metadata files. */
+    dir: string;
+}
+
+/** Iceberg files in an S3-compatible bucket (MinIO on Kubernetes), so that every worker reaches them. */
+export interface S3Warehouse {
+    kind: "s3";
+    endpoint: string;
+    region: string;
+    bucket: string;
+    /** Environment variables on the Trino processes that hold the access key pair. */
+    accessKeyEnv: string;
+    secretKeyEnv: string;
+}
+
+/** The persisted insights catalog: Iceberg tables and views, metadata in PostgreSQL, files in the warehouse. */
 export interface IcebergJdbcCatalog {
     kind: "iceberg";
     name: string;
     metastore: JdbcEndpoint & { database: string };
-    /** Absolute folder that holds the Iceberg data and metadata files. */
-    warehouseDir: string;
+    warehouse: LocalWarehouse | S3Warehouse;
 }
 
 export type CatalogSpec = PostgresqlCatalog | MariadbCatalog | IcebergJdbcCatalog;
@@ -70,39 +87,57 @@ export function renderCatalog(spec: CatalogSpec): string {
                 "connection-password": envReference(spec.passwordEnv),
             });
         case "iceberg":
-            if (!spec.warehouseDir.startsWith("/")) {
-                throw new Error(`catalog '${spec.name}': warehouseDir must be an absolute path, got '${spec.warehouseDir}'`);
-            }
             return renderProperties({
                 "connector.name": "iceberg",
-                "fs.native-local.enabled": true,
                 "iceberg.catalog.type": "jdbc",
                 "iceberg.jdbc-catalog.catalog-name": spec.name,
                 "iceberg.jdbc-catalog.connection-password": envReference(spec.metastore.passwordEnv),
                 "iceberg.jdbc-catalog.connection-url": `jdbc:postgresql://${spec.metastore.host}:${spec.metastore.port}/${spec.metastore.database}`,
                 "iceberg.jdbc-catalog.connection-user": spec.metastore.user,
-                "iceberg.jdbc-catalog.default-warehouse-dir": "local:///",
                 "iceberg.jdbc-catalog.driver-class": "org.postgresql.Driver",
-                "local.location": spec.warehouseDir,
+                ...warehouseProperties(spec.name, spec.warehouse),
             });
     }
 }
 
-/** The coordinator's node identity and where it keeps its own files. */
+function warehouseProperties(catalog: string, warehouse: LocalWarehouse | S3Warehouse): Record<string, PropertyValue> {
+    if (warehouse.kind === "local") {
+        if (!warehouse.dir.startsWith("/")) {
+            throw new Error(`catalog '${catalog}': the warehouse folder must be an absolute path, got '${warehouse.dir}'`);
+        }
+        return { "fs.native-local.enabled": true, "iceberg.jdbc-catalog.default-warehouse-dir": "local:///", "local.location": warehouse.dir };
+    }
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(warehouse.bucket)) {
+        throw new Error(`catalog '${catalog}': '${warehouse.bucket}' is not a valid bucket name`);
+    }
+    return {
+        "fs.native-s3.enabled": true,
+        "iceberg.jdbc-catalog.default-warehouse-dir": `s3://${warehouse.bucket}/`,
+        "s3.aws-access-key": envReference(warehouse.accessKeyEnv),
+        "s3.aws-secret-key": envReference(warehouse.secretKeyEnv),
+        "s3.endpoint": warehouse.endpoint,
+        "s3.path-style-access": true,
+        "s3.region": warehouse.region,
+    };
+}
+
+/** A node's identity and where it keeps its own files. */
 export interface NodeSpec {
     environment: string;
-    nodeId: string;
+    /** Fixed for a process on one machine; unset for pods, which Trino then names itself. */
+    nodeId?: string;
     dataDir: string;
     pluginDir: string;
+    /** Bind to 127.0.0.1 only: right for one machine, wrong where other nodes must reach this one. */
+    loopbackOnly?: boolean;
 }
 
 export function renderNodeProperties(spec: NodeSpec): string {
     return renderProperties({
         "node.data-dir": spec.dataDir,
         "node.environment": spec.environment,
-        "node.id": spec.nodeId,
-        "node.bind-ip": "127.0.0.1",
-        "node.internal-address": "127.0.0.1",
+        ...(spec.nodeId ? { "node.id": spec.nodeId } : {}),
+        ...(spec.loopbackOnly ? { "node.bind-ip": "127.0.0.1", "node.internal-address": "127.0.0.1" } : {}),
         "plugin.dir": spec.pluginDir,
     });
 }
@@ -121,6 +156,20 @@ export interface CoordinatorSpec {
     /** The variable holding the keystore's password; a PEM keystore with an unencrypted key has none. */
     keystorePasswordEnv?: string;
     sharedSecretEnv: string;
+    /** Where the keystore and password.db are, when not in etc/ (a mounted Secret on Kubernetes). */
+    secretDir?: string;
+    /** How nodes find the coordinator; defaults to its internal port on 127.0.0.1. */
+    discoveryUri?: string;
+    /** Whether the coordinator also runs query work: true unless there are workers. */
+    includeCoordinator?: boolean;
+}
+
+/** A worker: plain HTTP inside the cluster, authenticated to the coordinator by the shared secret. */
+export interface WorkerSpec {
+    httpPort: number;
+    discoveryUri: string;
+    maxHeap: string;
+    sharedSecretEnv: string;
 }
 
 function heapMegabytes(maxHeap: string): number {
@@ -136,26 +185,52 @@ function heapMegabytes(maxHeap: string): number {
  * the heap, leaving Trino's default 30% headroom, so any heap size starts.
  */
 export function renderCoordinatorConfig(spec: CoordinatorSpec): string {
-    const queryMemory = `${Math.floor(heapMegabytes(spec.maxHeap) / 2)}MB`;
+    const queryMemory = queryMemoryOf(spec.maxHeap);
+    const secretDir = spec.secretDir ?? spec.etcDir;
     return renderProperties({
         "catalog.management": "static",
         coordinator: true,
-        "discovery.uri": `http://127.0.0.1:${spec.internalPort}`,
+        "discovery.uri": spec.discoveryUri ?? `http://127.0.0.1:${spec.internalPort}`,
         "http-server.authentication.type": "PASSWORD",
         "http-server.http.port": spec.internalPort,
         "http-server.https.enabled": true,
         ...(spec.keystorePasswordEnv ? { "http-server.https.keystore.key": envReference(spec.keystorePasswordEnv) } : {}),
-        "http-server.https.keystore.path": `${spec.etcDir}/${spec.keystoreFile}`,
+        "http-server.https.keystore.path": `${secretDir}/${spec.keystoreFile}`,
         "http-server.https.port": spec.httpsPort,
         "internal-communication.shared-secret": envReference(spec.sharedSecretEnv),
-        "node-scheduler.include-coordinator": true,
+        "node-scheduler.include-coordinator": spec.includeCoordinator ?? true,
         "query.max-memory": queryMemory,
         "query.max-memory-per-node": queryMemory,
     });
 }
 
-export function renderPasswordAuthenticator(etcDir: string): string {
-    return renderProperties({ "file.password-file": `${etcDir}/password.db`, "password-authenticator.name": "file" });
+function queryMemoryOf(maxHeap: string): string {
+    return `${Math.floor(heapMegabytes(maxHeap) / 2)}MB`;
+}
+
+export function renderWorkerConfig(spec: WorkerSpec): string {
+    return renderProperties({
+        "catalog.management": "static",
+        coordinator: false,
+        "discovery.uri": spec.discoveryUri,
+        "http-server.http.port": spec.httpPort,
+        "internal-communication.shared-secret": envReference(spec.sharedSecretEnv),
+        "query.max-memory-per-node": queryMemoryOf(spec.maxHeap),
+    });
+}
+
+/** Every file of a worker's etc/ folder except the catalogs, which it shares with the coordinator. */
+export function renderWorkerEtc(spec: { node: NodeSpec; worker: WorkerSpec }): Record<string, string> {
+    return {
+        "config.properties": renderWorkerConfig(spec.worker),
+        "jvm.config": renderJvmConfig({ maxHeap: spec.worker.maxHeap }),
+        "log.properties": renderLogProperties(),
+        "node.properties": renderNodeProperties(spec.node),
+    };
+}
+
+export function renderPasswordAuthenticator(passwordFileDir: string): string {
+    return renderProperties({ "file.password-file": `${passwordFileDir}/password.db`, "password-authenticator.name": "file" });
 }
 
 export function renderAccessControl(etcDir: string): string {
@@ -233,7 +308,7 @@ export function renderEtc(spec: {
         "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap }),
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
-        "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.etcDir),
+        "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
         "password.db": renderPasswordDb(spec.users),
         "rules.json": spec.accessRules,
     };

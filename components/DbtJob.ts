@@ -55,7 +55,7 @@ export class DbtJob extends pulumi.ComponentResource {
                 projectDir: args.projectDir,
                 projectDigest,
                 dataFingerprint: args.dataFingerprint,
-                trino: { host: args.trino.host, port: args.trino.port, caCert: args.trino.caCert },
+                trino: { host: args.trino.meshHost, port: args.trino.meshPort, caCert: args.trino.caCert },
                 password: args.trinoPassword,
                 profile: trino =>
                     renderDbtProfile({

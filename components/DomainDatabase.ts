@@ -4,7 +4,6 @@ import { DataSource } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { Platform } from "../platforms";
 import { GeneratedPassword } from "../resources/password";
-import { DomainAccess, DomainDataLoad } from "../resources/domainData";
 
 export interface DomainDatabaseArgs {
     /** The domain's declaration: engine, table and columns. */
@@ -37,6 +36,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
     /** The read-only user Trino connects as. */
     public readonly readerUser: pulumi.Output<string>;
     public readonly tables: pulumi.Output<string[]>;
+    /** Rows loaded per table, where the platform counts them (not inside a cluster). */
     public readonly rowCounts: pulumi.Output<Record<string, number>>;
     /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
     public readonly trinoCatalog: pulumi.Output<CatalogSpec>;
@@ -55,47 +55,32 @@ export class DomainDatabase extends pulumi.ComponentResource {
 
         const keep = { parent: this, protect: args.protect };
         const server = args.platform.databaseServer(`${name}-server`, { component: name, engine: domain.engine, port: args.port, adminPassword: adminPassword.value }, keep);
-        const access = new DomainAccess(
-            `${name}-access`,
+        const setup = args.platform.domainSetup(
+            name,
             {
-                engine: domain.engine,
-                host: server.host,
-                port: server.port,
-                admin: { user: server.adminUser, password: server.adminPassword },
-                database: domain.name,
+                component: name,
+                server,
+                domain,
                 owner: { user: ownerUser, password: ownerPassword.value },
                 reader: { user: readerUser, password: readerPassword.value },
-                domain,
-            },
-            { ...keep, dependsOn: [server.resource] },
-        );
-        const load = new DomainDataLoad(
-            `${name}-data`,
-            {
-                engine: domain.engine,
-                host: server.host,
-                port: server.port,
-                owner: { user: ownerUser, password: ownerPassword.value },
-                database: access.database,
-                domain,
                 source: args.dataSource,
                 fingerprint: args.dataFingerprint,
             },
-            { ...keep, dependsOn: [access] },
+            keep,
         );
 
         this.engine = pulumi.output(domain.engine);
         this.host = server.host;
         this.port = server.port;
-        this.database = access.database;
+        this.database = setup.database;
         this.user = pulumi.output(ownerUser);
         this.password = pulumi.secret(ownerPassword.value);
         this.readerUser = pulumi.output(readerUser);
         this.tables = pulumi.output([domain.table]);
-        this.rowCounts = load.rowCount.apply(count => ({ [domain.table]: count }));
+        this.rowCounts = setup.rowCount.apply(count => (count === undefined ? {} : { [domain.table]: count }));
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
-        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, load.id]).apply(([host, port]): CatalogSpec =>
+        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, setup.resource.id]).apply(([host, port]): CatalogSpec =>
             domain.engine === "postgresql"
                 ? { kind: "postgresql", name: domain.name, host, port, database: domain.name, user: readerUser, passwordEnv }
                 : { kind: "mariadb", name: domain.name, host, port, user: readerUser, passwordEnv },

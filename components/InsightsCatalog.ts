@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
 import { Platform } from "../platforms";
-import { IcebergMetastore } from "../resources/icebergMetastore";
 import { GeneratedPassword } from "../resources/password";
 
 export interface InsightsCatalogArgs {
@@ -20,6 +19,7 @@ export interface InsightsCatalogArgs {
  */
 export class InsightsCatalog extends pulumi.ComponentResource {
     public readonly catalogName: pulumi.Output<string>;
+    /** Where the Iceberg files live: a folder, or a bucket every Trino node reaches. */
     public readonly warehouse: pulumi.Output<string>;
     public readonly metastore: pulumi.Output<{ host: string; port: number; database: string }>;
     /** How Trino reaches the catalog; the password travels separately, in `trinoEnv`. */
@@ -35,32 +35,27 @@ export class InsightsCatalog extends pulumi.ComponentResource {
         const server = args.platform.databaseServer(`${name}-metastore`, { component: name, engine: "postgresql", port: args.metastorePort, adminPassword: adminPassword.value }, child);
         const database = "iceberg_catalog";
         const connectorUser = "iceberg_trino";
-        const jdbcCatalog = new IcebergMetastore(
+        const jdbcCatalog = args.platform.metastoreSetup(
             `${name}-jdbc-catalog`,
-            {
-                host: server.host,
-                port: server.port,
-                admin: { user: server.adminUser, password: server.adminPassword },
-                database,
-                connector: { user: connectorUser, password: connectorPassword.value },
-            },
-            { parent: this, dependsOn: [server.resource] },
+            { component: name, server, database, connector: { user: connectorUser, password: connectorPassword.value } },
+            child,
         );
         const warehouse = args.platform.warehouse(`${name}-warehouse`, child);
         const passwordEnv = catalogPasswordEnv(args.catalogName);
 
         this.catalogName = pulumi.output(args.catalogName);
-        this.warehouse = warehouse.location;
+        this.warehouse = warehouse.storage.apply(storage => (storage.kind === "local" ? storage.dir : `s3://${storage.bucket}/ at ${storage.endpoint}`));
         this.metastore = pulumi.all([server.host, server.port]).apply(([host, port]) => ({ host, port, database }));
-        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, warehouse.location, jdbcCatalog.id]).apply(
-            ([host, port, warehouseDir]): CatalogSpec => ({
+        // Tied to the catalog tables so that Trino starts once they exist.
+        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, warehouse.storage, jdbcCatalog.id]).apply(
+            ([host, port, storage]): CatalogSpec => ({
                 kind: "iceberg",
                 name: args.catalogName,
                 metastore: { host, port, database, user: connectorUser, passwordEnv },
-                warehouseDir,
+                warehouse: storage,
             }),
         );
-        this.trinoEnv = pulumi.secret(connectorPassword.value.apply(password => ({ [passwordEnv]: password })));
+        this.trinoEnv = pulumi.secret(pulumi.all([connectorPassword.value, warehouse.trinoEnv]).apply(([password, storageEnv]) => ({ ...storageEnv, [passwordEnv]: password })));
 
         this.registerOutputs({ catalogName: this.catalogName, warehouse: this.warehouse, metastore: this.metastore });
     }

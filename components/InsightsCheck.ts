@@ -1,10 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DomainSpec } from "../lib/domains";
-import { InsightsReconciliation } from "../resources/insightsCheck";
+import { Platform } from "../platforms";
 
 export interface InsightsCheckArgs {
+    /** Where the check runs. */
+    platform: Platform;
     /** The coordinator's URL. */
     trinoUrl: pulumi.Input<string>;
+    /** The coordinator's address as the platform's own jobs reach it. */
+    trinoMeshEndpoint: { host: pulumi.Input<string>; port: pulumi.Input<number> };
     /** The certificate the coordinator presents, PEM. */
     trinoCaCert: pulumi.Input<string>;
     /** The Trino user the check queries as, with its password (secret). */
@@ -29,13 +33,12 @@ export class InsightsCheck extends pulumi.ComponentResource {
         super("datamesh:index:InsightsCheck", name, {}, opts);
         const insight = (table: string) => `${args.insights.catalog}.${args.insights.schema}.${table}`;
         const domainTable = (d: DomainSpec) => `${d.name}.${d.trinoSchema}.${d.table}`;
-        const reconciliation = new InsightsReconciliation(
+        const run = args.platform.insightsCheck(
             `${name}-reconciliation`,
             {
                 component: name,
-                trino: pulumi.secret(
-                    pulumi.all([args.trinoUrl, args.trinoCaCert, args.credentials]).apply(([url, caCert, credentials]) => ({ url, caCert, user: credentials.user, password: credentials.password })),
-                ),
+                trino: { url: args.trinoUrl, meshHost: args.trinoMeshEndpoint.host, meshPort: args.trinoMeshEndpoint.port, caCert: args.trinoCaCert },
+                credentials: args.credentials,
                 targets: {
                     dimCustomers: insight("dim_customers"),
                     fctOrders: insight("fct_orders"),
@@ -47,7 +50,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.summary = reconciliation.summary;
+        this.summary = run.summary;
         this.registerOutputs({ summary: this.summary });
     }
 }

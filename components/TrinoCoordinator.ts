@@ -21,7 +21,7 @@ function generatedTls(name: string, args: TrinoCoordinatorArgs, child: pulumi.Cu
     const keystorePassword = new GeneratedPassword(`${name}-keystore-password`, {}, child);
     const material = new TrinoTlsMaterial(
         `${name}-tls`,
-        { keytool: args.platform.keytool, hostnames: ["localhost", ...(args.extraHostnames ?? [])], ipAddresses: ["127.0.0.1"], keystorePassword: pulumi.secret(keystorePassword.value) },
+        { keytool: args.platform.keytool, hostnames: ["localhost", ...args.platform.trinoHostnames, ...(args.extraHostnames ?? [])], ipAddresses: ["127.0.0.1"], keystorePassword: pulumi.secret(keystorePassword.value) },
         child,
     );
     return {
@@ -60,6 +60,8 @@ export interface TrinoCoordinatorArgs {
     internalPort: number;
     /** JVM maximum heap, e.g. "2G". */
     maxHeap: string;
+    /** Worker nodes besides the coordinator; 0 means the coordinator schedules work itself. */
+    workers: number;
     /** One catalog per domain plus the insights catalog; each becomes etc/catalog/<name>.properties. */
     catalogs: pulumi.Input<CatalogSpec>[];
     /** The secrets the catalogs reference as ${ENV:...}, set on the Trino process only. */
@@ -87,6 +89,9 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
     public readonly url: pulumi.Output<string>;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
+    /** The coordinator's address as the platform's own jobs (dbt, the check) reach it. */
+    public readonly meshHost: pulumi.Output<string>;
+    public readonly meshPort: pulumi.Output<number>;
     public readonly version: pulumi.Output<string>;
     public readonly catalogNames: pulumi.Output<string[]>;
     /** The self-signed certificate clients trust, PEM. */
@@ -130,6 +135,7 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 port: args.port,
                 internalPort: args.internalPort,
                 maxHeap: args.maxHeap,
+                workers: args.workers,
                 catalogs,
                 env,
                 sharedSecretEnv: SHARED_SECRET_ENV,
@@ -146,6 +152,8 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
         this.url = server.url;
         this.host = server.host;
         this.port = server.port;
+        this.meshHost = server.meshHost;
+        this.meshPort = server.meshPort;
         this.version = server.version.apply(running => {
             if (running !== expectedVersion) {
                 throw new Error(`${name}: Trino reports version ${running}, but ${expectedVersion} is pinned`);

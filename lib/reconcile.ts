@@ -116,3 +116,41 @@ export function reconcile(f: CheckFacts, t: CheckTargets): Reconciliation {
         `lifetime value ${f.dimCustomersLifetimeValue} = payments ${centsToDollars(BigInt(f.paymentsCentsForCustomers))}`;
     return { mismatches, summary: mismatches.length === 0 ? `OK: ${summary}` : `FAILED: ${mismatches.join("; ")}` };
 }
+
+/**
+ * The whole reconciliation as one statement that returns a row per disagreement and no row when
+ * the insights are right. It is what a check running inside a cluster executes with the Trino
+ * CLI, where no TypeScript runs; the in-process check runs it too, so both agree by construction.
+ */
+export function mismatchQuery(t: CheckTargets): string {
+    const name = (table: string) => `'${table.replace(/'/g, "''")}'`;
+    const dollars = (cents: string) => `CAST(CAST(${cents} AS decimal(38, 2)) / 100 AS varchar)`;
+    const count = (facts: string, column: string, what: string, source: string, table: string, sourceName: string) =>
+        `SELECT IF(${facts}.${column} <> ${source}.row_count, format('%s: ${what} is %s, but %s has %s', ${name(table)}, ${facts}.${column}, ${name(sourceName)}, ${source}.row_count)) FROM ${facts}, ${source}`;
+    const money = (facts: string, column: string, what: string, paid: string, table: string) =>
+        `SELECT IF(${facts}.${column} * 100 <> ${paid}.cents, format('%s: ${what} is %s, but %s totals %s', ${name(table)}, CAST(${facts}.${column} AS varchar), ${name(t.payments)}, ${dollars(`${paid}.cents`)})) FROM ${facts}, ${paid}`;
+    return [
+        "WITH",
+        `dim_facts AS (SELECT count(*) AS row_count, count(DISTINCT customer_id) AS distinct_ids, coalesce(sum(customer_lifetime_value), 0) AS lifetime_value FROM ${t.dimCustomers}),`,
+        `customer_facts AS (SELECT count(*) AS row_count FROM ${t.customers}),`,
+        `fct_facts AS (SELECT count(*) AS row_count, count(DISTINCT order_id) AS distinct_ids, coalesce(sum(amount), 0) AS amount, ` +
+            `coalesce(sum(credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount), 0) AS method_amount FROM ${t.fctOrders}),`,
+        `order_facts AS (SELECT count(*) AS row_count FROM ${t.orders}),`,
+        `paid_for_orders AS (SELECT coalesce(sum(p.amount), 0) AS cents FROM ${t.payments} p WHERE p.order_id IN (SELECT id FROM ${t.orders})),`,
+        `paid_for_customers AS (SELECT coalesce(sum(p.amount), 0) AS cents FROM ${t.payments} p JOIN ${t.orders} o ON p.order_id = o.id WHERE o.user_id IN (SELECT id FROM ${t.customers}))`,
+        "SELECT problem FROM (",
+        [
+            count("dim_facts", "row_count", "row count", "customer_facts", t.dimCustomers, t.customers),
+            count("dim_facts", "distinct_ids", "distinct customer_id count", "customer_facts", t.dimCustomers, t.customers),
+            count("fct_facts", "row_count", "row count", "order_facts", t.fctOrders, t.orders),
+            count("fct_facts", "distinct_ids", "distinct order_id count", "order_facts", t.fctOrders, t.orders),
+            money("fct_facts", "amount", "sum(amount)", "paid_for_orders", t.fctOrders),
+            money("fct_facts", "method_amount", "sum of the payment method amounts", "paid_for_orders", t.fctOrders),
+            money("dim_facts", "lifetime_value", "sum(customer_lifetime_value)", "paid_for_customers", t.dimCustomers),
+        ].join("\nUNION ALL\n"),
+        ") AS checks (problem)",
+        "WHERE problem IS NOT NULL",
+        "ORDER BY problem",
+        "",
+    ].join("\n");
+}

@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CatalogSpec } from "../catalogs/trino";
+import { CatalogSpec, LocalWarehouse, S3Warehouse } from "../catalogs/trino";
 import { PlatformName } from "../config";
-import { Engine } from "../lib/domains";
+import { DataSource } from "../lib/dataset";
+import { DomainSpec, Engine } from "../lib/domains";
+import { CheckTargets } from "../lib/reconcile";
 import { SourceTable } from "../lib/sourceSchema";
 
 /*
@@ -32,9 +34,45 @@ export interface DatabaseServer {
     resource: pulumi.Resource;
 }
 
+export interface Credentials {
+    user: pulumi.Input<string>;
+    password: pulumi.Input<string>;
+}
+
+export interface DomainSetupRequest {
+    component: string;
+    server: DatabaseServer;
+    domain: DomainSpec;
+    /** The domain owner, who owns and loads the table. */
+    owner: Credentials;
+    /** The read-only user Trino connects as. */
+    reader: Credentials;
+    source: DataSource;
+    /** Changes exactly when the data changes; a new value reloads the table. */
+    fingerprint: string;
+}
+
+export interface DomainSetup {
+    database: pulumi.Output<string>;
+    /** Rows loaded, where the platform can count them from the deployment. */
+    rowCount: pulumi.Output<number | undefined>;
+    /** Created when the domain's database, users, table and rows are in place; its id resolves then. */
+    resource: pulumi.CustomResource;
+}
+
+export interface MetastoreSetupRequest {
+    component: string;
+    server: DatabaseServer;
+    database: string;
+    /** The user Trino's Iceberg connector reads and writes the catalog tables as. */
+    connector: Credentials;
+}
+
 export interface Warehouse {
-    /** Folder for Iceberg files as Trino sees it. */
-    location: pulumi.Output<string>;
+    /** Where Iceberg files go, as every Trino node sees it. */
+    storage: pulumi.Output<LocalWarehouse | S3Warehouse>;
+    /** Variables the storage needs on the Trino processes (secret), e.g. an access key pair. */
+    trinoEnv: pulumi.Output<Record<string, string>>;
     resource: pulumi.Resource;
 }
 
@@ -45,6 +83,8 @@ export interface TrinoServerRequest {
     /** Plain HTTP port for the coordinator's internal calls only. */
     internalPort: number;
     maxHeap: string;
+    /** Worker nodes besides the coordinator; 0 means the coordinator schedules work itself. */
+    workers: number;
     catalogs: pulumi.Input<CatalogSpec[]>;
     /** Variables that Trino's files reference with ${ENV:...}: the only way secrets reach Trino. */
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -63,9 +103,13 @@ export interface TrinoServerRequest {
 }
 
 export interface TrinoServer {
+    /** How users reach the coordinator. */
     url: pulumi.Output<string>;
     host: pulumi.Output<string>;
     port: pulumi.Output<number>;
+    /** How the platform's own jobs (dbt, the check) reach it: container or service names. */
+    meshHost: pulumi.Output<string>;
+    meshPort: pulumi.Output<number>;
     version: pulumi.Output<string>;
     resource: pulumi.Resource;
 }
@@ -92,12 +136,34 @@ export interface DbtRun {
     resource: pulumi.Resource;
 }
 
+export interface InsightsCheckRequest {
+    component: string;
+    /** The coordinator as users reach it, and as the platform's jobs reach it. */
+    trino: { url: pulumi.Input<string>; meshHost: pulumi.Input<string>; meshPort: pulumi.Input<number>; caCert: pulumi.Input<string> };
+    /** The check's Trino user and password (secret). */
+    credentials: pulumi.Input<{ user: string; password: string }>;
+    targets: CheckTargets;
+    /** The dbt run being checked; a new run is checked again. */
+    dbtRunId: pulumi.Input<string>;
+}
+
+export interface InsightsCheckRun {
+    summary: pulumi.Output<string>;
+    resource: pulumi.Resource;
+}
+
 export interface Platform {
     readonly name: PlatformName;
     /** keytool of a JDK the deployment can run, to make TLS keystores. */
     readonly keytool: string;
+    /** Names the platform's own jobs use for the coordinator; its certificate must cover them. */
+    readonly trinoHostnames: string[];
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer;
+    domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup;
+    /** The returned resource's id resolves once the catalog tables exist. */
+    metastoreSetup(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource;
     warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse;
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer;
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun;
+    insightsCheck(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun;
 }

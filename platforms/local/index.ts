@@ -2,7 +2,22 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { renderEtc } from "../../catalogs/trino";
 import { PlatformName } from "../../config";
-import { DatabaseServer, DatabaseServerRequest, DbtRun, DbtRunRequest, Platform, TrinoServer, TrinoServerRequest, Warehouse } from "../platform";
+import {
+    DatabaseServer,
+    DatabaseServerRequest,
+    DbtRun,
+    DbtRunRequest,
+    DomainSetup,
+    DomainSetupRequest,
+    InsightsCheckRequest,
+    InsightsCheckRun,
+    MetastoreSetupRequest,
+    Platform,
+    TrinoServer,
+    TrinoServerRequest,
+    Warehouse,
+} from "../platform";
+import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { LocalDatabaseServer } from "./databaseServer";
 import { DBT_PASSWORD_ENV, LocalDbtRun } from "./dbtRun";
 import { LocalDirectory } from "./directory";
@@ -20,6 +35,7 @@ export interface LocalPlatformArgs {
 export class LocalPlatform implements Platform {
     readonly name: PlatformName = "local";
     readonly keytool: string;
+    readonly trinoHostnames: string[] = [];
     private readonly stateDir: LocalDirectory;
 
     constructor(private readonly args: LocalPlatformArgs) {
@@ -60,9 +76,21 @@ export class LocalPlatform implements Platform {
         };
     }
 
+    domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
+        return domainSetupOverTcp(name, request, opts);
+    }
+
+    metastoreSetup(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+        return metastoreSetupOverTcp(name, request, opts);
+    }
+
     warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse {
         const dir = new LocalDirectory(name, { path: this.place(name) }, this.withState(opts));
-        return { location: dir.path, resource: dir };
+        return { storage: dir.path.apply(path => ({ kind: "local" as const, dir: path })), trinoEnv: pulumi.output<Record<string, string>>({}), resource: dir };
+    }
+
+    insightsCheck(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
+        return insightsCheckInProcess(name, request, opts);
     }
 
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
@@ -70,7 +98,7 @@ export class LocalPlatform implements Platform {
         const etcDir = path.join(workDir, "etc");
         const files = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
             renderEtc({
-                node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin") },
+                node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin"), loopbackOnly: true },
                 coordinator: {
                     httpsPort: request.port,
                     internalPort: request.internalPort,
@@ -102,7 +130,9 @@ export class LocalPlatform implements Platform {
             },
             this.withState(opts),
         );
-        return { url: trino.url, host: pulumi.output("127.0.0.1"), port: pulumi.output(request.port), version: trino.version, resource: trino };
+        const host = pulumi.output("127.0.0.1");
+        const port = pulumi.output(request.port);
+        return { url: trino.url, host, port, meshHost: host, meshPort: port, version: trino.version, resource: trino };
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {

@@ -1,6 +1,6 @@
 import { renderDbtProfile } from "../../catalogs/dbt";
 import { envReference, renderProperties } from "../../catalogs/properties";
-import { CatalogSpec, catalogPasswordEnv, CoordinatorSpec, renderCatalog, renderCoordinatorConfig, renderEtc, renderJvmConfig, renderPasswordDb } from "../../catalogs/trino";
+import { CatalogSpec, catalogPasswordEnv, CoordinatorSpec, renderCatalog, renderWorkerEtc, S3Warehouse, renderCoordinatorConfig, renderEtc, renderJvmConfig, renderPasswordDb } from "../../catalogs/trino";
 import { renderYaml } from "../../catalogs/yaml";
 
 const customers: CatalogSpec = { kind: "postgresql", name: "customers", host: "127.0.0.1", port: 15430, database: "customers", user: "customers_trino", passwordEnv: catalogPasswordEnv("customers") };
@@ -19,7 +19,11 @@ const insights: CatalogSpec = {
     kind: "iceberg",
     name: "insights",
     metastore: { host: "127.0.0.1", port: 15433, database: "iceberg_catalog", user: "iceberg_trino", passwordEnv: catalogPasswordEnv("insights") },
-    warehouseDir: "/state/insights-warehouse",
+    warehouse: { kind: "local", dir: "/state/insights-warehouse" },
+};
+const sharedInsights: CatalogSpec = {
+    ...insights,
+    warehouse: { kind: "s3", endpoint: "http://minio:9000", region: "us-east-1", bucket: "insights", accessKeyEnv: "WAREHOUSE_ACCESS_KEY", secretKeyEnv: "WAREHOUSE_SECRET_KEY" },
 };
 
 describe("properties", () => {
@@ -39,20 +43,21 @@ describe("properties", () => {
 });
 
 describe("Trino catalogs", () => {
-    it.each([customers, orders, insights])("renders the $name catalog", spec => {
+    it.each([customers, orders, insights, sharedInsights])("renders the $name catalog on $warehouse.kind storage", spec => {
         const text = renderCatalog(spec);
         expect(text).toMatchSnapshot();
         expect(text).not.toMatch(/password=(?!\$\{ENV:)/);
     });
 
     it("rejects a relative warehouse and a bad catalog name", () => {
-        expect(() => renderCatalog({ ...insights, warehouseDir: "warehouse" } as CatalogSpec)).toThrow("catalog 'insights': warehouseDir must be an absolute path");
+        expect(() => renderCatalog({ ...insights, warehouse: { kind: "local", dir: "warehouse" } })).toThrow("catalog 'insights': the warehouse folder must be an absolute path");
+        expect(() => renderCatalog({ ...sharedInsights, warehouse: { ...(sharedInsights.warehouse as S3Warehouse), bucket: "Bad_Bucket" } })).toThrow("'Bad_Bucket' is not a valid bucket name");
         expect(() => renderCatalog({ ...customers, name: "Customers" })).toThrow("catalog name 'Customers' must be a lower-case identifier");
     });
 
     it("renders the whole etc folder: one file per catalog, security, and no secret", () => {
         const etc = renderEtc({
-            node: { environment: "datamesh", nodeId: "dev-trino", dataDir: "/state/trino/data", pluginDir: "/cache/trino/476/server/plugin" },
+            node: { environment: "datamesh", nodeId: "dev-trino", dataDir: "/state/trino/data", pluginDir: "/cache/trino/476/server/plugin", loopbackOnly: true },
             coordinator,
             catalogs: [orders, customers, insights],
             users: [{ user: "analyst", bcryptHash: HASH }],
@@ -104,6 +109,23 @@ describe("Trino catalogs", () => {
         expect(() =>
             renderEtc({ node: { environment: "e", nodeId: "n", dataDir: "/d", pluginDir: "/p" }, coordinator, catalogs: [customers, customers], users: [], accessRules: "{}" }),
         ).toThrow("catalog 'customers' is declared twice");
+    });
+
+    it("lays out a cluster: the coordinator leaves work to workers, which find it by its service name", () => {
+        const clusterCoordinator = { ...coordinator, etcDir: "/etc/trino", secretDir: "/etc/trino/secrets", discoveryUri: "http://trino:8080", includeCoordinator: false };
+        const etc = renderEtc({ node: { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" }, coordinator: clusterCoordinator, catalogs: [customers], users: [], accessRules: "{}" });
+        expect(etc["config.properties"]).toContain("node-scheduler.include-coordinator=false\n");
+        expect(etc["config.properties"]).toContain("discovery.uri=http://trino:8080\n");
+        expect(etc["config.properties"]).toContain("http-server.https.keystore.path=/etc/trino/secrets/keystore.p12\n");
+        expect(etc["password-authenticator.properties"]).toContain("file.password-file=/etc/trino/secrets/password.db\n");
+        expect(etc["node.properties"]).not.toMatch(/node\.(id|bind-ip|internal-address)/);
+        const worker = renderWorkerEtc({
+            node: { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" },
+            worker: { httpPort: 8080, discoveryUri: "http://trino:8080", maxHeap: "2G", sharedSecretEnv: "TRINO_SHARED_SECRET" },
+        });
+        expect(worker).toMatchSnapshot();
+        expect(worker["config.properties"]).toContain("coordinator=false\n");
+        expect(worker["config.properties"]).not.toContain("https");
     });
 
     it("validates the heap size", () => {

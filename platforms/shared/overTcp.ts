@@ -1,0 +1,76 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DomainAccess, DomainDataLoad } from "../../resources/domainData";
+import { IcebergMetastore } from "../../resources/icebergMetastore";
+import { InsightsReconciliation } from "../../resources/insightsCheck";
+import { DomainSetup, DomainSetupRequest, InsightsCheckRequest, InsightsCheckRun, MetastoreSetupRequest } from "../platform";
+
+/*
+ * The steps that run inside a database or against Trino, done from the deploying process over TCP.
+ * Any platform that publishes its servers' ports to the deploying machine (local processes, Docker
+ * containers) uses these; a cluster runs the same steps as jobs inside it instead.
+ */
+
+export function domainSetupOverTcp(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
+    const { server, domain } = request;
+    const access = new DomainAccess(
+        `${name}-access`,
+        {
+            engine: domain.engine,
+            host: server.host,
+            port: server.port,
+            admin: { user: server.adminUser, password: server.adminPassword },
+            database: domain.name,
+            owner: request.owner,
+            reader: request.reader,
+            domain,
+        },
+        { ...opts, dependsOn: [server.resource] },
+    );
+    const load = new DomainDataLoad(
+        `${name}-data`,
+        {
+            engine: domain.engine,
+            host: server.host,
+            port: server.port,
+            owner: request.owner,
+            database: access.database,
+            domain,
+            source: request.source,
+            fingerprint: request.fingerprint,
+        },
+        { ...opts, dependsOn: [access] },
+    );
+    return { database: access.database, rowCount: load.rowCount, resource: load };
+}
+
+export function metastoreSetupOverTcp(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+    return new IcebergMetastore(
+        name,
+        {
+            host: request.server.host,
+            port: request.server.port,
+            admin: { user: request.server.adminUser, password: request.server.adminPassword },
+            database: request.database,
+            connector: request.connector,
+        },
+        { ...opts, dependsOn: [request.server.resource] },
+    );
+}
+
+export function insightsCheckInProcess(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
+    const reconciliation = new InsightsReconciliation(
+        name,
+        {
+            component: request.component,
+            trino: pulumi.secret(
+                pulumi
+                    .all([request.trino.url, request.trino.caCert, request.credentials])
+                    .apply(([url, caCert, credentials]) => ({ url, caCert, user: credentials.user, password: credentials.password })),
+            ),
+            targets: request.targets,
+            dbtRunId: request.dbtRunId,
+        },
+        opts,
+    );
+    return { summary: reconciliation.summary, resource: reconciliation };
+}
