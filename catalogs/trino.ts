@@ -172,7 +172,7 @@ export interface WorkerSpec {
     sharedSecretEnv: string;
 }
 
-function heapMegabytes(maxHeap: string): number {
+export function heapMegabytes(maxHeap: string): number {
     const match = /^(\d+)([MG])$/.exec(maxHeap);
     if (!match) {
         throw new Error(`maxHeap must look like 2G or 1536M, got '${maxHeap}'`);

@@ -1,7 +1,9 @@
 import { MeshConfig, PlatformName } from "../config";
 import { LocalPlatform } from "./local";
 import { findLocalToolchain } from "./local/toolchain";
+import { KubernetesPlatform } from "./kubernetes";
 import { Platform } from "./platform";
+import * as path from "path";
 
 export { Platform } from "./platform";
 
@@ -19,6 +21,11 @@ function notYetAvailable(name: PlatformName): PlatformFactory {
     };
 }
 
+/** The platforms that run in containers still make the stack's certificate on the deploying machine. */
+function deployerKeytool(): string {
+    return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, "bin", "keytool") : "keytool";
+}
+
 const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
     local: context =>
         new LocalPlatform({
@@ -27,7 +34,15 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
             toolchain: findLocalToolchain({ cacheDir: context.config.cacheDir, trinoVersion: context.trinoVersion, projectDir: context.projectDir }),
         }),
     docker: notYetAvailable("docker"),
-    kubernetes: notYetAvailable("kubernetes"),
+    kubernetes: context =>
+        new KubernetesPlatform({
+            stack: context.config.stack,
+            namespace: context.config.namespace,
+            images: context.config.images,
+            renderYamlTo: context.config.renderYamlTo,
+            keytool: deployerKeytool(),
+            trinoVersion: context.trinoVersion,
+        }),
 };
 
 /** The platform the config names; it finds its toolchain now, before any resource is declared. */

@@ -5,7 +5,8 @@ DATAMESH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../versions.env
 . "$DATAMESH_REPO/versions.env"
 export DATAMESH_CACHE="${DATAMESH_CACHE:-$HOME/.cache/datamesh}"
-export PATH="$DATAMESH_CACHE/pulumi/v$PULUMI_VERSION/bin:$DATAMESH_REPO/node_modules/.bin:$PATH"
+# Pulumi finds the Kubernetes provider plugin on PATH (an "ambient" plugin), so nothing is downloaded.
+export PATH="$DATAMESH_CACHE/pulumi/v$PULUMI_VERSION/bin:$DATAMESH_CACHE/pulumi-kubernetes/v$KUBERNETES_PROVIDER_VERSION/bin:$DATAMESH_REPO/node_modules/.bin:$PATH"
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$DATAMESH_REPO/.pulumi-state}"
 # The local default protects nothing that leaves this machine; set your own for anything shared.
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-datamesh-local}"

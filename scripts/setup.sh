@@ -25,4 +25,5 @@ fi
 bash scripts/setup-pulumi.sh "$repo/node_modules" >/dev/null
 bash scripts/setup-trino.sh >/dev/null
 bash scripts/setup-dbt.sh >/dev/null
+bash scripts/setup-kubernetes-provider.sh >/dev/null
 log "toolchain ready in ${DATAMESH_CACHE:-$HOME/.cache/datamesh}"

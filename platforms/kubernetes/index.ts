@@ -1,0 +1,606 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript, SETUP_ENV, CHECK_ENV } from "../../catalogs/jobs";
+import { renderEtc, renderWorkerEtc, S3Warehouse } from "../../catalogs/trino";
+import { ImageKey, PlatformName } from "../../config";
+import { domainRows } from "../../lib/dataset";
+import { projectFiles, shortDigest } from "../../lib/digest";
+import { Engine } from "../../lib/domains";
+import { mismatchQuery } from "../../lib/reconcile";
+import { dataScriptSql } from "../../lib/sql";
+import { GeneratedPassword } from "../../resources/password";
+import {
+    DatabaseServer,
+    DatabaseServerRequest,
+    DbtRun,
+    DbtRunRequest,
+    DomainSetup,
+    DomainSetupRequest,
+    InsightsCheckRequest,
+    InsightsCheckRun,
+    MetastoreSetupRequest,
+    Platform,
+    TrinoServer,
+    TrinoServerRequest,
+    Warehouse,
+} from "../platform";
+import { imageTag, resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
+
+/*
+ * The mesh in one namespace of a cluster. Servers are StatefulSets with their own volume claims;
+ * Trino is laid out as the official Helm chart lays it out (coordinator, worker and catalog
+ * ConfigMaps with checksum annotations so that a change rolls the pods); steps that must happen
+ * inside a database or against Trino run as Jobs, because the deploying machine cannot reach the
+ * cluster's services. Credentials live in Secrets only: ConfigMaps, environment literals and
+ * commands hold none.
+ */
+
+export interface KubernetesPlatformArgs {
+    stack: string;
+    namespace: string;
+    images: Record<ImageKey, string>;
+    /** Write manifests to this folder instead of applying them. */
+    renderYamlTo?: string;
+    keytool: string;
+    trinoVersion: string;
+}
+
+/** ConfigMaps hold at most 1 MiB; domain rows beyond this belong on a platform that loads over TCP. */
+const CONFIGMAP_DATA_LIMIT = 900 * 1024;
+/** Trino's ports inside the cluster; users reach HTTPS through the Service (e.g. `kubectl port-forward`). */
+const TRINO_HTTPS_PORT = 8443;
+const TRINO_HTTP_PORT = 8080;
+/** The coordinator's Service; the certificate names it, so it is fixed rather than derived. */
+const TRINO_SERVICE = "trino";
+const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
+const ENGINE_PORTS: Record<Engine, number> = { postgresql: 5432, mariadb: 3306 };
+
+export class KubernetesPlatform implements Platform {
+    readonly name: PlatformName = "kubernetes";
+    readonly keytool: string;
+    readonly trinoHostnames: string[];
+    private readonly provider: k8s.Provider;
+    private readonly namespace: k8s.core.v1.Namespace;
+    private readonly ns: string;
+
+    constructor(private readonly args: KubernetesPlatformArgs) {
+        const trinoTag = imageTag(args.images.trinoImage);
+        if (trinoTag !== args.trinoVersion) {
+            throw new Error(`datamesh:trinoImage: '${args.images.trinoImage}' runs Trino ${trinoTag}, but the stack pins Trino ${args.trinoVersion} (versions.env)`);
+        }
+        this.keytool = args.keytool;
+        this.ns = args.namespace;
+        this.trinoHostnames = [TRINO_SERVICE, `${TRINO_SERVICE}.${this.ns}`, `${TRINO_SERVICE}.${this.ns}.svc`, this.serviceHost(TRINO_SERVICE)];
+        this.provider = new k8s.Provider("kubernetes-provider", args.renderYamlTo ? { renderYamlToDirectory: args.renderYamlTo } : {});
+        this.namespace = new k8s.core.v1.Namespace(
+            "kubernetes-namespace",
+            { metadata: { name: this.ns, labels: { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": args.stack } } },
+            { provider: this.provider },
+        );
+    }
+
+    private serviceHost(service: string): string {
+        return `${service}.${this.ns}.svc.cluster.local`;
+    }
+
+    /** The component's options, with this cluster's provider and its namespace created first. */
+    private inCluster(opts: pulumi.CustomResourceOptions, ...after: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
+        const existing = opts.dependsOn ? (Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn]) : [];
+        return { ...opts, provider: this.provider, dependsOn: [...(existing as pulumi.Input<pulumi.Resource>[]), this.namespace, ...after] };
+    }
+
+    private labels(component: string, role: string): Record<string, string> {
+        return {
+            "app.kubernetes.io/part-of": "datamesh",
+            "app.kubernetes.io/instance": this.args.stack,
+            "app.kubernetes.io/name": component,
+            "app.kubernetes.io/component": role,
+        };
+    }
+
+    private metadata(name: string, component: string, role: string, annotations?: pulumi.Input<Record<string, pulumi.Input<string>>>) {
+        return { name, namespace: this.ns, labels: this.labels(component, role), ...(annotations ? { annotations } : {}) };
+    }
+
+    private secret(name: string, component: string, role: string, values: pulumi.Input<Record<string, pulumi.Input<string>>>, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+        return new k8s.core.v1.Secret(name, { metadata: this.metadata(name, component, role), type: "Opaque", stringData: pulumi.secret(values) }, this.inCluster(opts));
+    }
+
+    /** A Job that runs a script from a ConfigMap with its secrets from a Secret; a new name for every new content re-runs it. */
+    private job(
+        name: string,
+        spec: {
+            component: string;
+            role: string;
+            image: string;
+            files: pulumi.Input<Record<string, pulumi.Input<string>>>;
+            script: string;
+            secrets: pulumi.Input<Record<string, pulumi.Input<string>>>;
+            env: Record<string, pulumi.Input<string>>;
+            size: ResourceSize;
+            runKey: pulumi.Input<string>;
+            /** A further ConfigMap mounted as a folder tree (ConfigMap keys cannot hold a '/'). */
+            tree?: { configMap: k8s.core.v1.ConfigMap; mountPath: string; items: { key: string; path: string }[] };
+        },
+        opts: pulumi.CustomResourceOptions,
+    ): k8s.batch.v1.Job {
+        const configMap = new k8s.core.v1.ConfigMap(name, { metadata: this.metadata(name, spec.component, spec.role), data: spec.files }, this.inCluster(opts));
+        const secret = this.secret(name, spec.component, spec.role, spec.secrets, opts);
+        const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files)).slice(0, 10)}`);
+        const mountPath = `/etc/datamesh/${spec.role}`;
+        return new k8s.batch.v1.Job(
+            name,
+            {
+                metadata: { ...this.metadata(name, spec.component, spec.role), name: jobName },
+                spec: {
+                    backoffLimit: 2,
+                    activeDeadlineSeconds: 1800,
+                    template: {
+                        metadata: { labels: this.labels(spec.component, spec.role) },
+                        spec: {
+                            restartPolicy: "Never",
+                            containers: [
+                                {
+                                    name: spec.role,
+                                    image: spec.image,
+                                    command: ["/bin/sh", `${mountPath}/${spec.script}`],
+                                    env: Object.entries(spec.env).map(([envName, value]) => ({ name: envName, value })),
+                                    envFrom: [{ secretRef: { name: secret.metadata.name } }],
+                                    volumeMounts: [
+                                        { name: "job-files", mountPath, readOnly: true },
+                                        ...(spec.tree ? [{ name: "job-tree", mountPath: spec.tree.mountPath, readOnly: true }] : []),
+                                    ],
+                                    resources: resources(spec.size),
+                                },
+                            ],
+                            volumes: [
+                                { name: "job-files", configMap: { name: configMap.metadata.name } },
+                                ...(spec.tree ? [{ name: "job-tree", configMap: { name: spec.tree.configMap.metadata.name, items: spec.tree.items } }] : []),
+                            ],
+                        },
+                    },
+                },
+            },
+            this.inCluster(opts, configMap, secret, ...(spec.tree ? [spec.tree.configMap] : [])),
+        );
+    }
+
+    databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
+        const port = ENGINE_PORTS[request.engine];
+        const postgres = request.engine === "postgresql";
+        const adminSecret = this.secret(`${name}-admin`, request.component, "database", { password: request.adminPassword }, opts);
+        const labels = this.labels(request.component, "database");
+        const passwordEnv = postgres ? "POSTGRES_PASSWORD" : "MARIADB_ROOT_PASSWORD";
+        const statefulSet = new k8s.apps.v1.StatefulSet(
+            name,
+            {
+                metadata: this.metadata(name, request.component, "database"),
+                spec: {
+                    serviceName: name,
+                    replicas: 1,
+                    selector: { matchLabels: labels },
+                    template: {
+                        metadata: { labels },
+                        spec: {
+                            containers: [
+                                {
+                                    name: request.engine,
+                                    image: postgres ? this.args.images.postgresImage : this.args.images.mariadbImage,
+                                    ports: [{ name: "sql", containerPort: port }],
+                                    env: [
+                                        { name: passwordEnv, valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
+                                        // A volume's root holds lost+found, which initdb refuses as a data directory.
+                                        ...(postgres ? [{ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" }] : []),
+                                    ],
+                                    volumeMounts: [{ name: "data", mountPath: postgres ? "/var/lib/postgresql/data" : "/var/lib/mysql" }],
+                                    readinessProbe: postgres
+                                        ? { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 5 }
+                                        : { tcpSocket: { port }, periodSeconds: 5 },
+                                    resources: resources(RESOURCE_SIZES.database),
+                                },
+                            ],
+                        },
+                    },
+                    volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
+                },
+            },
+            this.inCluster(opts, adminSecret),
+        );
+        const service = new k8s.core.v1.Service(
+            name,
+            { metadata: this.metadata(name, request.component, "database"), spec: { selector: labels, ports: [{ name: "sql", port, targetPort: port }] } },
+            this.inCluster(opts),
+        );
+        const host = pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => this.serviceHost(serviceName));
+        return {
+            host,
+            port: pulumi.output(port),
+            meshHost: host,
+            meshPort: pulumi.output(port),
+            adminUser: pulumi.output(postgres ? "postgres" : "root"),
+            adminPassword: pulumi.secret(pulumi.output(request.adminPassword)),
+            resource: statefulSet,
+        };
+    }
+
+    domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
+        const { domain } = request;
+        const rows = [...domainRows(domain, request.source)];
+        const data = dataScriptSql(domain.engine, domain, rows);
+        if (Buffer.byteLength(data) > CONFIGMAP_DATA_LIMIT) {
+            throw new Error(
+                `${request.component}: ${rows.length} rows take ${Math.ceil(Buffer.byteLength(data) / 1024)} KiB, more than a ConfigMap holds; ` +
+                    `lower datamesh:scale (or datamesh:dataDir's size), or use platform local or docker, which load over TCP`,
+            );
+        }
+        const job = this.job(
+            `${name}-setup`,
+            {
+                component: request.component,
+                role: "setup",
+                image: domain.engine === "postgresql" ? this.args.images.postgresImage : this.args.images.mariadbImage,
+                files: pulumi.all([request.owner.user, request.reader.user]).apply(([ownerUser, readerUser]) => ({
+                    "setup.sh": renderDomainSetupScript({ engine: domain.engine, domain, ownerUser, readerUser, dataFile: "/etc/datamesh/setup/data.sql" }),
+                    "data.sql": data,
+                })),
+                script: "setup.sh",
+                secrets: {
+                    [SETUP_ENV.adminPassword]: request.server.adminPassword,
+                    [SETUP_ENV.ownerPassword]: request.owner.password,
+                    [SETUP_ENV.readerPassword]: request.reader.password,
+                },
+                env: { [SETUP_ENV.host]: request.server.meshHost, [SETUP_ENV.port]: request.server.meshPort.apply(String) },
+                size: RESOURCE_SIZES.job,
+                runKey: request.fingerprint,
+            },
+            { ...opts, dependsOn: [request.server.resource] },
+        );
+        return { database: job.id.apply(() => domain.name), rowCount: job.id.apply(() => rows.length), resource: job };
+    }
+
+    metastoreSetup(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+        return this.job(
+            name,
+            {
+                component: request.component,
+                role: "setup",
+                image: this.args.images.postgresImage,
+                files: pulumi.output(request.connector.user).apply(connectorUser => ({ "setup.sh": renderMetastoreSetupScript({ database: request.database, connectorUser }) })),
+                script: "setup.sh",
+                secrets: { [SETUP_ENV.adminPassword]: request.server.adminPassword, [SETUP_ENV.connectorPassword]: request.connector.password },
+                env: { [SETUP_ENV.host]: request.server.meshHost, [SETUP_ENV.port]: request.server.meshPort.apply(String) },
+                size: RESOURCE_SIZES.job,
+                runKey: request.database,
+            },
+            { ...opts, dependsOn: [request.server.resource] },
+        );
+    }
+
+    warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse {
+        const accessKey = new GeneratedPassword(`${name}-access-key`, { length: 20 }, opts);
+        const secretKey = new GeneratedPassword(`${name}-secret-key`, { length: 40 }, opts);
+        const component = name.split("-")[0];
+        const host = this.serviceHost(name);
+        const endpoint = `http://${host}:9000`;
+        const credentials = this.secret(
+            name,
+            component,
+            "warehouse",
+            pulumi.all([accessKey.value, secretKey.value]).apply(([user, password]) => ({
+                MINIO_ROOT_USER: user,
+                MINIO_ROOT_PASSWORD: password,
+                MC_HOST_warehouse: `http://${user}:${password}@${host}:9000`,
+            })),
+            opts,
+        );
+        const labels = this.labels(component, "warehouse");
+        const store = new k8s.apps.v1.StatefulSet(
+            name,
+            {
+                metadata: this.metadata(name, component, "warehouse"),
+                spec: {
+                    serviceName: name,
+                    replicas: 1,
+                    selector: { matchLabels: labels },
+                    template: {
+                        metadata: { labels },
+                        spec: {
+                            containers: [
+                                {
+                                    name: "minio",
+                                    image: this.args.images.minioImage,
+                                    args: ["server", "/data"],
+                                    env: [
+                                        { name: "MINIO_ROOT_USER", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "MINIO_ROOT_USER" } } },
+                                        { name: "MINIO_ROOT_PASSWORD", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "MINIO_ROOT_PASSWORD" } } },
+                                    ],
+                                    ports: [{ name: "s3", containerPort: 9000 }],
+                                    volumeMounts: [{ name: "data", mountPath: "/data" }],
+                                    readinessProbe: { httpGet: { path: "/minio/health/ready", port: 9000 }, periodSeconds: 5 },
+                                    resources: resources(RESOURCE_SIZES.objectStore),
+                                },
+                            ],
+                        },
+                    },
+                    volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "5Gi" } } } }],
+                },
+            },
+            this.inCluster(opts, credentials),
+        );
+        const service = new k8s.core.v1.Service(
+            name,
+            { metadata: this.metadata(name, component, "warehouse"), spec: { selector: labels, ports: [{ name: "s3", port: 9000, targetPort: 9000 }] } },
+            this.inCluster(opts),
+        );
+        const bucket = new k8s.batch.v1.Job(
+            `${name}-bucket`,
+            {
+                metadata: this.metadata(`${name}-bucket`, component, "warehouse"),
+                spec: {
+                    backoffLimit: 4,
+                    template: {
+                        metadata: { labels: this.labels(component, "warehouse-bucket") },
+                        spec: {
+                            restartPolicy: "Never",
+                            containers: [
+                                {
+                                    name: "bucket",
+                                    image: this.args.images.minioClientImage,
+                                    command: ["/bin/sh", "-c", renderBucketScript(name)],
+                                    env: [{ name: "MC_HOST_warehouse", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "MC_HOST_warehouse" } } }],
+                                    resources: resources(RESOURCE_SIZES.job),
+                                },
+                            ],
+                        },
+                    },
+                },
+            },
+            this.inCluster(opts, store, service),
+        );
+        const storage: pulumi.Output<S3Warehouse> = bucket.id.apply(() => ({
+            kind: "s3" as const,
+            endpoint,
+            region: "us-east-1",
+            bucket: name,
+            accessKeyEnv: "WAREHOUSE_ACCESS_KEY",
+            secretKeyEnv: "WAREHOUSE_SECRET_KEY",
+        }));
+        const trinoEnv = pulumi.secret(pulumi.all([accessKey.value, secretKey.value]).apply(([user, password]): Record<string, string> => ({ WAREHOUSE_ACCESS_KEY: user, WAREHOUSE_SECRET_KEY: password })));
+        return { storage, trinoEnv, resource: bucket };
+    }
+
+    trinoServer(_name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
+        const component = request.component;
+        const etcDir = "/etc/trino";
+        const secretDir = `${etcDir}/secrets`;
+        const node = { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" };
+        const discoveryUri = `http://${this.serviceHost(TRINO_SERVICE)}:${TRINO_HTTP_PORT}`;
+        const etc = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
+            renderEtc({
+                node,
+                coordinator: {
+                    httpsPort: TRINO_HTTPS_PORT,
+                    internalPort: TRINO_HTTP_PORT,
+                    maxHeap: request.maxHeap,
+                    etcDir,
+                    secretDir,
+                    keystoreFile: request.keystore.file,
+                    keystorePasswordEnv: request.keystore.passwordEnv,
+                    sharedSecretEnv: request.sharedSecretEnv,
+                    discoveryUri,
+                    includeCoordinator: request.workers === 0,
+                },
+                catalogs,
+                users,
+                accessRules,
+            }),
+        );
+        const catalogFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => file.startsWith("catalog/")).map(([file, text]) => [file.slice("catalog/".length), text])));
+        const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/") && file !== "password.db")));
+        const workerFiles = renderWorkerEtc({ node, worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv } });
+
+        const configMap = (role: string, data: pulumi.Input<Record<string, string>>) =>
+            new k8s.core.v1.ConfigMap(`${component}-${role}`, { metadata: this.metadata(`${component}-${role}`, component, role), data }, this.inCluster(opts));
+        const coordinatorConfig = configMap("coordinator", coordinatorFiles);
+        const workerConfig = configMap("worker", workerFiles);
+        const catalogConfig = configMap("catalog", catalogFiles);
+        const env = this.secret(`${component}-env`, component, "coordinator", request.env, opts);
+        const passwordDb = etc.apply(files => files["password.db"]);
+        const files = new k8s.core.v1.Secret(
+            `${component}-files`,
+            {
+                metadata: this.metadata(`${component}-files`, component, "coordinator"),
+                type: "Opaque",
+                data: pulumi.secret(
+                    pulumi.all([request.keystore.base64, passwordDb]).apply(([keystore, db]) => ({ [request.keystore.file]: keystore, "password.db": Buffer.from(db).toString("base64") })),
+                ),
+            },
+            this.inCluster(opts),
+        );
+
+        // A digest reveals nothing of what it covers; kept secret, it would hide the whole pod spec in every diff.
+        const checksum = (...parts: pulumi.Input<unknown>[]) => pulumi.unsecret(pulumi.all(parts).apply(values => shortDigest(JSON.stringify(values))));
+        const annotations = (config: pulumi.Input<Record<string, string>>) => ({
+            "checksum/config": checksum(config),
+            "checksum/catalog": checksum(catalogFiles),
+            "checksum/secrets": checksum(request.env, request.keystore.base64, passwordDb),
+        });
+        const heap = request.maxHeap;
+        const trinoContainer = (mounts: { name: string; mountPath: string; readOnly?: boolean }[], ports: { name: string; containerPort: number }[]) => ({
+            name: "trino",
+            image: this.args.images.trinoImage,
+            ports,
+            envFrom: [{ secretRef: { name: env.metadata.name } }],
+            volumeMounts: [...mounts, { name: "data", mountPath: node.dataDir }],
+            readinessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, initialDelaySeconds: 10, periodSeconds: 5 },
+            livenessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 6 },
+            resources: resources(RESOURCE_SIZES.trino(heap)),
+            securityContext: { allowPrivilegeEscalation: false },
+        });
+        const coordinatorLabels = this.labels(component, "coordinator");
+        const coordinator = new k8s.apps.v1.Deployment(
+            `${component}-coordinator`,
+            {
+                metadata: this.metadata(`${component}-coordinator`, component, "coordinator"),
+                spec: {
+                    replicas: 1,
+                    selector: { matchLabels: coordinatorLabels },
+                    template: {
+                        metadata: { labels: coordinatorLabels, annotations: annotations(coordinatorFiles) },
+                        spec: {
+                            containers: [
+                                trinoContainer(
+                                    [
+                                        { name: "config", mountPath: etcDir, readOnly: true },
+                                        { name: "catalog", mountPath: `${etcDir}/catalog`, readOnly: true },
+                                        { name: "secrets", mountPath: secretDir, readOnly: true },
+                                    ],
+                                    [
+                                        { name: "https", containerPort: TRINO_HTTPS_PORT },
+                                        { name: "http", containerPort: TRINO_HTTP_PORT },
+                                    ],
+                                ),
+                            ],
+                            volumes: [
+                                { name: "config", configMap: { name: coordinatorConfig.metadata.name } },
+                                { name: "catalog", configMap: { name: catalogConfig.metadata.name } },
+                                { name: "secrets", secret: { secretName: files.metadata.name, defaultMode: 0o440 } },
+                                { name: "data", emptyDir: {} },
+                            ],
+                        },
+                    },
+                },
+            },
+            this.inCluster(opts, env, files, coordinatorConfig, catalogConfig),
+        );
+        const workerLabels = this.labels(component, "worker");
+        new k8s.apps.v1.Deployment(
+            `${component}-worker`,
+            {
+                metadata: this.metadata(`${component}-worker`, component, "worker"),
+                spec: {
+                    replicas: request.workers,
+                    selector: { matchLabels: workerLabels },
+                    template: {
+                        metadata: { labels: workerLabels, annotations: annotations(workerFiles) },
+                        spec: {
+                            containers: [
+                                trinoContainer(
+                                    [
+                                        { name: "config", mountPath: etcDir, readOnly: true },
+                                        { name: "catalog", mountPath: `${etcDir}/catalog`, readOnly: true },
+                                    ],
+                                    [{ name: "http", containerPort: TRINO_HTTP_PORT }],
+                                ),
+                            ],
+                            volumes: [
+                                { name: "config", configMap: { name: workerConfig.metadata.name } },
+                                { name: "catalog", configMap: { name: catalogConfig.metadata.name } },
+                                { name: "data", emptyDir: {} },
+                            ],
+                        },
+                    },
+                },
+            },
+            this.inCluster(opts, env, workerConfig, catalogConfig),
+        );
+        const service = new k8s.core.v1.Service(
+            `${component}-service`,
+            {
+                metadata: this.metadata(TRINO_SERVICE, component, "coordinator"),
+                spec: {
+                    selector: coordinatorLabels,
+                    ports: [
+                        { name: "https", port: TRINO_HTTPS_PORT, targetPort: TRINO_HTTPS_PORT },
+                        { name: "http", port: TRINO_HTTP_PORT, targetPort: TRINO_HTTP_PORT },
+                    ],
+                },
+            },
+            this.inCluster(opts),
+        );
+        const host = pulumi.all([service.metadata.name, coordinator.id]).apply(([serviceName]) => this.serviceHost(serviceName));
+        const port = pulumi.output(TRINO_HTTPS_PORT);
+        return {
+            url: host.apply(h => `https://${h}:${TRINO_HTTPS_PORT}`),
+            host,
+            port,
+            meshHost: host,
+            meshPort: port,
+            version: coordinator.id.apply(() => imageTag(this.args.images.trinoImage)),
+            resource: coordinator,
+        };
+    }
+
+    dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
+        const projectDir = "/etc/datamesh/dbt-project";
+        const files = projectFiles(request.projectDir).map(relativePath => ({ relativePath, content: fs.readFileSync(path.join(request.projectDir, relativePath)) }));
+        const projectKey = (relativePath: string) => relativePath.replace(/[^A-Za-z0-9._-]/g, "_");
+        const keys = files.map(f => projectKey(f.relativePath));
+        const clash = keys.find((k, i) => keys.indexOf(k) !== i);
+        if (clash) {
+            throw new Error(`${request.component}: two dbt project files map to the ConfigMap key '${clash}'`);
+        }
+        const project = new k8s.core.v1.ConfigMap(
+            `${name}-project`,
+            {
+                metadata: this.metadata(`${name}-project`, request.component, "dbt"),
+                data: Object.fromEntries(files.map(f => [projectKey(f.relativePath), f.content.toString("utf8")])),
+            },
+            this.inCluster(opts),
+        );
+        const profile = pulumi
+            .all([request.trino.host, request.trino.port])
+            .apply(([host, port]) => request.profile({ host, port, caCertFile: "/etc/datamesh/dbt/trino-ca.pem", passwordEnv: DBT_PASSWORD_ENV }));
+        const job = this.job(
+            name,
+            {
+                component: request.component,
+                role: "dbt",
+                image: this.args.images.dbtImage,
+                files: pulumi.all([profile, request.trino.caCert]).apply(([profileText, caCert]) => ({
+                    "profiles.yml": profileText,
+                    "trino-ca.pem": caCert,
+                    "run.sh": renderDbtScript({ projectDir, profilesDir: "/etc/datamesh/dbt", workDir: "/tmp/dbt", vars: request.vars }),
+                })),
+                script: "run.sh",
+                secrets: { [DBT_PASSWORD_ENV]: request.password },
+                env: {},
+                size: RESOURCE_SIZES.dbt,
+                runKey: pulumi.all([request.projectDigest, request.dataFingerprint]).apply(parts => parts.join(":")),
+                tree: { configMap: project, mountPath: projectDir, items: files.map(f => ({ key: projectKey(f.relativePath), path: f.relativePath })) },
+            },
+            opts,
+        );
+        return { runId: job.metadata.name, summary: job.metadata.name.apply(jobName => `dbt build ran as Job ${this.ns}/${jobName}`), resource: job };
+    }
+
+    insightsCheck(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
+        const mountPath = "/etc/datamesh/check";
+        const job = this.job(
+            name,
+            {
+                component: request.component,
+                role: "check",
+                image: this.args.images.trinoImage,
+                files: pulumi.output(request.trino.caCert).apply(caCert => ({
+                    "check.sh": renderCheckScript({ queryFile: `${mountPath}/mismatches.sql`, caCertFile: `${mountPath}/trino-ca.pem` }),
+                    "mismatches.sql": mismatchQuery(request.targets),
+                    "trino-ca.pem": caCert,
+                })),
+                script: "check.sh",
+                secrets: pulumi.output(request.credentials).apply(credentials => ({ [CHECK_ENV.password]: credentials.password })),
+                env: {
+                    [CHECK_ENV.server]: pulumi.all([request.trino.meshHost, request.trino.meshPort]).apply(([host, port]) => `https://${host}:${port}`),
+                    // The user name is not secret; only the password travels in the Secret.
+                    [CHECK_ENV.user]: pulumi.unsecret(pulumi.output(request.credentials).apply(credentials => credentials.user)),
+                },
+                size: RESOURCE_SIZES.job,
+                runKey: request.dbtRunId,
+            },
+            opts,
+        );
+        return { summary: job.metadata.name.apply(jobName => `checked by Job ${this.ns}/${jobName}`), resource: job };
+    }
+}

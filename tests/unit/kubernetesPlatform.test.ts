@@ -1,0 +1,194 @@
+import * as pulumi from "@pulumi/pulumi";
+import { dependsOn, recordDependencies } from "./dependencies";
+import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
+
+// Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
+// the real serialization is exercised by the integration tests' `pulumi up`.
+jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeFunction: async () => ({ text: "exports.handler = undefined;", exportName: "handler" }) }));
+
+const NAMESPACE = "mesh-unit";
+/** How the engine marks a secret value in a resource's inputs. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+let resources: RecordedResource[];
+let dependencies: Map<string, string[]>;
+let stack: typeof import("../../index");
+
+const ofKind = (kind: string) => resources.filter(r => r.type === `kubernetes:${kind}`);
+const named = (kind: string, name: string) => {
+    const found = ofKind(kind).find(r => r.name === name);
+    if (!found) {
+        throw new Error(`no ${kind} named ${name}; have ${ofKind(kind).map(r => r.name).join(", ")}`);
+    }
+    return found;
+};
+const podSpec = (workload: RecordedResource) => {
+    if (!workload.inputs.spec?.template?.spec) {
+        throw new Error(`${workload.type} ${workload.name} has no plain spec (a secret input hides it): ${JSON.stringify(workload.inputs).slice(0, 200)}`);
+    }
+    return workload.inputs.spec.template.spec;
+};
+const containersOf = (workload: RecordedResource): any[] => podSpec(workload).containers;
+const WORKLOADS = ["apps/v1:StatefulSet", "apps/v1:Deployment", "batch/v1:Job"];
+
+beforeAll(async () => {
+    resources = await installMocks();
+    dependencies = recordDependencies();
+    pulumi.runtime.setAllConfig({ "datamesh:platform": "kubernetes", "datamesh:namespace": NAMESPACE, "datamesh:workers": "2" });
+    stack = await import("../../index");
+    await valueOf(stack.check);
+    await valueOf(stack.trinoUrl);
+    attachUrns(resources);
+});
+
+describe("the kubernetes platform's inventory", () => {
+    it("puts everything in one namespace through one provider", () => {
+        expect(resources.filter(r => r.type === "pulumi:providers:kubernetes")).toHaveLength(1);
+        expect(named("core/v1:Namespace", "kubernetes-namespace").inputs.metadata.name).toBe(NAMESPACE);
+        const namespaced = resources.filter(r => r.type.startsWith("kubernetes:") && r.type !== "kubernetes:core/v1:Namespace");
+        expect(namespaced.length).toBeGreaterThan(30);
+        for (const resource of namespaced) {
+            expect({ name: resource.name, namespace: resource.inputs.metadata.namespace }).toEqual({ name: resource.name, namespace: NAMESPACE });
+        }
+    });
+
+    it("gives each domain a StatefulSet with its volume claim, a Service and a setup Job", () => {
+        for (const [domain, image, port] of [["customers", "postgres:17.6", 5432], ["orders", "mariadb:11.8.3", 3306], ["payments", "postgres:17.6", 5432]] as const) {
+            const server = named("apps/v1:StatefulSet", `${domain}-server`);
+            expect(containersOf(server)[0].image).toBe(image);
+            expect(server.inputs.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("1Gi");
+            expect(containersOf(server)[0].volumeMounts[0].name).toBe(server.inputs.spec.volumeClaimTemplates[0].metadata.name);
+            const service = named("core/v1:Service", `${domain}-server`);
+            expect(service.inputs.spec.ports[0].port).toBe(port);
+            expect(service.inputs.spec.selector).toEqual(server.inputs.spec.selector.matchLabels);
+            const setup = named("batch/v1:Job", `${domain}-setup`);
+            expect(containersOf(setup)[0].image).toBe(image);
+            expect(named("core/v1:ConfigMap", `${domain}-setup`).inputs.data["setup.sh"]).toContain(domain);
+        }
+    });
+
+    it("mounts exactly the generated catalogs into the coordinator and the workers", async () => {
+        const catalogs = named("core/v1:ConfigMap", "trino-catalog").inputs.data;
+        expect(Object.keys(catalogs).sort()).toEqual(["customers.properties", "insights.properties", "orders.properties", "payments.properties"]);
+        expect(catalogs["orders.properties"]).toContain("connection-url=jdbc:mariadb://orders-server.mesh-unit.svc.cluster.local:3306\n");
+        expect(catalogs["insights.properties"]).toContain("iceberg.jdbc-catalog.default-warehouse-dir=s3://insights-warehouse/\n");
+        for (const role of ["coordinator", "worker"]) {
+            const deployment = named("apps/v1:Deployment", `trino-${role}`);
+            const volume = podSpec(deployment).volumes.find((v: any) => v.configMap?.name === "trino-catalog");
+            const mount = containersOf(deployment)[0].volumeMounts.find((m: any) => m.name === volume.name);
+            expect(mount.mountPath).toBe("/etc/trino/catalog");
+            expect(containersOf(deployment)[0].image).toBe("trinodb/trino:476");
+        }
+        expect(named("apps/v1:Deployment", "trino-worker").inputs.spec.replicas).toBe(2);
+        expect(named("core/v1:ConfigMap", "trino-coordinator").inputs.data["config.properties"]).toContain("node-scheduler.include-coordinator=false\n");
+    });
+
+    it("rolls the pods when their configuration changes: a checksum of each ConfigMap is a pod annotation", () => {
+        const annotations = named("apps/v1:Deployment", "trino-coordinator").inputs.spec.template.metadata.annotations;
+        expect(Object.keys(annotations).sort()).toEqual(["checksum/catalog", "checksum/config", "checksum/secrets"]);
+        for (const value of Object.values(annotations)) {
+            expect(value).toMatch(/^[0-9a-f]{64}$/);
+        }
+        const workerAnnotations = named("apps/v1:Deployment", "trino-worker").inputs.spec.template.metadata.annotations;
+        expect(workerAnnotations["checksum/catalog"]).toBe(annotations["checksum/catalog"]);
+        expect(workerAnnotations["checksum/config"]).not.toBe(annotations["checksum/config"]);
+    });
+
+    it("keeps the insights in MinIO that every Trino node reaches, created before Trino", () => {
+        const store = named("apps/v1:StatefulSet", "insights-warehouse");
+        expect(containersOf(store)[0].image).toMatch(/^minio\/minio:RELEASE\./);
+        const bucket = named("batch/v1:Job", "insights-warehouse-bucket");
+        expect(dependsOn(dependencies, named("apps/v1:Deployment", "trino-coordinator").urn, bucket.urn)).toBe(true);
+    });
+
+    it("sets requests and limits on every container", () => {
+        for (const workload of resources.filter(r => WORKLOADS.includes(r.type.replace("kubernetes:", "")))) {
+            for (const container of containersOf(workload)) {
+                expect({ workload: workload.name, requests: Object.keys(container.resources.requests), limits: Object.keys(container.resources.limits) }).toEqual({
+                    workload: workload.name,
+                    requests: ["cpu", "memory"],
+                    limits: ["cpu", "memory"],
+                });
+            }
+        }
+    });
+});
+
+describe("the kubernetes platform's secrets", () => {
+    /** Every generated password of the stack, as the mocks make them. */
+    const secretValues = () => resources.filter(r => r.type.endsWith(":GeneratedPassword")).map(r => `generated-${r.name}`);
+    /** Trino users' passwords reach the cluster only as bcrypt hashes, except those of the cluster's own jobs. */
+    const clusterCredentials = () => secretValues().filter(v => !/^generated-trino-.*-password$/.test(v) || /-(dbt|check|keystore)-password$/.test(v));
+
+    it("keeps every credential in a Secret", () => {
+        const inSecrets = JSON.stringify(ofKind("core/v1:Secret").map(s => s.inputs));
+        const values = clusterCredentials();
+        expect(values.length).toBeGreaterThan(12);
+        for (const value of values) {
+            expect({ value, inSecret: inSecrets.includes(value) }).toEqual({ value, inSecret: true });
+        }
+    });
+
+    it("puts no secret value in a ConfigMap, an environment literal, a command or an argument", () => {
+        const exposed = [
+            ...ofKind("core/v1:ConfigMap").map(c => ({ where: `ConfigMap ${c.name}`, text: JSON.stringify(c.inputs.data) })),
+            ...resources
+                .filter(r => WORKLOADS.includes(r.type.replace("kubernetes:", "")))
+                .flatMap(w =>
+                    containersOf(w).map(c => ({
+                        where: `${w.type} ${w.name}`,
+                        text: JSON.stringify({ env: (c.env ?? []).map((e: any) => e.value ?? null), command: c.command ?? [], args: c.args ?? [] }),
+                    })),
+                ),
+        ];
+        expect(exposed.length).toBeGreaterThan(20);
+        for (const value of [...secretValues(), "a2V5c3RvcmU="]) {
+            expect(exposed.filter(e => e.text.includes(value)).map(e => `${e.where} holds ${value}`)).toEqual([]);
+        }
+    });
+
+    it("marks every Secret's values as secret in the state", () => {
+        const secrets = ofKind("core/v1:Secret");
+        expect(secrets.length).toBeGreaterThan(8);
+        for (const secret of secrets) {
+            const values = secret.inputs.stringData ?? secret.inputs.data;
+            expect({ secret: secret.name, marked: Object.keys(values ?? {}).includes(SECRET_SIG) }).toEqual({ secret: secret.name, marked: true });
+        }
+    });
+});
+
+describe("the kubernetes platform's order", () => {
+    const job = (name: string) => named("batch/v1:Job", name).urn;
+
+    it("creates the databases, then Trino, then runs dbt, then the check", () => {
+        const coordinator = named("apps/v1:Deployment", "trino-coordinator").urn;
+        for (const domain of ["customers", "orders", "payments"]) {
+            expect(dependsOn(dependencies, job(`${domain}-setup`), named("apps/v1:StatefulSet", `${domain}-server`).urn)).toBe(true);
+            expect(dependsOn(dependencies, coordinator, job(`${domain}-setup`))).toBe(true);
+        }
+        expect(dependsOn(dependencies, coordinator, job("insights-jdbc-catalog"))).toBe(true);
+        expect(dependsOn(dependencies, job("dbt-run"), coordinator)).toBe(true);
+        expect(dependsOn(dependencies, job("check-reconciliation"), job("dbt-run"))).toBe(true);
+        expect(dependsOn(dependencies, coordinator, job("dbt-run"))).toBe(false);
+    });
+
+    it("names each Job after what it ran on, so that a change of data or models runs it again", () => {
+        const dbt = named("batch/v1:Job", "dbt-run");
+        expect(dbt.inputs.metadata.name).toMatch(/^dbt-run-[0-9a-f]{10}$/);
+        const project = named("core/v1:ConfigMap", "dbt-run-project");
+        const tree = podSpec(dbt).volumes.find((v: any) => v.configMap?.name === "dbt-run-project");
+        expect(tree.configMap.items.map((i: any) => i.path)).toContain("models/marts/dim_customers.sql");
+        expect(Object.keys(project.inputs.data)).toHaveLength(tree.configMap.items.length);
+    });
+});
+
+describe("the kubernetes platform's outputs", () => {
+    it("gives in-cluster addresses for Trino and every domain", async () => {
+        expect(await valueOf(stack.trinoUrl)).toBe(`https://trino.${NAMESPACE}.svc.cluster.local:8443`);
+        expect(await valueOf(stack.trinoVersion)).toBe("476");
+        const domains = stack.domains as Record<string, { host: pulumi.Output<string>; port: pulumi.Output<number> }>;
+        expect(await valueOf(domains.orders.host)).toBe(`orders-server.${NAMESPACE}.svc.cluster.local`);
+        expect(await valueOf(domains.orders.port)).toBe(3306);
+        expect(await valueOf(stack.check)).toMatch(new RegExp(`^checked by Job ${NAMESPACE}/check-reconciliation-[0-9a-f]{10}$`));
+        expect(await valueOf(stack.dbtSummary)).toMatch(/^dbt build ran as Job/);
+    });
+});
