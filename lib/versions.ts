@@ -5,6 +5,7 @@ import * as path from "path";
 export interface Versions {
     PULUMI_VERSION: string;
     TRINO_VERSION: string;
+    KUBERNETES_PROVIDER_VERSION: string;
 }
 
 export function readVersions(file = path.join(__dirname, "..", "versions.env")): Versions {
@@ -22,7 +23,7 @@ export function readVersions(file = path.join(__dirname, "..", "versions.env")):
             }
             values[match[1]] = match[2];
         });
-    for (const key of ["PULUMI_VERSION", "TRINO_VERSION"]) {
+    for (const key of ["PULUMI_VERSION", "TRINO_VERSION", "KUBERNETES_PROVIDER_VERSION"]) {
         if (!values[key]) {
             throw new Error(`${file}: ${key} is not set`);
         }
@@ -33,4 +34,9 @@ export function readVersions(file = path.join(__dirname, "..", "versions.env")):
 /** Where scripts/setup-pulumi.sh puts the Pulumi CLI and language host for a version. */
 export function pulumiBinDir(cacheDir: string, version: string): string {
     return path.join(cacheDir, "pulumi", `v${version}`, "bin");
+}
+
+/** Where scripts/setup-kubernetes-provider.sh puts the Kubernetes provider plugin for a version. */
+export function kubernetesProviderBinDir(cacheDir: string, version: string): string {
+    return path.join(cacheDir, "pulumi-kubernetes", `v${version}`, "bin");
 }

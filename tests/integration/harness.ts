@@ -5,7 +5,7 @@ import * as https from "https";
 import * as http from "http";
 import * as os from "os";
 import * as path from "path";
-import { pulumiBinDir, readVersions } from "../../lib/versions";
+import { kubernetesProviderBinDir, pulumiBinDir, readVersions } from "../../lib/versions";
 import { isAlive, isListening } from "../../platforms/local/process";
 
 export { isAlive, isListening };
@@ -26,6 +26,16 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
         }
     }
     return PulumiCommand.get({ root: path.dirname(binDir) });
+}
+
+/** The folder with the Kubernetes provider plugin, or a failure that says what is missing and how to get it. */
+export function kubernetesProviderDir(): string {
+    const version = readVersions().KUBERNETES_PROVIDER_VERSION;
+    const dir = kubernetesProviderBinDir(CACHE_DIR, version);
+    if (!fs.existsSync(path.join(dir, "pulumi-resource-kubernetes"))) {
+        throw new Error(`missing pulumi-resource-kubernetes ${version} in ${dir}: the kubernetes tests need it; run scripts/setup.sh`);
+    }
+    return dir;
 }
 
 /** A port range nobody listens on, so parallel runs and leftovers do not collide. */
@@ -79,7 +89,7 @@ export async function createMesh(label: string, config: Record<string, string> =
                 PULUMI_CONFIG_PASSPHRASE: "datamesh-integration-tests",
                 PULUMI_SKIP_UPDATE_CHECK: "true",
                 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-                PATH: `${binDir}:${process.env.PATH}`,
+                PATH: `${binDir}:${kubernetesProviderBinDir(CACHE_DIR, readVersions().KUBERNETES_PROVIDER_VERSION)}:${process.env.PATH}`,
                 DATAMESH_CACHE: CACHE_DIR,
             },
         },

@@ -46,6 +46,12 @@ describe("loadConfig", () => {
         });
     });
 
+    it("reads the container platforms' settings: workers, namespace, pinned images", () => {
+        const config = loadConfig({ platform: "kubernetes", workers: "3", renderYamlTo: "out", trinoImage: "registry.local:5000/trino@sha256:" + "a".repeat(64) }, context);
+        expect(config).toMatchObject({ platform: "kubernetes", workers: 3, namespace: "datamesh-dev", renderYamlTo: "/project/out" });
+        expect(config.images).toMatchObject({ trinoImage: `registry.local:5000/trino@sha256:${"a".repeat(64)}`, postgresImage: "postgres:17.6", mariadbImage: "mariadb:11.8.3" });
+    });
+
     it("reads a scale as a synthetic data source", () => {
         expect(loadConfig({ scale: "12" }, context)).toMatchObject({ dataSource: { kind: "synthetic", scale: 12 }, dataFingerprint: "synthetic:v1:scale=12" });
     });
@@ -76,6 +82,14 @@ describe("loadConfig", () => {
         [{ readers: '{"orders": ["Finance Team"]}' }, /datamesh:readers\.orders\.0: must be a lower-case SQL identifier/],
         [{ readers: "orders=finance" }, /datamesh:readers: must be JSON/],
         [{ readers: '{"orders": ["dbt"]}' }, /datamesh:readers\.orders\.0: 'dbt' is one of the stack's own Trino users/],
+        [{ platform: "kubernetes", workers: "-1" }, /datamesh:workers: must be 0 or more/],
+        [{ platform: "docker", workers: "two" }, /datamesh:workers: must be a whole number/],
+        [{ workers: "2" }, /datamesh:workers: the local platform runs a single Trino node/],
+        [{ platform: "kubernetes", trinoImage: "trinodb/trino:latest" }, /datamesh:trinoImage: 'trinodb\/trino:latest' is not pinned/],
+        [{ platform: "docker", postgresImage: "postgres" }, /datamesh:postgresImage: 'postgres' is not pinned/],
+        [{ platform: "kubernetes", dbtImage: "Not An Image" }, /datamesh:dbtImage: 'Not An Image' is not an image reference/],
+        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo and namespace apply to platform kubernetes only/],
+        [{ platform: "kubernetes", namespace: "Data_Mesh" }, /datamesh:namespace: must be a DNS label/],
     ])("rejects %j naming the key", (raw, message) => {
         expect(error(raw as Record<string, string>)).toMatch(message);
     });

@@ -181,6 +181,18 @@ describe("the kubernetes platform's order", () => {
     });
 });
 
+describe("the kubernetes platform's bad input", () => {
+    it("refuses a Trino image of another version than the pinned one, before any resource", () => {
+        const { KubernetesPlatform } = require("../../platforms/kubernetes");
+        const { DEFAULT_IMAGES } = require("../../config");
+        const before = resources.length;
+        expect(
+            () => new KubernetesPlatform({ stack: "unit", namespace: "x", images: { ...DEFAULT_IMAGES, trinoImage: "trinodb/trino:475" }, keytool: "keytool", trinoVersion: "476" }),
+        ).toThrow("datamesh:trinoImage: 'trinodb/trino:475' runs Trino 475, but the stack pins Trino 476 (versions.env)");
+        expect(resources.length).toBe(before);
+    });
+});
+
 describe("the kubernetes platform's outputs", () => {
     it("gives in-cluster addresses for Trino and every domain", async () => {
         expect(await valueOf(stack.trinoUrl)).toBe(`https://trino.${NAMESPACE}.svc.cluster.local:8443`);

@@ -1,0 +1,191 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parseAllDocuments } from "yaml";
+import { createMesh, kubernetesProviderDir, MeshUnderTest } from "./harness";
+
+/*
+ * A real `pulumi up` of the kubernetes platform with the real Kubernetes provider plugin, writing
+ * manifests instead of applying them (no cluster runs here). The manifests are then read back
+ * and checked as a cluster's API server and kubelet would need them.
+ */
+
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
+
+const KNOWN_KINDS = new Set(["v1/Namespace", "v1/ConfigMap", "v1/Secret", "v1/Service", "apps/v1/StatefulSet", "apps/v1/Deployment", "batch/v1/Job"]);
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+let mesh: MeshUnderTest;
+let renderDir: string;
+let manifests: Manifest[];
+
+function readManifests(dir: string): Manifest[] {
+    const files = fs.readdirSync(dir, { recursive: true }).map(String).filter(f => f.endsWith(".yaml"));
+    return files.flatMap(file =>
+        parseAllDocuments(fs.readFileSync(path.join(dir, file), "utf8")).map(doc => {
+            if (doc.errors.length > 0) {
+                throw new Error(`${file}: ${doc.errors[0].message}`);
+            }
+            return doc.toJS() as Manifest;
+        }),
+    );
+}
+
+const ofKind = (kind: string) => manifests.filter(m => m.kind === kind);
+const byName = (kind: string, name: string) => {
+    const found = ofKind(kind).find(m => m.metadata.name === name);
+    if (!found) {
+        throw new Error(`no ${kind} ${name} rendered; have ${ofKind(kind).map(m => m.metadata.name).join(", ")}`);
+    }
+    return found;
+};
+const workloads = () => manifests.filter(m => ["Deployment", "StatefulSet", "Job"].includes(m.kind));
+const podSpecOf = (m: Manifest) => m.spec.template.spec;
+const decoded = (secret: Manifest): Record<string, string> => ({
+    ...Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), "base64").toString("utf8")])),
+    ...(secret.stringData ?? {}),
+});
+
+beforeAll(async () => {
+    kubernetesProviderDir();
+    mesh = await createMesh("k8s", { platform: "kubernetes", workers: "2", namespace: "mesh-render" });
+    renderDir = path.join(path.dirname(mesh.stateDir), "manifests");
+    await mesh.stack.setConfig("datamesh:renderYamlTo", { value: renderDir });
+    await mesh.stack.up();
+    manifests = readManifests(renderDir);
+}, 600_000);
+
+afterAll(async () => {
+    await mesh?.remove();
+}, 600_000);
+
+describe("the rendered kubernetes manifests", () => {
+    it("are all of known kinds, validly named, in the mesh's namespace", () => {
+        expect(manifests.length).toBeGreaterThan(40);
+        for (const m of manifests) {
+            expect({ kind: `${m.apiVersion}/${m.kind}`, known: KNOWN_KINDS.has(`${m.apiVersion}/${m.kind}`) }).toEqual({ kind: `${m.apiVersion}/${m.kind}`, known: true });
+            expect(m.metadata.name).toMatch(DNS_NAME);
+            expect(m.metadata.name.length).toBeLessThanOrEqual(63);
+            if (m.kind !== "Namespace") {
+                expect(m.metadata.namespace).toBe("mesh-render");
+            }
+        }
+        expect(byName("Namespace", "mesh-render")).toBeDefined();
+    });
+
+    it("select their own pods: every selector matches its template's labels, every Service some pods", () => {
+        const templates = manifests.filter(m => m.kind === "Deployment" || m.kind === "StatefulSet");
+        expect(templates.length).toBe(7);
+        for (const m of templates) {
+            expect(m.spec.template.metadata.labels).toMatchObject(m.spec.selector.matchLabels);
+        }
+        for (const service of ofKind("Service")) {
+            const targets = templates.filter(t => Object.entries(service.spec.selector).every(([k, v]) => t.spec.template.metadata.labels[k] === v));
+            expect({ service: service.metadata.name, targets: targets.length }).toEqual({ service: service.metadata.name, targets: 1 });
+            const ports = targets[0].spec.template.spec.containers.flatMap((c: any) => c.ports.map((p: any) => p.containerPort));
+            for (const port of service.spec.ports) {
+                expect(ports).toContain(port.targetPort);
+            }
+        }
+    });
+
+    it("mount only ConfigMaps and Secrets that exist, with the keys they name", () => {
+        const configMaps = new Map(ofKind("ConfigMap").map(c => [c.metadata.name, c.data ?? {}]));
+        const secrets = new Map(ofKind("Secret").map(s => [s.metadata.name, decoded(s)]));
+        let references = 0;
+        for (const m of workloads()) {
+            const spec = podSpecOf(m);
+            for (const volume of spec.volumes ?? []) {
+                if (volume.configMap) {
+                    references++;
+                    expect({ workload: m.metadata.name, configMap: volume.configMap.name, exists: configMaps.has(volume.configMap.name) }).toMatchObject({ exists: true });
+                    for (const item of volume.configMap.items ?? []) {
+                        expect(Object.keys(configMaps.get(volume.configMap.name)!)).toContain(item.key);
+                    }
+                }
+                if (volume.secret) {
+                    references++;
+                    expect({ workload: m.metadata.name, secret: volume.secret.secretName, exists: secrets.has(volume.secret.secretName) }).toMatchObject({ exists: true });
+                }
+            }
+            for (const container of spec.containers) {
+                for (const source of container.envFrom ?? []) {
+                    references++;
+                    expect({ workload: m.metadata.name, secret: source.secretRef.name, exists: secrets.has(source.secretRef.name) }).toMatchObject({ exists: true });
+                }
+                for (const variable of container.env ?? []) {
+                    const ref = variable.valueFrom?.secretKeyRef;
+                    if (ref) {
+                        references++;
+                        expect(Object.keys(secrets.get(ref.name) ?? {})).toContain(ref.key);
+                    }
+                }
+            }
+        }
+        expect(references).toBeGreaterThan(20);
+    });
+
+    it("set resource requests and limits on every container", () => {
+        for (const m of workloads()) {
+            for (const container of podSpecOf(m).containers) {
+                expect({ workload: m.metadata.name, cpu: container.resources?.limits?.cpu, memory: container.resources?.requests?.memory }).toEqual({
+                    workload: m.metadata.name,
+                    cpu: expect.any(String),
+                    memory: expect.stringMatching(/^\d+(Mi|Gi)$/),
+                });
+            }
+        }
+    });
+
+    it("run pinned images only", () => {
+        const images = workloads().flatMap(m => podSpecOf(m).containers.map((c: any) => c.image as string));
+        expect(new Set(images)).toEqual(new Set(["postgres:17.6", "mariadb:11.8.3", "trinodb/trino:476", "minio/minio:RELEASE.2025-04-22T22-12-26Z", "minio/mc:RELEASE.2025-04-16T18-13-26Z", "datamesh/dbt-trino:1.11.0"]));
+    });
+
+    it("hold every credential in a Secret and none in a ConfigMap, an environment literal or a command", () => {
+        const credentials = ofKind("Secret").flatMap(s => Object.values(decoded(s))).filter(v => /^[A-Za-z0-9]{20,}$/.test(v));
+        expect(credentials.length).toBeGreaterThan(15);
+        const exposed = [
+            ...ofKind("ConfigMap").map(c => ({ where: `ConfigMap ${c.metadata.name}`, text: JSON.stringify(c.data) })),
+            ...workloads().flatMap(m =>
+                podSpecOf(m).containers.map((c: any) => ({
+                    where: `${m.kind} ${m.metadata.name}`,
+                    text: JSON.stringify([(c.env ?? []).map((e: any) => e.value ?? ""), c.command ?? [], c.args ?? []]),
+                })),
+            ),
+        ];
+        for (const credential of credentials) {
+            expect(exposed.filter(e => e.text.includes(credential)).map(e => e.where)).toEqual([]);
+        }
+    });
+
+    it("lay Trino out as the Helm chart does: coordinator, worker and catalog ConfigMaps, workers scaled", () => {
+        const catalogs = byName("ConfigMap", "trino-catalog").data;
+        expect(Object.keys(catalogs).sort()).toEqual(["customers.properties", "insights.properties", "orders.properties", "payments.properties"]);
+        expect(Object.keys(byName("ConfigMap", "trino-coordinator").data).sort()).toEqual([
+            "access-control.properties",
+            "config.properties",
+            "jvm.config",
+            "log.properties",
+            "node.properties",
+            "password-authenticator.properties",
+            "rules.json",
+        ]);
+        expect(Object.keys(byName("ConfigMap", "trino-worker").data).sort()).toEqual(["config.properties", "jvm.config", "log.properties", "node.properties"]);
+        expect(byName("Deployment", "trino-worker").spec.replicas).toBe(2);
+        expect(Object.keys(decoded(byName("Secret", "trino-files"))).sort()).toEqual(["keystore.p12", "password.db"]);
+    });
+
+    it("roll the coordinator when its configuration changes, and only then", async () => {
+        const before = byName("Deployment", "trino-coordinator").spec.template.metadata.annotations;
+        const again = await mesh.stack.up();
+        expect(again.summary.resourceChanges).not.toHaveProperty("update");
+        expect(readManifests(renderDir).find(m => m.kind === "Deployment" && m.metadata.name === "trino-coordinator")!.spec.template.metadata.annotations).toEqual(before);
+        await mesh.stack.setConfig("datamesh:trinoMaxHeap", { value: "3G" });
+        await mesh.stack.up();
+        manifests = readManifests(renderDir);
+        const after = byName("Deployment", "trino-coordinator").spec.template.metadata.annotations;
+        expect(after["checksum/config"]).not.toBe(before["checksum/config"]);
+        expect(after["checksum/catalog"]).toBe(before["checksum/catalog"]);
+        expect(byName("ConfigMap", "trino-coordinator").data["jvm.config"]).toContain("-Xmx3G\n");
+    }, 600_000);
+});
