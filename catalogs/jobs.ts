@@ -13,6 +13,7 @@ import { domainAccessSql } from "../lib/sql";
 export const SETUP_ENV = {
     host: "DATABASE_HOST",
     port: "DATABASE_PORT",
+    adminUser: "ADMIN_USER",
     adminPassword: "ADMIN_PASSWORD",
     ownerPassword: "OWNER_PASSWORD",
     readerPassword: "READER_PASSWORD",
@@ -73,7 +74,7 @@ export function renderDomainSetupScript(spec: DomainSetupScriptSpec): string {
         const database = spec.domain.name;
         return [
             HEADER,
-            `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER=postgres PGPASSWORD="$${e.adminPassword}"\n`,
+            `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER="$${e.adminUser}" PGPASSWORD="$${e.adminPassword}"\n`,
             `until pg_isready -q; do echo "waiting for PostgreSQL at $PGHOST:$PGPORT"; sleep 2; done\n`,
             expandingHeredoc("psql -v ON_ERROR_STOP=1 -q -d postgres", access.server),
             `exists="$(psql -tAq -d postgres <<'SQL'\nSELECT 1 FROM pg_database WHERE datname = '${database}';\nSQL\n)"\n`,
@@ -88,7 +89,7 @@ export function renderDomainSetupScript(spec: DomainSetupScriptSpec): string {
     return [
         HEADER,
         `export MYSQL_PWD="$${e.adminPassword}"\n`,
-        `client="mariadb --host=$${e.host} --port=$${e.port} --user=root --batch"\n`,
+        `client="mariadb --host=$${e.host} --port=$${e.port} --user=$${e.adminUser} --batch"\n`,
         `until $client -e 'SELECT 1' >/dev/null 2>&1; do echo "waiting for MariaDB at $${e.host}:$${e.port}"; sleep 2; done\n`,
         expandingHeredoc("$client", access.server),
         literalHeredoc(`$client ${spec.domain.name}`, access.database),
@@ -103,7 +104,7 @@ export function renderMetastoreSetupScript(spec: { database: string; connectorUs
     const user = `"${spec.connectorUser}"`;
     return [
         HEADER,
-        `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER=postgres PGPASSWORD="$${e.adminPassword}"\n`,
+        `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER="$${e.adminUser}" PGPASSWORD="$${e.adminPassword}"\n`,
         `until pg_isready -q; do echo "waiting for PostgreSQL at $PGHOST:$PGPORT"; sleep 2; done\n`,
         expandingHeredoc("psql -v ON_ERROR_STOP=1 -q -d postgres", [
             `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${spec.connectorUser}') THEN CREATE ROLE ${user} LOGIN; END IF; END $$`,
@@ -161,5 +162,5 @@ export function renderDbtScript(spec: { projectDir: string; profilesDir: string;
         throw new Error("dbt vars must not contain single quotes");
     }
     const common = `--project-dir ${spec.projectDir} --profiles-dir ${spec.profilesDir} --target-path ${spec.workDir}/target --log-path ${spec.workDir}/logs --vars '${varsJson}' --no-use-colors`;
-    return [HEADER, `cd ${spec.workDir}\n`, `dbt run-operation check_source_contracts ${common}\n`, `dbt build ${common}\n`].join("");
+    return [HEADER, `mkdir -p ${spec.workDir}\ncd ${spec.workDir}\n`, `dbt run-operation check_source_contracts ${common}\n`, `dbt build ${common}\n`].join("");
 }

@@ -1,6 +1,7 @@
 import { MeshConfig, PlatformName } from "../config";
 import { LocalPlatform } from "./local";
 import { findLocalToolchain } from "./local/toolchain";
+import { DockerPlatform } from "./docker";
 import { KubernetesPlatform } from "./kubernetes";
 import { Platform } from "./platform";
 import * as path from "path";
@@ -15,12 +16,6 @@ export interface PlatformContext {
 
 type PlatformFactory = (context: PlatformContext) => Platform;
 
-function notYetAvailable(name: PlatformName): PlatformFactory {
-    return () => {
-        throw new Error(`datamesh:platform: '${name}' is not available in this version; use 'local'`);
-    };
-}
-
 /** The platforms that run in containers still make the stack's certificate on the deploying machine. */
 function deployerKeytool(): string {
     return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, "bin", "keytool") : "keytool";
@@ -33,7 +28,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
             stack: context.config.stack,
             toolchain: findLocalToolchain({ cacheDir: context.config.cacheDir, trinoVersion: context.trinoVersion, projectDir: context.projectDir }),
         }),
-    docker: notYetAvailable("docker"),
+    docker: context => new DockerPlatform({ stack: context.config.stack, images: context.config.images, keytool: deployerKeytool(), trinoVersion: context.trinoVersion }),
     kubernetes: context =>
         new KubernetesPlatform({
             stack: context.config.stack,

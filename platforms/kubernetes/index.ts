@@ -26,7 +26,8 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
-import { imageTag, resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
+import { assertPinnedTrinoImage, imageTag, withDependencies } from "../shared/options";
+import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
 
 /*
  * The mesh in one namespace of a cluster. Servers are StatefulSets with their own volume claims;
@@ -66,10 +67,7 @@ export class KubernetesPlatform implements Platform {
     private readonly ns: string;
 
     constructor(private readonly args: KubernetesPlatformArgs) {
-        const trinoTag = imageTag(args.images.trinoImage);
-        if (trinoTag !== args.trinoVersion) {
-            throw new Error(`datamesh:trinoImage: '${args.images.trinoImage}' runs Trino ${trinoTag}, but the stack pins Trino ${args.trinoVersion} (versions.env)`);
-        }
+        assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
         this.keytool = args.keytool;
         this.ns = args.namespace;
         this.trinoHostnames = [TRINO_SERVICE, `${TRINO_SERVICE}.${this.ns}`, `${TRINO_SERVICE}.${this.ns}.svc`, this.serviceHost(TRINO_SERVICE)];
@@ -87,8 +85,7 @@ export class KubernetesPlatform implements Platform {
 
     /** The component's options, with this cluster's provider and its namespace created first. */
     private inCluster(opts: pulumi.CustomResourceOptions, ...after: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
-        const existing = opts.dependsOn ? (Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn]) : [];
-        return { ...opts, provider: this.provider, dependsOn: [...(existing as pulumi.Input<pulumi.Resource>[]), this.namespace, ...after] };
+        return { ...withDependencies(opts, this.namespace, ...after), provider: this.provider };
     }
 
     private labels(component: string, role: string): Record<string, string> {
@@ -251,7 +248,7 @@ export class KubernetesPlatform implements Platform {
                     [SETUP_ENV.ownerPassword]: request.owner.password,
                     [SETUP_ENV.readerPassword]: request.reader.password,
                 },
-                env: { [SETUP_ENV.host]: request.server.meshHost, [SETUP_ENV.port]: request.server.meshPort.apply(String) },
+                env: { [SETUP_ENV.host]: request.server.meshHost, [SETUP_ENV.port]: request.server.meshPort.apply(String), [SETUP_ENV.adminUser]: request.server.adminUser },
                 size: RESOURCE_SIZES.job,
                 runKey: request.fingerprint,
             },
@@ -270,7 +267,7 @@ export class KubernetesPlatform implements Platform {
                 files: pulumi.output(request.connector.user).apply(connectorUser => ({ "setup.sh": renderMetastoreSetupScript({ database: request.database, connectorUser }) })),
                 script: "setup.sh",
                 secrets: { [SETUP_ENV.adminPassword]: request.server.adminPassword, [SETUP_ENV.connectorPassword]: request.connector.password },
-                env: { [SETUP_ENV.host]: request.server.meshHost, [SETUP_ENV.port]: request.server.meshPort.apply(String) },
+                env: { [SETUP_ENV.host]: request.server.meshHost, [SETUP_ENV.port]: request.server.meshPort.apply(String), [SETUP_ENV.adminUser]: request.server.adminUser },
                 size: RESOURCE_SIZES.job,
                 runKey: request.database,
             },
@@ -450,6 +447,8 @@ export class KubernetesPlatform implements Platform {
                     template: {
                         metadata: { labels: coordinatorLabels, annotations: annotations(coordinatorFiles) },
                         spec: {
+                            // The image runs Trino as uid/gid 1000; the group lets it read the Secret's files, which nobody else may.
+                            securityContext: { fsGroup: 1000 },
                             containers: [
                                 trinoContainer(
                                     [
@@ -528,7 +527,7 @@ export class KubernetesPlatform implements Platform {
             port,
             meshHost: host,
             meshPort: port,
-            version: coordinator.id.apply(() => imageTag(this.args.images.trinoImage)),
+            version: coordinator.id.apply(() => imageTag(this.args.images.trinoImage) ?? ""),
             resource: coordinator,
         };
     }
@@ -566,7 +565,8 @@ export class KubernetesPlatform implements Platform {
                 })),
                 script: "run.sh",
                 secrets: { [DBT_PASSWORD_ENV]: request.password },
-                env: {},
+                // dbt would otherwise write its anonymous user id into the read-only profile folder and call home.
+                env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
                 size: RESOURCE_SIZES.dbt,
                 runKey: pulumi.all([request.projectDigest, request.dataFingerprint]).apply(parts => parts.join(":")),
                 tree: { configMap: project, mountPath: projectDir, items: files.map(f => ({ key: projectKey(f.relativePath), path: f.relativePath })) },

@@ -27,11 +27,3 @@ export function resources(size: ResourceSize) {
         limits: { cpu: size.cpuLimit, memory: `${size.memoryMiB}Mi` },
     };
 }
-
-/** The tag of an image reference ("trinodb/trino:476" -> "476"), ignoring a registry's port. */
-export function imageTag(image: string): string {
-    const withoutDigest = image.split("@")[0];
-    const lastSegment = withoutDigest.slice(withoutDigest.lastIndexOf("/") + 1);
-    const colon = lastSegment.indexOf(":");
-    return colon >= 0 ? lastSegment.slice(colon + 1) : "";
-}

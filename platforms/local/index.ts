@@ -17,6 +17,7 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
+import { withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { LocalDatabaseServer } from "./databaseServer";
 import { DBT_PASSWORD_ENV, LocalDbtRun } from "./dbtRun";
@@ -48,8 +49,7 @@ export class LocalPlatform implements Platform {
     }
 
     private withState(opts: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
-        const dependsOn = opts.dependsOn ? (Array.isArray(opts.dependsOn) ? opts.dependsOn : [opts.dependsOn]) : [];
-        return { ...opts, dependsOn: [...(dependsOn as pulumi.Input<pulumi.Resource>[]), this.stateDir] };
+        return withDependencies(opts, this.stateDir);
     }
 
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {

@@ -1,7 +1,14 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { CHECK_ENV, renderCheckScript, renderDomainSetupScript, renderMetastoreSetupScript, SETUP_ENV } from "../../catalogs/jobs";
+import { domainByName } from "../../lib/domains";
+import { mismatchQuery } from "../../lib/reconcile";
+import { dataScriptSql } from "../../lib/sql";
+import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { formatCsvField } from "../../lib/csv";
-import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
+import { CANONICAL_DATA_DIR, domainRows, syntheticRows } from "../../lib/dataset";
 import { DOMAINS } from "../../lib/domains";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
@@ -167,6 +174,81 @@ describe("the local stack, deployed for real", () => {
                 expect(stored.includes(secret)).toBe(false);
                 expect(commandLines.some(line => line.includes(secret))).toBe(false);
             }
+        });
+    });
+
+    describe("the kubernetes platform's jobs, run against these real servers", () => {
+        const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-cluster-jobs-"));
+        afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
+
+        /** A value from the deployed state, decrypted when it is a secret. */
+        const stateValue = async (resource: string, field: string) => {
+            const value = (await mesh.resourceOutputs())[resource][field];
+            return value && typeof value === "object" && "plaintext" in value ? JSON.parse(value.plaintext) : value;
+        };
+        const runScript = (name: string, text: string, env: Record<string, string>) => {
+            const file = path.join(workDir, name);
+            fs.writeFileSync(file, text);
+            return spawnSync("/bin/sh", [file], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, encoding: "utf8", timeout: 120_000 });
+        };
+
+        it.each([
+            ["customers", 0, 100],
+            ["orders", 1, 99],
+        ] as const)("sets up and reloads the %s domain with its setup Job's script, through the engine's own client", async (name, offset, rows) => {
+            const domain = domainByName(name);
+            const dataFile = path.join(workDir, `${name}.sql`);
+            fs.writeFileSync(dataFile, dataScriptSql(domain.engine, domain, domainRows(domain, { kind: "files", dir: CANONICAL_DATA_DIR })));
+            const script = renderDomainSetupScript({ engine: domain.engine, domain, ownerUser: `${name}_owner`, readerUser: `${name}_trino`, dataFile });
+            const outcome = runScript(`${name}-setup.sh`, script, {
+                [SETUP_ENV.host]: "127.0.0.1",
+                [SETUP_ENV.port]: String(mesh.basePort + offset),
+                [SETUP_ENV.adminUser]: await stateValue(`${name}-server`, "adminUser"),
+                [SETUP_ENV.adminPassword]: await stateValue(`${name}-admin-password`, "value"),
+                [SETUP_ENV.ownerPassword]: await stateValue(`${name}-owner-password`, "value"),
+                [SETUP_ENV.readerPassword]: await stateValue(`${name}-reader-password`, "value"),
+            });
+            expect({ status: outcome.status, stderr: outcome.stderr }).toEqual({ status: 0, stderr: "" });
+            expect(outcome.stdout).toContain(`${name}: ${rows} rows in ${domain.table}`);
+            const table = `${name}.${domain.trinoSchema}.${domain.table}`;
+            expect((await queryAsText(mesh, `SELECT count(*) FROM ${table}`, "dbt")).rows).toEqual([[String(rows)]]);
+        });
+
+        it("creates the Iceberg catalog tables with the metastore Job's script, idempotently", async () => {
+            const outcome = runScript("metastore.sh", renderMetastoreSetupScript({ database: "iceberg_catalog", connectorUser: "iceberg_trino" }), {
+                [SETUP_ENV.host]: "127.0.0.1",
+                [SETUP_ENV.port]: String(mesh.basePort + 3),
+                [SETUP_ENV.adminUser]: await stateValue("insights-metastore", "adminUser"),
+                [SETUP_ENV.adminPassword]: await stateValue("insights-admin-password", "value"),
+                [SETUP_ENV.connectorPassword]: await stateValue("insights-connector-password", "value"),
+            });
+            expect({ status: outcome.status, stderr: outcome.stderr }).toEqual({ status: 0, stderr: "" });
+            expect((await queryAsText(mesh, `SELECT count(*) FROM ${INSIGHTS}.dim_customers`, "dbt")).rows).toEqual([["100"]]);
+        });
+
+        it("passes the check Job's script with the Trino CLI, and fails it when the figures disagree", async () => {
+            const toolchain = findLocalToolchain({ cacheDir: process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"), trinoVersion: "476", projectDir: mesh.projectDir });
+            const cliJar = path.join(path.dirname(toolchain.trinoHome), "trino-cli.jar");
+            expect(fs.existsSync(cliJar)).toBe(true);
+            const cli = path.join(workDir, "trino");
+            fs.writeFileSync(cli, `#!/bin/sh\nexec "${toolchain.javaHome}/bin/java" -jar "${cliJar}" "$@"\n`, { mode: 0o755 });
+            const check = await mesh.connection("check");
+            fs.writeFileSync(path.join(workDir, "trino-ca.pem"), check.caCert!);
+            const targets = { dimCustomers: `${INSIGHTS}.dim_customers`, fctOrders: `${INSIGHTS}.fct_orders`, customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
+            const runCheck = (sql: string) => {
+                fs.writeFileSync(path.join(workDir, "mismatches.sql"), sql);
+                return runScript("check.sh", renderCheckScript({ queryFile: path.join(workDir, "mismatches.sql"), caCertFile: path.join(workDir, "trino-ca.pem") }), {
+                    [CHECK_ENV.cli]: cli,
+                    [CHECK_ENV.server]: check.url,
+                    [CHECK_ENV.user]: check.user,
+                    [CHECK_ENV.password]: check.password!,
+                });
+            };
+            const good = runCheck(mismatchQuery(targets));
+            expect({ status: good.status, stdout: good.stdout.trim() }).toEqual({ status: 0, stdout: "OK: the insights reconcile with the domains" });
+            const crossed = runCheck(mismatchQuery({ ...targets, customers: targets.orders }));
+            expect(crossed.status).toBe(1);
+            expect(crossed.stderr).toContain("insights.jaffle_shop.dim_customers: row count is 100, but orders.orders.orders has 99");
         });
     });
 

@@ -43,7 +43,12 @@ describe("properties", () => {
 });
 
 describe("Trino catalogs", () => {
-    it.each([customers, orders, insights, sharedInsights])("renders the $name catalog on $warehouse.kind storage", spec => {
+    it.each([
+        ["customers", customers],
+        ["orders", orders],
+        ["insights (local folder)", insights],
+        ["insights (S3 bucket)", sharedInsights],
+    ])("renders the %s catalog", (_label, spec) => {
         const text = renderCatalog(spec);
         expect(text).toMatchSnapshot();
         expect(text).not.toMatch(/password=(?!\$\{ENV:)/);

@@ -26,6 +26,15 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { runId: "run-1", summary: "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" };
         case "InsightsReconciliation":
             return { summary: "OK: all reconciled" };
+        case "RemoteImage":
+            return { imageId: `sha256:image-of-${args.name}` };
+        case "Image":
+            return { repoDigest: `sha256:built-${args.name}` };
+        case "Container":
+            return {
+                ...(args.inputs.attach ? { exitCode: 0 } : {}),
+                ...(args.inputs.logs ? { containerLogs: "12:00:01  Running with dbt=1.11.16\r\n12:00:09  Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1\r\n" } : {}),
+            };
         default:
             return {};
     }

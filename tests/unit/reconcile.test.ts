@@ -1,4 +1,4 @@
-import { CheckFacts, centsToDollars, checkQueries, decimalToCents, factsFromRows, reconcile } from "../../lib/reconcile";
+import { CheckFacts, centsToDollars, checkQueries, decimalToCents, factsFromRows, mismatchQuery, reconcile } from "../../lib/reconcile";
 
 const targets = { dimCustomers: "insights.s.dim_customers", fctOrders: "insights.s.fct_orders", customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
 const good: CheckFacts = {
@@ -58,5 +58,17 @@ describe("reconcile", () => {
         expect(checkQueries(targets)).toHaveLength(6);
         const facts = factsFromRows([[100, 100, "1672.00"], [100], [99, 99, "1672.00", "1672.00"], [99], ["167200"], ["167200"]]);
         expect(facts).toEqual(good);
+    });
+});
+
+describe("the reconciliation as one statement, for checks that run inside a cluster", () => {
+    it("compares every figure reconcile compares, and returns only disagreements", () => {
+        const sql = mismatchQuery(targets);
+        expect(sql).toMatchSnapshot();
+        for (const table of Object.values(targets)) {
+            expect(sql).toContain(`FROM ${table}`);
+        }
+        expect(sql.match(/^SELECT IF\(/gm)).toHaveLength(7);
+        expect(sql).toContain("WHERE problem IS NOT NULL");
     });
 });

@@ -1,0 +1,366 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { renderDbtScript } from "../../catalogs/jobs";
+import { NodeSpec, renderEtc, renderWorkerEtc } from "../../catalogs/trino";
+import { ImageKey, PlatformName } from "../../config";
+import { projectFiles } from "../../lib/digest";
+import { Engine } from "../../lib/domains";
+import {
+    DatabaseServer,
+    DatabaseServerRequest,
+    DbtRun,
+    DbtRunRequest,
+    DomainSetup,
+    DomainSetupRequest,
+    InsightsCheckRequest,
+    InsightsCheckRun,
+    MetastoreSetupRequest,
+    Platform,
+    TrinoServer,
+    TrinoServerRequest,
+    Warehouse,
+} from "../platform";
+import { assertPinnedTrinoImage, withDependencies } from "../shared/options";
+import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
+
+/*
+ * The mesh as containers on one Docker host, on a network of its own. Servers publish their ports
+ * on 127.0.0.1 only, so the deploying process sets up the domains and runs the check over TCP as
+ * the local platform does; inside the network, Trino and dbt reach the servers by alias. Secrets
+ * reach a container only as uploaded files: environment variables, commands and labels show in
+ * `docker inspect`, files inside the container do not.
+ */
+
+export interface DockerPlatformArgs {
+    stack: string;
+    images: Record<ImageKey, string>;
+    keytool: string;
+    /** The Trino release the stack pins; the Trino image's tag must name it. */
+    trinoVersion: string;
+}
+
+/** Where an engine's official image keeps its data and how it learns its administrator's password. */
+interface EngineLayout {
+    image: "postgresImage" | "mariadbImage";
+    port: number;
+    dataDir: string;
+    adminUser: string;
+    passwordFileEnv: string;
+    /** Both images run a server without networking while they initialize; these probes use TCP so that they pass only once the real server is up. */
+    healthcheck: string[];
+}
+
+const ENGINES: Record<Engine, EngineLayout> = {
+    postgresql: {
+        image: "postgresImage",
+        port: 5432,
+        dataDir: "/var/lib/postgresql/data",
+        adminUser: "postgres",
+        passwordFileEnv: "POSTGRES_PASSWORD_FILE",
+        healthcheck: ["CMD", "pg_isready", "--quiet", "--host=127.0.0.1", "--port=5432", "--username=postgres"],
+    },
+    mariadb: {
+        image: "mariadbImage",
+        port: 3306,
+        dataDir: "/var/lib/mysql",
+        adminUser: "root",
+        passwordFileEnv: "MARIADB_ROOT_PASSWORD_FILE",
+        healthcheck: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
+    },
+};
+const ADMIN_PASSWORD_FILE = "/run/secrets/admin-password";
+
+/** The coordinator's alias on the network; the certificate names it, so it is fixed rather than derived. */
+const TRINO_ALIAS = "trino";
+const TRINO_ETC = "/etc/trino";
+const TRINO_SECRETS_FILE = `${TRINO_ETC}/secrets.env`;
+const TRINO_NODE: NodeSpec = { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" };
+const WAREHOUSE_DIR = "/data/warehouse";
+
+const DBT_DIRS = { project: "/dbt/project", profiles: "/dbt/profile", work: "/dbt/work" };
+const DBT_SCRIPT_FILE = "/dbt/run.sh";
+const DBT_SECRETS_FILE = "/dbt/secrets.env";
+const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
+
+/** A shell command that exports the variables in an uploaded file, then replaces itself with `command`. */
+function withSecrets(secretsFile: string, command: string): string[] {
+    return ["/bin/sh", "-c", `set -a; . ${secretsFile}; set +a; exec ${command}`];
+}
+
+/** `KEY='value'` lines for `withSecrets`; single quotes keep the shell from expanding anything in a value. */
+function renderEnvFile(env: Record<string, string>): string {
+    return Object.keys(env)
+        .sort()
+        .map(key => {
+            if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+                throw new Error(`'${key}' is not an environment variable name`);
+            }
+            return `${key}='${env[key].replace(/'/g, "'\\''")}'\n`;
+        })
+        .join("");
+}
+
+/** The output of a container run with a TTY, as non-empty lines without the TTY's carriage returns. */
+function logLines(logs: string | undefined): string[] {
+    return (logs ?? "")
+        .split("\n")
+        .map(line => line.replace(/\r/g, "").trim())
+        .filter(Boolean);
+}
+
+/** What sets one Trino container apart from the others. */
+interface TrinoNodeRole {
+    /** Its etc/ files by path relative to etc/. */
+    etc: pulumi.Output<Record<string, string>>;
+    aliases: string[];
+    /** Extra arguments for run-trino, which passes them to the launcher. */
+    runArgs: string[];
+    ports: docker.types.input.ContainerPort[];
+}
+
+/** A value that resolves once the container is up, so that whoever uses it waits for the container. */
+function once<T>(container: docker.Container, value: T): pulumi.Output<T> {
+    return container.id.apply(() => value);
+}
+
+export class DockerPlatform implements Platform {
+    readonly name: PlatformName = "docker";
+    readonly keytool: string;
+    readonly trinoHostnames: string[] = [TRINO_ALIAS];
+    private readonly trinoVersion: string;
+    private readonly network: docker.Network;
+    private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
+    /** Set by warehouse(): Trino's nodes share the Iceberg files through it. */
+    private warehouseVolume?: docker.Volume;
+
+    constructor(private readonly args: DockerPlatformArgs) {
+        assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
+        this.trinoVersion = args.trinoVersion;
+        this.keytool = args.keytool;
+        this.network = new docker.Network("docker-network", { name: `datamesh-${args.stack}` });
+        // Kept on destroy: other stacks and containers on the host may use the same images.
+        const pull = (key: ImageKey, role: string) => new docker.RemoteImage(`docker-image-${role}`, { name: args.images[key], keepLocally: true });
+        this.images = { postgresImage: pull("postgresImage", "postgres"), mariadbImage: pull("mariadbImage", "mariadb"), trinoImage: pull("trinoImage", "trino") };
+    }
+
+    /** Docker's names are per host, so they carry the stack. */
+    private dockerName(name: string): string {
+        return `datamesh-${this.args.stack}-${name}`;
+    }
+
+    databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
+        const engine = ENGINES[request.engine];
+        const alias = name.replace(/-server$/, "");
+        const volume = new docker.Volume(`${name}-volume`, { name: this.dockerName(`${name}-volume`) }, opts);
+        const container = new docker.Container(
+            name,
+            {
+                name: this.dockerName(name),
+                image: this.images[engine.image].imageId,
+                envs: [`${engine.passwordFileEnv}=${ADMIN_PASSWORD_FILE}`],
+                uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(request.adminPassword) }],
+                volumes: [{ volumeName: volume.name, containerPath: engine.dataDir }],
+                networksAdvanced: [{ name: this.network.name, aliases: [alias] }],
+                ports: [{ internal: engine.port, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
+                healthcheck: { tests: engine.healthcheck, interval: "2s", timeout: "5s", startPeriod: "120s", retries: 5 },
+                wait: true,
+                waitTimeout: 180,
+                restart: "unless-stopped",
+            },
+            // The replacement needs the published port and the data volume that the old container holds.
+            { ...opts, deleteBeforeReplace: true },
+        );
+        return {
+            host: once(container, "127.0.0.1"),
+            port: once(container, request.port),
+            meshHost: once(container, alias),
+            meshPort: once(container, engine.port),
+            adminUser: once(container, engine.adminUser),
+            adminPassword: pulumi.secret(request.adminPassword),
+            resource: container,
+        };
+    }
+
+    domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
+        return domainSetupOverTcp(name, request, opts);
+    }
+
+    metastoreSetup(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {
+        return metastoreSetupOverTcp(name, request, opts);
+    }
+
+    warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse {
+        const volume = new docker.Volume(name, { name: this.dockerName(name) }, opts);
+        // Docker makes a new volume's root belong to root when the image has no such folder; Trino runs as its own user.
+        const owner = new docker.Container(
+            `${name}-owner`,
+            {
+                name: this.dockerName(`${name}-owner`),
+                image: this.images.trinoImage.imageId,
+                user: "root",
+                entrypoints: ["chown"],
+                command: ["trino:trino", WAREHOUSE_DIR],
+                volumes: [{ volumeName: volume.name, containerPath: WAREHOUSE_DIR }],
+                attach: true,
+                mustRun: false,
+            },
+            { ...opts, deleteBeforeReplace: true },
+        );
+        this.warehouseVolume = volume;
+        const storage = owner.exitCode.apply(exitCode => {
+            if (exitCode !== 0) {
+                throw new Error(`${name}: giving the warehouse volume to Trino's user failed with exit code ${exitCode}`);
+            }
+            return { kind: "local" as const, dir: WAREHOUSE_DIR };
+        });
+        return { storage, trinoEnv: pulumi.output<Record<string, string>>({}), resource: owner };
+    }
+
+    insightsCheck(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
+        return insightsCheckInProcess(name, request, opts);
+    }
+
+    trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
+        const warehouse = this.warehouseVolume;
+        if (!warehouse) {
+            throw new Error(`${request.component}: on docker, the warehouse must be declared before the Trino server that mounts it`);
+        }
+        const discoveryUri = `http://${TRINO_ALIAS}:${request.internalPort}`;
+        const files = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
+            renderEtc({
+                node: TRINO_NODE,
+                coordinator: {
+                    httpsPort: request.port,
+                    internalPort: request.internalPort,
+                    maxHeap: request.maxHeap,
+                    etcDir: TRINO_ETC,
+                    keystoreFile: request.keystore.file,
+                    keystorePasswordEnv: request.keystore.passwordEnv,
+                    sharedSecretEnv: request.sharedSecretEnv,
+                    discoveryUri,
+                    includeCoordinator: request.workers === 0,
+                },
+                catalogs,
+                users,
+                accessRules,
+            }),
+        );
+        const workerFiles = files.apply(coordinatorFiles => ({
+            ...renderWorkerEtc({
+                node: TRINO_NODE,
+                worker: { httpPort: request.internalPort, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv },
+            }),
+            ...Object.fromEntries(Object.entries(coordinatorFiles).filter(([file]) => file.startsWith("catalog/"))),
+        }));
+        const secretUploads = pulumi.secret(
+            pulumi.all([request.keystore.base64, pulumi.output(request.env)]).apply(([keystore, env]) => [
+                { file: `${TRINO_ETC}/${request.keystore.file}`, contentBase64: keystore },
+                { file: TRINO_SECRETS_FILE, content: renderEnvFile(env) },
+            ]),
+        );
+        const trinoNode = (nodeName: string, role: TrinoNodeRole, nodeOpts: pulumi.CustomResourceOptions) =>
+            new docker.Container(
+                nodeName,
+                {
+                    name: this.dockerName(nodeName),
+                    image: this.images.trinoImage.imageId,
+                    entrypoints: withSecrets(TRINO_SECRETS_FILE, ["/usr/lib/trino/bin/run-trino", ...role.runArgs].join(" ")),
+                    uploads: pulumi
+                        .all([role.etc, secretUploads])
+                        .apply(([etcFiles, secrets]) => [...Object.entries(etcFiles).map(([file, content]) => ({ file: `${TRINO_ETC}/${file}`, content })), ...secrets]),
+                    volumes: [{ volumeName: warehouse.name, containerPath: WAREHOUSE_DIR }],
+                    networksAdvanced: [{ name: this.network.name, aliases: role.aliases }],
+                    ports: role.ports,
+                    healthcheck: { tests: ["CMD", "/usr/lib/trino/bin/health-check"], interval: "5s", timeout: "5s", startPeriod: "300s", retries: 3 },
+                    wait: true,
+                    waitTimeout: 300,
+                    restart: "unless-stopped",
+                },
+                { ...nodeOpts, deleteBeforeReplace: true },
+            );
+        const workers = Array.from({ length: request.workers }, (_, index) =>
+            trinoNode(`${name}-worker-${index + 1}`, { etc: workerFiles, aliases: [], runArgs: [], ports: [] }, opts),
+        );
+        const coordinator = trinoNode(
+            name,
+            {
+                etc: files,
+                aliases: [TRINO_ALIAS],
+                // Workers announce themselves shortly after the coordinator is healthy; queries wait for them instead of failing for want of nodes.
+                runArgs: request.workers > 0 ? [`-Dquery-manager.required-workers=${request.workers}`] : [],
+                ports: [{ internal: request.port, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
+            },
+            withDependencies(opts, ...workers),
+        );
+        return {
+            url: once(coordinator, `https://127.0.0.1:${request.port}`),
+            host: once(coordinator, "127.0.0.1"),
+            port: once(coordinator, request.port),
+            meshHost: once(coordinator, TRINO_ALIAS),
+            meshPort: once(coordinator, request.port),
+            version: once(coordinator, this.trinoVersion),
+            resource: coordinator,
+        };
+    }
+
+    dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
+        // Only the toolchain is in the image, so it builds in parallel with the servers dbt waits for.
+        const image = new docker.Image(
+            `${name}-image`,
+            { imageName: this.args.images.dbtImage, build: { context: request.projectDir, dockerfile: path.join(request.projectDir, "Dockerfile") }, skipPush: true },
+            { ...opts, dependsOn: [] },
+        );
+        const caCertFile = `${DBT_DIRS.profiles}/trino-ca.pem`;
+        const profile = pulumi
+            .all([request.trino.host, request.trino.port])
+            .apply(([host, port]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV }));
+        const project = projectFiles(request.projectDir).map(file => ({
+            file: `${DBT_DIRS.project}/${file.split(path.sep).join("/")}`,
+            content: fs.readFileSync(path.join(request.projectDir, file), "utf8"),
+        }));
+        const script = renderDbtScript({ projectDir: DBT_DIRS.project, profilesDir: DBT_DIRS.profiles, workDir: DBT_DIRS.work, vars: request.vars });
+        const secrets = pulumi.secret(pulumi.output(request.password).apply(password => renderEnvFile({ [DBT_PASSWORD_ENV]: password })));
+        const run = new docker.Container(
+            name,
+            {
+                name: this.dockerName(name),
+                image: image.repoDigest,
+                entrypoints: withSecrets(DBT_SECRETS_FILE, `/bin/sh ${DBT_SCRIPT_FILE}`),
+                uploads: pulumi.all([profile, request.trino.caCert, secrets]).apply(([profileYml, caCert, env]) => [
+                    ...project,
+                    { file: `${DBT_DIRS.profiles}/profiles.yml`, content: profileYml },
+                    { file: caCertFile, content: caCert },
+                    { file: DBT_SCRIPT_FILE, content: script },
+                    { file: DBT_SECRETS_FILE, content: env },
+                ]),
+                networksAdvanced: [{ name: this.network.name }],
+                // Labels cannot change on a container, so a new project or new data replaces it: that replacement is the re-run.
+                labels: [
+                    { label: "datamesh.dbt.project-digest", value: request.projectDigest },
+                    { label: "datamesh.dbt.data-fingerprint", value: request.dataFingerprint },
+                ],
+                // Without a TTY, Docker frames the output with binary headers, which the provider would keep in the saved logs.
+                tty: true,
+                attach: true,
+                logs: true,
+                mustRun: false,
+            },
+            { ...opts, deleteBeforeReplace: true },
+        );
+        // Docker records a failed run like any other exit, so the failure is raised here, where the deployment sees it.
+        const summary = pulumi.all([run.exitCode, run.containerLogs]).apply(([exitCode, logs]) => {
+            const lines = logLines(logs);
+            if (exitCode !== 0) {
+                throw new Error(
+                    `${request.component}: dbt exited with code ${exitCode}; models that did not build keep their previous version. ` +
+                        `It runs again when the project or the data change, or with \`pulumi up --replace\` on its container.\n${lines.slice(-40).join("\n")}`,
+                );
+            }
+            const last = lines.pop();
+            return last ? last.replace(/^\d\d:\d\d:\d\d\s+/, "") : "dbt finished without output";
+        });
+        return { runId: pulumi.all([run.id, summary]).apply(([id]) => id), summary, resource: run };
+    }
+}

@@ -1,0 +1,322 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { renderDbtScript } from "../../catalogs/jobs";
+import { CatalogSpec, catalogPasswordEnv, renderCatalog } from "../../catalogs/trino";
+import { digestDirectory, projectFiles } from "../../lib/digest";
+import { dependsOn, recordDependencies } from "./dependencies";
+import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
+
+// Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
+// the real serialization is exercised by the integration tests' `pulumi up`.
+jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeFunction: async () => ({ text: "exports.handler = undefined;", exportName: "handler" }) }));
+
+/* The stack on the docker platform, with two Trino workers; the mock stack is named "unit". */
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const DBT_DIR = path.join(__dirname, "..", "..", "dbt");
+const CONTAINER = "docker:index/container:Container";
+const BASE_CONFIG = { "datamesh:platform": "docker", "datamesh:basePort": "25430", "datamesh:trinoPort": "28080" };
+let resources: RecordedResource[];
+let dependencies: Map<string, string[]>;
+let stack: typeof import("../../index");
+
+const byName = (name: string) => {
+    const found = resources.find(r => r.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}; have ${resources.map(r => r.name).join(", ")}`);
+    }
+    return found;
+};
+const containers = () => resources.filter(r => r.type === CONTAINER);
+const isSecretValue = (value: unknown): value is { value: unknown } => typeof value === "object" && value !== null && SECRET_SIG in value;
+/** The plain value of a recorded input, with every secret wrapper taken off. */
+const reveal = (value: any): any => {
+    if (isSecretValue(value)) {
+        return reveal(value.value);
+    }
+    if (Array.isArray(value)) {
+        return value.map(reveal);
+    }
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, reveal(inner)]));
+    }
+    return value;
+};
+const uploadsOf = (name: string): { file: string; content?: string; contentBase64?: string }[] => reveal(byName(name).inputs.uploads);
+const uploaded = (name: string, file: string) => {
+    const found = uploadsOf(name).find(u => u.file === file);
+    if (!found) {
+        throw new Error(`${name} uploads no ${file}; it uploads ${uploadsOf(name).map(u => u.file).join(", ")}`);
+    }
+    return found;
+};
+
+beforeAll(async () => {
+    resources = await installMocks();
+    dependencies = recordDependencies();
+    pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:workers": "2" });
+    stack = await import("../../index");
+    await valueOf(stack.check);
+    await valueOf(stack.trinoUrl);
+    attachUrns(resources);
+});
+
+describe("the docker platform's inventory", () => {
+    it("declares one network and one pulled image per pinned image, as top-level docker-* resources", () => {
+        expect(byName("docker-network").inputs.name).toBe("datamesh-unit");
+        const images = resources.filter(r => r.type === "docker:index/remoteImage:RemoteImage");
+        expect(images.map(r => [r.name, r.inputs.name, r.inputs.keepLocally])).toEqual([
+            ["docker-image-postgres", "postgres:17.6", true],
+            ["docker-image-mariadb", "mariadb:11.8.3", true],
+            ["docker-image-trino", "trinodb/trino:476", true],
+        ]);
+    });
+
+    it("parents everything else to its component and names it <component>-<role>", () => {
+        const components = new Map(resources.filter(r => r.type.startsWith("datamesh:index:")).map(r => [r.name, r.type]));
+        const children = resources.filter(r => r.type.startsWith("docker:") && !r.name.startsWith("docker-"));
+        expect(children.length).toBeGreaterThanOrEqual(15);
+        for (const child of children) {
+            const owner = child.name.split("-")[0];
+            expect(components.has(owner)).toBe(true);
+            expect(child.urn).toContain(`::${components.get(owner)}$${child.type}::${child.name}`);
+        }
+    });
+
+    it("gives each database its container from the pinned image, its own volume, its alias on the network and a port on 127.0.0.1", () => {
+        const servers = [
+            ["customers-server", "customers", "postgres", 25430],
+            ["orders-server", "orders", "mariadb", 25431],
+            ["payments-server", "payments", "postgres", 25432],
+            ["insights-metastore", "insights-metastore", "postgres", 25433],
+        ] as const;
+        for (const [name, alias, image, port] of servers) {
+            const server = byName(name);
+            expect(server.type).toBe(CONTAINER);
+            expect(server.inputs.image).toBe(`sha256:image-of-docker-image-${image}`);
+            const volume = byName(`${name}-volume`);
+            expect(volume.type).toBe("docker:index/volume:Volume");
+            const dataDir = image === "postgres" ? "/var/lib/postgresql/data" : "/var/lib/mysql";
+            expect(server.inputs.volumes).toEqual([{ volumeName: volume.inputs.name, containerPath: dataDir }]);
+            expect(server.inputs.networksAdvanced).toEqual([{ name: "datamesh-unit", aliases: [alias] }]);
+            const internal = image === "postgres" ? 5432 : 3306;
+            expect(server.inputs.ports).toEqual([{ internal, external: port, ip: "127.0.0.1", protocol: "tcp" }]);
+            const probe = image === "postgres" ? /^CMD pg_isready .*--host=127\.0\.0\.1/ : /^CMD healthcheck\.sh --connect --innodb_initialized$/;
+            expect(server.inputs.healthcheck.tests.join(" ")).toMatch(probe);
+            expect(server.inputs.wait).toBe(true);
+        }
+        expect(new Set(servers.map(([name]) => byName(`${name}-volume`).inputs.name)).size).toBe(servers.length);
+    });
+
+    it("hands each database its admin password as a secret file, and sets up the domains through the published ports", () => {
+        const domains = [["customers", 0, "POSTGRES_PASSWORD_FILE"], ["orders", 1, "MARIADB_ROOT_PASSWORD_FILE"], ["payments", 2, "POSTGRES_PASSWORD_FILE"]] as const;
+        for (const [domain, index, variable] of domains) {
+            const server = byName(`${domain}-server`);
+            expect(server.inputs.envs).toEqual([`${variable}=/run/secrets/admin-password`]);
+            expect(server.inputs.uploads[SECRET_SIG]).toBeDefined();
+            expect(uploaded(`${domain}-server`, "/run/secrets/admin-password").content).toBe(`generated-${domain}-admin-password`);
+            const admin = { user: variable.startsWith("POSTGRES") ? "postgres" : "root", password: `generated-${domain}-admin-password` };
+            expect(reveal(byName(`${domain}-access`).inputs)).toMatchObject({ host: "127.0.0.1", port: 25430 + index, admin });
+        }
+    });
+});
+
+describe("Trino on docker", () => {
+    const workers = () => containers().filter(r => /^trino-server-worker-\d+$/.test(r.name));
+
+    it("uploads exactly one catalog per domain plus the insights catalog, as renderCatalog renders them, to every node", () => {
+        const reader = (name: string) => ({ user: `${name}_trino`, passwordEnv: catalogPasswordEnv(name) });
+        const expected: CatalogSpec[] = [
+            { kind: "postgresql", name: "customers", host: "customers", port: 5432, database: "customers", ...reader("customers") },
+            {
+                kind: "iceberg",
+                name: "insights",
+                metastore: { host: "insights-metastore", port: 5432, database: "iceberg_catalog", user: "iceberg_trino", passwordEnv: catalogPasswordEnv("insights") },
+                warehouse: { kind: "local", dir: "/data/warehouse" },
+            },
+            { kind: "mariadb", name: "orders", host: "orders", port: 3306, ...reader("orders") },
+            { kind: "postgresql", name: "payments", host: "payments", port: 5432, database: "payments", ...reader("payments") },
+        ];
+        for (const node of ["trino-server", ...workers().map(w => w.name)]) {
+            const catalogs = uploadsOf(node).filter(u => u.file.startsWith("/etc/trino/catalog/"));
+            expect(catalogs.map(u => [u.file, u.content])).toEqual(expected.map(spec => [`/etc/trino/catalog/${spec.name}.properties`, renderCatalog(spec)]));
+        }
+    });
+
+    it("runs the coordinator and two workers, all mounting the one warehouse volume that Trino's user owns", () => {
+        expect(workers().map(w => w.name).sort()).toEqual(["trino-server-worker-1", "trino-server-worker-2"]);
+        const warehouse = byName("insights-warehouse");
+        expect(warehouse.type).toBe("docker:index/volume:Volume");
+        const mount = { volumeName: warehouse.inputs.name, containerPath: "/data/warehouse" };
+        for (const node of [byName("trino-server"), ...workers()]) {
+            expect(node.inputs.image).toBe("sha256:image-of-docker-image-trino");
+            expect(node.inputs.volumes).toEqual([mount]);
+            expect(node.inputs.healthcheck.tests).toEqual(["CMD", "/usr/lib/trino/bin/health-check"]);
+            expect(node.inputs.wait).toBe(true);
+        }
+        const owner = byName("insights-warehouse-owner");
+        expect(owner.inputs).toMatchObject({ user: "root", entrypoints: ["chown"], command: ["trino:trino", "/data/warehouse"], volumes: [mount], attach: true, mustRun: false });
+    });
+
+    it("lays the nodes out as a cluster: the coordinator schedules no work, the workers find it by its alias", () => {
+        const config = (node: string) => uploaded(node, "/etc/trino/config.properties").content!;
+        expect(config("trino-server")).toContain("node-scheduler.include-coordinator=false\n");
+        expect(config("trino-server")).toContain("discovery.uri=http://trino:28081\n");
+        expect(config("trino-server")).toContain("http-server.https.port=28080\n");
+        expect(uploaded("trino-server", "/etc/trino/node.properties").content).not.toContain("node.id");
+        for (const worker of workers()) {
+            expect(config(worker.name)).toContain("coordinator=false\n");
+            expect(config(worker.name)).toContain("discovery.uri=http://trino:28081\n");
+            expect(worker.inputs.ports).toEqual([]);
+        }
+        const coordinator = byName("trino-server");
+        expect(coordinator.inputs.networksAdvanced).toEqual([{ name: "datamesh-unit", aliases: ["trino"] }]);
+        expect(coordinator.inputs.ports).toEqual([{ internal: 28080, external: 28080, ip: "127.0.0.1", protocol: "tcp" }]);
+        expect(coordinator.inputs.entrypoints[2]).toMatch(/exec \/usr\/lib\/trino\/bin\/run-trino -Dquery-manager\.required-workers=2$/);
+    });
+
+    it("passes Trino's secrets in an uploaded env file that the entrypoint sources, and the keystore as a file", () => {
+        for (const node of ["trino-server", ...workers().map(w => w.name)]) {
+            expect(byName(node).inputs.uploads[SECRET_SIG]).toBeDefined();
+            const script = /^set -a; \. \/etc\/trino\/secrets\.env; set \+a; exec \/usr\/lib\/trino\/bin\/run-trino/;
+            expect(byName(node).inputs.entrypoints).toEqual(["/bin/sh", "-c", expect.stringMatching(script)]);
+            expect(uploaded(node, "/etc/trino/secrets.env").content).toBe(
+                [
+                    "CUSTOMERS_DB_PASSWORD='generated-customers-reader-password'",
+                    "INSIGHTS_DB_PASSWORD='generated-insights-connector-password'",
+                    "ORDERS_DB_PASSWORD='generated-orders-reader-password'",
+                    "PAYMENTS_DB_PASSWORD='generated-payments-reader-password'",
+                    "TRINO_KEYSTORE_PASSWORD='generated-trino-keystore-password'",
+                    "TRINO_SHARED_SECRET='generated-trino-shared-secret'",
+                    "",
+                ].join("\n"),
+            );
+            expect(uploaded(node, "/etc/trino/keystore.p12").contentBase64).toBe("a2V5c3RvcmU=");
+        }
+    });
+
+    it("makes the certificate cover the alias dbt uses", () => {
+        expect(byName("trino-tls").inputs.hostnames).toEqual(["localhost", "trino"]);
+    });
+});
+
+describe("dbt on docker", () => {
+    it("builds the toolchain image from the project's Dockerfile, tagged with the pinned name and never pushed", () => {
+        const build = { context: DBT_DIR, dockerfile: path.join(DBT_DIR, "Dockerfile") };
+        expect(byName("dbt-run-image").inputs).toMatchObject({ imageName: "datamesh/dbt-trino:1.11.0", skipPush: true, build });
+        const dockerfile = fs.readFileSync(path.join(DBT_DIR, "Dockerfile"), "utf8");
+        expect(dockerfile).toMatch(/^FROM python:3\.11\.14-slim-bookworm$/m);
+        expect(dockerfile.match(/^COPY .*/gm)).toEqual(["COPY requirements.txt /tmp/requirements.txt"]);
+        expect(dockerfile).toMatch(/^USER dbt$/m);
+        expect(fs.readFileSync(path.join(DBT_DIR, ".dockerignore"), "utf8").split("\n").filter(line => line && !line.startsWith("#"))).toEqual(["*", "!requirements.txt"]);
+    });
+
+    it("runs once on the network from the built image, to the end, labelled with what makes it run again", () => {
+        const run = byName("dbt-run");
+        expect(run.inputs).toMatchObject({ image: "sha256:built-dbt-run-image", attach: true, logs: true, mustRun: false, networksAdvanced: [{ name: "datamesh-unit" }] });
+        expect(run.inputs.labels).toEqual([
+            { label: "datamesh.dbt.project-digest", value: digestDirectory(DBT_DIR) },
+            { label: "datamesh.dbt.data-fingerprint", value: byName("customers-data").inputs.fingerprint },
+        ]);
+    });
+
+    it("uploads the project, the profile, the CA certificate, the script and a secret env file the entrypoint sources", () => {
+        const files = uploadsOf("dbt-run");
+        const projectUploads = files.filter(u => u.file.startsWith("/dbt/project/")).map(u => u.file.slice("/dbt/project/".length));
+        expect(projectUploads).toEqual(projectFiles(DBT_DIR));
+        expect(projectUploads).toContain("models/marts/dim_customers.sql");
+        expect(projectUploads.some(file => /^(target|logs|dbt_packages)\//.test(file))).toBe(false);
+        const profile = uploaded("dbt-run", "/dbt/profile/profiles.yml").content!;
+        expect(profile).toContain("host: trino\n");
+        expect(profile).toContain("port: 28080\n");
+        expect(profile).toContain('cert: "/dbt/profile/trino-ca.pem"\n');
+        expect(profile).toContain("DATAMESH_DBT_PASSWORD");
+        expect(uploaded("dbt-run", "/dbt/profile/trino-ca.pem").content).toMatch(/^-----BEGIN CERTIFICATE-----/);
+        const vars = {
+            customers_catalog: "customers",
+            customers_schema: "public",
+            orders_catalog: "orders",
+            orders_schema: "orders",
+            payments_catalog: "payments",
+            payments_schema: "public",
+        };
+        expect(uploaded("dbt-run", "/dbt/run.sh").content).toBe(renderDbtScript({ projectDir: "/dbt/project", profilesDir: "/dbt/profile", workDir: "/dbt/work", vars }));
+        expect(uploaded("dbt-run", "/dbt/secrets.env").content).toBe("DATAMESH_DBT_PASSWORD='generated-trino-dbt-password'\n");
+        expect(byName("dbt-run").inputs.uploads[SECRET_SIG]).toBeDefined();
+        expect(byName("dbt-run").inputs.entrypoints).toEqual(["/bin/sh", "-c", "set -a; . /dbt/secrets.env; set +a; exec /bin/sh /dbt/run.sh"]);
+    });
+});
+
+describe("secrets", () => {
+    it("never puts a password, the keystore or its content in a container's envs, command, entrypoints or labels", () => {
+        const passwords = resources.filter(r => r.type.endsWith(":GeneratedPassword")).map(r => `generated-${r.name}`);
+        expect(passwords.length).toBeGreaterThan(10);
+        const secrets = [...passwords, "a2V5c3RvcmU=", "keystore"];
+        expect(containers().length).toBe(9);
+        for (const container of containers()) {
+            const { envs, command, entrypoints, labels } = container.inputs;
+            const exposed = JSON.stringify(reveal({ envs, command, entrypoints, labels }));
+            for (const secret of secrets) {
+                expect({ container: container.name, leaks: exposed.includes(secret) ? secret : undefined }).toEqual({ container: container.name, leaks: undefined });
+            }
+        }
+    });
+});
+
+describe("the order of the deployment", () => {
+    const urn = (name: string) => byName(name).urn;
+
+    it("starts Trino after every database, dbt after Trino, and checks after the dbt run", () => {
+        for (const server of ["customers-server", "orders-server", "payments-server", "insights-metastore", "insights-warehouse-owner"]) {
+            expect({ server, before: dependsOn(dependencies, urn("trino-server"), urn(server)) }).toEqual({ server, before: true });
+        }
+        expect(dependsOn(dependencies, urn("dbt-run"), urn("trino-server"))).toBe(true);
+        for (const load of ["customers-data", "orders-data", "payments-data"]) {
+            expect(dependsOn(dependencies, urn("dbt-run"), urn(load))).toBe(true);
+        }
+        expect(dependsOn(dependencies, urn("check-reconciliation"), urn("dbt-run"))).toBe(true);
+        expect(dependsOn(dependencies, urn("trino-server"), urn("dbt-run"))).toBe(false);
+    });
+
+    it("reports the coordinator ready only once the workers are", () => {
+        for (const worker of ["trino-server-worker-1", "trino-server-worker-2"]) {
+            expect(dependsOn(dependencies, urn("trino-server"), urn(worker))).toBe(true);
+        }
+    });
+});
+
+describe("stack outputs", () => {
+    it("exports Trino and the domains on 127.0.0.1 at their published ports", async () => {
+        expect(await valueOf(stack.trinoUrl)).toBe("https://127.0.0.1:28080");
+        expect(await valueOf(stack.trinoVersion)).toBe("476");
+        for (const [domain, port] of [["customers", 25430], ["orders", 25431], ["payments", 25432]] as const) {
+            expect(await valueOf(stack.domains[domain].host)).toBe("127.0.0.1");
+            expect(await valueOf(stack.domains[domain].port)).toBe(port);
+        }
+        expect(await valueOf(stack.dbtSummary)).toBe("Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1");
+        expect(await valueOf(stack.check)).toBe("OK: all reconciled");
+    });
+});
+
+describe("images the docker platform refuses", () => {
+    const load = async (config: Record<string, string>) => {
+        const before = resources.length;
+        pulumi.runtime.setAllConfig({ ...BASE_CONFIG, ...config });
+        let failure: Error | undefined;
+        await jest.isolateModulesAsync(async () => {
+            await import("../../index").catch((e: Error) => (failure = e));
+        });
+        expect(resources.length).toBe(before);
+        return failure?.message;
+    };
+
+    it("rejects a 'latest' tag, naming the key", async () => {
+        expect(await load({ "datamesh:postgresImage": "postgres:latest" })).toMatch(/datamesh:postgresImage: 'postgres:latest' is not pinned/);
+    });
+
+    it("rejects a Trino image that does not run the pinned release, naming the key", async () => {
+        expect(await load({ "datamesh:trinoImage": "trinodb/trino:475" })).toMatch(/datamesh:trinoImage: 'trinodb\/trino:475' runs Trino 475, but the stack pins Trino 476/);
+        expect(await load({ "datamesh:trinoImage": "trinodb/trino@sha256:" + "a".repeat(64) })).toMatch(/datamesh:trinoImage: .* has no tag, but the stack pins Trino 476/);
+    });
+});
