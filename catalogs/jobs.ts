@@ -74,7 +74,7 @@ export function renderDomainSetupScript(spec: DomainSetupScriptSpec): string {
         const database = spec.domain.name;
         return [
             HEADER,
-            `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER="$${e.adminUser}" PGPASSWORD="$${e.adminPassword}"\n`,
+            `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER="$${e.adminUser}" PGPASSWORD="$${e.adminPassword}" PGOPTIONS="-c client_min_messages=warning"\n`,
             `until pg_isready -q; do echo "waiting for PostgreSQL at $PGHOST:$PGPORT"; sleep 2; done\n`,
             expandingHeredoc("psql -v ON_ERROR_STOP=1 -q -d postgres", access.server),
             `exists="$(psql -tAq -d postgres <<'SQL'\nSELECT 1 FROM pg_database WHERE datname = '${database}';\nSQL\n)"\n`,
@@ -104,7 +104,7 @@ export function renderMetastoreSetupScript(spec: { database: string; connectorUs
     const user = `"${spec.connectorUser}"`;
     return [
         HEADER,
-        `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER="$${e.adminUser}" PGPASSWORD="$${e.adminPassword}"\n`,
+        `export PGHOST="$${e.host}" PGPORT="$${e.port}" PGUSER="$${e.adminUser}" PGPASSWORD="$${e.adminPassword}" PGOPTIONS="-c client_min_messages=warning"\n`,
         `until pg_isready -q; do echo "waiting for PostgreSQL at $PGHOST:$PGPORT"; sleep 2; done\n`,
         expandingHeredoc("psql -v ON_ERROR_STOP=1 -q -d postgres", [
             `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${spec.connectorUser}') THEN CREATE ROLE ${user} LOGIN; END IF; END $$`,
@@ -135,6 +135,15 @@ export function renderBucketScript(bucket: string): string {
 
 /** The variables the check script reads; TRINO_PASSWORD is the one the Trino CLI itself reads. */
 export const CHECK_ENV = { server: "TRINO_SERVER", user: "TRINO_USER", password: "TRINO_PASSWORD", cli: "TRINO_CLI" } as const;
+
+/** A statement as the Trino CLI's --file takes it: terminated, or the CLI refuses it as "Non-terminated". */
+export function renderStatementFile(sql: string): string {
+    const statement = sql.trim().replace(/;$/, "");
+    if (statement.includes(";")) {
+        throw new Error("the statement file holds exactly one statement");
+    }
+    return `${statement};\n`;
+}
 
 /**
  * Runs the reconciliation statement (see mismatchQuery) with the Trino CLI and fails, printing

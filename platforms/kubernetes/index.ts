@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript, SETUP_ENV, CHECK_ENV } from "../../catalogs/jobs";
+import { CHECK_ENV, renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript, renderStatementFile, SETUP_ENV } from "../../catalogs/jobs";
 import { renderEtc, renderWorkerEtc, S3Warehouse } from "../../catalogs/trino";
 import { ImageKey, PlatformName } from "../../config";
 import { domainRows } from "../../lib/dataset";
@@ -586,7 +586,7 @@ export class KubernetesPlatform implements Platform {
                 image: this.args.images.trinoImage,
                 files: pulumi.output(request.trino.caCert).apply(caCert => ({
                     "check.sh": renderCheckScript({ queryFile: `${mountPath}/mismatches.sql`, caCertFile: `${mountPath}/trino-ca.pem` }),
-                    "mismatches.sql": mismatchQuery(request.targets),
+                    "mismatches.sql": renderStatementFile(mismatchQuery(request.targets)),
                     "trino-ca.pem": caCert,
                 })),
                 script: "check.sh",

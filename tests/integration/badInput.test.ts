@@ -31,6 +31,20 @@ describe("bad input", () => {
         }
     }, 300_000);
 
+    it("rejects negative workers, an unpinned image and a Trino image of another release on kubernetes before any resource is created", async () => {
+        const mesh = await createMesh("badk8s", { platform: "kubernetes", workers: "-1", mariadbImage: "mariadb:latest", renderYamlTo: "manifests" });
+        try {
+            const failure = mesh.stack.up();
+            await expect(failure).rejects.toThrow(/datamesh:workers: must be 0 or more/);
+            await expect(failure).rejects.toThrow(/datamesh:mariadbImage: 'mariadb:latest' is not pinned/);
+            await mesh.stack.setAllConfig({ "datamesh:workers": { value: "1" }, "datamesh:mariadbImage": { value: "mariadb:11.8.3" }, "datamesh:trinoImage": { value: "trinodb/trino:475" } });
+            await expect(mesh.stack.up()).rejects.toThrow("datamesh:trinoImage: 'trinodb/trino:475' runs Trino 475, but the stack pins Trino 476");
+            expect((await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"))).toEqual([]);
+        } finally {
+            await mesh.remove();
+        }
+    }, 300_000);
+
     it("rejects a certificate that does not cover the Trino host before any resource is created", async () => {
         const { cert, key } = selfSignedCertificate("DNS:localhost,IP:127.0.0.1");
         const mesh = await createMesh("badcert", { trinoHostnames: "trino.example.internal", trinoCertificate: cert, trinoPrivateKey: key });

@@ -2,7 +2,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CHECK_ENV, renderCheckScript, renderDomainSetupScript, renderMetastoreSetupScript, SETUP_ENV } from "../../catalogs/jobs";
+import { CHECK_ENV, renderCheckScript, renderDomainSetupScript, renderMetastoreSetupScript, renderStatementFile, SETUP_ENV } from "../../catalogs/jobs";
 import { domainByName } from "../../lib/domains";
 import { mismatchQuery } from "../../lib/reconcile";
 import { dataScriptSql } from "../../lib/sql";
@@ -236,7 +236,7 @@ describe("the local stack, deployed for real", () => {
             fs.writeFileSync(path.join(workDir, "trino-ca.pem"), check.caCert!);
             const targets = { dimCustomers: `${INSIGHTS}.dim_customers`, fctOrders: `${INSIGHTS}.fct_orders`, customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
             const runCheck = (sql: string) => {
-                fs.writeFileSync(path.join(workDir, "mismatches.sql"), sql);
+                fs.writeFileSync(path.join(workDir, "mismatches.sql"), renderStatementFile(sql));
                 return runScript("check.sh", renderCheckScript({ queryFile: path.join(workDir, "mismatches.sql"), caCertFile: path.join(workDir, "trino-ca.pem") }), {
                     [CHECK_ENV.cli]: cli,
                     [CHECK_ENV.server]: check.url,
@@ -245,7 +245,11 @@ describe("the local stack, deployed for real", () => {
                 });
             };
             const good = runCheck(mismatchQuery(targets));
-            expect({ status: good.status, stdout: good.stdout.trim() }).toEqual({ status: 0, stdout: "OK: the insights reconcile with the domains" });
+            expect({ status: good.status, stdout: good.stdout.trim(), stderr: good.stderr.replace(/^WARNING: .*\n/gm, "") }).toEqual({
+                status: 0,
+                stdout: "OK: the insights reconcile with the domains",
+                stderr: "",
+            });
             const crossed = runCheck(mismatchQuery({ ...targets, customers: targets.orders }));
             expect(crossed.status).toBe(1);
             expect(crossed.stderr).toContain("insights.jaffle_shop.dim_customers: row count is 100, but orders.orders.orders has 99");

@@ -1,4 +1,4 @@
-import { renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript } from "../../catalogs/jobs";
+import { renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript, renderStatementFile } from "../../catalogs/jobs";
 import { domainByName } from "../../lib/domains";
 import { dataScriptSql } from "../../lib/sql";
 
@@ -35,6 +35,14 @@ describe("cluster job scripts", () => {
         expect(dbt).toMatchSnapshot();
         expect(dbt.indexOf("check_source_contracts")).toBeLessThan(dbt.indexOf("dbt build"));
         expect(() => renderDbtScript({ projectDir: "/p", profilesDir: "/q", workDir: "/w", vars: { x: "it's" } })).toThrow("dbt vars must not contain single quotes");
+    });
+});
+
+describe("statement files for the Trino CLI", () => {
+    it("terminates the one statement, as --file requires", () => {
+        expect(renderStatementFile("SELECT 1\n")).toBe("SELECT 1;\n");
+        expect(renderStatementFile("SELECT 1;")).toBe("SELECT 1;\n");
+        expect(() => renderStatementFile("SELECT 1; SELECT 2")).toThrow("exactly one statement");
     });
 });
 
