@@ -252,7 +252,8 @@ export class KubernetesPlatform implements Platform {
                 size: RESOURCE_SIZES.job,
                 runKey: request.fingerprint,
             },
-            { ...opts, dependsOn: [request.server.resource] },
+            // The rows live in the server's volume claim, which stays protected; a Job is one run, and new data replaces it.
+            { ...opts, protect: false, dependsOn: [request.server.resource] },
         );
         return { database: job.id.apply(() => domain.name), rowCount: job.id.apply(() => rows.length), resource: job };
     }

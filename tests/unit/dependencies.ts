@@ -37,3 +37,19 @@ export function dependsOn(dependencies: Map<string, string[]>, from: string, to:
     }
     return false;
 }
+
+/** Records which resources were registered as protected (`protect: true`), by URN. */
+export function recordProtection(): Map<string, boolean> {
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    const monitor = settings.getMonitor();
+    const protectedByUrn = new Map<string, boolean>();
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: unknown, response: any) => void) =>
+        register(req, (err: unknown, response: any) => {
+            if (response) {
+                protectedByUrn.set(response.getUrn(), Boolean(req.getProtect()));
+            }
+            callback(err, response);
+        });
+    return protectedByUrn;
+}

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { dependsOn, recordDependencies } from "./dependencies";
+import { dependsOn, recordDependencies, recordProtection } from "./dependencies";
 import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
 
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
@@ -11,6 +11,7 @@ const NAMESPACE = "mesh-unit";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
+let protection: Map<string, boolean>;
 let stack: typeof import("../../index");
 
 const ofKind = (kind: string) => resources.filter(r => r.type === `kubernetes:${kind}`);
@@ -33,6 +34,7 @@ const WORKLOADS = ["apps/v1:StatefulSet", "apps/v1:Deployment", "batch/v1:Job"];
 beforeAll(async () => {
     resources = await installMocks();
     dependencies = recordDependencies();
+    protection = recordProtection();
     pulumi.runtime.setAllConfig({ "datamesh:platform": "kubernetes", "datamesh:namespace": NAMESPACE, "datamesh:workers": "2" });
     stack = await import("../../index");
     await valueOf(stack.check);
@@ -169,6 +171,14 @@ describe("the kubernetes platform's order", () => {
         expect(dependsOn(dependencies, job("dbt-run"), coordinator)).toBe(true);
         expect(dependsOn(dependencies, job("check-reconciliation"), job("dbt-run"))).toBe(true);
         expect(dependsOn(dependencies, coordinator, job("dbt-run"))).toBe(false);
+    });
+
+    it("protects each domain's server and volume claim, not the setup Job that new data replaces", () => {
+        for (const domain of ["customers", "orders", "payments"]) {
+            expect(protection.get(named("apps/v1:StatefulSet", `${domain}-server`).urn)).toBe(true);
+            expect(protection.get(named("batch/v1:Job", `${domain}-setup`).urn)).toBe(false);
+        }
+        expect(protection.get(named("apps/v1:Deployment", "trino-coordinator").urn)).toBe(false);
     });
 
     it("names each Job after what it ran on, so that a change of data or models runs it again", () => {
