@@ -72,6 +72,21 @@ describe("the rendered kubernetes manifests", () => {
         expect(byName("Namespace", "mesh-render")).toBeDefined();
     });
 
+    it("conform to the Kubernetes API's schemas: types, required fields, enumerations", () => {
+        const models = require("kubernetes-models");
+        const problems: string[] = [];
+        for (const m of manifests) {
+            const [group, version] = m.apiVersion.includes("/") ? m.apiVersion.split("/") : ["", m.apiVersion];
+            const Model = (group === "" ? models.v1 : models[group][version])[m.kind];
+            try {
+                new Model(m).validate();
+            } catch (e) {
+                problems.push(`${m.kind} ${m.metadata.name}: ${(e as Error).message}`);
+            }
+        }
+        expect(problems).toEqual([]);
+    });
+
     it("select their own pods: every selector matches its template's labels, every Service some pods", () => {
         const templates = manifests.filter(m => m.kind === "Deployment" || m.kind === "StatefulSet");
         expect(templates.length).toBe(7);
