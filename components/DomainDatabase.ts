@@ -36,7 +36,6 @@ export class DomainDatabase extends pulumi.ComponentResource {
     /** The read-only user Trino connects as. */
     public readonly readerUser: pulumi.Output<string>;
     public readonly tables: pulumi.Output<string[]>;
-    /** Rows loaded per table, where the platform counts them (not inside a cluster). */
     public readonly rowCounts: pulumi.Output<Record<string, number>>;
     /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
     public readonly trinoCatalog: pulumi.Output<CatalogSpec>;
@@ -77,7 +76,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
         this.password = pulumi.secret(ownerPassword.value);
         this.readerUser = pulumi.output(readerUser);
         this.tables = pulumi.output([domain.table]);
-        this.rowCounts = setup.rowCount.apply(count => (count === undefined ? {} : { [domain.table]: count }));
+        this.rowCounts = setup.rowCount.apply(count => ({ [domain.table]: count }));
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
         this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, setup.resource.id]).apply(([host, port]): CatalogSpec =>

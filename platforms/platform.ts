@@ -54,8 +54,8 @@ export interface DomainSetupRequest {
 
 export interface DomainSetup {
     database: pulumi.Output<string>;
-    /** Rows loaded, where the platform can count them from the deployment. */
-    rowCount: pulumi.Output<number | undefined>;
+    /** Rows loaded (inside a cluster: rows handed to the setup Job, which fails unless it loads them all). */
+    rowCount: pulumi.Output<number>;
     /** Created when the domain's database, users, table and rows are in place; its id resolves then. */
     resource: pulumi.CustomResource;
 }

@@ -97,8 +97,8 @@ export class KubernetesPlatform implements Platform {
         };
     }
 
-    private metadata(name: string, component: string, role: string, annotations?: pulumi.Input<Record<string, pulumi.Input<string>>>) {
-        return { name, namespace: this.ns, labels: this.labels(component, role), ...(annotations ? { annotations } : {}) };
+    private metadata(name: string, component: string, role: string) {
+        return { name, namespace: this.ns, labels: this.labels(component, role) };
     }
 
     private secret(name: string, component: string, role: string, values: pulumi.Input<Record<string, pulumi.Input<string>>>, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
