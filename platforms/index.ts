@@ -37,6 +37,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
             renderYamlTo: context.config.renderYamlTo,
             keytool: deployerKeytool(),
             trinoVersion: context.trinoVersion,
+            dataSource: context.config.dataSource,
         }),
 };
 

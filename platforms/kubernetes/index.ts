@@ -5,9 +5,9 @@ import * as path from "path";
 import { CHECK_ENV, renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript, renderStatementFile, SETUP_ENV } from "../../catalogs/jobs";
 import { renderEtc, renderWorkerEtc, S3Warehouse } from "../../catalogs/trino";
 import { ImageKey, PlatformName } from "../../config";
-import { domainRows } from "../../lib/dataset";
+import { DataSource, domainRows } from "../../lib/dataset";
 import { projectFiles, shortDigest } from "../../lib/digest";
-import { Engine } from "../../lib/domains";
+import { DOMAINS, DomainSpec, Engine } from "../../lib/domains";
 import { mismatchQuery } from "../../lib/reconcile";
 import { dataScriptSql } from "../../lib/sql";
 import { GeneratedPassword } from "../../resources/password";
@@ -46,6 +46,8 @@ export interface KubernetesPlatformArgs {
     renderYamlTo?: string;
     keytool: string;
     trinoVersion: string;
+    /** The domains' rows; checked before any resource, since each must fit its setup Job's ConfigMap. */
+    dataSource: DataSource;
 }
 
 /** ConfigMaps hold at most 1 MiB; domain rows beyond this belong on a platform that loads over TCP. */
@@ -58,6 +60,33 @@ const TRINO_SERVICE = "trino";
 const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
 const ENGINE_PORTS: Record<Engine, number> = { postgresql: 5432, mariadb: 3306 };
 
+/**
+ * A domain's rows as the SQL its setup Job runs, refused as soon as it outgrows a ConfigMap, so an
+ * oversized data set fails fast and names the key to change.
+ */
+function clusterDomainData(domain: DomainSpec, source: DataSource): { sql: string; rowCount: number } {
+    let rowCount = 0;
+    let bytes = 0;
+    const counted = function* () {
+        for (const row of domainRows(domain, source)) {
+            rowCount++;
+            bytes += row.reduce<number>((sum, value) => sum + Buffer.byteLength(String(value)) + 4, 4);
+            if (bytes > CONFIGMAP_DATA_LIMIT) {
+                throw new Error(
+                    `${domain.name}: its rows take more than the ${CONFIGMAP_DATA_LIMIT / 1024} KiB a ConfigMap holds (reached at row ${rowCount}); ` +
+                        `lower datamesh:scale (or the files in datamesh:dataDir), or use platform local or docker, which load over TCP`,
+                );
+            }
+            yield row;
+        }
+    };
+    const sql = dataScriptSql(domain.engine, domain, counted());
+    if (Buffer.byteLength(sql) > CONFIGMAP_DATA_LIMIT) {
+        throw new Error(`${domain.name}: its rows take ${Math.ceil(Buffer.byteLength(sql) / 1024)} KiB, more than a ConfigMap holds; lower datamesh:scale, or use platform local or docker`);
+    }
+    return { sql, rowCount };
+}
+
 export class KubernetesPlatform implements Platform {
     readonly name: PlatformName = "kubernetes";
     readonly keytool: string;
@@ -68,6 +97,9 @@ export class KubernetesPlatform implements Platform {
 
     constructor(private readonly args: KubernetesPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
+        for (const domain of DOMAINS) {
+            clusterDomainData(domain, args.dataSource);
+        }
         this.keytool = args.keytool;
         this.ns = args.namespace;
         this.trinoHostnames = [TRINO_SERVICE, `${TRINO_SERVICE}.${this.ns}`, `${TRINO_SERVICE}.${this.ns}.svc`, this.serviceHost(TRINO_SERVICE)];
@@ -224,14 +256,7 @@ export class KubernetesPlatform implements Platform {
 
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
         const { domain } = request;
-        const rows = [...domainRows(domain, request.source)];
-        const data = dataScriptSql(domain.engine, domain, rows);
-        if (Buffer.byteLength(data) > CONFIGMAP_DATA_LIMIT) {
-            throw new Error(
-                `${request.component}: ${rows.length} rows take ${Math.ceil(Buffer.byteLength(data) / 1024)} KiB, more than a ConfigMap holds; ` +
-                    `lower datamesh:scale (or datamesh:dataDir's size), or use platform local or docker, which load over TCP`,
-            );
-        }
+        const { sql: data, rowCount } = clusterDomainData(domain, request.source);
         const job = this.job(
             `${name}-setup`,
             {
@@ -255,7 +280,7 @@ export class KubernetesPlatform implements Platform {
             // The rows live in the server's volume claim, which stays protected; a Job is one run, and new data replaces it.
             { ...opts, protect: false, dependsOn: [request.server.resource] },
         );
-        return { database: job.id.apply(() => domain.name), rowCount: job.id.apply(() => rows.length), resource: job };
+        return { database: job.id.apply(() => domain.name), rowCount: job.id.apply(() => rowCount), resource: job };
     }
 
     metastoreSetup(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {

@@ -203,6 +203,19 @@ describe("the kubernetes platform's bad input", () => {
     });
 });
 
+describe("the kubernetes platform's data limit", () => {
+    it("refuses a data set too large for a setup Job's ConfigMap before any resource, naming the key", async () => {
+        const before = resources.length;
+        pulumi.runtime.setAllConfig({ "datamesh:platform": "kubernetes", "datamesh:scale": "500" });
+        let failure: Error | undefined;
+        await jest.isolateModulesAsync(async () => {
+            await import("../../index").catch((e: Error) => (failure = e));
+        });
+        expect(failure?.message).toMatch(/^customers: its rows take more than the 900 KiB a ConfigMap holds \(reached at row \d+\); lower datamesh:scale/);
+        expect(resources.length).toBe(before);
+    });
+});
+
 describe("the kubernetes platform's outputs", () => {
     it("gives in-cluster addresses for Trino and every domain", async () => {
         expect(await valueOf(stack.trinoUrl)).toBe(`https://trino.${NAMESPACE}.svc.cluster.local:8443`);
