@@ -118,9 +118,9 @@ export function reconcile(f: CheckFacts, t: CheckTargets): Reconciliation {
 }
 
 /**
- * The whole reconciliation as one statement that returns a row per disagreement and no row when
- * the insights are right. It is what a check running inside a cluster executes with the Trino
- * CLI, where no TypeScript runs; the in-process check runs it too, so both agree by construction.
+ * The whole reconciliation as one statement that returns a row per disagreement, naming the
+ * table and both figures as `reconcile` does, and no row when the insights are right. It is what a check running inside
+ * a cluster executes with the Trino CLI, where no TypeScript runs.
  */
 export function mismatchQuery(t: CheckTargets): string {
     const name = (table: string) => `'${table.replace(/'/g, "''")}'`;

@@ -41,19 +41,33 @@ export function createTableSql(engine: Engine, domain: DomainSpec): string {
  * PostgreSQL statements run in two places: `server` on the maintenance database, `database`
  * inside the domain's database.
  */
+/** A PostgreSQL login role with this password, created if missing; a re-run resets the password. */
+function postgresLoginSql(user: string, password: string): string[] {
+    const role = quoteIdentifier("postgresql", user);
+    return [
+        `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(user)}) THEN CREATE ROLE ${role} LOGIN; END IF; END $$`,
+        `ALTER ROLE ${role} WITH LOGIN PASSWORD ${quoteLiteral(password)}`,
+    ];
+}
+
+/**
+ * PostgreSQL has no CREATE DATABASE IF NOT EXISTS, and cannot create one inside a transaction or
+ * a DO block: callers run `exists` on the maintenance database, then `create` when it returns no row.
+ */
+export function createPostgresDatabaseSql(database: string, owner?: string): { exists: string; create: string } {
+    const ownedBy = owner ? ` OWNER ${quoteIdentifier("postgresql", owner)}` : "";
+    return {
+        exists: `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(database)}`,
+        create: `CREATE DATABASE ${quoteIdentifier("postgresql", database)}${ownedBy} ENCODING 'UTF8' TEMPLATE template0`,
+    };
+}
+
 export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; database: string[] } {
     const q = (n: string) => quoteIdentifier(spec.engine, n);
     const table = q(spec.domain.table);
     if (spec.engine === "postgresql") {
-        const role = (user: string) =>
-            `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(user)}) THEN CREATE ROLE ${q(user)} LOGIN; END IF; END $$`;
         return {
-            server: [
-                role(spec.ownerUser),
-                `ALTER ROLE ${q(spec.ownerUser)} WITH LOGIN PASSWORD ${quoteLiteral(spec.ownerPassword)}`,
-                role(spec.readerUser),
-                `ALTER ROLE ${q(spec.readerUser)} WITH LOGIN PASSWORD ${quoteLiteral(spec.readerPassword)}`,
-            ],
+            server: [...postgresLoginSql(spec.ownerUser, spec.ownerPassword), ...postgresLoginSql(spec.readerUser, spec.readerPassword)],
             database: [
                 `REVOKE ALL ON DATABASE ${q(spec.database)} FROM PUBLIC`,
                 `REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
@@ -128,4 +142,43 @@ export function dataScriptSql(engine: Engine, domain: DomainSpec, rows: Iterable
     }
     flush();
     return parts.join("");
+}
+
+/** The two Iceberg JDBC catalog tables (schema V1, which includes views' iceberg_type). */
+export const ICEBERG_JDBC_TABLES_SQL = [
+    `CREATE TABLE IF NOT EXISTS iceberg_tables (
+  catalog_name VARCHAR(255) NOT NULL,
+  table_namespace VARCHAR(255) NOT NULL,
+  table_name VARCHAR(255) NOT NULL,
+  metadata_location VARCHAR(1000),
+  previous_metadata_location VARCHAR(1000),
+  iceberg_type VARCHAR(5),
+  PRIMARY KEY (catalog_name, table_namespace, table_name))`,
+    `CREATE TABLE IF NOT EXISTS iceberg_namespace_properties (
+  catalog_name VARCHAR(255) NOT NULL,
+  namespace VARCHAR(255) NOT NULL,
+  property_key VARCHAR(255),
+  property_value VARCHAR(1000),
+  PRIMARY KEY (catalog_name, namespace, property_key))`,
+];
+
+/**
+ * The Iceberg JDBC catalog's database as the administrator sets it up, in two places like
+ * domainAccessSql: `server` on the maintenance database, `database` inside the catalog's database
+ * (created in between, see createPostgresDatabaseSql). The connector may only read and write rows
+ * in the two catalog tables. Idempotent.
+ */
+export function icebergMetastoreSql(spec: { database: string; connectorUser: string; connectorPassword: string }): { server: string[]; database: string[] } {
+    const user = quoteIdentifier("postgresql", spec.connectorUser);
+    const database = quoteIdentifier("postgresql", spec.database);
+    return {
+        server: postgresLoginSql(spec.connectorUser, spec.connectorPassword),
+        database: [
+            `REVOKE ALL ON DATABASE ${database} FROM PUBLIC`,
+            `GRANT CONNECT ON DATABASE ${database} TO ${user}`,
+            ...ICEBERG_JDBC_TABLES_SQL,
+            `GRANT USAGE ON SCHEMA public TO ${user}`,
+            `GRANT SELECT, INSERT, UPDATE, DELETE ON iceberg_tables, iceberg_namespace_properties TO ${user}`,
+        ],
+    };
 }

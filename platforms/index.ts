@@ -1,8 +1,9 @@
-import { MeshConfig, PlatformName } from "../config";
+import { CONFIG_NAMESPACE, ConfigError, MeshConfig, PlatformName } from "../config";
+import { assertCertificateCovers } from "../lib/certificates";
 import { LocalPlatform } from "./local";
 import { findLocalToolchain } from "./local/toolchain";
-import { DockerPlatform } from "./docker";
-import { KubernetesPlatform } from "./kubernetes";
+import { DockerPlatform, dockerTrinoHostnames } from "./docker";
+import { KubernetesPlatform, kubernetesTrinoHostnames } from "./kubernetes";
 import { Platform } from "./platform";
 import * as path from "path";
 
@@ -14,7 +15,11 @@ export interface PlatformContext {
     trinoVersion: string;
 }
 
-type PlatformFactory = (context: PlatformContext) => Platform;
+/** How to make each platform, and the names its own jobs use for Trino, known before it exists. */
+interface PlatformFactory {
+    trinoHostnames(config: MeshConfig): string[];
+    create(context: PlatformContext): Platform;
+}
 
 /** The platforms that run in containers still make the stack's certificate on the deploying machine. */
 function deployerKeytool(): string {
@@ -22,26 +27,49 @@ function deployerKeytool(): string {
 }
 
 const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
-    local: context =>
-        new LocalPlatform({
-            stateDir: context.config.stateDir,
-            stack: context.config.stack,
-            toolchain: findLocalToolchain({ cacheDir: context.config.cacheDir, trinoVersion: context.trinoVersion, projectDir: context.projectDir }),
-        }),
-    docker: context => new DockerPlatform({ stack: context.config.stack, images: context.config.images, keytool: deployerKeytool(), trinoVersion: context.trinoVersion }),
-    kubernetes: context =>
-        new KubernetesPlatform({
-            stack: context.config.stack,
-            namespace: context.config.namespace,
-            images: context.config.images,
-            renderYamlTo: context.config.renderYamlTo,
-            keytool: deployerKeytool(),
-            trinoVersion: context.trinoVersion,
-            dataSource: context.config.dataSource,
-        }),
+    local: {
+        trinoHostnames: () => [],
+        create: context =>
+            new LocalPlatform({
+                stateDir: context.config.stateDir,
+                stack: context.config.stack,
+                toolchain: findLocalToolchain({ cacheDir: context.config.cacheDir, trinoVersion: context.trinoVersion, projectDir: context.projectDir }),
+            }),
+    },
+    docker: {
+        trinoHostnames: dockerTrinoHostnames,
+        create: context => new DockerPlatform({ stack: context.config.stack, images: context.config.images, keytool: deployerKeytool(), trinoVersion: context.trinoVersion }),
+    },
+    kubernetes: {
+        trinoHostnames: config => kubernetesTrinoHostnames(config.namespace),
+        create: context =>
+            new KubernetesPlatform({
+                stack: context.config.stack,
+                namespace: context.config.namespace,
+                images: context.config.images,
+                renderYamlTo: context.config.renderYamlTo,
+                keytool: deployerKeytool(),
+                trinoVersion: context.trinoVersion,
+                dataSource: context.config.dataSource,
+            }),
+    },
 };
 
-/** The platform the config names; it finds its toolchain now, before any resource is declared. */
+/**
+ * The platform the config names; it finds its toolchain now, before any resource is declared. A
+ * certificate the user supplies must also cover the names the platform's own jobs use for Trino,
+ * which the configuration alone does not know.
+ */
 export function createPlatform(context: PlatformContext): Platform {
-    return PLATFORM_FACTORIES[context.config.platform](context);
+    const factory = PLATFORM_FACTORIES[context.config.platform];
+    const tls = context.config.trinoTls;
+    const hostnames = factory.trinoHostnames(context.config);
+    if (tls && hostnames.length > 0) {
+        try {
+            assertCertificateCovers(tls.certificatePem, tls.privateKeyPem, { hostnames, ipAddresses: [] });
+        } catch (e) {
+            throw new ConfigError(`invalid configuration:\n${CONFIG_NAMESPACE}:trinoCertificate: ${(e as Error).message}, which the ${context.config.platform} platform's jobs use for Trino`);
+        }
+    }
+    return factory.create(context);
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DataSource, domainRows, Row } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
-import { domainAccessSql, insertBatchSql } from "../lib/sql";
+import { createPostgresDatabaseSql, domainAccessSql, insertBatchSql } from "../lib/sql";
 
 /*
  * Platform-neutral steps inside a running database server: create the domain's database, users
@@ -25,6 +25,8 @@ type CredentialsInput = pulumi.Input<{ user: pulumi.Input<string>; password: pul
 /** One session with either engine, with just what the domain steps need. */
 interface Session {
     run(sql: string, params?: unknown[]): Promise<void>;
+    /** The number of rows a query returns. */
+    count(sql: string): Promise<number>;
     close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ async function connect(endpoint: Endpoint, credentials: Credentials, database: s
         await client.connect();
         return {
             run: async (sql, params) => void (await client.query(sql, params)),
+            count: async sql => (await client.query(sql)).rowCount ?? 0,
             close: () => client.end(),
         };
     }
@@ -50,6 +53,7 @@ async function connect(endpoint: Endpoint, credentials: Credentials, database: s
     });
     return {
         run: async (sql, params) => void (await connection.query(sql, params)),
+        count: async sql => ((await connection.query(sql))[0] as unknown[]).length,
         close: () => connection.end(),
     };
 }
@@ -78,16 +82,9 @@ async function applyAccess(inputs: AccessInputs): Promise<void> {
             await server.run(sql);
         }
         if (inputs.engine === "postgresql") {
-            const pg = require("pg");
-            const check = new pg.Client({ host: inputs.host, port: inputs.port, user: inputs.admin.user, password: inputs.admin.password, database: "postgres" });
-            await check.connect();
-            try {
-                const existing = await check.query("SELECT 1 FROM pg_database WHERE datname = $1", [inputs.database]);
-                if (existing.rowCount === 0) {
-                    await check.query(`CREATE DATABASE "${inputs.database}" OWNER "${inputs.owner.user}" ENCODING 'UTF8' TEMPLATE template0`);
-                }
-            } finally {
-                await check.end();
+            const createDatabase = createPostgresDatabaseSql(inputs.database, inputs.owner.user);
+            if ((await server.count(createDatabase.exists)) === 0) {
+                await server.run(createDatabase.create);
             }
         }
     } finally {

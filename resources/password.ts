@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
+import { asTrinoBcrypt } from "../lib/passwordHash";
 
 /*
  * A generated password kept in the stack's state as a secret. It is a dynamic resource rather
@@ -13,8 +14,7 @@ const passwordProvider: pulumi.dynamic.ResourceProvider = {
         const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
         const bytes = crypto.randomBytes(inputs.length);
         const value = Array.from(bytes, b => alphabet[b % alphabet.length]).join("");
-        // Trino reads bcrypt hashes only with the $2y$ prefix; $2b$ is the same algorithm.
-        const bcryptHash = bcrypt.hashSync(value, 10).replace(/^\$2[ab]\$/, "$2y$");
+        const bcryptHash = asTrinoBcrypt(bcrypt.hashSync(value, 10));
         return { id: crypto.randomUUID(), outs: { length: inputs.length, value, bcryptHash } };
     },
     async diff(_id: string, olds: { length: number }, news: { length: number }) {

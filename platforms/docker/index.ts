@@ -22,6 +22,7 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
+import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 
@@ -41,34 +42,10 @@ export interface DockerPlatformArgs {
     trinoVersion: string;
 }
 
-/** Where an engine's official image keeps its data and how it learns its administrator's password. */
-interface EngineLayout {
-    image: "postgresImage" | "mariadbImage";
-    port: number;
-    dataDir: string;
-    adminUser: string;
-    passwordFileEnv: string;
-    /** Both images run a server without networking while they initialize; these probes use TCP so that they pass only once the real server is up. */
-    healthcheck: string[];
-}
-
-const ENGINES: Record<Engine, EngineLayout> = {
-    postgresql: {
-        image: "postgresImage",
-        port: 5432,
-        dataDir: "/var/lib/postgresql/data",
-        adminUser: "postgres",
-        passwordFileEnv: "POSTGRES_PASSWORD_FILE",
-        healthcheck: ["CMD", "pg_isready", "--quiet", "--host=127.0.0.1", "--port=5432", "--username=postgres"],
-    },
-    mariadb: {
-        image: "mariadbImage",
-        port: 3306,
-        dataDir: "/var/lib/mysql",
-        adminUser: "root",
-        passwordFileEnv: "MARIADB_ROOT_PASSWORD_FILE",
-        healthcheck: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
-    },
+/** Both images run a server without networking while they initialize; these probes use TCP so that they pass only once the real server is up. */
+const HEALTHCHECKS: Record<Engine, string[]> = {
+    postgresql: ["CMD", "pg_isready", "--quiet", "--host=127.0.0.1", "--port=5432", "--username=postgres"],
+    mariadb: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
 };
 const ADMIN_PASSWORD_FILE = "/run/secrets/admin-password";
 
@@ -125,10 +102,15 @@ function once<T>(container: docker.Container, value: T): pulumi.Output<T> {
     return container.id.apply(() => value);
 }
 
+/** The name the dbt container uses for the coordinator on the network; its certificate must cover it. */
+export function dockerTrinoHostnames(): string[] {
+    return [TRINO_ALIAS];
+}
+
 export class DockerPlatform implements Platform {
     readonly name: PlatformName = "docker";
     readonly keytool: string;
-    readonly trinoHostnames: string[] = [TRINO_ALIAS];
+    readonly trinoHostnames: string[] = dockerTrinoHostnames();
     private readonly trinoVersion: string;
     private readonly network: docker.Network;
     private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
@@ -151,7 +133,7 @@ export class DockerPlatform implements Platform {
     }
 
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
-        const engine = ENGINES[request.engine];
+        const engine = ENGINE_IMAGES[request.engine];
         const alias = name.replace(/-server$/, "");
         const volume = new docker.Volume(`${name}-volume`, { name: this.dockerName(`${name}-volume`) }, opts);
         const container = new docker.Container(
@@ -159,12 +141,12 @@ export class DockerPlatform implements Platform {
             {
                 name: this.dockerName(name),
                 image: this.images[engine.image].imageId,
-                envs: [`${engine.passwordFileEnv}=${ADMIN_PASSWORD_FILE}`],
+                envs: [`${engine.adminPasswordEnv}_FILE=${ADMIN_PASSWORD_FILE}`],
                 uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(request.adminPassword) }],
                 volumes: [{ volumeName: volume.name, containerPath: engine.dataDir }],
                 networksAdvanced: [{ name: this.network.name, aliases: [alias] }],
                 ports: [{ internal: engine.port, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
-                healthcheck: { tests: engine.healthcheck, interval: "2s", timeout: "5s", startPeriod: "120s", retries: 5 },
+                healthcheck: { tests: HEALTHCHECKS[request.engine], interval: "2s", timeout: "5s", startPeriod: "120s", retries: 5 },
                 wait: true,
                 waitTimeout: 180,
                 restart: "unless-stopped",

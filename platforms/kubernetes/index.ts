@@ -7,7 +7,7 @@ import { renderEtc, renderWorkerEtc, S3Warehouse } from "../../catalogs/trino";
 import { ImageKey, PlatformName } from "../../config";
 import { DataSource, domainRows } from "../../lib/dataset";
 import { projectFiles, shortDigest } from "../../lib/digest";
-import { DOMAINS, DomainSpec, Engine } from "../../lib/domains";
+import { DOMAINS, DomainSpec } from "../../lib/domains";
 import { mismatchQuery } from "../../lib/reconcile";
 import { dataScriptSql } from "../../lib/sql";
 import { GeneratedPassword } from "../../resources/password";
@@ -26,6 +26,7 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
+import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, imageTag, withDependencies } from "../shared/options";
 import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
 
@@ -58,7 +59,11 @@ const TRINO_HTTP_PORT = 8080;
 /** The coordinator's Service; the certificate names it, so it is fixed rather than derived. */
 const TRINO_SERVICE = "trino";
 const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
-const ENGINE_PORTS: Record<Engine, number> = { postgresql: 5432, mariadb: 3306 };
+
+/** The names the cluster's own Jobs use for the coordinator's Service; its certificate must cover them. */
+export function kubernetesTrinoHostnames(namespace: string): string[] {
+    return [TRINO_SERVICE, `${TRINO_SERVICE}.${namespace}`, `${TRINO_SERVICE}.${namespace}.svc`, `${TRINO_SERVICE}.${namespace}.svc.cluster.local`];
+}
 
 /**
  * A domain's rows as the SQL its setup Job runs, refused as soon as it outgrows a ConfigMap, so an
@@ -94,21 +99,30 @@ export class KubernetesPlatform implements Platform {
     private readonly provider: k8s.Provider;
     private readonly namespace: k8s.core.v1.Namespace;
     private readonly ns: string;
+    /** Domains' rows as their setup Jobs' SQL, rendered once: the constructor checks them before any resource, the setup uses them. */
+    private readonly domainData = new Map<string, { sql: string; rowCount: number }>();
 
     constructor(private readonly args: KubernetesPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
         for (const domain of DOMAINS) {
-            clusterDomainData(domain, args.dataSource);
+            this.renderedData(domain, args.dataSource);
         }
         this.keytool = args.keytool;
         this.ns = args.namespace;
-        this.trinoHostnames = [TRINO_SERVICE, `${TRINO_SERVICE}.${this.ns}`, `${TRINO_SERVICE}.${this.ns}.svc`, this.serviceHost(TRINO_SERVICE)];
+        this.trinoHostnames = kubernetesTrinoHostnames(this.ns);
         this.provider = new k8s.Provider("kubernetes-provider", args.renderYamlTo ? { renderYamlToDirectory: args.renderYamlTo } : {});
         this.namespace = new k8s.core.v1.Namespace(
             "kubernetes-namespace",
             { metadata: { name: this.ns, labels: { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": args.stack } } },
             { provider: this.provider },
         );
+    }
+
+    private renderedData(domain: DomainSpec, source: DataSource): { sql: string; rowCount: number } {
+        const key = `${domain.name}\0${JSON.stringify(source)}`;
+        const rendered = this.domainData.get(key) ?? clusterDomainData(domain, source);
+        this.domainData.set(key, rendered);
+        return rendered;
     }
 
     private serviceHost(service: string): string {
@@ -196,16 +210,28 @@ export class KubernetesPlatform implements Platform {
         );
     }
 
-    databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
-        const port = ENGINE_PORTS[request.engine];
-        const postgres = request.engine === "postgresql";
-        const adminSecret = this.secret(`${name}-admin`, request.component, "database", { password: request.adminPassword }, opts);
-        const labels = this.labels(request.component, "database");
-        const passwordEnv = postgres ? "POSTGRES_PASSWORD" : "MARIADB_ROOT_PASSWORD";
+    /**
+     * One server pod with its own volume claim, as a single-replica StatefulSet, and the Service in
+     * front of it. Created means scheduled; the provider waits for the pod to be ready.
+     */
+    private singleServer(
+        name: string,
+        spec: {
+            component: string;
+            role: string;
+            container: Omit<k8s.types.input.core.v1.Container, "ports" | "volumeMounts" | "resources">;
+            port: { name: string; number: number };
+            dataDir: string;
+            storage: string;
+            size: ResourceSize;
+        },
+        opts: pulumi.CustomResourceOptions,
+    ): { statefulSet: k8s.apps.v1.StatefulSet; service: k8s.core.v1.Service } {
+        const labels = this.labels(spec.component, spec.role);
         const statefulSet = new k8s.apps.v1.StatefulSet(
             name,
             {
-                metadata: this.metadata(name, request.component, "database"),
+                metadata: this.metadata(name, spec.component, spec.role),
                 spec: {
                     serviceName: name,
                     replicas: 1,
@@ -215,40 +241,63 @@ export class KubernetesPlatform implements Platform {
                         spec: {
                             containers: [
                                 {
-                                    name: request.engine,
-                                    image: postgres ? this.args.images.postgresImage : this.args.images.mariadbImage,
-                                    ports: [{ name: "sql", containerPort: port }],
-                                    env: [
-                                        { name: passwordEnv, valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
-                                        // A volume's root holds lost+found, which initdb refuses as a data directory.
-                                        ...(postgres ? [{ name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" }] : []),
-                                    ],
-                                    volumeMounts: [{ name: "data", mountPath: postgres ? "/var/lib/postgresql/data" : "/var/lib/mysql" }],
-                                    readinessProbe: postgres
-                                        ? { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 5 }
-                                        : { tcpSocket: { port }, periodSeconds: 5 },
-                                    resources: resources(RESOURCE_SIZES.database),
+                                    ...spec.container,
+                                    ports: [{ name: spec.port.name, containerPort: spec.port.number }],
+                                    volumeMounts: [{ name: "data", mountPath: spec.dataDir }],
+                                    resources: resources(spec.size),
                                 },
                             ],
                         },
                     },
-                    volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "1Gi" } } } }],
+                    volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: spec.storage } } } }],
                 },
             },
-            this.inCluster(opts, adminSecret),
+            this.inCluster(opts),
         );
         const service = new k8s.core.v1.Service(
             name,
-            { metadata: this.metadata(name, request.component, "database"), spec: { selector: labels, ports: [{ name: "sql", port, targetPort: port }] } },
+            {
+                metadata: this.metadata(name, spec.component, spec.role),
+                spec: { selector: labels, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.number }] },
+            },
             this.inCluster(opts),
+        );
+        return { statefulSet, service };
+    }
+
+    databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
+        const engine = ENGINE_IMAGES[request.engine];
+        const postgres = request.engine === "postgresql";
+        const adminSecret = this.secret(`${name}-admin`, request.component, "database", { password: request.adminPassword }, opts);
+        const { statefulSet, service } = this.singleServer(
+            name,
+            {
+                component: request.component,
+                role: "database",
+                container: {
+                    name: request.engine,
+                    image: this.args.images[engine.image],
+                    env: [
+                        { name: engine.adminPasswordEnv, valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
+                        // A volume's root holds lost+found, which initdb refuses as a data directory.
+                        ...(postgres ? [{ name: "PGDATA", value: `${engine.dataDir}/pgdata` }] : []),
+                    ],
+                    readinessProbe: postgres ? { exec: { command: ["pg_isready", "-U", engine.adminUser] }, periodSeconds: 5 } : { tcpSocket: { port: engine.port }, periodSeconds: 5 },
+                },
+                port: { name: "sql", number: engine.port },
+                dataDir: engine.dataDir,
+                storage: "1Gi",
+                size: RESOURCE_SIZES.database,
+            },
+            withDependencies(opts, adminSecret),
         );
         const host = pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => this.serviceHost(serviceName));
         return {
             host,
-            port: pulumi.output(port),
+            port: pulumi.output(engine.port),
             meshHost: host,
-            meshPort: pulumi.output(port),
-            adminUser: pulumi.output(postgres ? "postgres" : "root"),
+            meshPort: pulumi.output(engine.port),
+            adminUser: pulumi.output(engine.adminUser),
             adminPassword: pulumi.secret(pulumi.output(request.adminPassword)),
             resource: statefulSet,
         };
@@ -256,13 +305,13 @@ export class KubernetesPlatform implements Platform {
 
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
         const { domain } = request;
-        const { sql: data, rowCount } = clusterDomainData(domain, request.source);
+        const { sql: data, rowCount } = this.renderedData(domain, request.source);
         const job = this.job(
             `${name}-setup`,
             {
                 component: request.component,
                 role: "setup",
-                image: domain.engine === "postgresql" ? this.args.images.postgresImage : this.args.images.mariadbImage,
+                image: this.args.images[ENGINE_IMAGES[domain.engine].image],
                 files: pulumi.all([request.owner.user, request.reader.user]).apply(([ownerUser, readerUser]) => ({
                     "setup.sh": renderDomainSetupScript({ engine: domain.engine, domain, ownerUser, readerUser, dataFile: "/etc/datamesh/setup/data.sql" }),
                     "data.sql": data,
@@ -318,44 +367,25 @@ export class KubernetesPlatform implements Platform {
             })),
             opts,
         );
-        const labels = this.labels(component, "warehouse");
-        const store = new k8s.apps.v1.StatefulSet(
+        const minioEnv = (variable: string) => ({ name: variable, valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: variable } } });
+        const { statefulSet: store, service } = this.singleServer(
             name,
             {
-                metadata: this.metadata(name, component, "warehouse"),
-                spec: {
-                    serviceName: name,
-                    replicas: 1,
-                    selector: { matchLabels: labels },
-                    template: {
-                        metadata: { labels },
-                        spec: {
-                            containers: [
-                                {
-                                    name: "minio",
-                                    image: this.args.images.minioImage,
-                                    args: ["server", "/data"],
-                                    env: [
-                                        { name: "MINIO_ROOT_USER", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "MINIO_ROOT_USER" } } },
-                                        { name: "MINIO_ROOT_PASSWORD", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "MINIO_ROOT_PASSWORD" } } },
-                                    ],
-                                    ports: [{ name: "s3", containerPort: 9000 }],
-                                    volumeMounts: [{ name: "data", mountPath: "/data" }],
-                                    readinessProbe: { httpGet: { path: "/minio/health/ready", port: 9000 }, periodSeconds: 5 },
-                                    resources: resources(RESOURCE_SIZES.objectStore),
-                                },
-                            ],
-                        },
-                    },
-                    volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "5Gi" } } } }],
+                component,
+                role: "warehouse",
+                container: {
+                    name: "minio",
+                    image: this.args.images.minioImage,
+                    args: ["server", "/data"],
+                    env: [minioEnv("MINIO_ROOT_USER"), minioEnv("MINIO_ROOT_PASSWORD")],
+                    readinessProbe: { httpGet: { path: "/minio/health/ready", port: 9000 }, periodSeconds: 5 },
                 },
+                port: { name: "s3", number: 9000 },
+                dataDir: "/data",
+                storage: "5Gi",
+                size: RESOURCE_SIZES.objectStore,
             },
-            this.inCluster(opts, credentials),
-        );
-        const service = new k8s.core.v1.Service(
-            name,
-            { metadata: this.metadata(name, component, "warehouse"), spec: { selector: labels, ports: [{ name: "s3", port: 9000, targetPort: 9000 }] } },
-            this.inCluster(opts),
+            withDependencies(opts, credentials),
         );
         const bucket = new k8s.batch.v1.Job(
             `${name}-bucket`,
@@ -372,7 +402,7 @@ export class KubernetesPlatform implements Platform {
                                     name: "bucket",
                                     image: this.args.images.minioClientImage,
                                     command: ["/bin/sh", "-c", renderBucketScript(name)],
-                                    env: [{ name: "MC_HOST_warehouse", valueFrom: { secretKeyRef: { name: credentials.metadata.name, key: "MC_HOST_warehouse" } } }],
+                                    env: [minioEnv("MC_HOST_warehouse")],
                                     resources: resources(RESOURCE_SIZES.job),
                                 },
                             ],

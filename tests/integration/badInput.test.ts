@@ -10,9 +10,10 @@ jest.setTimeout(900_000);
  * and component, and nothing is left half-created.
  */
 
-async function resourceTypes(mesh: MeshUnderTest): Promise<string[]> {
+/** The types of the resources the stack holds besides itself and its providers: none after refused input. */
+async function createdResources(mesh: MeshUnderTest): Promise<string[]> {
     const deployment = await mesh.stack.exportStack();
-    return (deployment.deployment.resources ?? []).map((r: { type: string }) => r.type);
+    return (deployment.deployment.resources ?? []).map((r: { type: string }) => r.type).filter((t: string) => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"));
 }
 
 describe("bad input", () => {
@@ -24,8 +25,7 @@ describe("bad input", () => {
             await expect(failure).rejects.toThrow(/datamesh:scale: Too small: expected number to be >=1/);
             await expect(failure).rejects.toThrow(/datamesh:analystPassword: must be at least 12 characters/);
             await expect(failure).rejects.toThrow(/datamesh:readers\.shipping: unknown domain 'shipping'/);
-            const created = (await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"));
-            expect(created).toEqual([]);
+            expect(await createdResources(mesh)).toEqual([]);
         } finally {
             await mesh.remove();
         }
@@ -39,7 +39,7 @@ describe("bad input", () => {
             await expect(failure).rejects.toThrow(/datamesh:mariadbImage: 'mariadb:latest' is not pinned/);
             await mesh.stack.setAllConfig({ "datamesh:workers": { value: "1" }, "datamesh:mariadbImage": { value: "mariadb:11.8.3" }, "datamesh:trinoImage": { value: "trinodb/trino:475" } });
             await expect(mesh.stack.up()).rejects.toThrow("datamesh:trinoImage: 'trinodb/trino:475' runs Trino 475, but the stack pins Trino 476");
-            expect((await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"))).toEqual([]);
+            expect(await createdResources(mesh)).toEqual([]);
         } finally {
             await mesh.remove();
         }
@@ -50,7 +50,7 @@ describe("bad input", () => {
         const mesh = await createMesh("badcert", { trinoHostnames: "trino.example.internal", trinoCertificate: cert, trinoPrivateKey: key });
         try {
             await expect(mesh.stack.up()).rejects.toThrow("datamesh:trinoCertificate: the certificate does not cover trino.example.internal");
-            expect((await resourceTypes(mesh)).filter(t => t !== "pulumi:pulumi:Stack" && !t.startsWith("pulumi:providers:"))).toEqual([]);
+            expect(await createdResources(mesh)).toEqual([]);
         } finally {
             await mesh.remove();
         }

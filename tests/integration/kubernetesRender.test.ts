@@ -203,4 +203,15 @@ describe("the rendered kubernetes manifests", () => {
         expect(after["checksum/catalog"]).toBe(before["checksum/catalog"]);
         expect(byName("ConfigMap", "trino-coordinator").data["jvm.config"]).toContain("-Xmx3G\n");
     }, 600_000);
+
+    it("re-run the dbt and check Jobs when a model changes, and not the domains' setup", async () => {
+        const jobs = () => ofKind("Job").map(job => job.metadata.name);
+        const before = jobs();
+        fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- an edit\n");
+        await mesh.stack.up();
+        manifests = readManifests(renderDir);
+        const replaced = before.filter(name => !jobs().includes(name)).map(name => name.replace(/-[0-9a-f]{10}$/, ""));
+        expect(replaced.sort()).toEqual(["check-reconciliation", "dbt-run"]);
+        expect(jobs()).toHaveLength(before.length);
+    }, 600_000);
 });

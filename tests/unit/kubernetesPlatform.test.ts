@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dependsOn, recordDependencies, recordProtection } from "./dependencies";
 import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
+import { selfSignedCertificate } from "../selfSigned";
 
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
 // the real serialization is exercised by the integration tests' `pulumi up`.
@@ -181,7 +182,7 @@ describe("the kubernetes platform's order", () => {
         expect(protection.get(named("apps/v1:Deployment", "trino-coordinator").urn)).toBe(false);
     });
 
-    it("names each Job after what it ran on, so that a change of data or models runs it again", () => {
+    it("names each Job after a digest of what it runs on, and mounts the dbt project as a folder tree", () => {
         const dbt = named("batch/v1:Job", "dbt-run");
         expect(dbt.inputs.metadata.name).toMatch(/^dbt-run-[0-9a-f]{10}$/);
         const project = named("core/v1:ConfigMap", "dbt-run-project");
@@ -200,6 +201,35 @@ describe("the kubernetes platform's bad input", () => {
             () => new KubernetesPlatform({ stack: "unit", namespace: "x", images: { ...DEFAULT_IMAGES, trinoImage: "trinodb/trino:475" }, keytool: "keytool", trinoVersion: "476" }),
         ).toThrow("datamesh:trinoImage: 'trinodb/trino:475' runs Trino 475, but the stack pins Trino 476 (versions.env)");
         expect(resources.length).toBe(before);
+    });
+});
+
+describe("the kubernetes platform and a certificate the user supplies", () => {
+    const load = async (san: string) => {
+        const { cert, key } = selfSignedCertificate(san);
+        const before = resources.length;
+        pulumi.runtime.setAllConfig({ "datamesh:platform": "kubernetes", "datamesh:namespace": NAMESPACE, "datamesh:trinoCertificate": cert, "datamesh:trinoPrivateKey": key });
+        let failure: Error | undefined;
+        await jest.isolateModulesAsync(async () => {
+            const program = await import("../../index").catch((e: Error) => void (failure = e));
+            if (program) {
+                await valueOf(program.check);
+            }
+        });
+        return { failure, created: resources.length - before };
+    };
+
+    it("refuses one that does not cover the names the Jobs use for Trino, before any resource", async () => {
+        const { failure, created } = await load("DNS:localhost,IP:127.0.0.1");
+        expect(failure?.message).toMatch(/datamesh:trinoCertificate: the certificate does not cover trino, trino\.mesh-unit, trino\.mesh-unit\.svc, trino\.mesh-unit\.svc\.cluster\.local .*which the kubernetes platform's jobs use for Trino/);
+        expect(created).toBe(0);
+    });
+
+    it("takes one that covers them", async () => {
+        const names = ["localhost", "trino", `trino.${NAMESPACE}`, `trino.${NAMESPACE}.svc`, `trino.${NAMESPACE}.svc.cluster.local`];
+        const { failure, created } = await load(`${names.map(n => `DNS:${n}`).join(",")},IP:127.0.0.1`);
+        expect(failure).toBeUndefined();
+        expect(created).toBeGreaterThan(30);
     });
 });
 
