@@ -201,3 +201,23 @@ export function listFiles(root: string): string[] {
         .filter(entry => entry.isFile())
         .map(entry => path.join(entry.parentPath, entry.name));
 }
+
+/**
+ * Every file under root with its contents, read once. The servers keep running while this reads:
+ * PostgreSQL removes and rewrites files such as global/pg_internal.init as it goes, so a file may
+ * vanish between the listing and the read. A vanished file holds nothing any more, so it is left
+ * out; any other read error fails the caller. `vanished` lists them so a caller can bound them.
+ */
+export function readFilesTolerantly(root: string): { contents: Map<string, string>; vanished: string[] } {
+    const contents = new Map<string, string>();
+    const vanished: string[] = [];
+    for (const file of listFiles(root)) {
+        try {
+            contents.set(file, fs.readFileSync(file, "latin1"));
+        } catch (error) {
+            if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+            vanished.push(file);
+        }
+    }
+    return { contents, vanished };
+}
