@@ -16,9 +16,9 @@ export const DEFAULT_IMAGES = {
     postgresImage: "postgres:17.6",
     mariadbImage: "mariadb:11.8.3",
     trinoImage: "trinodb/trino:476",
-    minioImage: "minio/minio:RELEASE.2025-04-22T22-12-26Z",
-    minioClientImage: "minio/mc:RELEASE.2025-04-16T18-13-26Z",
-    dbtImage: "datamesh/dbt-trino:1.11.0",
+    seaweedfsImage: "chrislusf/seaweedfs:SEAWEEDFS_TAG",
+    // No maintained image ships dbt-trino: a plain Python image installs dbt/requirements.txt when the dbt Job starts.
+    dbtImage: "python:3.11.14-slim-bookworm",
 } as const;
 export type ImageKey = keyof typeof DEFAULT_IMAGES;
 
@@ -88,15 +88,31 @@ const configSchema = z
         postgresImage: pinnedImage.default(DEFAULT_IMAGES.postgresImage),
         mariadbImage: pinnedImage.default(DEFAULT_IMAGES.mariadbImage),
         trinoImage: pinnedImage.default(DEFAULT_IMAGES.trinoImage),
-        minioImage: pinnedImage.default(DEFAULT_IMAGES.minioImage),
-        minioClientImage: pinnedImage.default(DEFAULT_IMAGES.minioClientImage),
+        seaweedfsImage: pinnedImage.default(DEFAULT_IMAGES.seaweedfsImage),
         dbtImage: pinnedImage.default(DEFAULT_IMAGES.dbtImage),
+        kubeconfig: z.string().min(1, "must not be empty").optional(),
+        kubeContext: z.string().min(1, "must not be empty").optional(),
+        warehouseEndpoint: z.string().url("must be the S3 API's URL, such as https://s3.eu-west-1.amazonaws.com").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
+        warehouseBucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')").optional(),
+        warehouseRegion: z.string().regex(/^[a-z0-9-]+$/, "must be a region name such as us-east-1").default("us-east-1"),
+        warehousePathStyle: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
+        warehouseAccessKey: z.string().min(1, "must not be empty").optional(),
+        warehouseSecretKey: z.string().min(1, "must not be empty").optional(),
     })
     .strict()
     .refine(c => c.platform !== "local" || c.workers === 0, { message: "the local platform runs a single Trino node; workers need platform docker or kubernetes", path: ["workers"] })
-    .refine(c => c.platform === "kubernetes" || (c.renderYamlTo === undefined && c.namespace === undefined), {
-        message: "renderYamlTo and namespace apply to platform kubernetes only",
-        path: ["platform"],
+    .refine(
+        c =>
+            c.platform === "kubernetes" ||
+            [c.renderYamlTo, c.namespace, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
+        {
+            message: "renderYamlTo, namespace, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
+            path: ["platform"],
+        },
+    )
+    .refine(c => [c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => (v === undefined) === (c.warehouseEndpoint === undefined)), {
+        message: "an external S3 store needs all of warehouseEndpoint, warehouseBucket, warehouseAccessKey and warehouseSecretKey (the two keys as secrets)",
+        path: ["warehouseEndpoint"],
     })
     .refine(c => !(c.dataDir && c.scale), { message: "set either datamesh:dataDir or datamesh:scale, not both", path: ["scale"] })
     .refine(c => c.trinoPort < c.basePort || c.trinoPort > c.basePort + 3, {
@@ -148,6 +164,21 @@ export interface MeshConfig {
     namespace: string;
     /** Kubernetes only: write manifests to this folder instead of applying them to a cluster. */
     renderYamlTo?: string;
+    /** Kubernetes only: the kubeconfig file and context; KUBECONFIG (or ~/.kube/config) and its current context when unset. */
+    kubeconfig?: string;
+    kubeContext?: string;
+    /** Kubernetes only: the user's own S3 store for the insights' files; the stack runs SeaweedFS when unset. */
+    externalWarehouse?: ExternalS3;
+}
+
+/** An S3-compatible store the user already has. */
+export interface ExternalS3 {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    pathStyle: boolean;
+    accessKey: string;
+    secretKey: string;
 }
 
 /** Raised for any invalid configuration; the message names every offending key. */
@@ -224,9 +255,22 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         dataSource,
         dataFingerprint,
         workers: c.workers,
-        images: { postgresImage: c.postgresImage, mariadbImage: c.mariadbImage, trinoImage: c.trinoImage, minioImage: c.minioImage, minioClientImage: c.minioClientImage, dbtImage: c.dbtImage },
+        images: { postgresImage: c.postgresImage, mariadbImage: c.mariadbImage, trinoImage: c.trinoImage, seaweedfsImage: c.seaweedfsImage, dbtImage: c.dbtImage },
         namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
         renderYamlTo: c.renderYamlTo ? resolve(c.renderYamlTo) : undefined,
+        kubeconfig: c.kubeconfig ? resolve(c.kubeconfig) : undefined,
+        kubeContext: c.kubeContext,
+        externalWarehouse:
+            c.warehouseEndpoint && c.warehouseBucket && c.warehouseAccessKey && c.warehouseSecretKey
+                ? {
+                      endpoint: c.warehouseEndpoint.replace(/\/+$/, ""),
+                      bucket: c.warehouseBucket,
+                      region: c.warehouseRegion,
+                      pathStyle: c.warehousePathStyle === "true",
+                      accessKey: c.warehouseAccessKey,
+                      secretKey: c.warehouseSecretKey,
+                  }
+                : undefined,
     };
 }
 

@@ -36,12 +36,14 @@ export interface LocalWarehouse {
     dir: string;
 }
 
-/** Iceberg files in an S3-compatible bucket (MinIO on Kubernetes), so that every worker reaches them. */
+/** Iceberg files in an S3-compatible bucket (the stack's SeaweedFS or the user's store), so that every worker reaches them. */
 export interface S3Warehouse {
     kind: "s3";
     endpoint: string;
     region: string;
     bucket: string;
+    /** Bucket in the path (self-hosted stores) rather than in the host name. */
+    pathStyle: boolean;
     /** Environment variables on the Trino processes that hold the access key pair. */
     accessKeyEnv: string;
     secretKeyEnv: string;
@@ -116,7 +118,7 @@ function warehouseProperties(catalog: string, warehouse: LocalWarehouse | S3Ware
         "s3.aws-access-key": envReference(warehouse.accessKeyEnv),
         "s3.aws-secret-key": envReference(warehouse.secretKeyEnv),
         "s3.endpoint": warehouse.endpoint,
-        "s3.path-style-access": true,
+        "s3.path-style-access": warehouse.pathStyle,
         "s3.region": warehouse.region,
     };
 }

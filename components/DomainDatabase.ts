@@ -76,7 +76,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
         this.password = pulumi.secret(ownerPassword.value);
         this.readerUser = pulumi.output(readerUser);
         this.tables = pulumi.output([domain.table]);
-        this.rowCounts = setup.rowCount.apply(count => ({ [domain.table]: count }));
+        this.rowCounts = setup.rowCount.apply((count): Record<string, number> => (count === undefined ? {} : { [domain.table]: count }));
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
         this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, setup.resource.id]).apply(([host, port]): CatalogSpec =>

@@ -3,7 +3,7 @@ import { assertCertificateCovers } from "../lib/certificates";
 import { LocalPlatform } from "./local";
 import { findLocalToolchain } from "./local/toolchain";
 import { DockerPlatform, dockerTrinoHostnames } from "./docker";
-import { KubernetesPlatform, kubernetesTrinoHostnames } from "./kubernetes";
+import { KubernetesPlatform, kubernetesTrinoHostnames, resolveKubeTarget } from "./kubernetes";
 import { Platform } from "./platform";
 import * as path from "path";
 
@@ -48,9 +48,10 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
                 namespace: context.config.namespace,
                 images: context.config.images,
                 renderYamlTo: context.config.renderYamlTo,
+                target: context.config.renderYamlTo ? undefined : resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),
+                externalWarehouse: context.config.externalWarehouse,
                 keytool: deployerKeytool(),
                 trinoVersion: context.trinoVersion,
-                dataSource: context.config.dataSource,
             }),
     },
 };

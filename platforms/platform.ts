@@ -3,6 +3,7 @@ import { CatalogSpec, LocalWarehouse, S3Warehouse } from "../catalogs/trino";
 import { PlatformName } from "../config";
 import { DataSource } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
+import { KubeTunnel } from "../lib/kubectl";
 import { CheckTargets } from "../lib/reconcile";
 import { SourceTable } from "../lib/sourceSchema";
 
@@ -30,6 +31,8 @@ export interface DatabaseServer {
     meshPort: pulumi.Output<number>;
     adminUser: pulumi.Output<string>;
     adminPassword: pulumi.Output<string>;
+    /** Inside a cluster: the Service the deployment reaches through a port-forward instead of host and port. */
+    tunnel?: pulumi.Output<KubeTunnel>;
     /** The resource to depend on: the server is up when it is created. */
     resource: pulumi.Resource;
 }
@@ -54,8 +57,8 @@ export interface DomainSetupRequest {
 
 export interface DomainSetup {
     database: pulumi.Output<string>;
-    /** Rows loaded (inside a cluster: rows handed to the setup Job, which fails unless it loads them all). */
-    rowCount: pulumi.Output<number>;
+    /** Rows the domain's table holds after the load, counted there; undefined when manifests are only rendered. */
+    rowCount: pulumi.Output<number | undefined>;
     /** Created when the domain's database, users, table and rows are in place; its id resolves then. */
     resource: pulumi.CustomResource;
 }

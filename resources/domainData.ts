@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DataSource, domainRows, Row } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
+import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { createPostgresDatabaseSql, domainAccessSql, insertBatchSql } from "../lib/sql";
 
 /*
@@ -13,6 +14,8 @@ interface Endpoint {
     engine: Engine;
     host: string;
     port: number;
+    /** Inside a cluster: the server's Service, reached through a port-forward instead of host and port. */
+    tunnel?: KubeTunnel;
 }
 
 interface Credentials {
@@ -27,35 +30,39 @@ interface Session {
     run(sql: string, params?: unknown[]): Promise<void>;
     /** The number of rows a query returns. */
     count(sql: string): Promise<number>;
+    /** The first column of a query's first row. */
+    scalar(sql: string): Promise<unknown>;
     close(): Promise<void>;
 }
 
 async function connect(endpoint: Endpoint, credentials: Credentials, database: string | undefined): Promise<Session> {
-    if (endpoint.engine === "postgresql") {
-        const pg = require("pg");
-        const client = new pg.Client({ host: endpoint.host, port: endpoint.port, user: credentials.user, password: credentials.password, database: database ?? "postgres" });
-        await client.connect();
+    const forward: PortForward | undefined = endpoint.tunnel ? await openPortForward(endpoint.tunnel) : undefined;
+    const host = forward ? "127.0.0.1" : endpoint.host;
+    const port = forward ? forward.localPort : endpoint.port;
+    try {
+        if (endpoint.engine === "postgresql") {
+            const pg = require("pg");
+            const client = new pg.Client({ host, port, user: credentials.user, password: credentials.password, database: database ?? "postgres" });
+            await client.connect();
+            return {
+                run: async (sql, params) => void (await client.query(sql, params)),
+                count: async sql => (await client.query(sql)).rowCount ?? 0,
+                scalar: async sql => Object.values((await client.query(sql)).rows[0] ?? {})[0],
+                close: () => client.end().finally(() => forward?.close()),
+            };
+        }
+        const mysql = require("mysql2/promise");
+        const connection = await mysql.createConnection({ host, port, user: credentials.user, password: credentials.password, database, dateStrings: true, charset: "utf8mb4" });
         return {
-            run: async (sql, params) => void (await client.query(sql, params)),
-            count: async sql => (await client.query(sql)).rowCount ?? 0,
-            close: () => client.end(),
+            run: async (sql, params) => void (await connection.query(sql, params)),
+            count: async sql => ((await connection.query(sql))[0] as unknown[]).length,
+            scalar: async sql => Object.values(((await connection.query(sql))[0] as Record<string, unknown>[])[0] ?? {})[0],
+            close: () => connection.end().finally(() => forward?.close()),
         };
+    } catch (error) {
+        forward?.close();
+        throw error;
     }
-    const mysql = require("mysql2/promise");
-    const connection = await mysql.createConnection({
-        host: endpoint.host,
-        port: endpoint.port,
-        user: credentials.user,
-        password: credentials.password,
-        database,
-        dateStrings: true,
-        charset: "utf8mb4",
-    });
-    return {
-        run: async (sql, params) => void (await connection.query(sql, params)),
-        count: async sql => ((await connection.query(sql))[0] as unknown[]).length,
-        close: () => connection.end(),
-    };
 }
 
 interface AccessInputs extends Endpoint {
@@ -115,6 +122,8 @@ export interface DomainAccessArgs {
     engine: pulumi.Input<Engine>;
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    /** Inside a cluster: reach the server through a port-forward to this Service. */
+    tunnel?: pulumi.Input<KubeTunnel>;
     admin: CredentialsInput;
     database: pulumi.Input<string>;
     owner: CredentialsInput;
@@ -148,9 +157,9 @@ interface LoadInputs extends Endpoint {
 async function loadRows(inputs: LoadInputs): Promise<number> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     let count = 0;
+    const table = inputs.engine === "postgresql" ? `"${inputs.domain.table}"` : `\`${inputs.domain.table}\``;
     try {
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
-        const table = inputs.engine === "postgresql" ? `"${inputs.domain.table}"` : `\`${inputs.domain.table}\``;
         await session.run(`DELETE FROM ${table}`);
         let batch: Row[] = [];
         const flush = async () => {
@@ -170,11 +179,19 @@ async function loadRows(inputs: LoadInputs): Promise<number> {
         await session.run("COMMIT");
     } catch (e) {
         await session.run("ROLLBACK").catch(() => undefined);
+        await session.close();
         throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table} failed, nothing was changed: ${(e as Error).message}`);
+    }
+    try {
+        // The row count reported is what the table holds after the commit, not what was sent.
+        const stored = Number(await session.scalar(`SELECT count(*) FROM ${table}`));
+        if (stored !== count) {
+            throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table}: ${count} rows sent, but the table holds ${stored}`);
+        }
+        return stored;
     } finally {
         await session.close();
     }
-    return count;
 }
 
 const loadProvider: pulumi.dynamic.ResourceProvider = {
@@ -192,6 +209,8 @@ export interface DomainDataLoadArgs {
     engine: pulumi.Input<Engine>;
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    /** Inside a cluster: reach the server through a port-forward to this Service. */
+    tunnel?: pulumi.Input<KubeTunnel>;
     owner: CredentialsInput;
     database: pulumi.Input<string>;
     domain: pulumi.Input<DomainSpec>;

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { KubeTunnel, openPortForward } from "../lib/kubectl";
 import { createPostgresDatabaseSql, icebergMetastoreSql } from "../lib/sql";
 
 /*
@@ -10,6 +11,8 @@ import { createPostgresDatabaseSql, icebergMetastoreSql } from "../lib/sql";
 interface MetastoreInputs {
     host: string;
     port: number;
+    /** Inside a cluster: the server's Service, reached through a port-forward instead of host and port. */
+    tunnel?: KubeTunnel;
     admin: { user: string; password: string };
     database: string;
     connector: { user: string; password: string };
@@ -19,7 +22,29 @@ async function applyMetastore(inputs: MetastoreInputs): Promise<void> {
     const pg = require("pg");
     const statements = icebergMetastoreSql({ database: inputs.database, connectorUser: inputs.connector.user, connectorPassword: inputs.connector.password });
     const createDatabase = createPostgresDatabaseSql(inputs.database);
-    const asAdmin = (database: string) => new pg.Client({ host: inputs.host, port: inputs.port, user: inputs.admin.user, password: inputs.admin.password, database });
+    const forward = inputs.tunnel ? await openPortForward(inputs.tunnel) : undefined;
+    try {
+        const host = forward ? "127.0.0.1" : inputs.host;
+        const port = forward ? forward.localPort : inputs.port;
+        const asAdmin = (database: string) => new pg.Client({ host, port, user: inputs.admin.user, password: inputs.admin.password, database });
+        await applyAs(asAdmin, statements, createDatabase, inputs.database);
+    } finally {
+        forward?.close();
+    }
+}
+
+interface AdminClient {
+    connect(): Promise<void>;
+    query(sql: string): Promise<{ rowCount: number | null }>;
+    end(): Promise<void>;
+}
+
+async function applyAs(
+    asAdmin: (database: string) => AdminClient,
+    statements: { server: string[]; database: string[] },
+    createDatabase: { exists: string; create: string },
+    databaseName: string,
+): Promise<void> {
     const server = asAdmin("postgres");
     await server.connect();
     try {
@@ -32,7 +57,7 @@ async function applyMetastore(inputs: MetastoreInputs): Promise<void> {
     } finally {
         await server.end();
     }
-    const database = asAdmin(inputs.database);
+    const database = asAdmin(databaseName);
     await database.connect();
     try {
         for (const sql of statements.database) {
@@ -57,6 +82,8 @@ const metastoreProvider: pulumi.dynamic.ResourceProvider = {
 export interface IcebergMetastoreArgs {
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    /** Inside a cluster: reach the server through a port-forward to this Service. */
+    tunnel?: pulumi.Input<KubeTunnel>;
     admin: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
     database: pulumi.Input<string>;
     connector: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;

@@ -26,6 +26,9 @@ import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 
+/** The dbt toolchain image this platform builds from dbt/Dockerfile on the engine itself; a local name, never pushed. */
+const DOCKER_DBT_IMAGE = "datamesh/dbt-trino:1.11.0";
+
 /*
  * The mesh as containers on one Docker host, on a network of its own. Servers publish their ports
  * on 127.0.0.1 only, so the deploying process sets up the domains and runs the check over TCP as
@@ -291,7 +294,7 @@ export class DockerPlatform implements Platform {
         // Only the toolchain is in the image, so it builds in parallel with the servers dbt waits for.
         const image = new docker.Image(
             `${name}-image`,
-            { imageName: this.args.images.dbtImage, build: { context: request.projectDir, dockerfile: path.join(request.projectDir, "Dockerfile") }, skipPush: true },
+            { imageName: DOCKER_DBT_IMAGE, build: { context: request.projectDir, dockerfile: path.join(request.projectDir, "Dockerfile") }, skipPush: true },
             { ...opts, dependsOn: [] },
         );
         const caCertFile = `${DBT_DIRS.profiles}/trino-ca.pem`;

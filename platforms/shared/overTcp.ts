@@ -5,9 +5,10 @@ import { InsightsReconciliation } from "../../resources/insightsCheck";
 import { DomainSetup, DomainSetupRequest, InsightsCheckRequest, InsightsCheckRun, MetastoreSetupRequest } from "../platform";
 
 /*
- * The steps that run inside a database or against Trino, done from the deploying process over TCP.
- * Any platform that publishes its servers' ports to the deploying machine (local processes, Docker
- * containers) uses these; a cluster runs the same steps as jobs inside it instead.
+ * The steps that run inside a database or against Trino, done from the deploying process over TCP:
+ * to the ports that local processes and Docker containers publish, or through a port-forward to a
+ * cluster's Service. Data reaches a database this way without passing through size-limited API
+ * objects.
  */
 
 export function domainSetupOverTcp(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
@@ -18,6 +19,7 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             engine: domain.engine,
             host: server.host,
             port: server.port,
+            tunnel: server.tunnel,
             admin: { user: server.adminUser, password: server.adminPassword },
             database: domain.name,
             owner: request.owner,
@@ -32,6 +34,7 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             engine: domain.engine,
             host: server.host,
             port: server.port,
+            tunnel: server.tunnel,
             owner: request.owner,
             database: access.database,
             domain,
@@ -49,6 +52,7 @@ export function metastoreSetupOverTcp(name: string, request: MetastoreSetupReque
         {
             host: request.server.host,
             port: request.server.port,
+            tunnel: request.server.tunnel,
             admin: { user: request.server.adminUser, password: request.server.adminPassword },
             database: request.database,
             connector: request.connector,

@@ -2,13 +2,11 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CHECK_ENV, renderCheckScript, renderDomainSetupScript, renderMetastoreSetupScript, renderStatementFile, SETUP_ENV } from "../../catalogs/jobs";
-import { domainByName } from "../../lib/domains";
+import { CHECK_ENV, renderCheckScript, renderStatementFile } from "../../catalogs/jobs";
 import { mismatchQuery } from "../../lib/reconcile";
-import { dataScriptSql } from "../../lib/sql";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { formatCsvField } from "../../lib/csv";
-import { CANONICAL_DATA_DIR, domainRows, syntheticRows } from "../../lib/dataset";
+import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
 import { DOMAINS } from "../../lib/domains";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
@@ -179,54 +177,15 @@ describe("the local stack, deployed for real", () => {
         });
     });
 
-    describe("the kubernetes platform's jobs, run against these real servers", () => {
+    describe("the kubernetes platform's check Job script, run against this real Trino", () => {
         const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-cluster-jobs-"));
         afterAll(() => fs.rmSync(workDir, { recursive: true, force: true }));
 
-        /** A value from the deployed state, decrypted when it is a secret. */
-        const stateValue = async (resource: string, field: string) => {
-            const value = (await mesh.resourceOutputs())[resource][field];
-            return value && typeof value === "object" && "plaintext" in value ? JSON.parse(value.plaintext) : value;
-        };
         const runScript = (name: string, text: string, env: Record<string, string>) => {
             const file = path.join(workDir, name);
             fs.writeFileSync(file, text);
             return spawnSync("/bin/sh", [file], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, encoding: "utf8", timeout: 120_000 });
         };
-
-        it.each([
-            ["customers", 0, 100],
-            ["orders", 1, 99],
-        ] as const)("sets up and reloads the %s domain with its setup Job's script, through the engine's own client", async (name, offset, rows) => {
-            const domain = domainByName(name);
-            const dataFile = path.join(workDir, `${name}.sql`);
-            fs.writeFileSync(dataFile, dataScriptSql(domain.engine, domain, domainRows(domain, { kind: "files", dir: CANONICAL_DATA_DIR })));
-            const script = renderDomainSetupScript({ engine: domain.engine, domain, ownerUser: `${name}_owner`, readerUser: `${name}_trino`, dataFile });
-            const outcome = runScript(`${name}-setup.sh`, script, {
-                [SETUP_ENV.host]: "127.0.0.1",
-                [SETUP_ENV.port]: String(mesh.basePort + offset),
-                [SETUP_ENV.adminUser]: await stateValue(`${name}-server`, "adminUser"),
-                [SETUP_ENV.adminPassword]: await stateValue(`${name}-admin-password`, "value"),
-                [SETUP_ENV.ownerPassword]: await stateValue(`${name}-owner-password`, "value"),
-                [SETUP_ENV.readerPassword]: await stateValue(`${name}-reader-password`, "value"),
-            });
-            expect({ status: outcome.status, stderr: outcome.stderr }).toEqual({ status: 0, stderr: "" });
-            expect(outcome.stdout).toContain(`${name}: ${rows} rows in ${domain.table}`);
-            const table = `${name}.${domain.trinoSchema}.${domain.table}`;
-            expect((await queryAsText(mesh, `SELECT count(*) FROM ${table}`, "dbt")).rows).toEqual([[String(rows)]]);
-        });
-
-        it("creates the Iceberg catalog tables with the metastore Job's script, idempotently", async () => {
-            const outcome = runScript("metastore.sh", renderMetastoreSetupScript({ database: "iceberg_catalog", connectorUser: "iceberg_trino" }), {
-                [SETUP_ENV.host]: "127.0.0.1",
-                [SETUP_ENV.port]: String(mesh.basePort + 3),
-                [SETUP_ENV.adminUser]: await stateValue("insights-metastore", "adminUser"),
-                [SETUP_ENV.adminPassword]: await stateValue("insights-admin-password", "value"),
-                [SETUP_ENV.connectorPassword]: await stateValue("insights-connector-password", "value"),
-            });
-            expect({ status: outcome.status, stderr: outcome.stderr }).toEqual({ status: 0, stderr: "" });
-            expect((await queryAsText(mesh, `SELECT count(*) FROM ${INSIGHTS}.dim_customers`, "dbt")).rows).toEqual([["100"]]);
-        });
 
         it("passes the check Job's script with the Trino CLI, and fails it when the figures disagree", async () => {
             const toolchain = findLocalToolchain({ cacheDir: process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"), trinoVersion: "476", projectDir: mesh.projectDir });

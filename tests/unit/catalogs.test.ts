@@ -23,7 +23,7 @@ const insights: CatalogSpec = {
 };
 const sharedInsights: CatalogSpec = {
     ...insights,
-    warehouse: { kind: "s3", endpoint: "http://minio:9000", region: "us-east-1", bucket: "insights", accessKeyEnv: "WAREHOUSE_ACCESS_KEY", secretKeyEnv: "WAREHOUSE_SECRET_KEY" },
+    warehouse: { kind: "s3", endpoint: "http://warehouse:8333", region: "us-east-1", bucket: "insights", pathStyle: true, accessKeyEnv: "WAREHOUSE_ACCESS_KEY", secretKeyEnv: "WAREHOUSE_SECRET_KEY" },
 };
 
 describe("properties", () => {

@@ -1,40 +1,26 @@
-import { renderBucketScript, renderCheckScript, renderDbtScript, renderDomainSetupScript, renderMetastoreSetupScript, renderStatementFile } from "../../catalogs/jobs";
+import { renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
 import { domainByName } from "../../lib/domains";
 import { dataScriptSql } from "../../lib/sql";
 
 const customers = domainByName("customers");
-const orders = domainByName("orders");
 
 describe("cluster job scripts", () => {
-    it.each([customers, orders])("sets up the $name domain from its engine's client", domain => {
-        const script = renderDomainSetupScript({ engine: domain.engine, domain, ownerUser: `${domain.name}_owner`, readerUser: `${domain.name}_trino`, dataFile: "/etc/datamesh/setup/data.sql" });
-        expect(script).toMatchSnapshot();
-        expect(script.startsWith("#!/bin/sh\n")).toBe(true);
-        expect(script).toContain("${OWNER_PASSWORD}");
-        expect(script).toContain("${READER_PASSWORD}");
-        expect(script).not.toContain("@@");
-    });
-
-    it("keeps PostgreSQL's dollar quoting away from the shell", () => {
-        const script = renderDomainSetupScript({ engine: "postgresql", domain: customers, ownerUser: "customers_owner", readerUser: "customers_trino", dataFile: "/d.sql" });
-        expect(script).toContain("DO \\$\\$ BEGIN");
-        expect(script).not.toMatch(/[^\\]\$\$/);
-    });
-
-    it("creates the Iceberg catalog tables and the connector's user", () => {
-        const script = renderMetastoreSetupScript({ database: "iceberg_catalog", connectorUser: "iceberg_trino" });
-        expect(script).toMatchSnapshot();
-        expect(script).toContain("CREATE TABLE IF NOT EXISTS iceberg_tables");
-        expect(script).toContain("PASSWORD '${CONNECTOR_PASSWORD}'");
-    });
-
-    it("creates the warehouse bucket, runs the check and dbt", () => {
-        expect(renderBucketScript("insights-warehouse")).toMatchSnapshot();
+    it("runs the check with the Trino CLI, and dbt's source contract before its build", () => {
         expect(renderCheckScript({ queryFile: "/etc/datamesh/check/mismatches.sql", caCertFile: "/etc/datamesh/check/trino-ca.pem" })).toMatchSnapshot();
         const dbt = renderDbtScript({ projectDir: "/p", profilesDir: "/profiles", workDir: "/tmp/dbt", vars: { orders_schema: "orders", customers_catalog: "customers" } });
         expect(dbt).toMatchSnapshot();
         expect(dbt.indexOf("check_source_contracts")).toBeLessThan(dbt.indexOf("dbt build"));
+        expect(dbt).not.toContain("pip install");
         expect(() => renderDbtScript({ projectDir: "/p", profilesDir: "/q", workDir: "/w", vars: { x: "it's" } })).toThrow("dbt vars must not contain single quotes");
+    });
+
+    it("installs the pinned dbt toolchain first when the image has none, and logs which dbt runs", () => {
+        const dbt = renderDbtScript({ projectDir: "/p", profilesDir: "/profiles", workDir: "/tmp/dbt", vars: {}, requirementsFile: "/profiles/requirements.txt" });
+        expect(dbt).toMatchSnapshot();
+        expect(dbt).toContain("if ! command -v dbt >/dev/null 2>&1; then");
+        expect(dbt).toContain("pip install --quiet --no-input --disable-pip-version-check --requirement /profiles/requirements.txt");
+        expect(dbt.indexOf("pip install")).toBeLessThan(dbt.indexOf("dbt --version"));
+        expect(dbt.indexOf("dbt --version")).toBeLessThan(dbt.indexOf("check_source_contracts"));
     });
 });
 

@@ -26,6 +26,11 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { runId: "run-1", summary: "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" };
         case "InsightsReconciliation":
             return { summary: "OK: all reconciled" };
+        case "ClusterTrino":
+            // The coordinator's own answer; the stack refuses any release but the pinned one.
+            return { version: "476", activeNodes: args.inputs.nodes };
+        case "KubernetesJobOutcome":
+            return { summary: `last line of the log of Job ${args.inputs.jobName}` };
         case "RemoteImage":
             return { imageId: `sha256:image-of-${args.name}` };
         case "Image":

@@ -1,0 +1,118 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, CONFIG_NAMESPACE } from "../../config";
+import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
+import { withDependencies } from "../shared/options";
+
+/*
+ * The namespace the whole mesh lives in, the provider that reaches it, and the naming every object
+ * shares. When the stack applies to a live cluster, the same kubeconfig and context also serve the
+ * deploying machine's own steps (port-forwards, reading Jobs back), so both reach one cluster.
+ */
+
+export interface ClusterArgs {
+    stack: string;
+    namespace: string;
+    /** Write manifests to this folder instead of applying them. */
+    renderYamlTo?: string;
+    /** The live cluster; unset when rendering. */
+    target?: KubeTarget;
+}
+
+/**
+ * The kubeconfig and context the stack deploys to, checked before any resource: the file exists,
+ * names the context, and the cluster's API server answers.
+ */
+export function resolveKubeTarget(options: { kubeconfig?: string; context?: string; env: NodeJS.ProcessEnv }): KubeTarget {
+    const kubeconfig = options.kubeconfig ?? options.env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), ".kube", "config");
+    const fail = (key: string, message: string): never => {
+        throw new ConfigError(`invalid configuration:\n${CONFIG_NAMESPACE}:${key}: ${message}`);
+    };
+    if (!fs.existsSync(kubeconfig)) {
+        fail("kubeconfig", `no kubeconfig at ${kubeconfig} (set datamesh:kubeconfig or KUBECONFIG to your cluster's, or use platform local)`);
+    }
+    let parsed: { "current-context"?: string; contexts?: { name: string }[] };
+    try {
+        parsed = JSON.parse(execFileSync("kubectl", ["--kubeconfig", kubeconfig, "config", "view", "-o", "json"], { stdio: ["ignore", "pipe", "pipe"], timeout: 30_000, env: options.env }).toString("utf8"));
+    } catch (error) {
+        const failure = error as NodeJS.ErrnoException & { stderr?: Buffer };
+        const reason = failure.code === "ENOENT" ? "kubectl is not on PATH; the kubernetes platform needs it" : (failure.stderr?.toString("utf8").trim() || failure.message).split("\n")[0];
+        return fail("kubeconfig", `cannot read ${kubeconfig}: ${reason}`);
+    }
+    const context = options.context ?? parsed["current-context"];
+    const known = (parsed.contexts ?? []).map(c => c.name);
+    if (!context) {
+        return fail("kubeContext", `${kubeconfig} has no current context; set datamesh:kubeContext to one of: ${known.join(", ") || "(none)"}`);
+    }
+    if (!known.includes(context)) {
+        fail("kubeContext", `context '${context}' is not in ${kubeconfig}; it has: ${known.join(", ") || "(none)"}`);
+    }
+    try {
+        execFileSync("kubectl", ["--kubeconfig", kubeconfig, "--context", context, "--request-timeout=15s", "get", "--raw", "/readyz"], { stdio: ["ignore", "pipe", "pipe"], timeout: 30_000, env: options.env });
+    } catch (error) {
+        const failure = error as NodeJS.ErrnoException & { stderr?: Buffer };
+        const reason = failure.code === "ENOENT" ? "kubectl is not on PATH; the kubernetes platform needs it" : (failure.stderr?.toString("utf8").trim() || failure.message).split("\n")[0];
+        fail("kubeContext", `the cluster of context '${context}' (${kubeconfig}) does not answer: ${reason}`);
+    }
+    return { kubeconfig, context };
+}
+
+export class Cluster {
+    readonly provider: k8s.Provider;
+    readonly namespace: string;
+    private readonly namespaceResource: k8s.core.v1.Namespace;
+
+    constructor(private readonly args: ClusterArgs) {
+        this.namespace = args.namespace;
+        this.provider = new k8s.Provider(
+            "kubernetes-provider",
+            args.renderYamlTo ? { renderYamlToDirectory: args.renderYamlTo } : { kubeconfig: args.target?.kubeconfig, context: args.target?.context },
+        );
+        this.namespaceResource = new k8s.core.v1.Namespace(
+            "kubernetes-namespace",
+            { metadata: { name: this.namespace, labels: { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": args.stack } } },
+            { provider: this.provider },
+        );
+    }
+
+    /** The live cluster the deploying machine's own steps use; undefined when only rendering. */
+    get target(): KubeTarget | undefined {
+        return this.args.renderYamlTo ? undefined : this.args.target;
+    }
+
+    serviceHost(service: string): string {
+        return `${service}.${this.namespace}.svc.cluster.local`;
+    }
+
+    /** How the deploying machine reaches a Service's port: a port-forward; none when only rendering. */
+    tunnel(service: pulumi.Input<string>, port: number): pulumi.Output<KubeTunnel> | undefined {
+        const target = this.target;
+        return target ? pulumi.output(service).apply(name => ({ ...target, namespace: this.namespace, service: name, port })) : undefined;
+    }
+
+    /** The component's options, with this cluster's provider and its namespace created first. */
+    options(opts: pulumi.CustomResourceOptions, ...after: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
+        return { ...withDependencies(opts, this.namespaceResource, ...after), provider: this.provider };
+    }
+
+    labels(component: string, role: string): Record<string, string> {
+        return {
+            "app.kubernetes.io/part-of": "datamesh",
+            "app.kubernetes.io/instance": this.args.stack,
+            "app.kubernetes.io/name": component,
+            "app.kubernetes.io/component": role,
+        };
+    }
+
+    metadata(name: string, component: string, role: string) {
+        return { name, namespace: this.namespace, labels: this.labels(component, role) };
+    }
+
+    secret(name: string, component: string, role: string, values: pulumi.Input<Record<string, pulumi.Input<string>>>, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {
+        return new k8s.core.v1.Secret(name, { metadata: this.metadata(name, component, role), type: "Opaque", stringData: pulumi.secret(values) }, this.options(opts));
+    }
+}

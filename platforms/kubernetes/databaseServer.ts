@@ -1,0 +1,51 @@
+import * as pulumi from "@pulumi/pulumi";
+import { DatabaseServer, DatabaseServerRequest } from "../platform";
+import { ENGINE_IMAGES } from "../shared/engineImages";
+import { withDependencies } from "../shared/options";
+import { Cluster } from "./cluster";
+import { singleServer } from "./singleServer";
+import { RESOURCE_SIZES } from "./sizing";
+
+/** A domain's database server: the engine's official image, its admin password from a Secret. */
+export function databaseServer(cluster: Cluster, image: string, name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
+    const engine = ENGINE_IMAGES[request.engine];
+    const postgres = request.engine === "postgresql";
+    const adminSecret = cluster.secret(`${name}-admin`, request.component, "database", { password: request.adminPassword }, opts);
+    const { statefulSet, service } = singleServer(
+        cluster,
+        name,
+        {
+            component: request.component,
+            role: "database",
+            container: {
+                name: request.engine,
+                image,
+                env: [
+                    { name: engine.adminPasswordEnv, valueFrom: { secretKeyRef: { name: adminSecret.metadata.name, key: "password" } } },
+                    // A volume's root holds lost+found, which initdb refuses as a data directory.
+                    ...(postgres ? [{ name: "PGDATA", value: `${engine.dataDir}/pgdata` }] : []),
+                ],
+                // Over TCP: while the images initialise, their temporary servers listen on a socket only.
+                readinessProbe: postgres
+                    ? { exec: { command: ["pg_isready", "-h", "127.0.0.1", "-U", engine.adminUser] }, periodSeconds: 5 }
+                    : { tcpSocket: { port: engine.port }, periodSeconds: 5 },
+            },
+            port: { name: "sql", number: engine.port },
+            dataDir: engine.dataDir,
+            storage: "1Gi",
+            size: RESOURCE_SIZES.database,
+        },
+        withDependencies(opts, adminSecret),
+    );
+    const host = pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => cluster.serviceHost(serviceName));
+    return {
+        host,
+        port: pulumi.output(engine.port),
+        meshHost: host,
+        meshPort: pulumi.output(engine.port),
+        adminUser: pulumi.output(engine.adminUser),
+        adminPassword: pulumi.secret(pulumi.output(request.adminPassword)),
+        tunnel: cluster.tunnel(pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => serviceName), engine.port),
+        resource: statefulSet,
+    };
+}

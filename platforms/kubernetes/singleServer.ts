@@ -1,0 +1,61 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Cluster } from "./cluster";
+import { resources, ResourceSize } from "./sizing";
+
+export interface SingleServerSpec {
+    component: string;
+    role: string;
+    container: Omit<k8s.types.input.core.v1.Container, "ports" | "volumeMounts" | "resources">;
+    port: { name: string; number: number };
+    dataDir: string;
+    storage: string;
+    size: ResourceSize;
+    /** Volumes beside the data claim, e.g. a Secret with the server's own configuration. */
+    extraVolumes?: { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount }[];
+}
+
+/**
+ * One server pod with its own volume claim, as a single-replica StatefulSet, and the Service in
+ * front of it. The claim comes from the cluster's default StorageClass, so it outlives the pod: a
+ * rescheduled pod finds its rows again. The provider waits until the pod is ready.
+ */
+export function singleServer(cluster: Cluster, name: string, spec: SingleServerSpec, opts: pulumi.CustomResourceOptions): { statefulSet: k8s.apps.v1.StatefulSet; service: k8s.core.v1.Service } {
+    const labels = cluster.labels(spec.component, spec.role);
+    const statefulSet = new k8s.apps.v1.StatefulSet(
+        name,
+        {
+            metadata: cluster.metadata(name, spec.component, spec.role),
+            spec: {
+                serviceName: name,
+                replicas: 1,
+                selector: { matchLabels: labels },
+                template: {
+                    metadata: { labels },
+                    spec: {
+                        containers: [
+                            {
+                                ...spec.container,
+                                ports: [{ name: spec.port.name, containerPort: spec.port.number }],
+                                volumeMounts: [{ name: "data", mountPath: spec.dataDir }, ...(spec.extraVolumes ?? []).map(v => v.mount)],
+                                resources: resources(spec.size),
+                            },
+                        ],
+                        volumes: (spec.extraVolumes ?? []).map(v => v.volume),
+                    },
+                },
+                volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: spec.storage } } } }],
+            },
+        },
+        cluster.options(opts),
+    );
+    const service = new k8s.core.v1.Service(
+        name,
+        {
+            metadata: cluster.metadata(name, spec.component, spec.role),
+            spec: { selector: labels, ports: [{ name: spec.port.name, port: spec.port.number, targetPort: spec.port.number }] },
+        },
+        cluster.options(opts),
+    );
+    return { statefulSet, service };
+}

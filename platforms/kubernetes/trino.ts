@@ -1,0 +1,206 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { renderEtc, renderWorkerEtc } from "../../catalogs/trino";
+import { shortDigest } from "../../lib/digest";
+import { ClusterTrino } from "../../resources/clusterTrino";
+import { TrinoServer, TrinoServerRequest } from "../platform";
+import { imageTag } from "../shared/options";
+import { Cluster } from "./cluster";
+import { resources, RESOURCE_SIZES } from "./sizing";
+
+/*
+ * Trino laid out as the official Helm chart lays it out: coordinator, worker and catalog ConfigMaps
+ * with checksum annotations so that a change rolls the pods, a coordinator Deployment and Service,
+ * and a worker Deployment. Credentials reach Trino through a Secret only.
+ */
+
+/** Trino's ports inside the cluster; users reach HTTPS through the Service (e.g. `kubectl port-forward`). */
+export const TRINO_HTTPS_PORT = 8443;
+const TRINO_HTTP_PORT = 8080;
+/** The coordinator's Service; the certificate names it, so it is fixed rather than derived. */
+export const TRINO_SERVICE = "trino";
+
+/** The names the cluster's own Jobs use for the coordinator's Service; its certificate must cover them. */
+export function kubernetesTrinoHostnames(namespace: string): string[] {
+    return [TRINO_SERVICE, `${TRINO_SERVICE}.${namespace}`, `${TRINO_SERVICE}.${namespace}.svc`, `${TRINO_SERVICE}.${namespace}.svc.cluster.local`];
+}
+
+export function trinoServer(cluster: Cluster, image: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
+    const component = request.component;
+    const etcDir = "/etc/trino";
+    const secretDir = `${etcDir}/secrets`;
+    const node = { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" };
+    const discoveryUri = `http://${cluster.serviceHost(TRINO_SERVICE)}:${TRINO_HTTP_PORT}`;
+    const etc = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
+        renderEtc({
+            node,
+            coordinator: {
+                httpsPort: TRINO_HTTPS_PORT,
+                internalPort: TRINO_HTTP_PORT,
+                maxHeap: request.maxHeap,
+                etcDir,
+                secretDir,
+                keystoreFile: request.keystore.file,
+                keystorePasswordEnv: request.keystore.passwordEnv,
+                sharedSecretEnv: request.sharedSecretEnv,
+                discoveryUri,
+                includeCoordinator: request.workers === 0,
+            },
+            catalogs,
+            users,
+            accessRules,
+        }),
+    );
+    const catalogFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => file.startsWith("catalog/")).map(([file, text]) => [file.slice("catalog/".length), text])));
+    const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/") && file !== "password.db")));
+    const workerFiles = renderWorkerEtc({ node, worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv } });
+
+    const configMap = (role: string, data: pulumi.Input<Record<string, string>>) =>
+        new k8s.core.v1.ConfigMap(`${component}-${role}`, { metadata: cluster.metadata(`${component}-${role}`, component, role), data }, cluster.options(opts));
+    const coordinatorConfig = configMap("coordinator", coordinatorFiles);
+    const workerConfig = configMap("worker", workerFiles);
+    const catalogConfig = configMap("catalog", catalogFiles);
+    const env = cluster.secret(`${component}-env`, component, "coordinator", request.env, opts);
+    const passwordDb = etc.apply(files => files["password.db"]);
+    const files = new k8s.core.v1.Secret(
+        `${component}-files`,
+        {
+            metadata: cluster.metadata(`${component}-files`, component, "coordinator"),
+            type: "Opaque",
+            data: pulumi.secret(
+                pulumi.all([request.keystore.base64, passwordDb]).apply(([keystore, db]) => ({ [request.keystore.file]: keystore, "password.db": Buffer.from(db).toString("base64") })),
+            ),
+        },
+        cluster.options(opts),
+    );
+
+    // A digest reveals nothing of what it covers; kept secret, it would hide the whole pod spec in every diff.
+    const checksum = (...parts: pulumi.Input<unknown>[]) => pulumi.unsecret(pulumi.all(parts).apply(values => shortDigest(JSON.stringify(values))));
+    const annotations = (config: pulumi.Input<Record<string, string>>) => ({
+        "checksum/config": checksum(config),
+        "checksum/catalog": checksum(catalogFiles),
+        "checksum/secrets": checksum(request.env, request.keystore.base64, passwordDb),
+    });
+    const heap = request.maxHeap;
+    const trinoContainer = (mounts: { name: string; mountPath: string; readOnly?: boolean }[], ports: { name: string; containerPort: number }[]) => ({
+        name: "trino",
+        image: image,
+        ports,
+        envFrom: [{ secretRef: { name: env.metadata.name } }],
+        volumeMounts: [...mounts, { name: "data", mountPath: node.dataDir }],
+        readinessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, initialDelaySeconds: 10, periodSeconds: 5 },
+        livenessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 6 },
+        resources: resources(RESOURCE_SIZES.trino(heap)),
+        securityContext: { allowPrivilegeEscalation: false },
+    });
+    const coordinatorLabels = cluster.labels(component, "coordinator");
+    const coordinator = new k8s.apps.v1.Deployment(
+        `${component}-coordinator`,
+        {
+            metadata: cluster.metadata(`${component}-coordinator`, component, "coordinator"),
+            spec: {
+                replicas: 1,
+                selector: { matchLabels: coordinatorLabels },
+                template: {
+                    metadata: { labels: coordinatorLabels, annotations: annotations(coordinatorFiles) },
+                    spec: {
+                        // The image runs Trino as uid/gid 1000; the group lets it read the Secret's files, which nobody else may.
+                        securityContext: { fsGroup: 1000 },
+                        containers: [
+                            trinoContainer(
+                                [
+                                    { name: "config", mountPath: etcDir, readOnly: true },
+                                    { name: "catalog", mountPath: `${etcDir}/catalog`, readOnly: true },
+                                    { name: "secrets", mountPath: secretDir, readOnly: true },
+                                ],
+                                [
+                                    { name: "https", containerPort: TRINO_HTTPS_PORT },
+                                    { name: "http", containerPort: TRINO_HTTP_PORT },
+                                ],
+                            ),
+                        ],
+                        volumes: [
+                            { name: "config", configMap: { name: coordinatorConfig.metadata.name } },
+                            { name: "catalog", configMap: { name: catalogConfig.metadata.name } },
+                            { name: "secrets", secret: { secretName: files.metadata.name, defaultMode: 0o440 } },
+                            { name: "data", emptyDir: {} },
+                        ],
+                    },
+                },
+            },
+        },
+        cluster.options(opts, env, files, coordinatorConfig, catalogConfig),
+    );
+    const workerLabels = cluster.labels(component, "worker");
+    const worker = new k8s.apps.v1.Deployment(
+        `${component}-worker`,
+        {
+            metadata: cluster.metadata(`${component}-worker`, component, "worker"),
+            spec: {
+                replicas: request.workers,
+                selector: { matchLabels: workerLabels },
+                template: {
+                    metadata: { labels: workerLabels, annotations: annotations(workerFiles) },
+                    spec: {
+                        containers: [
+                            trinoContainer(
+                                [
+                                    { name: "config", mountPath: etcDir, readOnly: true },
+                                    { name: "catalog", mountPath: `${etcDir}/catalog`, readOnly: true },
+                                ],
+                                [{ name: "http", containerPort: TRINO_HTTP_PORT }],
+                            ),
+                        ],
+                        volumes: [
+                            { name: "config", configMap: { name: workerConfig.metadata.name } },
+                            { name: "catalog", configMap: { name: catalogConfig.metadata.name } },
+                            { name: "data", emptyDir: {} },
+                        ],
+                    },
+                },
+            },
+        },
+        cluster.options(opts, env, workerConfig, catalogConfig),
+    );
+    const service = new k8s.core.v1.Service(
+        `${component}-service`,
+        {
+            metadata: cluster.metadata(TRINO_SERVICE, component, "coordinator"),
+            spec: {
+                selector: coordinatorLabels,
+                ports: [
+                    { name: "https", port: TRINO_HTTPS_PORT, targetPort: TRINO_HTTPS_PORT },
+                    { name: "http", port: TRINO_HTTP_PORT, targetPort: TRINO_HTTP_PORT },
+                ],
+            },
+        },
+        cluster.options(opts),
+    );
+    const host = pulumi.all([service.metadata.name, coordinator.id]).apply(([serviceName]) => cluster.serviceHost(serviceName));
+    const port = pulumi.output(TRINO_HTTPS_PORT);
+    const tunnel = cluster.tunnel(service.metadata.name, TRINO_HTTPS_PORT);
+    // What runs is read from the coordinator once every node has joined; a render has only the image to go by.
+    const running = tunnel
+        ? new ClusterTrino(
+              `${component}-nodes`,
+              {
+                  tunnel,
+                  caCert: request.caCert,
+                  probe: request.probe,
+                  nodes: 1 + request.workers,
+                  rollout: checksum(image, request.workers, coordinatorFiles, workerFiles, catalogFiles, request.env, request.keystore.base64, passwordDb),
+                  component,
+              },
+              { ...opts, dependsOn: [coordinator, worker, service] },
+          )
+        : undefined;
+    return {
+        url: host.apply(h => `https://${h}:${TRINO_HTTPS_PORT}`),
+        host,
+        port,
+        meshHost: host,
+        meshPort: port,
+        version: running ? running.version : coordinator.id.apply(() => imageTag(image) ?? ""),
+        resource: running ?? coordinator,
+    };
+}
