@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as os from "os";
 import * as path from "path";
 import { z } from "zod";
@@ -16,7 +17,7 @@ export const DEFAULT_IMAGES = {
     postgresImage: "postgres:17.6",
     mariadbImage: "mariadb:11.8.3",
     trinoImage: "trinodb/trino:476",
-    seaweedfsImage: "chrislusf/seaweedfs:SEAWEEDFS_TAG",
+    seaweedfsImage: "chrislusf/seaweedfs:4.53",
     // No maintained image ships dbt-trino: a plain Python image installs dbt/requirements.txt when the dbt Job starts.
     dbtImage: "python:3.11.14-slim-bookworm",
 } as const;
@@ -181,8 +182,11 @@ export interface ExternalS3 {
     secretKey: string;
 }
 
-/** Raised for any invalid configuration; the message names every offending key. */
-export class ConfigError extends Error {
+/**
+ * Raised for any invalid configuration; the message names every offending key. A RunError, so
+ * Pulumi shows the user the message alone, without a stack trace: there is no bug behind it.
+ */
+export class ConfigError extends pulumi.RunError {
     constructor(message: string) {
         super(message);
         this.name = "ConfigError";

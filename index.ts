@@ -94,7 +94,7 @@ export const users = trino.users;
 export const trinoVersion = trino.version;
 export const insights = { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema };
 export const domains = Object.fromEntries(
-    domainComponents.map((d, i) => [DOMAINS[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password }]),
+    domainComponents.map((d, i) => [DOMAINS[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: d.rowCounts }]),
 );
 export const check = insightsCheck.summary;
 export const dbtSummary = dbt.summary;

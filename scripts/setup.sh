@@ -2,6 +2,9 @@
 # Installs everything the stack needs, once: Debian packages, npm packages, the Pulumi CLI (built
 # from the Go module proxy), Trino from Maven Central and dbt from PyPI. Heavy parts are cached
 # by version under ${DATAMESH_CACHE:-~/.cache/datamesh}; a second run takes seconds.
+#   scripts/setup.sh                                  # the local platform
+#   scripts/setup.sh --kubernetes                     # and the Kubernetes provider plugin
+#   scripts/setup.sh --kubernetes --test-cluster      # and the project's test cluster and images
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -27,5 +30,12 @@ fi
 bash scripts/setup-pulumi.sh "$repo/node_modules" >/dev/null
 bash scripts/setup-trino.sh >/dev/null
 bash scripts/setup-dbt.sh >/dev/null
-bash scripts/setup-kubernetes-provider.sh >/dev/null
+# The local platform needs none of what follows; a kubernetes stack, or the tests, ask for it.
+if [[ " $* " == *" --kubernetes "* ]]; then
+  bash scripts/setup-kubernetes-provider.sh >/dev/null
+fi
+if [[ " $* " == *" --test-cluster "* ]]; then
+  bash scripts/setup-test-cluster.sh >/dev/null
+  bash scripts/test-images.sh build >/dev/null
+fi
 log "toolchain ready in ${DATAMESH_CACHE:-$HOME/.cache/datamesh}"

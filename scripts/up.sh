@@ -10,5 +10,8 @@ bash scripts/setup.sh
 . scripts/env.sh
 stack="${STACK:-dev}"
 pulumi stack select --create "$stack" >/dev/null
+if [[ "$(pulumi config get datamesh:platform 2>/dev/null)" == kubernetes ]]; then
+  bash scripts/setup.sh --kubernetes
+fi
 pulumi up --yes --skip-preview
 pulumi stack output

@@ -13,11 +13,11 @@ export interface ResourceSize {
 }
 
 export const RESOURCE_SIZES = {
-    database: { cpuRequest: "250m", cpuLimit: "1", memoryMiB: 512 },
+    database: { cpuRequest: "100m", cpuLimit: "1", memoryMiB: 512 },
     objectStore: { cpuRequest: "100m", cpuLimit: "1", memoryMiB: 512 },
     job: { cpuRequest: "100m", cpuLimit: "500m", memoryMiB: 256 },
     dbt: { cpuRequest: "250m", cpuLimit: "1", memoryMiB: 1024 },
-    trino: (maxHeap: string): ResourceSize => ({ cpuRequest: "500m", cpuLimit: "2", memoryMiB: Math.ceil((heapMegabytes(maxHeap) * 1.5) / 64) * 64 }),
+    trino: (maxHeap: string): ResourceSize => ({ cpuRequest: "250m", cpuLimit: "2", memoryMiB: Math.ceil((heapMegabytes(maxHeap) * 1.5) / 64) * 64 }),
 };
 
 /** Memory is requested at its limit so the kernel never reclaims what the JVM was promised. */

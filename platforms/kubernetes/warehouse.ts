@@ -61,7 +61,7 @@ export function seaweedfsWarehouse(cluster: Cluster, image: string, name: string
             container: {
                 name: "seaweedfs",
                 image,
-                args: ["server", "-dir=/data", "-ip.bind=0.0.0.0", "-master.volumeSizeLimitMB=1024", "-volume.max=0", "-s3", `-s3.port=${S3_PORT}`, "-s3.config=/etc/seaweedfs/s3.json"],
+                args: ["server", "-dir=/data", "-ip.bind=0.0.0.0", "-master.volumeSizeLimitMB=1024", "-volume.max=0", "-s3", `-s3.port=${S3_PORT}`, "-s3.config=/etc/datamesh/s3/s3.json"],
                 readinessProbe: { tcpSocket: { port: S3_PORT }, periodSeconds: 5 },
             },
             port: { name: "s3", number: S3_PORT },
@@ -71,7 +71,7 @@ export function seaweedfsWarehouse(cluster: Cluster, image: string, name: string
             extraVolumes: [
                 {
                     volume: { name: "identities", secret: { secretName: identities.metadata.name } },
-                    mount: { name: "identities", mountPath: "/etc/seaweedfs", readOnly: true },
+                    mount: { name: "identities", mountPath: "/etc/datamesh/s3", readOnly: true },
                 },
             ],
         },

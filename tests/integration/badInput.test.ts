@@ -1,4 +1,7 @@
+import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
+import * as path from "path";
 import { selfSignedCertificate } from "../selfSigned";
 import { createMesh, MeshUnderTest } from "./harness";
 
@@ -25,9 +28,36 @@ describe("bad input", () => {
             await expect(failure).rejects.toThrow(/datamesh:scale: Too small: expected number to be >=1/);
             await expect(failure).rejects.toThrow(/datamesh:analystPassword: must be at least 12 characters/);
             await expect(failure).rejects.toThrow(/datamesh:readers\.shipping: unknown domain 'shipping'/);
+            // A configuration error is the user's to fix, not a bug: its message alone, no stack trace.
+            const output = String(await failure.catch((e: Error) => e.message));
+            expect(output).not.toMatch(/unhandled exception|^\s+at .+\.(ts|js):\d+/m);
             expect(await createdResources(mesh)).toEqual([]);
         } finally {
             await mesh.remove();
+        }
+    }, 300_000);
+
+    it("rejects a kubeconfig with no reachable cluster on kubernetes, naming the context, before any resource is created", async () => {
+        const kubeconfig = path.join(os.tmpdir(), `datamesh-unreachable-${process.pid}.kubeconfig`);
+        fs.writeFileSync(
+            kubeconfig,
+            [
+                "apiVersion: v1",
+                "kind: Config",
+                "clusters: [{name: gone, cluster: {server: 'https://127.0.0.1:1'}}]",
+                "users: [{name: someone, user: {token: not-a-secret}}]",
+                "contexts: [{name: gone-cluster, context: {cluster: gone, user: someone}}]",
+                "current-context: gone-cluster",
+                "",
+            ].join("\n"),
+        );
+        const mesh = await createMesh("nok8s", { platform: "kubernetes", kubeconfig });
+        try {
+            await expect(mesh.stack.up()).rejects.toThrow(new RegExp(`datamesh:kubeContext: the cluster of context 'gone-cluster' \\(${kubeconfig.replace(/[.]/g, "\\.")}\\) does not answer: .*127\\.0\\.0\\.1:1`));
+            expect(await createdResources(mesh)).toEqual([]);
+        } finally {
+            await mesh.remove();
+            fs.rmSync(kubeconfig, { force: true });
         }
     }, 300_000);
 

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,6 +14,8 @@ function error(raw: Record<string, string>): string {
         loadConfig(raw, context);
     } catch (e) {
         expect(e).toBeInstanceOf(ConfigError);
+        // Pulumi prints a RunError's message alone, without a stack trace.
+        expect(pulumi.RunError.isInstance(e)).toBe(true);
         return (e as Error).message;
     }
     throw new Error("expected a ConfigError");

@@ -112,7 +112,7 @@ describe("the kubernetes platform's inventory", () => {
     it("keeps the insights in SeaweedFS that every Trino node reaches, its bucket made and checked before Trino starts", () => {
         const store = named("apps/v1:StatefulSet", "insights-warehouse");
         expect(containersOf(store)[0].image).toMatch(/^chrislusf\/seaweedfs:/);
-        expect(containersOf(store)[0].args).toEqual(expect.arrayContaining(["server", "-s3", "-s3.config=/etc/seaweedfs/s3.json"]));
+        expect(containersOf(store)[0].args).toEqual(expect.arrayContaining(["server", "-s3", "-s3.config=/etc/datamesh/s3/s3.json"]));
         const bucket = dynamic("WarehouseBucket", "insights-warehouse-bucket");
         expect(bucket.inputs.create).toBe(true);
         expect(bucket.inputs.tunnel).toEqual({ ...cluster, namespace: NAMESPACE, service: "insights-warehouse", port: 8333 });

@@ -1,0 +1,203 @@
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { kubectl, kubectlJson, KubeTarget, withPortForward } from "../../lib/kubectl";
+import { queryTrino } from "../../lib/trinoQuery";
+import { EXPECTED_DIR, readTextTable, TextTable } from "../reference";
+import { createMesh, kubernetesProviderDir, MeshUnderTest, REPO_DIR } from "./harness";
+import { startTestCluster, TestCluster } from "./testCluster";
+
+// Pods start, images load and dbt runs inside the cluster: every step waits for a real `pulumi up`.
+jest.setTimeout(1_800_000);
+
+/*
+ * A real `pulumi up` of the kubernetes platform on the project's own single-node cluster, with
+ * images built here that honour the official images' contracts, then the life a user gives it:
+ * re-deploys, a model edit, pods deleted under it, other data, and destroy. The steps share the
+ * deployment and run in order.
+ */
+
+const ODD_CENTS = path.join(REPO_DIR, "tests", "fixtures", "odd_cents");
+const INSIGHTS = "insights.jaffle_shop";
+
+let cluster: TestCluster;
+let target: KubeTarget;
+let mesh: MeshUnderTest;
+let namespace: string;
+
+/** Runs SQL as a role of the stack through a port-forward to the Trino Service, as a user of the cluster would. */
+async function query(sql: string, role = "dbt"): Promise<TextTable> {
+    const outputs = await mesh.stack.outputs();
+    const user = outputs.users.value[role];
+    return withPortForward({ ...target, namespace, service: "trino", port: 8443 }, async localPort => {
+        const outcome = await queryTrino({ url: `https://127.0.0.1:${localPort}`, user: user.user, password: user.password, caCert: outputs.trinoCaCert.value }, sql);
+        return { header: outcome.columns, rows: outcome.rows.map(row => row.map(cell => (cell === null ? "" : String(cell)))) };
+    });
+}
+
+async function expectInsightsToEqual(expectedDir: string) {
+    for (const [table, key] of [["dim_customers", "customer_id"], ["fct_orders", "order_id"]] as const) {
+        const expected = readTextTable(path.join(expectedDir, `${table}.csv`));
+        const actual = await query(`SELECT * FROM ${INSIGHTS}.${table} ORDER BY ${key}`, "analyst");
+        expect(actual.header).toEqual(expected.header);
+        expect(actual.rows).toHaveLength(expected.rows.length);
+        actual.rows.forEach((row, i) => expect({ table, row }).toEqual({ table, row: expected.rows[i] }));
+    }
+}
+
+async function jobNames(): Promise<string[]> {
+    const jobs = await kubectlJson<{ items: { metadata: { name: string } }[] }>(target, ["-n", namespace, "get", "jobs"]);
+    return jobs.items.map(j => j.metadata.name).sort();
+}
+
+async function podsOf(component: string): Promise<string[]> {
+    const pods = await kubectlJson<{ items: { metadata: { name: string } }[] }>(target, ["-n", namespace, "get", "pods", "-l", `app.kubernetes.io/component=${component}`]);
+    return pods.items.map(p => p.metadata.name);
+}
+
+async function must(args: string[]) {
+    const outcome = await kubectl(target, args, { timeoutMs: 600_000 });
+    expect({ args, status: outcome.status, stderr: outcome.status === 0 ? "" : outcome.stderr }).toEqual({ args, status: 0, stderr: "" });
+    return outcome.stdout;
+}
+
+beforeAll(async () => {
+    kubernetesProviderDir();
+    cluster = startTestCluster();
+    const context = spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "config", "current-context"], { encoding: "utf8" }).stdout.trim();
+    target = { kubeconfig: cluster.kubeconfig, context };
+    namespace = `mesh-it-${crypto.randomBytes(3).toString("hex")}`;
+    const images = Object.fromEntries(Object.entries(cluster.settings).filter(([key]) => key.endsWith("Image")));
+    mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", ...images });
+    await mesh.stack.up();
+}, 1_800_000);
+
+afterAll(async () => {
+    try {
+        await mesh?.remove();
+    } finally {
+        cluster?.release();
+    }
+}, 900_000);
+
+describe("the kubernetes platform on a live cluster", () => {
+    it("builds dim_customers and fct_orders exactly as the expected CSVs, queried through the Trino Service", async () => {
+        await expectInsightsToEqual(EXPECTED_DIR);
+    });
+
+    it("reports what ran: the coordinator's version, the Jobs' own summaries, and the rows in each table", async () => {
+        const outputs = await mesh.stack.outputs();
+        const [{ version }] = await query("SELECT node_version AS version FROM system.runtime.nodes WHERE coordinator").then(t => t.rows.map(([v]) => ({ version: v })));
+        expect(outputs.trinoVersion.value).toBe(version);
+        expect(version).toBe("476");
+        expect(outputs.dbtSummary.value).toMatch(/Done\. PASS=\d+ WARN=0 ERROR=0 SKIP=0 TOTAL=\d+/);
+        expect(outputs.check.value).toBe("OK: the insights reconcile with the domains");
+        const counted = await query("SELECT (SELECT count(*) FROM customers.public.customers), (SELECT count(*) FROM orders.orders.orders), (SELECT count(*) FROM payments.public.payments)");
+        expect([outputs.domains.value.customers.rows.customers, outputs.domains.value.orders.rows.orders, outputs.domains.value.payments.rows.payments].map(String)).toEqual(counted.rows[0]);
+    });
+
+    it("runs queries on the worker, which reads and writes the warehouse", async () => {
+        const nodes = await query("SELECT coordinator, state FROM system.runtime.nodes ORDER BY coordinator");
+        expect(nodes.rows).toEqual([
+            ["false", "active"],
+            ["true", "active"],
+        ]);
+        await query(`SELECT sum(amount) FROM ${INSIGHTS}.fct_orders`);
+        // The tasks of the queries Trino still remembers, dbt's table writes among them, by the kind of node they ran on.
+        const work = await query(
+            "SELECT n.coordinator, count(*), sum(t.raw_input_rows), sum(t.physical_written_bytes) FROM system.runtime.tasks t JOIN system.runtime.nodes n ON t.node_id = n.node_id GROUP BY n.coordinator ORDER BY n.coordinator",
+        );
+        const [, workerTasks, workerRowsRead, workerBytesWritten] = work.rows.find(([coordinator]) => coordinator === "false") ?? [];
+        expect(Number(workerTasks)).toBeGreaterThan(0);
+        expect(Number(workerRowsRead)).toBeGreaterThan(0);
+        expect(Number(workerBytesWritten)).toBeGreaterThan(0);
+        const [, , , coordinatorBytesWritten] = work.rows.find(([coordinator]) => coordinator === "true") ?? ["true", "0", "0", "0"];
+        expect(Number(coordinatorBytesWritten)).toBe(0);
+    });
+
+    it("changes nothing and starts no Job on a second pulumi up", async () => {
+        const before = await jobNames();
+        const result = await mesh.stack.up();
+        expect(Object.keys(result.summary.resourceChanges ?? {})).toEqual(["same"]);
+        expect(await jobNames()).toEqual(before);
+    });
+
+    it("re-runs exactly the dbt Job and the check Job when a model changes", async () => {
+        const before = await jobNames();
+        fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited by the integration test\n");
+        await mesh.stack.up();
+        const after = await jobNames();
+        const started = after.filter(name => !before.includes(name));
+        expect(started.map(name => name.replace(/-[0-9a-f]{10}$/, "")).sort()).toEqual(["check-reconciliation", "dbt-run"]);
+        await expectInsightsToEqual(EXPECTED_DIR);
+    });
+
+    it("loses no insights when the coordinator and worker pods are deleted", async () => {
+        const before = await query(`SELECT * FROM ${INSIGHTS}.dim_customers ORDER BY customer_id`, "analyst");
+        const pods = [...(await podsOf("coordinator")), ...(await podsOf("worker"))].filter(p => p.startsWith("trino-"));
+        expect(pods).toHaveLength(2);
+        await must(["-n", namespace, "delete", "pod", ...pods, "--wait=true"]);
+        await must(["-n", namespace, "rollout", "status", "deployment/trino-coordinator", "--timeout=600s"]);
+        await must(["-n", namespace, "rollout", "status", "deployment/trino-worker", "--timeout=600s"]);
+        const deadline = Date.now() + 300_000;
+        let after: TextTable | undefined;
+        while (!after && Date.now() < deadline) {
+            after = await query(`SELECT * FROM ${INSIGHTS}.dim_customers ORDER BY customer_id`, "analyst").catch(() => undefined);
+            if (!after) {
+                await new Promise(resolve => setTimeout(resolve, 5_000));
+            }
+        }
+        expect(after).toEqual(before);
+    });
+
+    it("keeps a domain's rows when its database pod is deleted and rescheduled (its volume claim)", async () => {
+        await must(["-n", namespace, "delete", "pod", "orders-server-0", "--wait=true"]);
+        await must(["-n", namespace, "rollout", "status", "statefulset/orders-server", "--timeout=600s"]);
+        const deadline = Date.now() + 300_000;
+        let rows: string[][] | undefined;
+        while (!rows && Date.now() < deadline) {
+            rows = (await query("SELECT count(*), sum(id) FROM orders.orders.orders").catch(() => undefined))?.rows;
+            if (!rows) {
+                await new Promise(resolve => setTimeout(resolve, 5_000));
+            }
+        }
+        expect(rows).toEqual([["99", String((99 * 100) / 2)]]);
+    });
+
+    it("gives exact insights for the odd-cents data set, against its independently computed result", async () => {
+        const dataDir = path.join(mesh.projectDir, "odd-cents");
+        fs.cpSync(path.join(ODD_CENTS, "data"), dataDir, { recursive: true });
+        await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
+        await mesh.stack.up();
+        await expectInsightsToEqual(path.join(ODD_CENTS, "expected"));
+    });
+
+    it("loads and checks 100,000 customers (datamesh:scale=1000) without any data-size limit", async () => {
+        await mesh.stack.removeConfig("datamesh:dataDir");
+        await mesh.stack.setConfig("datamesh:scale", { value: "1000" });
+        await mesh.stack.up();
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.domains.value.customers.rows.customers).toBe(100_000);
+        expect(outputs.check.value).toBe("OK: the insights reconcile with the domains");
+        expect((await query(`SELECT count(*) FROM ${INSIGHTS}.dim_customers`)).rows).toEqual([["100000"]]);
+    });
+
+    it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {
+        const claims = await kubectlJson<{ items: { spec: { volumeName: string } }[] }>(target, ["-n", namespace, "get", "pvc"]);
+        const volumes = claims.items.map(c => c.spec.volumeName);
+        expect(volumes.length).toBe(5);
+        await mesh.stack.destroy();
+        const deadline = Date.now() + 300_000;
+        let left: string[] = [];
+        do {
+            const namespaces = (await kubectl(target, ["get", "namespace", namespace, "--ignore-not-found", "-o", "name"])).stdout.trim();
+            const pvs = await kubectlJson<{ items: { metadata: { name: string } }[] }>(target, ["get", "pv"]);
+            left = [...(namespaces ? [namespaces] : []), ...pvs.items.map(pv => pv.metadata.name).filter(name => volumes.includes(name))];
+            if (left.length > 0) {
+                await new Promise(resolve => setTimeout(resolve, 5_000));
+            }
+        } while (left.length > 0 && Date.now() < deadline);
+        expect(left).toEqual([]);
+    });
+});
