@@ -39,7 +39,11 @@ export function signV4(request: { method: string; url: URL; region: string; acce
         .map(name => `${name}:${headers[name]}\n`)
         .join("");
     const canonicalPath = request.url.pathname.split("/").map(encodeURIComponent).join("/") || "/";
-    const canonicalRequest = [request.method, canonicalPath, "", canonicalHeaders, signedHeaders, payloadHash].join("\n");
+    const canonicalQuery = [...request.url.searchParams.entries()]
+        .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)
+        .sort()
+        .join("&");
+    const canonicalRequest = [request.method, canonicalPath, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join("\n");
     const scope = `${day}/${request.region}/s3/aws4_request`;
     const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, sha256(canonicalRequest)].join("\n");
     const signingKey = hmac(hmac(hmac(hmac(`AWS4${request.secretKey}`, day), request.region), "s3"), "aws4_request");
@@ -55,8 +59,8 @@ export function bucketUrl(location: Pick<S3Location, "endpoint" | "bucket" | "pa
     return new URL(`${base.protocol}//${location.bucket}.${base.host}/`);
 }
 
-async function call(location: S3Location, method: "HEAD" | "PUT", body: string): Promise<S3Answer> {
-    const url = bucketUrl(location);
+async function call(location: S3Location, method: "GET" | "PUT", body: string, query = ""): Promise<S3Answer> {
+    const url = new URL(bucketUrl(location).toString() + query);
     const headers = signV4({ method, url, region: location.region, accessKey: location.accessKey, secretKey: location.secretKey, body, now: new Date() });
     const transport = url.protocol === "https:" ? require("https") : require("http");
     return new Promise((resolve, reject) => {
@@ -75,7 +79,8 @@ async function call(location: S3Location, method: "HEAD" | "PUT", body: string):
     });
 }
 
-export const headBucket = (location: S3Location) => call(location, "HEAD", "");
+/** The bucket's region: a GET rather than a HEAD, so that a refusal carries its S3 error code. */
+export const bucketLocation = (location: S3Location) => call(location, "GET", "", "?location");
 
 export function createBucket(location: S3Location): Promise<S3Answer> {
     // us-east-1 is the one region whose CreateBucket must not name itself.

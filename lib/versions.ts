@@ -6,6 +6,8 @@ export interface Versions {
     PULUMI_VERSION: string;
     TRINO_VERSION: string;
     KUBERNETES_PROVIDER_VERSION: string;
+    /** The SeaweedFS module the test store image is built from. */
+    SEAWEEDFS_MODULE_VERSION: string;
 }
 
 export function readVersions(file = path.join(__dirname, "..", "versions.env")): Versions {
@@ -23,7 +25,7 @@ export function readVersions(file = path.join(__dirname, "..", "versions.env")):
             }
             values[match[1]] = match[2];
         });
-    for (const key of ["PULUMI_VERSION", "TRINO_VERSION", "KUBERNETES_PROVIDER_VERSION"]) {
+    for (const key of ["PULUMI_VERSION", "TRINO_VERSION", "KUBERNETES_PROVIDER_VERSION", "SEAWEEDFS_MODULE_VERSION"]) {
         if (!values[key]) {
             throw new Error(`${file}: ${key} is not set`);
         }

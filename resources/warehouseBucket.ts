@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeTunnel, openPortForward } from "../lib/kubectl";
-import { createBucket, headBucket, S3Answer, S3Location } from "../lib/s3";
+import { createBucket, bucketLocation, S3Answer, S3Location } from "../lib/s3";
 
 /*
  * The insights' bucket, proven usable from the deploying machine before Trino is told about it: the
@@ -8,7 +8,7 @@ import { createBucket, headBucket, S3Answer, S3Location } from "../lib/s3";
  * checked: its bucket is the user's to create, and destroy never touches it.
  */
 
-interface BucketInputs {
+export interface BucketInputs {
     location: S3Location;
     /** The stack's own store inside a cluster, reached through a port-forward. */
     tunnel?: KubeTunnel;
@@ -34,7 +34,7 @@ function refusal(inputs: BucketInputs, answer: S3Answer, endpoint: string): Erro
     }
 }
 
-async function ensureBucket(inputs: BucketInputs): Promise<void> {
+export async function ensureBucket(inputs: BucketInputs): Promise<void> {
     const forward = inputs.tunnel ? await openPortForward(inputs.tunnel) : undefined;
     const location = forward ? { ...inputs.location, endpoint: `http://127.0.0.1:${forward.localPort}`, pathStyle: true } : inputs.location;
     try {
@@ -42,13 +42,13 @@ async function ensureBucket(inputs: BucketInputs): Promise<void> {
         const deadline = Date.now() + 120_000;
         for (;;) {
             try {
-                let answer = await headBucket(location);
+                let answer = await bucketLocation(location);
                 if (answer.status === 404 && inputs.create) {
                     const created = await createBucket(location);
                     if (created.status !== 200 && created.code !== "BucketAlreadyOwnedByYou") {
                         throw refusal(inputs, created, inputs.location.endpoint);
                     }
-                    answer = await headBucket(location);
+                    answer = await bucketLocation(location);
                 }
                 if (answer.status === 404 && !answer.code) {
                     answer = { ...answer, code: "NoSuchBucket" };
