@@ -60,7 +60,7 @@ afterAll(async () => {
 
 describe("the rendered kubernetes manifests", () => {
     it("are all of known kinds, validly named, in the mesh's namespace", () => {
-        expect(manifests.length).toBeGreaterThan(40);
+        expect(manifests.length).toBeGreaterThan(28);
         for (const m of manifests) {
             expect({ kind: `${m.apiVersion}/${m.kind}`, known: KNOWN_KINDS.has(`${m.apiVersion}/${m.kind}`) }).toEqual({ kind: `${m.apiVersion}/${m.kind}`, known: true });
             expect(m.metadata.name).toMatch(DNS_NAME);
