@@ -76,6 +76,12 @@ if [ "$1" = postgres ] && ! wants_help "$@"; then
     if [ "$(id -u)" = 0 ]; then
         # A freshly mounted volume belongs to root: hand the data folder to postgres, then drop privileges.
         mkdir -p "$PGDATA" /var/run/postgresql
+        # The test cluster's hostPath provisioner makes each volume's root 0750 root:root, where
+        # other provisioners leave it traversable; postgres must reach PGDATA below it.
+        parent="$(dirname "$PGDATA")"
+        if [ "$parent" != / ] && ! setpriv --reuid=postgres --regid=postgres --init-groups -- test -x "$parent"; then
+            chmod o+x "$parent"
+        fi
         find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
         chmod 0700 "$PGDATA"
         chown postgres:postgres /var/run/postgresql
