@@ -89,7 +89,8 @@ export function renderAccessRules(spec: AccessSpec): string {
         { user: anyOf([dbt]), catalog: domainCatalogs, allow: "read-only" },
         { user: anyOf([dbt]), catalog: insights.catalog, allow: "all" },
         { user: anyOf([dbt]), catalog: "system", allow: "read-only" },
-        { user: anyOf([check]), catalog: anyOf([...spec.domains.map(d => d.catalog), insights.catalog]), allow: "read-only" },
+        // The check also proves which nodes run, and which release, before anything else uses Trino.
+        { user: anyOf([check]), catalog: anyOf([...spec.domains.map(d => d.catalog), insights.catalog, "system"]), allow: "read-only" },
         { user: anyOf([analyst]), catalog: insights.catalog, allow: "read-only" },
         ...readers.map(r => ({ user: r.user, catalog: r.domain.catalog, allow: "read-only" })),
     ];
@@ -104,6 +105,7 @@ export function renderAccessRules(spec: AccessSpec): string {
         { user: anyOf([dbt]), catalog: "system", privileges: ["SELECT"] },
         ...spec.domains.flatMap(d => withoutPii(check, d)),
         { user: anyOf([check]), catalog: insights.catalog, schema: insights.schema, privileges: ["SELECT"] },
+        { user: anyOf([check]), catalog: "system", schema: "runtime", table: "nodes", privileges: ["SELECT"] },
         { user: anyOf([analyst]), catalog: insights.catalog, schema: insights.schema, table: anyOf(insights.publicTables), privileges: ["SELECT"] },
         ...readers.flatMap(r => withoutPii(r.user, r.domain)),
     ];

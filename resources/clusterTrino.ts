@@ -45,10 +45,12 @@ async function readCluster(inputs: ClusterTrinoInputs): Promise<ClusterTrinoFact
             }
             last = `${active} of ${inputs.nodes} nodes active`;
         } catch (error) {
-            if ((error as Error).message.includes("different releases")) {
-                throw error;
+            const message = (error as Error).message;
+            // Waiting cures a coordinator that is still starting, not a refusal.
+            if (/different releases|Access Denied|Authentication failed|Unauthorized/.test(message)) {
+                throw new Error(`${inputs.component}: ${message.replace(`${inputs.component}: `, "")}`);
             }
-            last = (error as Error).message;
+            last = message;
         }
         await new Promise(resolve => setTimeout(resolve, 3_000));
     }

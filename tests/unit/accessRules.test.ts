@@ -49,6 +49,14 @@ describe("access rules", () => {
         expect(firstMatch(rules.tables, "analyst", { catalog: "insights", schema: "jaffle_shop", table: "stg_customers" })).toBeUndefined();
     });
 
+    it("lets the check read which nodes run, and no other system table", () => {
+        expect(firstMatch(rules.catalogs, "datamesh_check", { catalog: "system" })?.allow).toBe("read-only");
+        expect(firstMatch(rules.tables, "datamesh_check", { catalog: "system", schema: "runtime", table: "nodes" })?.privileges).toEqual(["SELECT"]);
+        for (const [schema, table] of [["runtime", "queries"], ["runtime", "tasks"], ["jdbc", "tables"]]) {
+            expect(firstMatch(rules.tables, "datamesh_check", { catalog: "system", schema, table })).toBeUndefined();
+        }
+    });
+
     it("denies anyone not named", () => {
         for (const catalog of ["customers", "orders", "payments", "insights", "system"]) {
             expect(firstMatch(rules.catalogs, "stranger", { catalog })).toBeUndefined();
