@@ -42,7 +42,8 @@ interface JobSpec {
 function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomResourceOptions): { finished: pulumi.Output<string>; summary: pulumi.Output<string>; resource: pulumi.Resource } {
     const configMap = new k8s.core.v1.ConfigMap(name, { metadata: cluster.metadata(name, spec.component, spec.role), data: spec.files }, cluster.options(opts));
     const secret = cluster.secret(name, spec.component, spec.role, spec.secrets, opts);
-    const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files)).slice(0, 10)}`);
+    // A Job's pod spec cannot change, so anything in it that can, the image too, names a new run.
+    const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files), spec.image).slice(0, 10)}`);
     const mountPath = `/etc/datamesh/${spec.role}`;
     const created = new k8s.batch.v1.Job(
         name,

@@ -183,6 +183,19 @@ describe("the kubernetes platform on a live cluster", () => {
         expect((await query(`SELECT count(*) FROM ${INSIGHTS}.dim_customers`)).rows).toEqual([["100000"]]);
     });
 
+    it("fails pulumi up within minutes when a Job's image cannot be pulled, naming the image and the pod", async () => {
+        const image = "datamesh-test/no-such-image:1";
+        await mesh.stack.setConfig("datamesh:dbtImage", { value: image });
+        const started = Date.now();
+        await expect(mesh.stack.up()).rejects.toThrow(new RegExp(`dbt: Job ${namespace}/dbt-run-[0-9a-f]{10} cannot run: pod ${namespace}/dbt-run-[0-9a-f]{10}-\\w+ cannot start container dbt from image ${image}: (ErrImagePull|ImagePullBackOff)`));
+        expect(Date.now() - started).toBeLessThan(300_000);
+        await mesh.stack.setConfig("datamesh:dbtImage", { value: cluster.settings.dbtImage });
+        // The fix comes with a model edit, so the run is new, whatever the failed run left behind.
+        fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited again by the integration test\n");
+        await mesh.stack.up();
+        expect((await mesh.stack.outputs()).check.value).toBe("OK: the insights reconcile with the domains");
+    });
+
     it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {
         const claims = await kubectlJson<{ items: { spec: { volumeName: string } }[] }>(target, ["-n", namespace, "get", "pvc"]);
         const volumes = claims.items.map(c => c.spec.volumeName);
