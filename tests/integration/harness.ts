@@ -86,7 +86,8 @@ export async function createMesh(label: string, config: Record<string, string> =
             pulumiHome: path.join(root, "pulumi-home"),
             envVars: {
                 PULUMI_BACKEND_URL: `file://${backendDir}`,
-                PULUMI_CONFIG_PASSPHRASE: "datamesh-integration-tests",
+                // Each test stack its own random passphrase: nothing in the tests falls back to a constant.
+                PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("hex"),
                 PULUMI_SKIP_UPDATE_CHECK: "true",
                 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
                 PATH: `${binDir}:${kubernetesProviderBinDir(CACHE_DIR, readVersions().KUBERNETES_PROVIDER_VERSION)}:${process.env.PATH}`,
