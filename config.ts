@@ -5,6 +5,7 @@ import { z } from "zod";
 import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
 import { assertCertificateCovers } from "./lib/certificates";
 import { DOMAINS } from "./lib/domains";
+import { S3Location } from "./lib/s3";
 
 export const CONFIG_NAMESPACE = "datamesh";
 export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
@@ -173,14 +174,7 @@ export interface MeshConfig {
 }
 
 /** An S3-compatible store the user already has. */
-export interface ExternalS3 {
-    endpoint: string;
-    bucket: string;
-    region: string;
-    pathStyle: boolean;
-    accessKey: string;
-    secretKey: string;
-}
+export type ExternalS3 = S3Location;
 
 /**
  * Raised for any invalid configuration; the message names every offending key. A RunError, so
