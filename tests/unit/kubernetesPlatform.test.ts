@@ -297,7 +297,7 @@ describe("the kubernetes platform's outputs", () => {
         expect(await valueOf(stack.trinoUrl)).toBe(`https://trino.${NAMESPACE}.svc.cluster.local:8443`);
         const nodes = dynamic("ClusterTrino", "trino-nodes");
         expect(nodes.inputs).toMatchObject({ nodes: 3, tunnel: { ...cluster, namespace: NAMESPACE, service: "trino", port: 8443 } });
-        expect(await valueOf(stack.trinoVersion)).toBe(nodes.inputs.version ?? "476");
+        expect(await valueOf(stack.trinoVersion)).toBe(nodes.state.version);
         const domains = stack.domains as Record<string, { host: pulumi.Output<string>; port: pulumi.Output<number> }>;
         expect(await valueOf(domains.orders.host)).toBe(`orders-server.${NAMESPACE}.svc.cluster.local`);
         expect(await valueOf(domains.orders.port)).toBe(3306);

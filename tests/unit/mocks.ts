@@ -5,6 +5,8 @@ export interface RecordedResource {
     type: string;
     name: string;
     inputs: Record<string, any>;
+    /** What the mocked provider answered: the inputs and its computed outputs. */
+    state: Record<string, any>;
     urn: string;
 }
 
@@ -50,8 +52,9 @@ export async function installMocks(): Promise<RecordedResource[]> {
     await pulumi.runtime.setMocks(
         {
             newResource: args => {
-                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, urn: "" });
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedOutputs(args) } };
+                const state = { ...args.inputs, ...computedOutputs(args) };
+                recorded.push({ type: args.type, name: args.name, inputs: args.inputs, state, urn: "" });
+                return { id: `${args.name}-id`, state };
             },
             call: args => args.inputs,
         },
