@@ -12,7 +12,7 @@ import { assertPortFree, handOver, isOurProcess, RunAs, runToCompletion, startDe
 
 export const LOCAL_ADMIN_USER: Record<Engine, string> = { postgresql: "postgres", mariadb: "datamesh_admin" };
 
-interface ServerInputs {
+export interface ServerInputs {
     /** Names the owning component in errors. */
     component: string;
     engine: Engine;
@@ -105,13 +105,18 @@ function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | und
 }
 
 /** Gives MariaDB's administrator a password over the root socket, once, right after install. */
-async function provisionMariadbAdmin(inputs: ServerInputs): Promise<void> {
+export async function provisionMariadbAdmin(inputs: ServerInputs): Promise<void> {
     const mysql = require("mysql2/promise");
     let connection;
     try {
         connection = await mysql.createConnection({ socketPath: mariadbSocket(inputs), user: "root" });
-    } catch {
-        return; // Already provisioned: root's socket login only works for the OS root user, and the admin exists.
+    } catch (error) {
+        const failure = error as { code?: string; message: string };
+        // Root's socket login works for the OS root user only; refused, the administrator is not ours to set up.
+        if (failure.code === "ER_ACCESS_DENIED_ERROR" || failure.code === "ER_ACCESS_DENIED_NO_PASSWORD_ERROR") {
+            return;
+        }
+        throw new Error(`${inputs.component}: cannot reach MariaDB's root socket ${mariadbSocket(inputs)} to set up its administrator: ${failure.message}`);
     }
     try {
         const account = `'${LOCAL_ADMIN_USER.mariadb}'@'127.0.0.1'`;

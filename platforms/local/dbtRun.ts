@@ -116,7 +116,7 @@ async function runBuild(inputs: DbtInputs): Promise<DbtOutputs> {
 
 const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "dataFingerprint", "profile", "caCert", "caCertFile", "env", "workDir", "vars", "watch"];
 
-const dbtProvider: pulumi.dynamic.ResourceProvider = {
+export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DbtInputs) {
         fs.mkdirSync(inputs.workDir, { recursive: true });
         return { id: inputs.workDir, outs: await runBuild(inputs) };
@@ -125,12 +125,15 @@ const dbtProvider: pulumi.dynamic.ResourceProvider = {
         if (INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key]))) {
             return { changes: true };
         }
-        // A domain may have changed its table without any change here: look, and re-run if so.
+        // A domain may have changed its table without any change here: look, and re-run if so. Not
+        // being able to look is an error, never a silent "no change".
+        let current: string;
         try {
-            return { changes: (await sourceSchemaDigest(news.watch.connection, news.watch.sources)) !== olds.sourceSchema };
-        } catch {
-            return { changes: false };
+            current = await sourceSchemaDigest(news.watch.connection, news.watch.sources);
+        } catch (error) {
+            throw new Error(`${news.component}: cannot read the sources' columns from Trino to see whether a domain changed them: ${(error as Error).message}`);
         }
+        return { changes: current !== olds.sourceSchema };
     },
     async update(_id: string, _olds: DbtOutputs, news: DbtInputs) {
         return { outs: await runBuild(news) };
@@ -162,6 +165,6 @@ export class LocalDbtRun extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDbtRunArgs, opts?: pulumi.CustomResourceOptions) {
-        super(dbtProvider, name, { ...args, runId: undefined, summary: undefined, sourceSchema: undefined }, { ...opts, additionalSecretOutputs: ["env", "watch"] }, "datamesh", "LocalDbtRun");
+        super(localDbtProvider, name, { ...args, runId: undefined, summary: undefined, sourceSchema: undefined }, { ...opts, additionalSecretOutputs: ["env", "watch"] }, "datamesh", "LocalDbtRun");
     }
 }

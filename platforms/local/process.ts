@@ -208,6 +208,7 @@ export function logTail(file: string, lines = 30): string {
  */
 export async function waitUntilReady(options: { what: string; pid: number; logFile: string; timeoutMs: number; ready: () => Promise<boolean> }): Promise<void> {
     const deadline = Date.now() + options.timeoutMs;
+    let lastProbe: string | undefined;
     while (Date.now() < deadline) {
         if (!isAlive(options.pid)) {
             throw new Error(`${options.what} exited while starting; last lines of ${options.logFile}:\n${logTail(options.logFile)}`);
@@ -216,13 +217,20 @@ export async function waitUntilReady(options: { what: string; pid: number; logFi
             if (await options.ready()) {
                 return;
             }
-        } catch {
-            // Not ready yet.
+        } catch (error) {
+            const message = (error as Error).message;
+            // A server that refuses the probe's credentials will not change its mind: say so now, in its words.
+            if (/password authentication failed|access denied|authentication failed|unauthorized/i.test(message)) {
+                await stopProcess(options.pid);
+                throw new Error(`${options.what} refused the readiness probe: ${message}`);
+            }
+            lastProbe = message;
         }
         await sleep(250);
     }
     await stopProcess(options.pid);
-    throw new Error(`${options.what} was not ready after ${options.timeoutMs / 1000}s; last lines of ${options.logFile}:\n${logTail(options.logFile)}`);
+    const probe = lastProbe ? ` (the last probe said: ${lastProbe})` : "";
+    throw new Error(`${options.what} was not ready after ${options.timeoutMs / 1000}s${probe}; last lines of ${options.logFile}:\n${logTail(options.logFile)}`);
 }
 
 /** Writes a file so that readers never see half of it: write beside it, then rename. */

@@ -37,6 +37,50 @@ describe("local processes", () => {
         );
     });
 
+    it("fails at once, in the server's words, when it refuses the probe's credentials, and stops it", async () => {
+        const dir = makeTempDir("process");
+        const logFile = path.join(dir, "server.log");
+        const pid = startDetached("sh", ["-c", "echo started; sleep 60 & wait"], { env: { PATH: process.env.PATH }, cwd: dir, logFile });
+        const started = Date.now();
+        const refusal = async (): Promise<boolean> => {
+            throw new Error('password authentication failed for user "postgres"');
+        };
+        await expect(waitUntilReady({ what: "customers: postgresql on port 1", pid, logFile, timeoutMs: 60_000, ready: refusal })).rejects.toThrow(
+            'customers: postgresql on port 1 refused the readiness probe: password authentication failed for user "postgres"',
+        );
+        expect(Date.now() - started).toBeLessThan(10_000);
+        expect(isAlive(pid)).toBe(false);
+    });
+
+    it("names what the last probe said when a server is not ready in time", async () => {
+        const dir = makeTempDir("process");
+        const logFile = path.join(dir, "server.log");
+        const pid = startDetached("sh", ["-c", "echo started; sleep 60 & wait"], { env: { PATH: process.env.PATH }, cwd: dir, logFile });
+        const refused = async (): Promise<boolean> => {
+            throw new Error("connect ECONNREFUSED 127.0.0.1:1");
+        };
+        await expect(waitUntilReady({ what: "orders: mariadb on port 1", pid, logFile, timeoutMs: 1_000, ready: refused })).rejects.toThrow(
+            /orders: mariadb on port 1 was not ready after 1s \(the last probe said: connect ECONNREFUSED 127\.0\.0\.1:1\); last lines of .*server\.log:\nstarted/,
+        );
+        expect(isAlive(pid)).toBe(false);
+    });
+
+    it("reports a MariaDB root socket it cannot reach instead of taking the server as set up", async () => {
+        const { provisionMariadbAdmin } = await import("../../platforms/local/databaseServer");
+        const inputs = { component: "orders", engine: "mariadb" as const, port: 1, workDir: makeTempDir("mariadb"), programs: { init: "/bin/false", server: "/bin/false" }, adminPassword: "x" };
+        await expect(provisionMariadbAdmin(inputs)).rejects.toThrow(/^orders: cannot reach MariaDB's root socket .*datamesh-mariadb-1\.sock to set up its administrator: .*ENOENT/);
+    });
+
+    it("fails the dbt job's check for changed sources when Trino cannot be asked, instead of reporting no change", async () => {
+        const { localDbtProvider } = await import("../../platforms/local/dbtRun");
+        const inputs = {
+            component: "dbt",
+            watch: { connection: { url: "http://127.0.0.1:1", user: "dbt" }, sources: [{ catalog: "orders", schema: "orders", table: "orders" }] },
+            sourceSchema: "digest-of-the-last-run",
+        };
+        await expect(localDbtProvider.diff!("id", inputs, inputs)).rejects.toThrow(/^dbt: cannot read the sources' columns from Trino to see whether a domain changed them: .*ECONNREFUSED/);
+    });
+
     it("replaces files whole", () => {
         const file = path.join(makeTempDir("atomic"), "etc", "config.properties");
         writeFileAtomic(file, "a=1\n", 0o600);
