@@ -107,43 +107,6 @@ export function insertBatchSql(engine: Engine, domain: DomainSpec, rowCount: num
     return `INSERT INTO ${q(domain.table)} (${domain.columns.map(c => q(c.name)).join(", ")}) VALUES ${rows.join(", ")}`;
 }
 
-/** A value as an SQL literal the engine reads back unchanged (PostgreSQL keeps backslashes literal). */
-function dataLiteral(engine: Engine, type: ColumnType, value: number | string): string {
-    if (type === "integer") {
-        if (!/^-?\d+$/.test(String(value))) {
-            throw new Error(`'${value}' is not an integer`);
-        }
-        return String(value);
-    }
-    const text = String(value).replace(/'/g, "''");
-    return engine === "mariadb" ? `'${text.replace(/\\/g, "\\\\")}'` : `'${text}'`;
-}
-
-/**
- * The domain table's rows as one script: empty the table, then insert every row, in batches of
- * `batchRows`. Run in one transaction, it replaces the rows entirely or not at all.
- */
-export function dataScriptSql(engine: Engine, domain: DomainSpec, rows: Iterable<(number | string)[]>, batchRows = 500): string {
-    const q = (n: string) => quoteIdentifier(engine, n);
-    const head = `INSERT INTO ${q(domain.table)} (${domain.columns.map(c => q(c.name)).join(", ")}) VALUES\n`;
-    const parts: string[] = [`DELETE FROM ${q(domain.table)};\n`];
-    let batch: string[] = [];
-    const flush = () => {
-        if (batch.length > 0) {
-            parts.push(`${head}${batch.join(",\n")};\n`);
-            batch = [];
-        }
-    };
-    for (const row of rows) {
-        batch.push(`(${domain.columns.map((column, i) => dataLiteral(engine, column.type, row[i])).join(", ")})`);
-        if (batch.length === batchRows) {
-            flush();
-        }
-    }
-    flush();
-    return parts.join("");
-}
-
 /** The two Iceberg JDBC catalog tables (schema V1, which includes views' iceberg_type). */
 export const ICEBERG_JDBC_TABLES_SQL = [
     `CREATE TABLE IF NOT EXISTS iceberg_tables (

@@ -1,8 +1,5 @@
 import { renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
-import { domainByName } from "../../lib/domains";
-import { dataScriptSql } from "../../lib/sql";
 
-const customers = domainByName("customers");
 
 describe("cluster job scripts", () => {
     it("runs the check with the Trino CLI, and dbt's source contract before its build", () => {
@@ -29,26 +26,5 @@ describe("statement files for the Trino CLI", () => {
         expect(renderStatementFile("SELECT 1\n")).toBe("SELECT 1;\n");
         expect(renderStatementFile("SELECT 1;")).toBe("SELECT 1;\n");
         expect(() => renderStatementFile("SELECT 1; SELECT 2")).toThrow("exactly one statement");
-    });
-});
-
-describe("domain rows as SQL", () => {
-    const rows = [
-        [1, "O'Brien", "Back\\slash", "ob@example.com"],
-        [2, "Zoë", "Smith, Jr.", "zs@example.com"],
-    ];
-
-    it("quotes text so each engine reads it back unchanged", () => {
-        const pg = dataScriptSql("postgresql", customers, rows);
-        expect(pg).toContain(`(1, 'O''Brien', 'Back\\slash', 'ob@example.com')`);
-        const maria = dataScriptSql("mariadb", customers, rows);
-        expect(maria).toContain("(1, 'O''Brien', 'Back\\\\slash', 'ob@example.com')");
-        expect(pg.startsWith('DELETE FROM "customers";\n')).toBe(true);
-    });
-
-    it("batches the rows and refuses a non-integer where an integer belongs", () => {
-        const many = Array.from({ length: 5 }, (_, i) => [i + 1, "a", "b", "c"]);
-        expect(dataScriptSql("postgresql", customers, many, 2).match(/INSERT INTO/g)).toHaveLength(3);
-        expect(() => dataScriptSql("postgresql", customers, [["x", "a", "b", "c"]])).toThrow("'x' is not an integer");
     });
 });
