@@ -64,7 +64,7 @@ async function call(location: S3Location, method: "GET" | "PUT", body: string, q
     const headers = signV4({ method, url, region: location.region, accessKey: location.accessKey, secretKey: location.secretKey, body, now: new Date() });
     const transport = url.protocol === "https:" ? require("https") : require("http");
     return new Promise((resolve, reject) => {
-        const request = transport.request(url, { method, headers: { ...headers, "content-length": Buffer.byteLength(body) }, timeout: 30_000 }, (response: import("http").IncomingMessage) => {
+        const request = transport.request(url, { method, headers: { ...headers, "content-length": Buffer.byteLength(body) }, timeout: 30_000, agent: false }, (response: import("http").IncomingMessage) => {
             const chunks: Buffer[] = [];
             response.on("data", chunk => chunks.push(chunk));
             response.on("end", () => {

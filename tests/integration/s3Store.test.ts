@@ -65,8 +65,12 @@ beforeAll(async () => {
     }
 }, 120_000);
 
-afterAll(() => {
-    store?.kill();
+afterAll(async () => {
+    if (store && store.exitCode === null) {
+        const exited = new Promise(resolve => store.once("exit", resolve));
+        store.kill();
+        await exited;
+    }
     fs.rmSync(workDir, { recursive: true, force: true });
 });
 
