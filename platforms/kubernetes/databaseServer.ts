@@ -37,7 +37,9 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
         },
         withDependencies(opts, adminSecret),
     );
-    const host = pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => cluster.serviceHost(serviceName));
+    // Known once the server is up, so whatever uses the name waits for it.
+    const serviceName = pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => serviceName);
+    const host = serviceName.apply(n => cluster.serviceHost(n));
     return {
         host,
         port: pulumi.output(engine.port),
@@ -45,7 +47,7 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
         meshPort: pulumi.output(engine.port),
         adminUser: pulumi.output(engine.adminUser),
         adminPassword: pulumi.secret(pulumi.output(request.adminPassword)),
-        tunnel: cluster.tunnel(pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => serviceName), engine.port),
+        tunnel: cluster.tunnel(serviceName, engine.port),
         resource: statefulSet,
     };
 }

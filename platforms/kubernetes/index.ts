@@ -16,6 +16,7 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
+import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage } from "../shared/options";
 import { domainSetupOverTcp, metastoreSetupOverTcp } from "../shared/overTcp";
 import { Cluster } from "./cluster";
@@ -63,8 +64,7 @@ export class KubernetesPlatform implements Platform {
     }
 
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
-        const image = this.args.images[request.engine === "postgresql" ? "postgresImage" : "mariadbImage"];
-        return databaseServer(this.cluster, image, name, request, opts);
+        return databaseServer(this.cluster, this.args.images[ENGINE_IMAGES[request.engine].image], name, request, opts);
     }
 
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
