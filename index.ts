@@ -68,8 +68,7 @@ const dbt = new DbtJob("dbt", {
     platform,
     projectDir: path.join(projectDir, "dbt"),
     trino,
-    trinoUser: TRINO_USERS.dbt,
-    trinoPassword: trino.credentials("dbt").password,
+    role: "dbt",
     insightsCatalog: INSIGHTS_CATALOG,
     insightsSchema: config.insightsSchema,
     domains: DOMAINS,
@@ -79,13 +78,13 @@ const dbt = new DbtJob("dbt", {
 
 const insightsCheck = new InsightsCheck("check", {
     platform,
-    trinoUrl: trino.url,
-    trinoMeshEndpoint: { host: trino.meshHost, port: trino.meshPort },
-    trinoCaCert: trino.caCert,
-    credentials: trino.credentials("check"),
+    trino,
+    checkRole: "check",
+    publishRole: "dbt",
     insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
+    publicTables: PUBLIC_MARTS,
     domains: { customers: domainByName("customers"), orders: domainByName("orders"), payments: domainByName("payments") },
-    dbtRunId: dbt.runId,
+    dbt,
 });
 
 export const trinoUrl = trino.url;
@@ -98,4 +97,5 @@ export const domains = Object.fromEntries(
 );
 export const check = insightsCheck.summary;
 export const dbtSummary = dbt.summary;
+export const publishedRun = insightsCheck.publishedRun;
 export const exampleQuery = `SELECT customer_id, first_name, last_name, number_of_orders, customer_lifetime_value FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.dim_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 10`;

@@ -2,9 +2,11 @@
  * Trino's file-based access control rules, generated from the domain declarations. Trino applies
  * the first rule that matches, and denies what no rule allows, so every grant here is explicit:
  *   - a domain owner reads and writes its own catalog, and nothing else;
- *   - the dbt runner reads every domain catalog (never a PII column) and writes the insights;
- *   - the analyst reads the public insights marts and nothing else;
- *   - the check reads what it reconciles: the insights and the domain tables (never a PII column).
+ *   - the dbt runner reads every domain catalog (never a PII column), builds each run in a schema
+ *     of its own (`<schema>__<run>`), and publishes it as views in the insights schema;
+ *   - the analyst reads the published views of the public marts and nothing else, never a run;
+ *   - the check reads what it reconciles: the insights, its runs, and the domain tables (never a
+ *     PII column).
  * dbt-trino also reads Trino's own `system` catalog to list materialized views.
  */
 
@@ -83,6 +85,9 @@ export function renderAccessRules(spec: AccessSpec): string {
     const { dbt, analyst, check } = spec.users;
     const domainCatalogs = anyOf(spec.domains.map(d => d.catalog));
     const insights = spec.insights;
+    anyOf([insights.schema]);
+    // The published schema and every run schema beside it; run names are hex digests.
+    const insightsSchemas = `${insights.schema}(__[0-9a-f]+)?`;
 
     const catalogs: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, allow: "all" })),
@@ -96,15 +101,15 @@ export function renderAccessRules(spec: AccessSpec): string {
     ];
     const schemas: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, owner: true })),
-        { user: anyOf([dbt]), catalog: insights.catalog, schema: insights.schema, owner: true },
+        { user: anyOf([dbt]), catalog: insights.catalog, schema: insightsSchemas, owner: true },
     ];
     const tables: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, privileges: ALL_PRIVILEGES })),
         ...spec.domains.flatMap(d => withoutPii(dbt, d)),
-        { user: anyOf([dbt]), catalog: insights.catalog, schema: insights.schema, privileges: ALL_PRIVILEGES },
+        { user: anyOf([dbt]), catalog: insights.catalog, schema: insightsSchemas, privileges: ALL_PRIVILEGES },
         { user: anyOf([dbt]), catalog: "system", privileges: ["SELECT"] },
         ...spec.domains.flatMap(d => withoutPii(check, d)),
-        { user: anyOf([check]), catalog: insights.catalog, schema: insights.schema, privileges: ["SELECT"] },
+        { user: anyOf([check]), catalog: insights.catalog, schema: insightsSchemas, privileges: ["SELECT"] },
         { user: anyOf([check]), catalog: "system", schema: "runtime", table: "nodes", privileges: ["SELECT"] },
         { user: anyOf([analyst]), catalog: insights.catalog, schema: insights.schema, table: anyOf(insights.publicTables), privileges: ["SELECT"] },
         ...readers.flatMap(r => withoutPii(r.user, r.domain)),

@@ -11,28 +11,25 @@ export const CHECK_ENV = { server: "TRINO_SERVER", user: "TRINO_USER", password:
 
 /** A statement as the Trino CLI's --file takes it: terminated, or the CLI refuses it as "Non-terminated". */
 export function renderStatementFile(sql: string): string {
-    const statement = sql.trim().replace(/;$/, "");
-    if (statement.includes(";")) {
-        throw new Error("the statement file holds exactly one statement");
-    }
-    return `${statement};\n`;
+    return `${sql.trim().replace(/;$/, "")};\n`;
 }
 
 /**
- * Runs the reconciliation statement (see mismatchQuery) with the Trino CLI and fails, printing
- * every disagreement, unless it returns no row.
+ * Runs the check statement (see checkStatement) with the Trino CLI. It passes, printing the
+ * summary, on exactly one line that starts with "OK: ", the rule checkVerdict applies in process;
+ * otherwise it fails printing every line.
  */
 export function renderCheckScript(spec: { queryFile: string; caCertFile: string }): string {
     const c = CHECK_ENV;
     return [
         HEADER,
-        `problems="$("\${${c.cli}:-trino}" --server "$${c.server}" --user "$${c.user}" --password --truststore-path ${spec.caCertFile} --file ${spec.queryFile} --output-format CSV_UNQUOTED)"\n`,
-        `if [ -n "$problems" ]; then\n`,
-        `  echo "the insights do not reconcile with the domains:" >&2\n`,
-        `  echo "$problems" >&2\n`,
-        `  exit 1\n`,
-        `fi\n`,
-        `echo "OK: the insights reconcile with the domains"\n`,
+        `lines="$("\${${c.cli}:-trino}" --server "$${c.server}" --user "$${c.user}" --password --truststore-path ${spec.caCertFile} --file ${spec.queryFile} --output-format CSV_UNQUOTED)"\n`,
+        `case "$lines" in\n`,
+        `  "OK: "*) if [ "$(printf '%s\\n' "$lines" | wc -l)" -eq 1 ]; then echo "$lines"; exit 0; fi ;;\n`,
+        `esac\n`,
+        `echo "the insights do not reconcile with the domains:" >&2\n`,
+        `echo "\${lines:-the check statement returned no line}" >&2\n`,
+        `exit 1\n`,
     ].join("");
 }
 

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderDbtProfile } from "../catalogs/dbt";
-import { digestDirectory } from "../lib/digest";
+import { digestDirectory, shortDigest } from "../lib/digest";
 import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
+import { SourceFingerprint } from "../resources/sourceFingerprint";
 import { TrinoCoordinator } from "./TrinoCoordinator";
 
 export interface DbtJobArgs {
@@ -12,33 +13,41 @@ export interface DbtJobArgs {
     projectDir: string;
     /** The coordinator dbt runs its SQL on. */
     trino: TrinoCoordinator;
-    /** The Trino user dbt connects as. */
-    trinoUser: string;
-    /** That user's password (secret). */
-    trinoPassword: pulumi.Input<string>;
+    /** The Trino role dbt connects as; the sources are read as it, so never a PII column. */
+    role: string;
     /** The Iceberg catalog the insights are written to. */
     insightsCatalog: string;
-    /** The schema of the insights inside that catalog. */
+    /** The published schema; each run builds into `<schema>__<run>` beside it. */
     insightsSchema: string;
     /** The domains whose catalogs the sources read; each becomes the <domain>_catalog and <domain>_schema vars. */
     domains: readonly DomainSpec[];
-    /** Changes exactly when the domain data changes; a new value re-runs dbt. */
+    /** Changes exactly when the stack reloads the domain data. */
     dataFingerprint: pulumi.Input<string>;
     /** What must be in place before dbt runs: the loaded domain tables. */
     after: pulumi.Resource[];
 }
 
+/** dbt's parallelism; two threads keep both cores of a small machine busy without queueing in Trino. */
+const DBT_THREADS = 2;
+
 /**
- * `dbt build` of the insights against the coordinator. It runs again when the project's files or
- * the domain data change, and only then; a dbt error or a failing dbt test fails the deployment
- * with dbt's own message.
+ * `dbt build` of the insights into a schema of its own per run, which analysts cannot read. A run
+ * follows the project's files and what the domain tables hold, read through Trino on every
+ * deployment, and nothing else; a dbt error or a failing dbt test fails the deployment with dbt's
+ * own message, and the published insights are untouched.
  */
 export class DbtJob extends pulumi.ComponentResource {
     /** A new value after every run; the check depends on it. */
     public readonly runId: pulumi.Output<string>;
+    /** The schema the run built into. */
+    public readonly runSchema: pulumi.Output<string>;
     /** dbt's closing line. */
     public readonly summary: pulumi.Output<string>;
     public readonly projectDigest: pulumi.Output<string>;
+    /** A digest of what the sources held when last read. */
+    public readonly sourceFingerprint: pulumi.Output<string>;
+    /** A digest of everything else a run is built from. */
+    public readonly buildConfig: string;
 
     constructor(name: string, args: DbtJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:DbtJob", name, {}, opts);
@@ -48,35 +57,54 @@ export class DbtJob extends pulumi.ComponentResource {
             vars[`${domain.name}_catalog`] = domain.name;
             vars[`${domain.name}_schema`] = domain.trinoSchema;
         }
+        const credentials = args.trino.credentials(args.role);
+        // Rendered manifests have no sources to read; their run is named after the project alone.
+        const sources = args.platform.live
+            ? new SourceFingerprint(
+                  `${name}-sources`,
+                  {
+                      component: name,
+                      access: args.trino.deployerAccess(args.role),
+                      sources: args.domains.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: d.table })),
+                      trinoVersion: args.trino.version,
+                      loaded: args.dataFingerprint,
+                  },
+                  { parent: this, dependsOn: [args.trino.ready, ...args.after] },
+              )
+            : undefined;
+        const fingerprint = sources ? sources.fingerprint : pulumi.output("not read: manifests only");
+        this.buildConfig = shortDigest(JSON.stringify({ catalog: args.insightsCatalog, schema: args.insightsSchema, vars, threads: DBT_THREADS }));
+        // The same project on the same source content builds the same run, so a run's schema is named after both.
+        this.runSchema = fingerprint.apply(fingerprint => `${args.insightsSchema}__${shortDigest(projectDigest, fingerprint, this.buildConfig).slice(0, 12)}`);
         const run = args.platform.dbtRun(
             `${name}-run`,
             {
                 component: name,
                 projectDir: args.projectDir,
                 projectDigest,
-                dataFingerprint: args.dataFingerprint,
+                runSchema: this.runSchema,
                 trino: { host: args.trino.meshHost, port: args.trino.meshPort, caCert: args.trino.caCert },
-                password: args.trinoPassword,
+                password: credentials.apply(c => c.password),
                 profile: trino =>
                     renderDbtProfile({
                         host: trino.host,
                         port: trino.port,
-                        user: args.trinoUser,
+                        user: args.trino.users[args.role].user,
                         passwordEnv: trino.passwordEnv,
                         caCertFile: trino.caCertFile,
                         catalog: args.insightsCatalog,
-                        schema: args.insightsSchema,
-                        threads: 2,
+                        schema: trino.schema,
+                        threads: DBT_THREADS,
                     }),
                 vars,
-                watch: { url: args.trino.url, user: args.trinoUser, sources: args.domains.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: d.table })) },
             },
-            { parent: this, dependsOn: [args.trino.ready, ...args.after] },
+            { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...args.after] },
         );
 
         this.runId = run.runId;
         this.summary = run.summary;
         this.projectDigest = pulumi.output(projectDigest);
-        this.registerOutputs({ runId: this.runId, summary: this.summary, projectDigest: this.projectDigest });
+        this.sourceFingerprint = fingerprint;
+        this.registerOutputs({ runId: this.runId, runSchema: this.runSchema, summary: this.summary, projectDigest: this.projectDigest, sourceFingerprint: this.sourceFingerprint });
     }
 }

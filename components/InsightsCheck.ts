@@ -1,56 +1,93 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
+import { InsightsPublication, RebuildReason } from "../resources/publication";
+import { DbtJob } from "./DbtJob";
+import { TrinoCoordinator } from "./TrinoCoordinator";
 
 export interface InsightsCheckArgs {
-    /** Where the check runs. */
+    /** Where the check of a new run runs. */
     platform: Platform;
-    /** The coordinator's URL. */
-    trinoUrl: pulumi.Input<string>;
-    /** The coordinator's address as the platform's own jobs reach it. */
-    trinoMeshEndpoint: { host: pulumi.Input<string>; port: pulumi.Input<number> };
-    /** The certificate the coordinator presents, PEM. */
-    trinoCaCert: pulumi.Input<string>;
-    /** The Trino user the check queries as, with its password (secret). */
-    credentials: pulumi.Input<{ user: string; password: string }>;
-    /** The insights catalog and schema to check. */
+    /** The coordinator the check and the publish run on. */
+    trino: TrinoCoordinator;
+    /** The read-only role that checks. */
+    checkRole: string;
+    /** The role that owns the runs and publishes them: dbt's. */
+    publishRole: string;
+    /** The insights catalog, and the schema analysts read. */
     insights: { catalog: string; schema: string };
+    /** The tables analysts read; each is published as a view of the run's table. */
+    publicTables: string[];
     /** The domains the insights must reconcile with. */
     domains: { customers: DomainSpec; orders: DomainSpec; payments: DomainSpec };
-    /** The dbt run to check; a new run is checked again. */
-    dbtRunId: pulumi.Input<string>;
+    /** The dbt run to check and publish. */
+    dbt: DbtJob;
 }
 
 /**
- * Proves the insights right after every dbt run: one dim_customers row per customer, one fct_orders
- * row per order, and money equal to the payments domain to the cent. A mismatch fails the
- * deployment and names the table and both numbers.
+ * The gate between a dbt run and the analysts. Each new run is checked in its own schema: every
+ * row and column of dim_customers and fct_orders against a recomputation from the domains, money
+ * exact to the cent. Only a run that passes is published, by switching the published views to its
+ * tables; a failure names the table and the first differing keys, and leaves the published
+ * insights as they were. The published views are checked again on every deployment.
  */
 export class InsightsCheck extends pulumi.ComponentResource {
+    /** The check's summary, the published run, and when and why it was rebuilt. */
     public readonly summary: pulumi.Output<string>;
+    public readonly publishedRun: pulumi.Output<string>;
+    public readonly rebuiltAt: pulumi.Output<string>;
+    /** Why the published run was built; empty when nothing ran. */
+    public readonly reason: pulumi.Output<RebuildReason | "">;
 
     constructor(name: string, args: InsightsCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:InsightsCheck", name, {}, opts);
-        const insight = (table: string) => `${args.insights.catalog}.${args.insights.schema}.${table}`;
         const domainTable = (d: DomainSpec) => `${d.name}.${d.trinoSchema}.${d.table}`;
-        const run = args.platform.insightsCheck(
+        const domains = { customers: domainTable(args.domains.customers), orders: domainTable(args.domains.orders), payments: domainTable(args.domains.payments) };
+        const runTable = (table: string) => args.dbt.runSchema.apply(schema => `${args.insights.catalog}.${schema}.${table}`);
+        const audit = args.platform.insightsCheck(
             `${name}-reconciliation`,
             {
                 component: name,
-                trino: { url: args.trinoUrl, meshHost: args.trinoMeshEndpoint.host, meshPort: args.trinoMeshEndpoint.port, caCert: args.trinoCaCert },
-                credentials: args.credentials,
-                targets: {
-                    dimCustomers: insight("dim_customers"),
-                    fctOrders: insight("fct_orders"),
-                    customers: domainTable(args.domains.customers),
-                    orders: domainTable(args.domains.orders),
-                    payments: domainTable(args.domains.payments),
-                },
-                dbtRunId: args.dbtRunId,
+                trino: { url: args.trino.url, meshHost: args.trino.meshHost, meshPort: args.trino.meshPort, caCert: args.trino.caCert },
+                credentials: args.trino.credentials(args.checkRole),
+                targets: pulumi.all([runTable("dim_customers"), runTable("fct_orders")]).apply(([dimCustomers, fctOrders]) => ({ dimCustomers, fctOrders, ...domains })),
+                dbtRunId: args.dbt.runId,
             },
             { parent: this },
         );
-        this.summary = run.summary;
-        this.registerOutputs({ summary: this.summary });
+        if (!args.platform.live) {
+            // Rendered manifests: nothing ran, so there is nothing to publish, and the summary says so.
+            this.summary = audit.summary;
+            this.publishedRun = pulumi.output("");
+            this.rebuiltAt = pulumi.output("");
+            this.reason = pulumi.output<RebuildReason | "">("");
+            this.registerOutputs({ summary: this.summary });
+            return;
+        }
+        const publication = new InsightsPublication(
+            `${name}-publication`,
+            {
+                component: name,
+                publisher: args.trino.deployerAccess(args.publishRole),
+                checker: args.trino.deployerAccess(args.checkRole),
+                catalog: args.insights.catalog,
+                schema: args.insights.schema,
+                runSchema: args.dbt.runSchema,
+                tables: args.publicTables,
+                domains,
+                audit: audit.summary,
+                cause: pulumi.all([args.dbt.projectDigest, args.dbt.sourceFingerprint]).apply(([projectDigest, sourceFingerprint]) => ({
+                    projectDigest,
+                    sourceFingerprint,
+                    config: args.dbt.buildConfig,
+                })),
+            },
+            { parent: this, dependsOn: [audit.resource] },
+        );
+        this.summary = publication.summary;
+        this.publishedRun = publication.publishedRun;
+        this.rebuiltAt = publication.rebuiltAt;
+        this.reason = publication.reason;
+        this.registerOutputs({ summary: this.summary, publishedRun: this.publishedRun, rebuiltAt: this.rebuiltAt, reason: this.reason });
     }
 }

@@ -1,7 +1,11 @@
 /*
- * The post-deploy check's arithmetic, kept pure so that it is tested without a cluster. The check
- * compares what dbt built with what the domains hold, each side queried independently through
- * Trino, and money is compared in integer cents so that no rounding can hide a difference.
+ * The check that gates publication: dim_customers and fct_orders recomputed from the domain tables,
+ * in SQL written apart from the dbt models, and compared with what dbt built row by row and column
+ * by column, both ways. It is one statement, so that the check the deploying process runs and the
+ * one a cluster runs as a Job with the Trino CLI are the same text and cannot drift apart.
+ *
+ * The statement returns lines of text. Exactly one line starting with "OK: " means the insights are
+ * right, and that line is the readable summary; otherwise there is one line per table that differs.
  */
 
 /** Where the check finds each table, as fully qualified Trino names. */
@@ -13,144 +17,116 @@ export interface CheckTargets {
     payments: string;
 }
 
-/** The figures the check gathers; money from the insights is a decimal string, from the domain integer cents. */
-export interface CheckFacts {
-    dimCustomersRows: number;
-    dimCustomersDistinct: number;
-    customersRows: number;
-    fctOrdersRows: number;
-    fctOrdersDistinct: number;
-    ordersRows: number;
-    fctOrdersAmount: string;
-    fctOrdersMethodAmount: string;
-    paymentsCentsForOrders: string;
-    dimCustomersLifetimeValue: string;
-    paymentsCentsForCustomers: string;
+/** The payment methods fct_orders has a column for, in column order. */
+export const PAYMENT_METHODS = ["credit_card", "coupon", "bank_transfer", "gift_card"] as const;
+
+/** How many differing keys a failure names per table. */
+export const KEYS_SHOWN = 5;
+
+interface Comparison {
+    /** The insight's fully qualified name, as the failure names it. */
+    table: string;
+    key: string;
+    columns: string[];
+    /** The built table, and the recomputation it must equal. */
+    actual: string;
+    expected: string;
 }
 
-/** The statements that produce CheckFacts, one per side, in the order `factsFromRows` reads them. */
-export function checkQueries(t: CheckTargets): string[] {
-    return [
-        `SELECT count(*), count(DISTINCT customer_id), CAST(coalesce(sum(customer_lifetime_value), 0) AS varchar) FROM ${t.dimCustomers}`,
-        `SELECT count(*) FROM ${t.customers}`,
-        `SELECT count(*), count(DISTINCT order_id), CAST(coalesce(sum(amount), 0) AS varchar), ` +
-            `CAST(coalesce(sum(credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount), 0) AS varchar) FROM ${t.fctOrders}`,
-        `SELECT count(*) FROM ${t.orders}`,
-        `SELECT CAST(coalesce(sum(p.amount), 0) AS varchar) FROM ${t.payments} p WHERE p.order_id IN (SELECT id FROM ${t.orders})`,
-        `SELECT CAST(coalesce(sum(p.amount), 0) AS varchar) FROM ${t.payments} p JOIN ${t.orders} o ON p.order_id = o.id WHERE o.user_id IN (SELECT id FROM ${t.customers})`,
-    ];
+function literal(value: string): string {
+    return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Maps the first row of each statement of `checkQueries` to the facts. */
-export function factsFromRows(firstRows: unknown[][]): CheckFacts {
-    const [dim, customers, fct, orders, paymentsForOrders, paymentsForCustomers] = firstRows;
-    return {
-        dimCustomersRows: Number(dim[0]),
-        dimCustomersDistinct: Number(dim[1]),
-        dimCustomersLifetimeValue: String(dim[2]),
-        customersRows: Number(customers[0]),
-        fctOrdersRows: Number(fct[0]),
-        fctOrdersDistinct: Number(fct[1]),
-        fctOrdersAmount: String(fct[2]),
-        fctOrdersMethodAmount: String(fct[3]),
-        ordersRows: Number(orders[0]),
-        paymentsCentsForOrders: String(paymentsForOrders[0]),
-        paymentsCentsForCustomers: String(paymentsForCustomers[0]),
-    };
-}
+// An array, not a Set: the function is serialized into the dynamic provider, which cannot carry a Set.
+const TEXT_COLUMNS = ["first_name", "last_name", "status"];
 
-/** Exact cents of a decimal string such as "1672.00" or "-0.5". */
-export function decimalToCents(value: string): bigint {
-    const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value.trim());
-    if (!match) {
-        throw new Error(`'${value}' is not a decimal number`);
-    }
-    const [, sign, whole, fraction = ""] = match;
-    if (fraction.length > 2 && /[1-9]/.test(fraction.slice(2))) {
-        throw new Error(`'${value}' has fractions of a cent`);
-    }
-    const cents = BigInt(whole) * 100n + BigInt((fraction + "00").slice(0, 2));
-    return sign === "-" ? -cents : cents;
-}
-
-/** Dollars with two decimals from exact cents, for messages: 167200n -> "1672.00". */
-export function centsToDollars(cents: bigint): string {
-    const sign = cents < 0n ? "-" : "";
-    const abs = cents < 0n ? -cents : cents;
-    return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, "0")}`;
-}
-
-export interface Reconciliation {
-    mismatches: string[];
-    summary: string;
-}
-
-/** Compares the facts; every mismatch names the table and both numbers. */
-export function reconcile(f: CheckFacts, t: CheckTargets): Reconciliation {
-    const mismatches: string[] = [];
-    const count = (table: string, what: string, actual: number, expected: number, source: string) => {
-        if (actual !== expected) {
-            mismatches.push(`${table}: ${what} is ${actual}, but ${source} has ${expected}`);
-        }
-    };
-    count(t.dimCustomers, "row count", f.dimCustomersRows, f.customersRows, t.customers);
-    count(t.dimCustomers, "distinct customer_id count", f.dimCustomersDistinct, f.customersRows, t.customers);
-    count(t.fctOrders, "row count", f.fctOrdersRows, f.ordersRows, t.orders);
-    count(t.fctOrders, "distinct order_id count", f.fctOrdersDistinct, f.ordersRows, t.orders);
-
-    const money = (table: string, what: string, actualDecimal: string, expectedCents: bigint, source: string) => {
-        const actual = decimalToCents(actualDecimal);
-        if (actual !== expectedCents) {
-            mismatches.push(`${table}: ${what} is ${centsToDollars(actual)}, but ${source} totals ${centsToDollars(expectedCents)}`);
-        }
-    };
-    const paidForOrders = BigInt(f.paymentsCentsForOrders);
-    money(t.fctOrders, "sum(amount)", f.fctOrdersAmount, paidForOrders, t.payments);
-    money(t.fctOrders, "sum of the payment method amounts", f.fctOrdersMethodAmount, paidForOrders, t.payments);
-    money(t.dimCustomers, "sum(customer_lifetime_value)", f.dimCustomersLifetimeValue, BigInt(f.paymentsCentsForCustomers), t.payments);
-
-    const summary =
-        `dim_customers ${f.dimCustomersRows} rows = ${f.customersRows} customers; ` +
-        `fct_orders ${f.fctOrdersRows} rows = ${f.ordersRows} orders; ` +
-        `amount ${f.fctOrdersAmount} = payments ${centsToDollars(paidForOrders)}; ` +
-        `lifetime value ${f.dimCustomersLifetimeValue} = payments ${centsToDollars(BigInt(f.paymentsCentsForCustomers))}`;
-    return { mismatches, summary: mismatches.length === 0 ? `OK: ${summary}` : `FAILED: ${mismatches.join("; ")}` };
+/** A value for a message: NULL spelled out, text quoted so that '' and NULL differ. */
+function shown(side: string, column: string): string {
+    const text = `CAST(${side}.${column} AS varchar)`;
+    return `coalesce(${TEXT_COLUMNS.includes(column) ? `'''' || ${text} || ''''` : text}, 'NULL')`;
 }
 
 /**
- * The whole reconciliation as one statement that returns a row per disagreement, naming the
- * table and both figures as `reconcile` does, and no row when the insights are right. It is what a check running inside
- * a cluster executes with the Trino CLI, where no TypeScript runs.
+ * Rows that differ between the built table and its recomputation: missing (expected, not built),
+ * extra (built, not expected), duplicated keys, and rows whose columns differ, each with what
+ * differs. IS DISTINCT FROM makes NULL equal only to NULL; decimals compare by exact value.
  */
-export function mismatchQuery(t: CheckTargets): string {
-    const name = (table: string) => `'${table.replace(/'/g, "''")}'`;
-    const dollars = (cents: string) => `CAST(CAST(${cents} AS decimal(38, 2)) / 100 AS varchar)`;
-    const count = (facts: string, column: string, what: string, source: string, table: string, sourceName: string) =>
-        `SELECT IF(${facts}.${column} <> ${source}.row_count, format('%s: ${what} is %s, but %s has %s', ${name(table)}, ${facts}.${column}, ${name(sourceName)}, ${source}.row_count)) FROM ${facts}, ${source}`;
-    const money = (facts: string, column: string, what: string, paid: string, table: string) =>
-        `SELECT IF(${facts}.${column} * 100 <> ${paid}.cents, format('%s: ${what} is %s, but %s totals %s', ${name(table)}, CAST(${facts}.${column} AS varchar), ${name(t.payments)}, ${dollars(`${paid}.cents`)})) FROM ${facts}, ${paid}`;
+function differences(c: Comparison): string {
+    const columnDiffs = c.columns
+        .filter(column => column !== c.key)
+        .map(column => `IF(a.${column} IS DISTINCT FROM e.${column}, format('%s %s, expected %s', ${literal(column)}, ${shown("a", column)}, ${shown("e", column)}))`);
+    const list = c.columns.join(", ");
+    return [
+        `SELECT ${literal(c.table)} AS table_name, ${literal(c.key)} AS key_name, coalesce(a.${c.key}, e.${c.key}) AS key_value,`,
+        `  CASE WHEN a.present IS NULL THEN 'missing' WHEN e.present IS NULL THEN 'extra' ELSE 'different' END AS kind,`,
+        `  CASE WHEN a.present IS NULL THEN 'not built' WHEN e.present IS NULL THEN 'not expected' ELSE array_join(filter(ARRAY[${columnDiffs.join(", ")}], d -> d IS NOT NULL), ', ') END AS detail`,
+        `FROM (SELECT true AS present, ${list} FROM ${c.actual}) a`,
+        `FULL OUTER JOIN (SELECT true AS present, ${list} FROM ${c.expected}) e ON a.${c.key} = e.${c.key}`,
+        `WHERE a.present IS NULL OR e.present IS NULL OR ${c.columns.map(column => `a.${column} IS DISTINCT FROM e.${column}`).join(" OR ")}`,
+        `UNION ALL`,
+        `SELECT ${literal(c.table)}, ${literal(c.key)}, ${c.key}, 'duplicated', format('%s rows', count(*)) FROM ${c.actual} GROUP BY ${c.key} HAVING count(*) > 1`,
+    ].join("\n");
+}
+
+const DIM_COLUMNS = ["customer_id", "first_name", "last_name", "first_order", "most_recent_order", "number_of_orders", "customer_lifetime_value"];
+const FCT_COLUMNS = ["order_id", "customer_id", "order_date", "status", ...PAYMENT_METHODS.map(m => `${m}_amount`), "amount"];
+
+/** The check as one statement over the given tables; see the header for what it returns. */
+export function checkStatement(t: CheckTargets): string {
+    const dollars = (cents: string) => `CAST(${cents} AS decimal(38, 2)) / 100`;
+    const methodCents = PAYMENT_METHODS.map(m => `sum(amount) FILTER (WHERE payment_method = ${literal(m)}) AS ${m}_cents`).join(", ");
+    const methodAmounts = PAYMENT_METHODS.map(m => `${dollars(`coalesce(paid.${m}_cents, 0)`)} AS ${m}_amount`).join(", ");
     return [
         "WITH",
-        `dim_facts AS (SELECT count(*) AS row_count, count(DISTINCT customer_id) AS distinct_ids, coalesce(sum(customer_lifetime_value), 0) AS lifetime_value FROM ${t.dimCustomers}),`,
-        `customer_facts AS (SELECT count(*) AS row_count FROM ${t.customers}),`,
-        `fct_facts AS (SELECT count(*) AS row_count, count(DISTINCT order_id) AS distinct_ids, coalesce(sum(amount), 0) AS amount, ` +
-            `coalesce(sum(credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount), 0) AS method_amount FROM ${t.fctOrders}),`,
-        `order_facts AS (SELECT count(*) AS row_count FROM ${t.orders}),`,
-        `paid_for_orders AS (SELECT coalesce(sum(p.amount), 0) AS cents FROM ${t.payments} p WHERE p.order_id IN (SELECT id FROM ${t.orders})),`,
-        `paid_for_customers AS (SELECT coalesce(sum(p.amount), 0) AS cents FROM ${t.payments} p JOIN ${t.orders} o ON p.order_id = o.id WHERE o.user_id IN (SELECT id FROM ${t.customers}))`,
-        "SELECT problem FROM (",
-        [
-            count("dim_facts", "row_count", "row count", "customer_facts", t.dimCustomers, t.customers),
-            count("dim_facts", "distinct_ids", "distinct customer_id count", "customer_facts", t.dimCustomers, t.customers),
-            count("fct_facts", "row_count", "row count", "order_facts", t.fctOrders, t.orders),
-            count("fct_facts", "distinct_ids", "distinct order_id count", "order_facts", t.fctOrders, t.orders),
-            money("fct_facts", "amount", "sum(amount)", "paid_for_orders", t.fctOrders),
-            money("fct_facts", "method_amount", "sum of the payment method amounts", "paid_for_orders", t.fctOrders),
-            money("dim_facts", "lifetime_value", "sum(customer_lifetime_value)", "paid_for_customers", t.dimCustomers),
-        ].join("\nUNION ALL\n"),
-        ") AS checks (problem)",
-        "WHERE problem IS NOT NULL",
-        "ORDER BY problem",
+        `domain_customers AS (SELECT id, first_name, last_name FROM ${t.customers}),`,
+        `domain_orders AS (SELECT id, user_id, order_date, status FROM ${t.orders}),`,
+        `domain_payments AS (SELECT order_id, payment_method, amount FROM ${t.payments}),`,
+        `paid_per_order AS (SELECT order_id, sum(amount) AS cents, ${methodCents} FROM domain_payments GROUP BY order_id),`,
+        `orders_per_customer AS (SELECT user_id, min(order_date) AS first_order, max(order_date) AS most_recent_order, count(*) AS number_of_orders FROM domain_orders GROUP BY user_id),`,
+        `paid_per_customer AS (SELECT o.user_id, sum(p.amount) AS cents FROM domain_payments p JOIN domain_orders o ON p.order_id = o.id GROUP BY o.user_id),`,
+        `expected_dim_customers AS (`,
+        `  SELECT c.id AS customer_id, c.first_name, c.last_name, oc.first_order, oc.most_recent_order, oc.number_of_orders, ${dollars("pc.cents")} AS customer_lifetime_value`,
+        `  FROM domain_customers c LEFT JOIN orders_per_customer oc ON oc.user_id = c.id LEFT JOIN paid_per_customer pc ON pc.user_id = c.id),`,
+        `expected_fct_orders AS (`,
+        `  SELECT o.id AS order_id, o.user_id AS customer_id, o.order_date, o.status, ${methodAmounts}, ${dollars("coalesce(paid.cents, 0)")} AS amount`,
+        `  FROM domain_orders o LEFT JOIN paid_per_order paid ON paid.order_id = o.id),`,
+        `differing AS (`,
+        differences({ table: t.dimCustomers, key: "customer_id", columns: DIM_COLUMNS, actual: t.dimCustomers, expected: "expected_dim_customers" }),
+        `UNION ALL`,
+        differences({ table: t.fctOrders, key: "order_id", columns: FCT_COLUMNS, actual: t.fctOrders, expected: "expected_fct_orders" }),
+        `),`,
+        `problems AS (`,
+        `  SELECT format('%s: %s rows differ (%s missing, %s extra, %s duplicated, %s different); first keys: %s', table_name, count(*),`,
+        `    count_if(kind = 'missing'), count_if(kind = 'extra'), count_if(kind = 'duplicated'), count_if(kind = 'different'),`,
+        `    array_join(slice(array_agg(format('%s=%s %s: %s', key_name, coalesce(CAST(key_value AS varchar), 'NULL'), kind, detail) ORDER BY key_value NULLS FIRST, kind), 1, ${KEYS_SHOWN}), '; ')) AS line`,
+        `  FROM differing GROUP BY table_name),`,
+        `summary AS (`,
+        `  SELECT format('OK: dim_customers %s rows = %s customers; fct_orders %s rows = %s orders; amount %s = payments %s; lifetime value %s = payments %s',`,
+        `    (SELECT count(*) FROM ${t.dimCustomers}), (SELECT count(*) FROM domain_customers),`,
+        `    (SELECT count(*) FROM ${t.fctOrders}), (SELECT count(*) FROM domain_orders),`,
+        `    (SELECT CAST(coalesce(sum(amount), 0) AS decimal(38, 2)) FROM ${t.fctOrders}), (SELECT ${dollars("coalesce(sum(cents), 0)")} FROM paid_per_order WHERE order_id IN (SELECT id FROM domain_orders)),`,
+        `    (SELECT CAST(coalesce(sum(customer_lifetime_value), 0) AS decimal(38, 2)) FROM ${t.dimCustomers}), (SELECT ${dollars("coalesce(sum(cents), 0)")} FROM paid_per_customer WHERE user_id IN (SELECT id FROM domain_customers))) AS line)`,
+        `SELECT line FROM (`,
+        `  SELECT 0 AS position, line FROM summary WHERE NOT EXISTS (SELECT 1 FROM problems)`,
+        `  UNION ALL`,
+        `  SELECT 1, line FROM problems`,
+        `) AS lines ORDER BY position, line`,
         "",
     ].join("\n");
+}
+
+export interface CheckVerdict {
+    ok: boolean;
+    /** The "OK: ..." line when the insights are right. */
+    summary?: string;
+    /** One line per table that differs, or what was wrong with the answer. */
+    problems: string[];
+}
+
+/** Reads the statement's lines; the check Job's script applies the same rule in shell. */
+export function checkVerdict(lines: string[]): CheckVerdict {
+    if (lines.length === 1 && lines[0].startsWith("OK: ")) {
+        return { ok: true, summary: lines[0], problems: [] };
+    }
+    return { ok: false, problems: lines.length > 0 ? lines : ["the check statement returned no line"] };
 }

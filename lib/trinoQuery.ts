@@ -1,3 +1,5 @@
+import { KubeTunnel, withPortForward } from "./kubectl";
+
 /** Where and as whom to run SQL on Trino. */
 export interface TrinoConnection {
     url: string;
@@ -40,4 +42,24 @@ export async function queryTrino(connection: TrinoConnection, sql: string): Prom
         }
     }
     return { columns, rows };
+}
+
+/** How the deploying process reaches the coordinator: directly, or through a port-forward into a cluster. */
+export interface TrinoAccess {
+    connection: TrinoConnection;
+    /** Inside a cluster, the coordinator's Service; the connection's URL is then replaced by the forward's. */
+    tunnel?: KubeTunnel;
+}
+
+/** Runs `use` with a connection that reaches the coordinator, for as long as `use` runs. */
+export async function withTrino<T>(access: TrinoAccess, use: (connection: TrinoConnection) => Promise<T>): Promise<T> {
+    if (!access.tunnel) {
+        return use(access.connection);
+    }
+    return withPortForward(access.tunnel, localPort => use({ ...access.connection, url: `https://127.0.0.1:${localPort}` }));
+}
+
+/** True when Trino itself refused the statement (its message follows), false when it could not be reached. */
+export function isTrinoRefusal(error: unknown): boolean {
+    return error instanceof Error && error.message.startsWith("Trino: ");
 }

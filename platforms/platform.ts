@@ -5,7 +5,6 @@ import { DataSource } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel } from "../lib/kubectl";
 import { CheckTargets } from "../lib/reconcile";
-import { SourceTable } from "../lib/sourceSchema";
 
 /*
  * The seam between the components and where they run. A component asks its platform for a
@@ -114,6 +113,8 @@ export interface TrinoServer {
     meshHost: pulumi.Output<string>;
     meshPort: pulumi.Output<number>;
     version: pulumi.Output<string>;
+    /** Inside a cluster: the coordinator's Service, which the deploying process reaches through a port-forward. */
+    tunnel?: pulumi.Output<KubeTunnel>;
     resource: pulumi.Resource;
 }
 
@@ -121,16 +122,15 @@ export interface DbtRunRequest {
     component: string;
     projectDir: string;
     projectDigest: string;
-    dataFingerprint: pulumi.Input<string>;
-    /** profiles.yml for the coordinator as the platform's dbt process reaches it, and where it finds the CA file. */
-    profile: (trino: { host: string; port: number; caCertFile: string; passwordEnv: string }) => string;
+    /** The schema this run builds into, one per run; a new value is a new run. */
+    runSchema: pulumi.Input<string>;
+    /** profiles.yml for the coordinator as the platform's dbt process reaches it, where it finds the CA file, and the run's schema. */
+    profile: (trino: { host: string; port: number; caCertFile: string; passwordEnv: string; schema: string }) => string;
     /** The coordinator's address as the deployment sees it, and the certificate to trust. */
     trino: { host: pulumi.Output<string>; port: pulumi.Output<number>; caCert: pulumi.Input<string> };
     /** dbt's Trino password (secret); it reaches dbt through its environment only. */
     password: pulumi.Input<string>;
     vars: Record<string, string>;
-    /** The coordinator's URL and the source tables whose columns the job watches between runs. */
-    watch: { url: pulumi.Input<string>; user: string; sources: SourceTable[] };
 }
 
 export interface DbtRun {
@@ -145,7 +145,8 @@ export interface InsightsCheckRequest {
     trino: { url: pulumi.Input<string>; meshHost: pulumi.Input<string>; meshPort: pulumi.Input<number>; caCert: pulumi.Input<string> };
     /** The check's Trino user and password (secret). */
     credentials: pulumi.Input<{ user: string; password: string }>;
-    targets: CheckTargets;
+    /** The run's tables and the domain tables. */
+    targets: pulumi.Input<CheckTargets>;
     /** The dbt run being checked; a new run is checked again. */
     dbtRunId: pulumi.Input<string>;
 }
@@ -161,6 +162,8 @@ export interface Platform {
     readonly keytool: string;
     /** Names the platform's own jobs use for the coordinator; its certificate must cover them. */
     readonly trinoHostnames: string[];
+    /** False when the platform only writes manifests: nothing runs, so nothing can be read back or published. */
+    readonly live: boolean;
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer;
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup;
     /** The returned resource's id resolves once the catalog tables exist. */

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CheckTargets, checkQueries, factsFromRows, reconcile } from "../lib/reconcile";
+import { CheckTargets, checkStatement, checkVerdict, CheckVerdict } from "../lib/reconcile";
 import { queryTrino, TrinoConnection } from "../lib/trinoQuery";
 
 interface CheckInputs {
@@ -10,20 +10,18 @@ interface CheckInputs {
     dbtRunId: string;
 }
 
+/** The check statement, run as one query, and its verdict. */
+export async function runCheckStatement(connection: TrinoConnection, targets: CheckTargets): Promise<CheckVerdict> {
+    const { rows } = await queryTrino(connection, checkStatement(targets));
+    return checkVerdict(rows.map(row => String(row[0])));
+}
+
 async function runCheck(inputs: CheckInputs): Promise<string> {
-    const firstRows: unknown[][] = [];
-    for (const sql of checkQueries(inputs.targets)) {
-        const outcome = await queryTrino(inputs.trino, sql);
-        if (outcome.rows.length === 0) {
-            throw new Error(`${inputs.component}: no result for ${sql}`);
-        }
-        firstRows.push(outcome.rows[0]);
+    const verdict = await runCheckStatement(inputs.trino, inputs.targets);
+    if (!verdict.ok) {
+        throw new Error(`${inputs.component}: the insights do not reconcile with the domains; nothing was published:\n${verdict.problems.join("\n")}`);
     }
-    const result = reconcile(factsFromRows(firstRows), inputs.targets);
-    if (result.mismatches.length > 0) {
-        throw new Error(`${inputs.component}: the insights do not reconcile with the domains:\n${result.mismatches.join("\n")}`);
-    }
-    return result.summary;
+    return verdict.summary!;
 }
 
 const checkProvider: pulumi.dynamic.ResourceProvider = {
@@ -42,7 +40,7 @@ export interface InsightsReconciliationArgs {
     dbtRunId: pulumi.Input<string>;
 }
 
-/** Queries the insights and the domains through Trino and fails the deployment when they disagree. */
+/** Runs the check statement through Trino and fails the deployment, before anything is published, when the insights are wrong. */
 export class InsightsReconciliation extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
 

@@ -1,6 +1,5 @@
 import * as fs from "fs";
 import * as path from "path";
-import { centsToDollars } from "../lib/reconcile";
 import { parseCsv } from "../lib/csv";
 import { readDomainFile } from "../lib/dataset";
 import { domainByName } from "../lib/domains";
@@ -15,6 +14,13 @@ import { domainByName } from "../lib/domains";
 export type TextTable = { header: string[]; rows: string[][] };
 
 const METHODS = ["credit_card", "coupon", "bank_transfer", "gift_card"];
+
+/** Dollars with two decimals from exact cents: 167201n -> "1672.01". */
+export function centsToDollars(cents: bigint): string {
+    const sign = cents < 0n ? "-" : "";
+    const abs = cents < 0n ? -cents : cents;
+    return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, "0")}`;
+}
 
 export function referenceInsights(dataDir: string): { dim_customers: TextTable; fct_orders: TextTable } {
     const customers = readDomainFile(domainByName("customers"), dataDir);

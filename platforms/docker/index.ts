@@ -114,6 +114,7 @@ export class DockerPlatform implements Platform {
     readonly name: PlatformName = "docker";
     readonly keytool: string;
     readonly trinoHostnames: string[] = dockerTrinoHostnames();
+    readonly live = true;
     private readonly trinoVersion: string;
     private readonly network: docker.Network;
     private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
@@ -299,8 +300,8 @@ export class DockerPlatform implements Platform {
         );
         const caCertFile = `${DBT_DIRS.profiles}/trino-ca.pem`;
         const profile = pulumi
-            .all([request.trino.host, request.trino.port])
-            .apply(([host, port]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV }));
+            .all([request.trino.host, request.trino.port, request.runSchema])
+            .apply(([host, port, schema]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
         const project = projectFiles(request.projectDir).map(file => ({
             file: `${DBT_DIRS.project}/${file.split(path.sep).join("/")}`,
             content: fs.readFileSync(path.join(request.projectDir, file), "utf8"),
@@ -321,10 +322,10 @@ export class DockerPlatform implements Platform {
                     { file: DBT_SECRETS_FILE, content: env },
                 ]),
                 networksAdvanced: [{ name: this.network.name }],
-                // Labels cannot change on a container, so a new project or new data replaces it: that replacement is the re-run.
+                // Labels cannot change on a container, so a new project or a new run replaces it: that replacement is the re-run.
                 labels: [
                     { label: "datamesh.dbt.project-digest", value: request.projectDigest },
-                    { label: "datamesh.dbt.data-fingerprint", value: request.dataFingerprint },
+                    { label: "datamesh.dbt.run-schema", value: request.runSchema },
                 ],
                 // Without a TTY, Docker frames the output with binary headers, which the provider would keep in the saved logs.
                 tty: true,
@@ -339,7 +340,7 @@ export class DockerPlatform implements Platform {
             const lines = logLines(logs);
             if (exitCode !== 0) {
                 throw new Error(
-                    `${request.component}: dbt exited with code ${exitCode}; models that did not build keep their previous version. ` +
+                    `${request.component}: dbt exited with code ${exitCode}; nothing was published, and the published insights are unchanged. ` +
                         `It runs again when the project or the data change, or with \`pulumi up --replace\` on its container.\n${lines.slice(-40).join("\n")}`,
                 );
             }

@@ -54,6 +54,7 @@ export class KubernetesPlatform implements Platform {
     readonly name: PlatformName = "kubernetes";
     readonly keytool: string;
     readonly trinoHostnames: string[];
+    readonly live: boolean;
     private readonly cluster: Cluster;
 
     constructor(private readonly args: KubernetesPlatformArgs) {
@@ -61,6 +62,7 @@ export class KubernetesPlatform implements Platform {
         this.keytool = args.keytool;
         this.trinoHostnames = kubernetesTrinoHostnames(args.namespace);
         this.cluster = new Cluster({ stack: args.stack, namespace: args.namespace, renderYamlTo: args.renderYamlTo, target: args.target });
+        this.live = this.cluster.target !== undefined;
     }
 
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CHECK_ENV, renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
 import { projectFiles, shortDigest } from "../../lib/digest";
-import { mismatchQuery } from "../../lib/reconcile";
+import { checkStatement } from "../../lib/reconcile";
 import { KubernetesJobOutcome } from "../../resources/kubernetesJob";
 import { DbtRun, DbtRunRequest, InsightsCheckRequest, InsightsCheckRun } from "../platform";
 import { Cluster } from "./cluster";
@@ -118,8 +118,8 @@ export function dbtRun(cluster: Cluster, image: string, name: string, request: D
         cluster.options(opts),
     );
     const profile = pulumi
-        .all([request.trino.host, request.trino.port])
-        .apply(([host, port]) => request.profile({ host, port, caCertFile: `${profilesDir}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV }));
+        .all([request.trino.host, request.trino.port, request.runSchema])
+        .apply(([host, port, schema]) => request.profile({ host, port, caCertFile: `${profilesDir}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV, schema }));
     const requirements = fs.readFileSync(path.join(request.projectDir, "requirements.txt"), "utf8");
     const run = job(
         cluster,
@@ -139,7 +139,7 @@ export function dbtRun(cluster: Cluster, image: string, name: string, request: D
             // dbt would otherwise write its anonymous user id into the read-only profile folder and call home.
             env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false", HOME: "/tmp" },
             size: RESOURCE_SIZES.dbt,
-            runKey: pulumi.all([request.projectDigest, request.dataFingerprint]).apply(parts => parts.join(":")),
+            runKey: pulumi.all([request.projectDigest, request.runSchema]).apply(parts => parts.join(":")),
             tree: { configMap: project, mountPath: projectDir, items: files.map(f => ({ key: projectKey(f.relativePath), path: f.relativePath })) },
             summaryPattern: "Done\\. PASS=",
             timeoutSeconds: DBT_TIMEOUT_SECONDS,
@@ -149,7 +149,7 @@ export function dbtRun(cluster: Cluster, image: string, name: string, request: D
     return { runId: run.finished, summary: run.summary, resource: run.resource };
 }
 
-/** The reconciliation as one statement, run by the Trino CLI in a Job; it fails listing every disagreement. */
+/** The check statement, run by the Trino CLI in a Job; it fails naming every table that differs. */
 export function insightsCheck(cluster: Cluster, image: string, name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
     const mountPath = "/etc/datamesh/check";
     const run = job(
@@ -159,9 +159,9 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
             component: request.component,
             role: "check",
             image,
-            files: pulumi.output(request.trino.caCert).apply(caCert => ({
-                "check.sh": renderCheckScript({ queryFile: `${mountPath}/mismatches.sql`, caCertFile: `${mountPath}/trino-ca.pem` }),
-                "mismatches.sql": renderStatementFile(mismatchQuery(request.targets)),
+            files: pulumi.all([request.trino.caCert, request.targets]).apply(([caCert, targets]) => ({
+                "check.sh": renderCheckScript({ queryFile: `${mountPath}/check.sql`, caCertFile: `${mountPath}/trino-ca.pem` }),
+                "check.sql": renderStatementFile(checkStatement(targets)),
                 "trino-ca.pem": caCert,
             })),
             script: "check.sh",

@@ -201,6 +201,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
         meshHost: host,
         meshPort: port,
         version: running ? running.version : coordinator.id.apply(() => imageTag(image) ?? ""),
+        tunnel,
         resource: running ?? coordinator,
     };
 }

@@ -2,14 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { SourceTable, sourceSchemaDigest } from "../../lib/sourceSchema";
-import { TrinoConnection } from "../../lib/trinoQuery";
 import { runToCompletion, writeFileAtomic } from "./process";
 
 /*
- * One `dbt build` of the project against the coordinator, run from the cached virtual environment.
- * It runs when created and whenever its inputs change (the project's content, the data, the
- * profile), and at no other time, so a no-op `pulumi up` does not rebuild the insights.
+ * One `dbt build` of the project against the coordinator, run from the cached virtual environment,
+ * into the run's own schema. It runs when created and whenever its inputs change (the project's
+ * content, the run, the profile), and at no other time, so a no-op `pulumi up` does not rebuild.
  */
 
 /** The variable that carries dbt's Trino password; the profile reads it with env_var(). */
@@ -21,8 +19,8 @@ interface DbtInputs {
     projectDir: string;
     /** Digest of the dbt project's files; a new value means the models changed. */
     projectDigest: string;
-    /** Digest of the domain data; a new value means the insights are stale. */
-    dataFingerprint: string;
+    /** The schema the run builds into; a new value is a new run. */
+    runSchema: string;
     profile: string;
     /** The coordinator's certificate, written where the profile expects it. */
     caCert: string;
@@ -32,15 +30,11 @@ interface DbtInputs {
     /** Folder for the profile, dbt's target/ and logs/. Removed on delete. */
     workDir: string;
     vars: Record<string, string>;
-    /** Where to look at the sources' columns between runs; secret. */
-    watch: { connection: TrinoConnection; sources: SourceTable[] };
 }
 
 interface DbtOutputs extends DbtInputs {
     runId: string;
     summary: string;
-    /** The sources' columns as of the last successful run. */
-    sourceSchema: string;
 }
 
 /**
@@ -53,6 +47,29 @@ function failureExcerpt(output: string): string {
     const start = lines.findIndex(l => /Completed with \d+ errors?/.test(l));
     const summary = start >= 0 ? lines.slice(start) : lines.slice(-40);
     return summary.join("\n").trim();
+}
+
+/**
+ * Each model or test that failed, from dbt's own run results, with the models a test reads: a
+ * failing test is then traced to the tables it guards.
+ */
+function failedNodes(targetDir: string): string[] {
+    try {
+        const results: { results: { unique_id: string; status: string }[] } = JSON.parse(fs.readFileSync(path.join(targetDir, "run_results.json"), "utf8"));
+        const manifest: { nodes: Record<string, { name: string; resource_type: string; depends_on?: { nodes?: string[] } }> } = JSON.parse(
+            fs.readFileSync(path.join(targetDir, "manifest.json"), "utf8"),
+        );
+        return results.results
+            .filter(result => result.status === "fail" || result.status === "error")
+            .map(result => {
+                const node = manifest.nodes[result.unique_id];
+                const models = (node?.depends_on?.nodes ?? []).filter(id => id.startsWith("model.")).map(id => manifest.nodes[id]?.name ?? id);
+                return `${node?.resource_type ?? "node"} ${node?.name ?? result.unique_id} ${result.status}ed${models.length > 0 ? ` (on ${models.join(", ")})` : ""}`;
+            });
+    } catch {
+        // dbt stopped before writing its results (a parse error): its own output says why.
+        return [];
+    }
 }
 
 function runDbt(inputs: DbtInputs, args: string[], what: string): string {
@@ -106,15 +123,18 @@ async function runBuild(inputs: DbtInputs): Promise<DbtOutputs> {
     try {
         output = runDbt(inputs, ["build"], "dbt build");
     } catch (e) {
-        throw new Error(`${inputs.component}: dbt build failed; models that did not build keep their previous version.\n${failureExcerpt((e as Error).message)}`);
+        const failed = failedNodes(path.join(inputs.workDir, "target"));
+        throw new Error(
+            `${inputs.component}: dbt build of ${inputs.runSchema} failed; nothing was published, and the published insights are unchanged.\n` +
+                `${failed.length > 0 ? `${failed.join("\n")}\n` : ""}${failureExcerpt((e as Error).message)}`,
+        );
     }
     const doneLine = output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
     const summary = doneLine.replace(/^.*?(Done\.)/, "$1").trim();
-    const sourceSchema = await sourceSchemaDigest(inputs.watch.connection, inputs.watch.sources);
-    return { ...inputs, runId: crypto.randomUUID(), summary, sourceSchema };
+    return { ...inputs, runId: crypto.randomUUID(), summary };
 }
 
-const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "dataFingerprint", "profile", "caCert", "caCertFile", "env", "workDir", "vars", "watch"];
+const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "runSchema", "profile", "caCert", "caCertFile", "env", "workDir", "vars"];
 
 export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DbtInputs) {
@@ -122,18 +142,7 @@ export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
         return { id: inputs.workDir, outs: await runBuild(inputs) };
     },
     async diff(_id: string, olds: DbtOutputs, news: DbtInputs) {
-        if (INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key]))) {
-            return { changes: true };
-        }
-        // A domain may have changed its table without any change here: look, and re-run if so. Not
-        // being able to look is an error, never a silent "no change".
-        let current: string;
-        try {
-            current = await sourceSchemaDigest(news.watch.connection, news.watch.sources);
-        } catch (error) {
-            throw new Error(`${news.component}: cannot read the sources' columns from Trino to see whether a domain changed them: ${(error as Error).message}`);
-        }
-        return { changes: current !== olds.sourceSchema };
+        return { changes: INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) };
     },
     async update(_id: string, _olds: DbtOutputs, news: DbtInputs) {
         return { outs: await runBuild(news) };
@@ -148,14 +157,13 @@ export interface LocalDbtRunArgs {
     dbtBin: pulumi.Input<string>;
     projectDir: pulumi.Input<string>;
     projectDigest: pulumi.Input<string>;
-    dataFingerprint: pulumi.Input<string>;
+    runSchema: pulumi.Input<string>;
     profile: pulumi.Input<string>;
     caCert: pulumi.Input<string>;
     caCertFile: pulumi.Input<string>;
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     workDir: pulumi.Input<string>;
     vars: pulumi.Input<Record<string, pulumi.Input<string>>>;
-    watch: pulumi.Input<{ connection: pulumi.Input<TrinoConnection>; sources: SourceTable[] }>;
 }
 
 export class LocalDbtRun extends pulumi.dynamic.Resource {
@@ -165,6 +173,6 @@ export class LocalDbtRun extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDbtRunArgs, opts?: pulumi.CustomResourceOptions) {
-        super(localDbtProvider, name, { ...args, runId: undefined, summary: undefined, sourceSchema: undefined }, { ...opts, additionalSecretOutputs: ["env", "watch"] }, "datamesh", "LocalDbtRun");
+        super(localDbtProvider, name, { ...args, runId: undefined, summary: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDbtRun");
     }
 }

@@ -37,6 +37,7 @@ export class LocalPlatform implements Platform {
     readonly name: PlatformName = "local";
     readonly keytool: string;
     readonly trinoHostnames: string[] = [];
+    readonly live = true;
     private readonly stateDir: LocalDirectory;
 
     constructor(private readonly args: LocalPlatformArgs) {
@@ -139,8 +140,8 @@ export class LocalPlatform implements Platform {
         const workDir = this.place(name);
         const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
         const profile = pulumi
-            .all([request.trino.host, request.trino.port])
-            .apply(([host, port]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV }));
+            .all([request.trino.host, request.trino.port, request.runSchema])
+            .apply(([host, port, schema]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
         const run = new LocalDbtRun(
             name,
             {
@@ -148,18 +149,13 @@ export class LocalPlatform implements Platform {
                 dbtBin: this.args.toolchain.dbtBin,
                 projectDir: request.projectDir,
                 projectDigest: request.projectDigest,
-                dataFingerprint: request.dataFingerprint,
+                runSchema: request.runSchema,
                 profile,
                 caCert: request.trino.caCert,
                 caCertFile,
                 env: pulumi.secret(pulumi.output(request.password).apply(password => ({ [DBT_PASSWORD_ENV]: password }))),
                 workDir,
                 vars: request.vars,
-                watch: pulumi.secret(
-                    pulumi
-                        .all([request.watch.url, request.password, request.trino.caCert])
-                        .apply(([url, password, caCert]) => ({ connection: { url, user: request.watch.user, password, caCert }, sources: request.watch.sources })),
-                ),
             },
             this.withState(opts),
         );

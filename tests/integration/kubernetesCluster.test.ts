@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { kubectl, kubectlJson, KubeTarget, withPortForward } from "../../lib/kubectl";
 import { queryTrino } from "../../lib/trinoQuery";
+import { runCheckStatement } from "../../resources/insightsCheck";
 import { EXPECTED_DIR, readTextTable, TextTable } from "../reference";
 import { createMesh, kubernetesProviderDir, MeshUnderTest, REPO_DIR } from "./harness";
 import { startTestCluster, TestCluster } from "./testCluster";
@@ -92,9 +93,27 @@ describe("the kubernetes platform on a live cluster", () => {
         expect(outputs.trinoVersion.value).toBe(version);
         expect(version).toBe("476");
         expect(outputs.dbtSummary.value).toMatch(/Done\. PASS=\d+ WARN=0 ERROR=0 SKIP=0 .*TOTAL=\d+$/);
-        expect(outputs.check.value).toBe("OK: the insights reconcile with the domains");
+        expect(outputs.check.value).toMatch(
+            /^OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672\.00 = payments 1672\.00; lifetime value 1672\.00 = payments 1672\.00; published jaffle_shop__[0-9a-f]{12}, rebuilt \S+ \(first deploy\)$/,
+        );
         const counted = await query("SELECT (SELECT count(*) FROM customers.public.customers), (SELECT count(*) FROM orders.orders.orders), (SELECT count(*) FROM payments.public.payments)");
         expect([outputs.domains.value.customers.rows.customers, outputs.domains.value.orders.rows.orders, outputs.domains.value.payments.rows.payments].map(String)).toEqual(counted.rows[0]);
+    });
+
+    it("gives the same verdict in the check Job as the deploying process gives on the same run", async () => {
+        const outputs = await mesh.stack.outputs();
+        const run = outputs.publishedRun.value;
+        const check = outputs.users.value.check;
+        const verdict = await withPortForward({ ...target, namespace, service: "trino", port: 8443 }, localPort =>
+            runCheckStatement(
+                { url: `https://127.0.0.1:${localPort}`, user: check.user, password: check.password, caCert: outputs.trinoCaCert.value },
+                { dimCustomers: `insights.${run}.dim_customers`, fctOrders: `insights.${run}.fct_orders`, customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" },
+            ),
+        );
+        expect(verdict.ok).toBe(true);
+        expect(outputs.check.value.startsWith(`${verdict.summary}; published ${run}`)).toBe(true);
+        // Analysts read the published views; the run itself is the dbt runner's and the check's only.
+        await expect(query(`SELECT count(*) FROM insights.${run}.dim_customers`, "analyst")).rejects.toThrow(/Access Denied/);
     });
 
     it("runs queries on the worker, which reads and writes the warehouse", async () => {
@@ -179,7 +198,7 @@ describe("the kubernetes platform on a live cluster", () => {
         await mesh.stack.up();
         const outputs = await mesh.stack.outputs();
         expect(outputs.domains.value.customers.rows.customers).toBe(100_000);
-        expect(outputs.check.value).toBe("OK: the insights reconcile with the domains");
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100000 rows = 100000 customers; .*\(domain data change\)$/);
         expect((await query(`SELECT count(*) FROM ${INSIGHTS}.dim_customers`)).rows).toEqual([["100000"]]);
     });
 
@@ -193,7 +212,7 @@ describe("the kubernetes platform on a live cluster", () => {
         // The fix comes with a model edit, so the run is new, whatever the failed run left behind.
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited again by the integration test\n");
         await mesh.stack.up();
-        expect((await mesh.stack.outputs()).check.value).toBe("OK: the insights reconcile with the domains");
+        expect((await mesh.stack.outputs()).check.value).toMatch(/^OK: dim_customers 100000 rows = 100000 customers; .*\(model change\)$/);
     });
 
     it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {

@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { CHECK_ENV, renderCheckScript, renderStatementFile } from "../../catalogs/jobs";
-import { mismatchQuery } from "../../lib/reconcile";
+import { checkStatement, CheckTargets } from "../../lib/reconcile";
+import { runCheckStatement } from "../../resources/insightsCheck";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { formatCsvField } from "../../lib/csv";
 import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
@@ -44,6 +45,41 @@ function canonicalExpected() {
 
 function writeCsv(file: string, rows: (string | number)[][]) {
     fs.writeFileSync(file, rows.map(r => r.map(v => formatCsvField(String(v))).join(",")).join("\n") + "\n");
+}
+
+/** What analysts read, as Trino reports it: the run each published view reads, that run's Iceberg snapshots, and every row. */
+async function publishedInsights(mesh: MeshUnderTest) {
+    const views = await queryAsText(mesh, `SELECT table_name, view_definition FROM insights.information_schema.views WHERE table_schema = 'jaffle_shop' ORDER BY table_name`);
+    const runs = views.rows.map(([table, definition]) => [table, /FROM\s+insights\.(\w+)\./i.exec(definition)?.[1] ?? `not a view of a run: ${definition}`]);
+    const run = runs[0]?.[1];
+    const snapshots = await queryAsText(
+        mesh,
+        `SELECT 'dim_customers', snapshot_id FROM insights.${run}."dim_customers$snapshots" UNION ALL SELECT 'fct_orders', snapshot_id FROM insights.${run}."fct_orders$snapshots" ORDER BY 1, 2`,
+    );
+    return { runs, snapshots: snapshots.rows, dim_customers: await insightTable(mesh, "dim_customers"), fct_orders: await insightTable(mesh, "fct_orders") };
+}
+
+const DOMAIN_TABLES = { customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
+
+/**
+ * The check this project ran before per-key reconciliation: row counts, distinct keys and three
+ * grand totals. True when it would have passed the given tables.
+ */
+async function aggregateCheckPasses(mesh: MeshUnderTest, schema: string): Promise<boolean> {
+    const dim = `insights.${schema}.dim_customers`;
+    const fct = `insights.${schema}.fct_orders`;
+    const { customers, orders, payments } = DOMAIN_TABLES;
+    const result = await queryAsText(
+        mesh,
+        `SELECT (SELECT count(*) FROM ${dim}) = (SELECT count(*) FROM ${customers}) ` +
+            `AND (SELECT count(DISTINCT customer_id) FROM ${dim}) = (SELECT count(*) FROM ${customers}) ` +
+            `AND (SELECT count(*) FROM ${fct}) = (SELECT count(*) FROM ${orders}) ` +
+            `AND (SELECT count(DISTINCT order_id) FROM ${fct}) = (SELECT count(*) FROM ${orders}) ` +
+            `AND (SELECT coalesce(sum(amount), 0) * 100 FROM ${fct}) = (SELECT coalesce(sum(amount), 0) FROM ${payments} WHERE order_id IN (SELECT id FROM ${orders})) ` +
+            `AND (SELECT coalesce(sum(credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount), 0) * 100 FROM ${fct}) = (SELECT coalesce(sum(amount), 0) FROM ${payments} WHERE order_id IN (SELECT id FROM ${orders})) ` +
+            `AND (SELECT coalesce(sum(customer_lifetime_value), 0) * 100 FROM ${dim}) = (SELECT coalesce(sum(p.amount), 0) FROM ${payments} p JOIN ${orders} o ON p.order_id = o.id WHERE o.user_id IN (SELECT id FROM ${customers}))`,
+    );
+    return result.rows[0][0] === "true";
 }
 
 describe("the local stack, deployed for real", () => {
@@ -120,8 +156,16 @@ describe("the local stack, deployed for real", () => {
 
         it("lets the analyst read the public marts and nothing else", async () => {
             expect((await queryAsText(mesh, `SELECT count(*) FROM ${INSIGHTS}.dim_customers`, "analyst")).rows).toEqual([["100"]]);
-            await denied("analyst", `SELECT * FROM ${INSIGHTS}.stg_customers`, /Access Denied: Cannot select from (table|view) insights\.jaffle_shop\.stg_customers/);
-            await denied("analyst", `SELECT * FROM ${INSIGHTS}.customer_orders`, /Access Denied/);
+            // The published schema holds only the public marts' views; everything dbt built lives in its run, closed to the analyst.
+            const published = await queryAsText(mesh, `SELECT table_name, table_type FROM insights.information_schema.tables WHERE table_schema = 'jaffle_shop' ORDER BY table_name`, "analyst");
+            expect(published.rows).toEqual([
+                ["dim_customers", "VIEW"],
+                ["fct_orders", "VIEW"],
+            ]);
+            const run = (await mesh.stack.outputs()).publishedRun.value;
+            for (const table of ["dim_customers", "stg_customers", "customer_orders"]) {
+                await denied("analyst", `SELECT * FROM insights.${run}.${table}`, new RegExp(`Access Denied: Cannot select from (table|view) insights\\.${run}\\.${table}`));
+            }
             for (const table of ["customers.public.customers", "orders.orders.orders", "payments.public.payments"]) {
                 await denied("analyst", `SELECT count(*) FROM ${table}`, /Access Denied: Cannot (access catalog|select from table)/);
             }
@@ -187,7 +231,7 @@ describe("the local stack, deployed for real", () => {
             return spawnSync("/bin/sh", [file], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, encoding: "utf8", timeout: 120_000 });
         };
 
-        it("passes the check Job's script with the Trino CLI, and fails it when the figures disagree", async () => {
+        it("gives the same verdict with the Trino CLI as in process, on right insights and on wrong ones", async () => {
             const toolchain = findLocalToolchain({ cacheDir: process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"), trinoVersion: "476", projectDir: mesh.projectDir });
             const cliJar = path.join(path.dirname(toolchain.trinoHome), "trino-cli.jar");
             expect(fs.existsSync(cliJar)).toBe(true);
@@ -195,26 +239,52 @@ describe("the local stack, deployed for real", () => {
             fs.writeFileSync(cli, `#!/bin/sh\nexec "${toolchain.javaHome}/bin/java" -jar "${cliJar}" "$@"\n`, { mode: 0o755 });
             const check = await mesh.connection("check");
             fs.writeFileSync(path.join(workDir, "trino-ca.pem"), check.caCert!);
-            const targets = { dimCustomers: `${INSIGHTS}.dim_customers`, fctOrders: `${INSIGHTS}.fct_orders`, customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
-            const runCheck = (sql: string) => {
-                fs.writeFileSync(path.join(workDir, "mismatches.sql"), renderStatementFile(sql));
-                return runScript("check.sh", renderCheckScript({ queryFile: path.join(workDir, "mismatches.sql"), caCertFile: path.join(workDir, "trino-ca.pem") }), {
+            const runJob = (targets: CheckTargets) => {
+                fs.writeFileSync(path.join(workDir, "check.sql"), renderStatementFile(checkStatement(targets)));
+                return runScript("check.sh", renderCheckScript({ queryFile: path.join(workDir, "check.sql"), caCertFile: path.join(workDir, "trino-ca.pem") }), {
                     [CHECK_ENV.cli]: cli,
                     [CHECK_ENV.server]: check.url,
                     [CHECK_ENV.user]: check.user,
                     [CHECK_ENV.password]: check.password!,
                 });
             };
-            const good = runCheck(mismatchQuery(targets));
+            const published = { dimCustomers: `${INSIGHTS}.dim_customers`, fctOrders: `${INSIGHTS}.fct_orders`, ...DOMAIN_TABLES };
+            const good = runJob(published);
+            const inProcess = await runCheckStatement(check, published);
             // The CLI's own noise on stderr (JVM and terminal warnings) is shown only when the check fails.
-            expect({ status: good.status, stdout: good.stdout.trim(), stderr: good.status === 0 ? "" : good.stderr }).toEqual({
-                status: 0,
-                stdout: "OK: the insights reconcile with the domains",
-                stderr: "",
-            });
-            const crossed = runCheck(mismatchQuery({ ...targets, customers: targets.orders }));
-            expect(crossed.status).toBe(1);
-            expect(crossed.stderr).toContain("insights.jaffle_shop.dim_customers: row count is 100, but orders.orders.orders has 99");
+            expect({ status: good.status, stdout: good.stdout.trim(), stderr: good.status === 0 ? "" : good.stderr }).toEqual({ status: 0, stdout: inProcess.summary, stderr: "" });
+            expect(inProcess.summary).toBe("OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672.00 = payments 1672.00; lifetime value 1672.00 = payments 1672.00");
+
+            // A run with a wrong count, a missing and an extra customer, and two payment methods swapped.
+            const wrongRun = "jaffle_shop__00000000000f";
+            await queryAsText(mesh, `CREATE SCHEMA insights.${wrongRun}`);
+            await queryAsText(
+                mesh,
+                `CREATE TABLE insights.${wrongRun}.dim_customers AS SELECT customer_id, first_name, last_name, first_order, most_recent_order, ` +
+                    `IF(customer_id = 3, number_of_orders + 1, number_of_orders) AS number_of_orders, customer_lifetime_value FROM ${INSIGHTS}.dim_customers WHERE customer_id <> 5 ` +
+                    `UNION ALL SELECT 1000, 'X', 'Y', NULL, NULL, NULL, NULL`,
+            );
+            await queryAsText(
+                mesh,
+                `CREATE TABLE insights.${wrongRun}.fct_orders AS SELECT order_id, customer_id, order_date, status, coupon_amount AS credit_card_amount, credit_card_amount AS coupon_amount, ` +
+                    `bank_transfer_amount, gift_card_amount, amount FROM ${INSIGHTS}.fct_orders`,
+            );
+            const wrong = { ...published, dimCustomers: `insights.${wrongRun}.dim_customers`, fctOrders: `insights.${wrongRun}.fct_orders` };
+            const failed = runJob(wrong);
+            const failedInProcess = await runCheckStatement(check, wrong);
+            expect(failed.status).toBe(1);
+            expect(failedInProcess.ok).toBe(false);
+            expect(failedInProcess.problems).toHaveLength(2);
+            for (const line of failedInProcess.problems) {
+                expect(failed.stderr).toContain(line);
+            }
+            expect(failedInProcess.problems[0]).toBe(
+                `insights.${wrongRun}.dim_customers: 3 rows differ (1 missing, 1 extra, 0 duplicated, 1 different); first keys: ` +
+                    "customer_id=3 different: number_of_orders 4, expected 3; customer_id=5 missing: not built; customer_id=1000 extra: not expected",
+            );
+            expect(failedInProcess.problems[1]).toMatch(
+                new RegExp(`^insights\\.${wrongRun}\\.fct_orders: \\d+ rows differ \\(0 missing, 0 extra, 0 duplicated, \\d+ different\\); first keys: order_id=1 different: credit_card_amount 0\\.00, expected 10\\.00, coupon_amount 10\\.00, expected 0\\.00;`),
+            );
         });
     });
 
@@ -231,9 +301,13 @@ describe("the local stack, deployed for real", () => {
             await connection.query("ALTER TABLE orders RENAME COLUMN customer_id TO user_id");
             await connection.end();
         }
+        // The sources read as before the rename, so the run that is published is the one that was.
         const repaired = await mesh.stack.up();
-        expect(Object.keys(repaired.summary.resourceChanges ?? {})).toEqual(["same"]);
-        expect((await mesh.resourceOutputs())["dbt-run"].runId).toBe(before["dbt-run"].runId);
+        expect(repaired.summary.resourceChanges).toMatchObject({ update: 1 });
+        const after = await mesh.resourceOutputs();
+        expect(after["dbt-sources"].fingerprint).toBe(before["dbt-sources"].fingerprint);
+        expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
+        expect(after["check-publication"].rebuiltAt).toBe(before["check-publication"].rebuiltAt);
     });
 
     it("changes nothing and does not re-run dbt on a second pulumi up", async () => {
@@ -244,6 +318,24 @@ describe("the local stack, deployed for real", () => {
         const after = await mesh.resourceOutputs();
         expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
         expect(after["check-reconciliation"].summary).toBe(before["check-reconciliation"].summary);
+        expect(after["check-publication"]).toEqual(before["check-publication"]);
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = 100 customers; .*; published jaffle_shop__[0-9a-f]{12}, rebuilt \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(first deploy\)$/);
+    });
+
+    it("checks the published insights on every pulumi up, and fails a no-op up when they are wrong", async () => {
+        const { runs } = await publishedInsights(mesh);
+        const run = runs[0][1];
+        await queryAsText(mesh, `UPDATE insights.${run}.fct_orders SET amount = amount + 0.01 WHERE order_id = 7`);
+        try {
+            await expect(mesh.stack.up()).rejects.toThrow(
+                /the published insights \(jaffle_shop__[0-9a-f]{12}\) do not reconcile with the domains:\ninsights\.jaffle_shop\.fct_orders: 1 rows differ \(0 missing, 0 extra, 0 duplicated, 1 different\); first keys: order_id=7 different: amount 16\.01, expected 16\.00/,
+            );
+        } finally {
+            await queryAsText(mesh, `UPDATE insights.${run}.fct_orders SET amount = amount - 0.01 WHERE order_id = 7`);
+        }
+        const again = await mesh.stack.up();
+        expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
     });
 
     it("keeps the insights across a restart of the Trino process", async () => {
@@ -268,9 +360,21 @@ describe("the local stack, deployed for real", () => {
         const model = path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql");
         fs.appendFileSync(model, "\n-- edited by the integration test\n");
         const result = await mesh.stack.up();
-        expect(result.summary.resourceChanges).toMatchObject({ update: 2 });
+        expect(result.summary.resourceChanges).toMatchObject({ update: 3 });
         const after = await mesh.resourceOutputs();
         expect(after["dbt-run"].runId).not.toBe(before["dbt-run"].runId);
+        // The new run is published, the one before it is kept for rollback, and every other run is dropped.
+        expect(after["check-publication"]).toMatchObject({ reason: "model change", previousRun: before["check-publication"].publishedRun });
+        expect(after["check-publication"].publishedRun).not.toBe(before["check-publication"].publishedRun);
+        expect(after["check-publication"].dropped).toEqual(["jaffle_shop__00000000000f"]);
+        const schemas = await queryAsText(mesh, "SELECT schema_name FROM insights.information_schema.schemata WHERE schema_name LIKE 'jaffle%' ORDER BY schema_name");
+        expect(schemas.rows.flat()).toEqual(["jaffle_shop", after["check-publication"].publishedRun, before["check-publication"].publishedRun].sort());
+        expect((await publishedInsights(mesh)).runs).toEqual([
+            ["dim_customers", after["check-publication"].publishedRun],
+            ["fct_orders", after["check-publication"].publishedRun],
+        ]);
+        const analyst = await mesh.connection("analyst");
+        await expect(queryTrino(analyst, `SELECT count(*) FROM insights.${after["check-publication"].publishedRun}.dim_customers`)).rejects.toThrow(/Access Denied/);
         expect(after["trino-server"].pid).toBe(before["trino-server"].pid);
         expect(after["customers-server"].pid).toBe(before["customers-server"].pid);
         await expectInsightsToEqual(mesh, canonicalExpected());
@@ -279,9 +383,11 @@ describe("the local stack, deployed for real", () => {
     it("fails pulumi up with dbt's own message on a broken model, and keeps the previous insights", async () => {
         const model = path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql");
         const original = fs.readFileSync(model, "utf8");
+        const before = await publishedInsights(mesh);
         fs.writeFileSync(model, original.replace(/select \* from final\s*$/m, "select * from final_that_does_not_exist"));
         try {
-            await expect(mesh.stack.up()).rejects.toThrow(/dbt build failed[\s\S]*Failure in model fct_orders[\s\S]*final_that_does_not_exist/);
+            await expect(mesh.stack.up()).rejects.toThrow(/dbt build of jaffle_shop__[0-9a-f]{12} failed[\s\S]*Failure in model fct_orders[\s\S]*final_that_does_not_exist/);
+            expect(await publishedInsights(mesh)).toEqual(before);
             await expectInsightsToEqual(mesh, canonicalExpected());
         } finally {
             fs.writeFileSync(model, original);
@@ -311,13 +417,131 @@ describe("the local stack, deployed for real", () => {
         fs.cpSync(path.join(fixture, "data"), dataDir, { recursive: true });
         await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
         const result = await mesh.stack.up();
-        expect(result.summary.resourceChanges).toMatchObject({ update: 5 });
+        // Three reloads, the sources read anew, and a run built, checked and published.
+        expect(result.summary.resourceChanges).toMatchObject({ update: 7 });
         const expected = { dim_customers: readTextTable(path.join(fixture, "expected", "dim_customers.csv")), fct_orders: readTextTable(path.join(fixture, "expected", "fct_orders.csv")) };
         await expectInsightsToEqual(mesh, expected);
         const customers = expected.dim_customers.rows.length;
         const orders = expected.fct_orders.rows.length;
         const outputs = await mesh.stack.outputs();
         expect(outputs.check.value).toMatch(new RegExp(`^OK: dim_customers ${customers} rows = ${customers} customers; fct_orders ${orders} rows = ${orders} orders;`));
+    });
+
+    describe("the check as a gate, on the odd-cents data", () => {
+        /*
+         * Each bug is seeded into a copy of a model, as a careless edit would, and deployed for real.
+         * The gate must stop it, name the table, and leave the published insights exactly as they
+         * were: the same rows, read from the same run, with the same Iceberg snapshots.
+         */
+        const mutations: { bug: string; file: string; from: string | RegExp; to: string; table: string; aggregateCheckPasses: boolean }[] = [
+            {
+                bug: "two payment methods swapped",
+                file: "models/marts/order_payments.sql",
+                from: "when payment_method = '{{ payment_method }}'",
+                to: "when payment_method = '{{ {'credit_card': 'coupon', 'coupon': 'credit_card'}.get(payment_method, payment_method) }}'",
+                table: "fct_orders",
+                aggregateCheckPasses: true,
+            },
+            {
+                bug: "payments attributed to the wrong customer",
+                file: "models/marts/customer_payments.sql",
+                from: /orders\.customer_id,([\s\S]*)group by orders\.customer_id/,
+                to: "case orders.customer_id when 3 then 6 when 6 then 3 else orders.customer_id end as customer_id,$1group by 1",
+                table: "dim_customers",
+                aggregateCheckPasses: true,
+            },
+            { bug: "first_order taken as the max", file: "models/marts/customer_orders.sql", from: "min(order_date) as first_order", to: "max(order_date) as first_order", table: "dim_customers", aggregateCheckPasses: true },
+            {
+                bug: "integer division",
+                file: "macros/cents_to_dollars.sql",
+                from: "cast(cast({{ column_name }} as decimal(18, 2)) / 100 as decimal(18, 2))",
+                to: "cast({{ column_name }} / 100 as decimal(18, 2))",
+                table: "fct_orders",
+                aggregateCheckPasses: false,
+            },
+            {
+                bug: "a dropped coalesce",
+                file: "models/marts/fct_orders.sql",
+                from: "cast(coalesce(order_payments.total_amount, 0) as decimal(18, 2)) as amount",
+                to: "cast(order_payments.total_amount as decimal(18, 2)) as amount",
+                table: "fct_orders",
+                aggregateCheckPasses: true,
+            },
+        ];
+
+        for (const mutation of mutations) {
+            it(`stops ${mutation.bug}, naming ${mutation.table}, and keeps the published insights`, async () => {
+                const file = path.join(mesh.projectDir, "dbt", mutation.file);
+                const original = fs.readFileSync(file, "utf8");
+                const mutated = original.replace(mutation.from, mutation.to);
+                expect(mutated).not.toBe(original);
+                const before = await publishedInsights(mesh);
+                fs.writeFileSync(file, mutated);
+                let message = "";
+                try {
+                    message = await mesh.stack.up().then(
+                        () => "pulumi up succeeded",
+                        (error: Error) => error.message,
+                    );
+                } finally {
+                    fs.writeFileSync(file, original);
+                }
+                expect(message).toMatch(new RegExp(`(nothing was published|the published insights are unchanged)[\\s\\S]*${mutation.table}`));
+                expect(await publishedInsights(mesh)).toEqual(before);
+                // The refused run is still there, named in the message: what would the old aggregate check have said of it?
+                const refusedRun = /(jaffle_shop__[0-9a-f]{12})/.exec(message)?.[1];
+                expect(refusedRun).toBeDefined();
+                expect(await aggregateCheckPasses(mesh, refusedRun!)).toBe(mutation.aggregateCheckPasses);
+            });
+        }
+    });
+
+    it("rebuilds when a domain owner writes to its own database, and follows both changes", async () => {
+        const outputs = await mesh.stack.outputs();
+        const { orders, payments } = outputs.domains.value;
+        const mysql = require("mysql2/promise");
+        const ordersDb = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+        await ordersDb.query("INSERT INTO orders (id, user_id, order_date, status) VALUES (9001, 3, '2026-11-30', 'placed')");
+        await ordersDb.end();
+        const pg = require("pg");
+        const paymentsDb = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+        await paymentsDb.connect();
+        await paymentsDb.query("UPDATE payments SET amount = amount + 3 WHERE id = 1");
+        await paymentsDb.end();
+
+        const result = await mesh.stack.up();
+        expect(result.summary.resourceChanges).toMatchObject({ update: 4 });
+        expect((await mesh.resourceOutputs())["check-publication"].reason).toBe("domain data change");
+
+        // The same two changes applied to the CSVs, and the insights recomputed from them by the reference model.
+        const changedDir = path.join(mesh.projectDir, "odd-cents-changed");
+        fs.cpSync(path.join(mesh.projectDir, "odd-cents"), changedDir, { recursive: true });
+        fs.appendFileSync(path.join(changedDir, "orders.csv"), "9001,3,2026-11-30,placed\n");
+        const paymentsCsv = path.join(changedDir, "payments.csv");
+        const [header, first, ...rest] = fs.readFileSync(paymentsCsv, "utf8").split("\n");
+        const [id, orderId, method, cents] = first.split(",");
+        expect(id).toBe("1");
+        fs.writeFileSync(paymentsCsv, [header, [id, orderId, method, Number(cents) + 3].join(","), ...rest].join("\n"));
+        await expectInsightsToEqual(mesh, referenceInsights(changedDir));
+
+        const again = await mesh.stack.up();
+        expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
+    });
+
+    it("fails pulumi up naming a domain table that disappeared, and keeps the published insights", async () => {
+        const before = await publishedInsights(mesh);
+        const payments = (await mesh.stack.outputs()).domains.value.payments;
+        const pg = require("pg");
+        const client = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+        await client.connect();
+        await client.query("ALTER TABLE payments RENAME TO payments_elsewhere");
+        try {
+            await expect(mesh.stack.up()).rejects.toThrow(/dbt: the source table payments\.public\.payments is gone, or dbt may no longer read it; the published insights are unchanged/);
+            expect(await publishedInsights(mesh)).toEqual(before);
+        } finally {
+            await client.query("ALTER TABLE payments_elsewhere RENAME TO payments");
+            await client.end();
+        }
     });
 
     it("builds exact insights from the synthetic data set of datamesh:scale", async () => {

@@ -217,7 +217,7 @@ describe("dbt on docker", () => {
         expect(run.inputs).toMatchObject({ image: "sha256:built-dbt-run-image", attach: true, logs: true, mustRun: false, networksAdvanced: [{ name: "datamesh-unit" }] });
         expect(run.inputs.labels).toEqual([
             { label: "datamesh.dbt.project-digest", value: digestDirectory(DBT_DIR) },
-            { label: "datamesh.dbt.data-fingerprint", value: byName("customers-data").inputs.fingerprint },
+            { label: "datamesh.dbt.run-schema", value: byName("check-publication").inputs.runSchema },
         ]);
     });
 
@@ -295,7 +295,7 @@ describe("stack outputs", () => {
             expect(await valueOf(stack.domains[domain].port)).toBe(port);
         }
         expect(await valueOf(stack.dbtSummary)).toBe("Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1");
-        expect(await valueOf(stack.check)).toBe(resources.find(r => r.type.endsWith(":InsightsReconciliation"))?.state.summary);
+        expect(await valueOf(stack.check)).toBe(byName("check-publication").state.summary);
     });
 });
 

@@ -71,14 +71,17 @@ describe("local processes", () => {
         await expect(provisionMariadbAdmin(inputs)).rejects.toThrow(/^orders: cannot reach MariaDB's root socket .*datamesh-mariadb-1\.sock to set up its administrator: .*ENOENT/);
     });
 
-    it("fails the dbt job's check for changed sources when Trino cannot be asked, instead of reporting no change", async () => {
-        const { localDbtProvider } = await import("../../platforms/local/dbtRun");
+    it("never takes an unreadable source as unchanged: the diff defers to the update, which fails with the error", async () => {
+        const { sourceFingerprintProvider } = await import("../../resources/sourceFingerprint");
         const inputs = {
             component: "dbt",
-            watch: { connection: { url: "http://127.0.0.1:1", user: "dbt" }, sources: [{ catalog: "orders", schema: "orders", table: "orders" }] },
-            sourceSchema: "digest-of-the-last-run",
+            access: { connection: { url: "http://127.0.0.1:1", user: "dbt" } },
+            sources: [{ catalog: "orders", schema: "orders", table: "orders" }],
+            trinoVersion: "476",
+            loaded: "files:abc",
         };
-        await expect(localDbtProvider.diff!("id", inputs, inputs)).rejects.toThrow(/^dbt: cannot read the sources' columns from Trino to see whether a domain changed them: .*ECONNREFUSED/);
+        await expect(sourceFingerprintProvider.diff!("id", { ...inputs, fingerprint: "of-the-last-run", tables: [] }, inputs)).resolves.toEqual({ changes: true });
+        await expect(sourceFingerprintProvider.update!("id", inputs, inputs)).rejects.toThrow(/ECONNREFUSED/);
     });
 
     it("replaces files whole", () => {

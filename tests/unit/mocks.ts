@@ -28,6 +28,16 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { runId: "run-1", summary: "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" };
         case "InsightsReconciliation":
             return { summary: "OK: all reconciled" };
+        case "SourceFingerprint":
+            return { fingerprint: `fingerprint-of-${args.inputs.sources.map((s: { table: string }) => s.table).join("-")}`, tables: [] };
+        case "InsightsPublication":
+            return {
+                publishedRun: args.inputs.runSchema,
+                previousRun: "",
+                rebuiltAt: "2026-01-01T00:00:00Z",
+                reason: "first deploy",
+                summary: `${args.inputs.audit}; published ${args.inputs.runSchema}, rebuilt 2026-01-01T00:00:00Z (first deploy)`,
+            };
         case "ClusterTrino":
             // The coordinator's own answer; the stack refuses any release but the pinned one.
             return { version: "476", activeNodes: args.inputs.nodes };

@@ -1,74 +1,57 @@
-import { CheckFacts, centsToDollars, checkQueries, decimalToCents, factsFromRows, mismatchQuery, reconcile } from "../../lib/reconcile";
+import { checkStatement, checkVerdict, KEYS_SHOWN, PAYMENT_METHODS } from "../../lib/reconcile";
+import { centsToDollars } from "../reference";
 
-const targets = { dimCustomers: "insights.s.dim_customers", fctOrders: "insights.s.fct_orders", customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
-const good: CheckFacts = {
-    dimCustomersRows: 100,
-    dimCustomersDistinct: 100,
-    customersRows: 100,
-    fctOrdersRows: 99,
-    fctOrdersDistinct: 99,
-    ordersRows: 99,
-    fctOrdersAmount: "1672.00",
-    fctOrdersMethodAmount: "1672.00",
-    paymentsCentsForOrders: "167200",
-    dimCustomersLifetimeValue: "1672.00",
-    paymentsCentsForCustomers: "167200",
-};
+/*
+ * The check statement's behaviour is proven against a real Trino by the integration tests (the
+ * mutation tests above all); here, its shape and the verdict rule that both the deploying process
+ * and the cluster Job apply.
+ */
 
-describe("money", () => {
-    it("converts exactly between decimal dollars and cents", () => {
-        expect(decimalToCents("1672.00")).toBe(167200n);
-        expect(decimalToCents("0.5")).toBe(50n);
-        expect(decimalToCents("-12.34")).toBe(-1234n);
-        expect(decimalToCents("7")).toBe(700n);
-        expect(decimalToCents("12.3400")).toBe(1234n);
+const targets = { dimCustomers: "insights.s__run.dim_customers", fctOrders: "insights.s__run.fct_orders", customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
+
+describe("the check statement", () => {
+    const sql = checkStatement(targets);
+
+    it("is one statement over exactly the given tables", () => {
+        expect(sql).toMatchSnapshot();
+        expect(sql.trim().endsWith(";")).toBe(false);
+        const tables = new Set(sql.match(/\b(?:insights|customers|orders|payments)\.[a-z_]+\.[a-z_]+\b/g));
+        expect([...tables].sort()).toEqual(Object.values(targets).sort());
+    });
+
+    it("compares every column of both insights, both ways, with NULL equal only to NULL", () => {
+        for (const column of ["first_name", "last_name", "first_order", "most_recent_order", "number_of_orders", "customer_lifetime_value", "order_date", "status", "amount", ...PAYMENT_METHODS.map(m => `${m}_amount`)]) {
+            expect(sql).toContain(`a.${column} IS DISTINCT FROM e.${column}`);
+        }
+        expect(sql.match(/FULL OUTER JOIN/g)).toHaveLength(2);
+        expect(sql).toContain("'duplicated'");
+        expect(sql).toContain(`1, ${KEYS_SHOWN}`);
+    });
+
+    it("recomputes money from integer cents, never through the models' own macro", () => {
+        expect(sql).not.toContain("cents_to_dollars");
+        expect(sql).toContain("CAST(pc.cents AS decimal(38, 2)) / 100 AS customer_lifetime_value");
+        expect(sql).not.toMatch(/\bdouble\b|\breal\b/);
+    });
+});
+
+describe("the check's verdict", () => {
+    it("passes on exactly one OK line, which is the summary", () => {
+        expect(checkVerdict(["OK: dim_customers 1 rows = 1 customers"])).toEqual({ ok: true, summary: "OK: dim_customers 1 rows = 1 customers", problems: [] });
+    });
+
+    it("fails on anything else, keeping every line", () => {
+        const problem = "insights.s.fct_orders: 2 rows differ (0 missing, 0 extra, 0 duplicated, 2 different); first keys: order_id=1 different: amount 1.00, expected 1.01";
+        expect(checkVerdict([problem])).toEqual({ ok: false, problems: [problem] });
+        expect(checkVerdict(["OK: x", "OK: y"]).ok).toBe(false);
+        expect(checkVerdict([])).toEqual({ ok: false, problems: ["the check statement returned no line"] });
+    });
+});
+
+describe("money in the reference model", () => {
+    it("prints exact dollars from cents", () => {
         expect(centsToDollars(167201n)).toBe("1672.01");
         expect(centsToDollars(-5n)).toBe("-0.05");
-    });
-
-    it("refuses fractions of a cent and non-numbers", () => {
-        expect(() => decimalToCents("1.005")).toThrow("'1.005' has fractions of a cent");
-        expect(() => decimalToCents("abc")).toThrow("'abc' is not a decimal number");
-    });
-});
-
-describe("reconcile", () => {
-    it("passes when every figure agrees, with a summary", () => {
-        const result = reconcile(good, targets);
-        expect(result.mismatches).toEqual([]);
-        expect(result.summary).toBe("OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672.00 = payments 1672.00; lifetime value 1672.00 = payments 1672.00");
-    });
-
-    it("names the table and both numbers when money is off by a cent", () => {
-        const result = reconcile({ ...good, fctOrdersAmount: "1671.99" }, targets);
-        expect(result.mismatches).toEqual(["insights.s.fct_orders: sum(amount) is 1671.99, but payments.public.payments totals 1672.00"]);
-    });
-
-    it("catches integer division that drops the cents", () => {
-        const result = reconcile({ ...good, paymentsCentsForOrders: "167250", paymentsCentsForCustomers: "167250" }, targets);
-        expect(result.mismatches).toHaveLength(3);
-    });
-
-    it("names the table when a row is missing or duplicated", () => {
-        expect(reconcile({ ...good, dimCustomersRows: 101 }, targets).mismatches).toEqual(["insights.s.dim_customers: row count is 101, but customers.public.customers has 100"]);
-        expect(reconcile({ ...good, fctOrdersDistinct: 98 }, targets).mismatches).toEqual(["insights.s.fct_orders: distinct order_id count is 98, but orders.orders.orders has 99"]);
-    });
-
-    it("reads the first rows of its own queries in order", () => {
-        expect(checkQueries(targets)).toHaveLength(6);
-        const facts = factsFromRows([[100, 100, "1672.00"], [100], [99, 99, "1672.00", "1672.00"], [99], ["167200"], ["167200"]]);
-        expect(facts).toEqual(good);
-    });
-});
-
-describe("the reconciliation as one statement, for checks that run inside a cluster", () => {
-    it("compares every figure reconcile compares, and returns only disagreements", () => {
-        const sql = mismatchQuery(targets);
-        expect(sql).toMatchSnapshot();
-        for (const table of Object.values(targets)) {
-            expect(sql).toContain(`FROM ${table}`);
-        }
-        expect(sql.match(/^SELECT IF\(/gm)).toHaveLength(7);
-        expect(sql).toContain("WHERE problem IS NOT NULL");
+        expect(centsToDollars(7n)).toBe("0.07");
     });
 });

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { digestDirectory } from "../../lib/digest";
+import { dependsOn, recordDependencies } from "./dependencies";
 import { attachUrns, FAKE_TOOLCHAIN, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
@@ -11,6 +12,7 @@ jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeF
 const STATE_DIR = "/var/lib/datamesh-unit";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let resources: RecordedResource[];
+let dependencies: Map<string, string[]>;
 let stack: typeof import("../../index");
 
 const dynamic = (kind: string) => `pulumi-nodejs:dynamic/datamesh:${kind}`;
@@ -24,6 +26,7 @@ const byName = (name: string) => {
 
 beforeAll(async () => {
     resources = await installMocks();
+    dependencies = recordDependencies();
     pulumi.runtime.setAllConfig({ "datamesh:stateDir": STATE_DIR, "datamesh:basePort": "25430", "datamesh:trinoPort": "28080" });
     stack = await import("../../index");
     await valueOf(stack.check);
@@ -142,7 +145,21 @@ describe("dbt and the check", () => {
         expect(run.inputs.env.value).toEqual({ DATAMESH_DBT_PASSWORD: "generated-trino-dbt-password" });
         expect(run.inputs.vars).toEqual({ customers_catalog: "customers", customers_schema: "public", orders_catalog: "orders", orders_schema: "orders", payments_catalog: "payments", payments_schema: "public" });
         expect(run.inputs.projectDigest).toBe(digestDirectory(path.join(__dirname, "..", "..", "dbt")));
-        expect(run.inputs.dataFingerprint).toBe(byName("customers-data").inputs.fingerprint);
+        expect(run.inputs.runSchema).toMatch(/^jaffle_shop__[0-9a-f]{12}$/);
+        expect(run.inputs.profile).toContain(`schema: ${run.inputs.runSchema}`);
+    });
+
+    it("reads the sources through Trino as dbt, after every load, and builds a run named after what it read", () => {
+        const sources = byName("dbt-sources");
+        expect(sources.inputs.loaded).toBe(byName("customers-data").inputs.fingerprint);
+        expect(sources.inputs.access.value.connection).toMatchObject({ url: "https://127.0.0.1:28080", user: "dbt", password: "generated-trino-dbt-password" });
+        expect(sources.inputs.sources).toEqual([
+            { catalog: "customers", schema: "public", table: "customers" },
+            { catalog: "orders", schema: "orders", table: "orders" },
+            { catalog: "payments", schema: "public", table: "payments" },
+        ]);
+        expect(dependsOn(dependencies, byName("dbt-run").urn, sources.urn)).toBe(true);
+        expect(dependsOn(dependencies, sources.urn, byName("payments-data").urn)).toBe(true);
     });
 
     it("checks the dbt run it follows, through the coordinator", () => {
@@ -150,9 +167,10 @@ describe("dbt and the check", () => {
         expect(check.inputs.dbtRunId).toBe("run-1");
         expect(check.inputs.trino[SECRET_SIG]).toBeDefined();
         expect(check.inputs.trino.value).toMatchObject({ url: "https://127.0.0.1:28080", user: "datamesh_check", password: "generated-trino-check-password" });
+        const runSchema = byName("dbt-run").inputs.runSchema;
         expect(check.inputs.targets).toEqual({
-            dimCustomers: "insights.jaffle_shop.dim_customers",
-            fctOrders: "insights.jaffle_shop.fct_orders",
+            dimCustomers: `insights.${runSchema}.dim_customers`,
+            fctOrders: `insights.${runSchema}.fct_orders`,
             customers: "customers.public.customers",
             orders: "orders.orders.orders",
             payments: "payments.public.payments",
@@ -169,14 +187,25 @@ describe("stack outputs", () => {
         expect(await valueOf(stack.users.analyst.password)).toBe("generated-trino-analyst-password");
         expect(await isSecret(stack.users.analyst.password)).toBe(true);
         expect(stack.insights).toEqual({ catalog: "insights", schema: "jaffle_shop" });
-        // The check's output is what the reconciliation resource reported, not a made-up text.
-        expect(await valueOf(stack.check)).toBe(resources.find(r => r.type.endsWith(":InsightsReconciliation"))?.state.summary);
+        // The check's output is what the publication reported, which begins with the reconciliation's own summary.
+        const publication = byName("check-publication");
+        expect(await valueOf(stack.check)).toBe(publication.state.summary);
+        expect(publication.state.summary.startsWith(`${byName("check-reconciliation").state.summary};`)).toBe(true);
+        expect(await valueOf(stack.publishedRun)).toBe(byName("dbt-run").inputs.runSchema);
         expect(stack.exampleQuery).toMatch(/^SELECT .* FROM insights\.jaffle_shop\.dim_customers/);
         const orders = stack.domains.orders;
         expect(await valueOf(orders.engine)).toBe("mariadb");
         expect(await valueOf(orders.port)).toBe(25431);
         expect(await valueOf(orders.user)).toBe("orders_owner");
         expect(await valueOf(orders.password)).toBe("generated-orders-owner-password");
+    });
+
+    it("publishes only after the check of the run, to the schema analysts read", () => {
+        const publication = byName("check-publication");
+        expect(dependsOn(dependencies, publication.urn, byName("check-reconciliation").urn)).toBe(true);
+        expect(publication.inputs).toMatchObject({ catalog: "insights", schema: "jaffle_shop", tables: ["dim_customers", "fct_orders"], runSchema: byName("dbt-run").inputs.runSchema });
+        expect(publication.inputs.publisher.value.connection.user).toBe("dbt");
+        expect(publication.inputs.checker.value.connection.user).toBe("datamesh_check");
     });
 
     it("marks every domain password secret", async () => {

@@ -1,0 +1,248 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CheckTargets, CheckVerdict } from "../lib/reconcile";
+import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, withTrino } from "../lib/trinoQuery";
+import { runCheckStatement } from "./insightsCheck";
+
+/*
+ * The publish step of write-audit-publish. dbt builds each run into a schema of its own, which
+ * analysts cannot read; once dbt's tests and the check have passed there, the published schema's
+ * views are switched to the run's tables. Until then, and whenever anything fails, the views keep
+ * pointing at the last good run, whose tables nothing touches.
+ *
+ * The published views are checked again on every deployment, a no-op included.
+ */
+
+/** Why the insights were last rebuilt. */
+export type RebuildReason = "first deploy" | "model change" | "domain data change" | "config change";
+
+/** What a rebuild follows: the dbt project, the sources' content, and the rest of its configuration. */
+export interface RebuildCause {
+    projectDigest: string;
+    sourceFingerprint: string;
+    config: string;
+}
+
+interface PublicationInputs {
+    component: string;
+    /** The publisher: the user that owns the run schemas and creates the views (secret). */
+    publisher: TrinoAccess;
+    /** The read-only user that checks the published views on every deployment (secret). */
+    checker: TrinoAccess;
+    catalog: string;
+    /** The schema analysts read. */
+    schema: string;
+    /** The run to publish, a schema named `<schema>__<run>`. */
+    runSchema: string;
+    /** The tables analysts read, each published as a view of the same name. */
+    tables: string[];
+    /** The domain tables the published views are checked against. */
+    domains: Pick<CheckTargets, "customers" | "orders" | "payments">;
+    /** The check's summary of the run, from the check that gated it. */
+    audit: string;
+    cause: RebuildCause;
+}
+
+interface PublicationOutputs extends PublicationInputs {
+    /** The run the views point at, read back from their definitions after the switch. */
+    publishedRun: string;
+    /** The run kept for rollback, if any. */
+    previousRun: string;
+    /** The runs dropped by this publish. */
+    dropped: string[];
+    rebuiltAt: string;
+    reason: RebuildReason;
+    summary: string;
+}
+
+function qualified(catalog: string, schema: string, table: string): string {
+    return `${catalog}.${schema}.${table}`;
+}
+
+function literal(value: string): string {
+    return `'${value.replace(/'/g, "''")}'`;
+}
+
+async function lines(connection: TrinoConnection, sql: string): Promise<string[]> {
+    return (await queryTrino(connection, sql)).rows.map(row => String(row[0]));
+}
+
+/** Which schema each published view reads from, by table; a table that is not a view maps to "". */
+async function publishedSources(connection: TrinoConnection, inputs: PublicationInputs): Promise<Map<string, string>> {
+    const { rows } = await queryTrino(
+        connection,
+        `SELECT t.table_name, t.table_type, v.view_definition FROM ${inputs.catalog}.information_schema.tables t ` +
+            `LEFT JOIN ${inputs.catalog}.information_schema.views v ON v.table_schema = t.table_schema AND v.table_name = t.table_name ` +
+            `WHERE t.table_schema = ${literal(inputs.schema)}`,
+    );
+    const sources = new Map<string, string>();
+    for (const [table, type, definition] of rows) {
+        const match = /\bFROM\s+"?(\w+)"?\."?(\w+)"?\."?(\w+)"?/i.exec(String(definition ?? ""));
+        sources.set(String(table), type === "VIEW" && match ? match[2] : "");
+    }
+    return sources;
+}
+
+async function switchView(connection: TrinoConnection, inputs: PublicationInputs, table: string, runSchema: string, existing: string | undefined): Promise<void> {
+    if (existing === "") {
+        // A table of that name, from a deployment older than write-audit-publish: it gives way to the view.
+        await queryTrino(connection, `DROP TABLE ${qualified(inputs.catalog, inputs.schema, table)}`);
+    }
+    await queryTrino(
+        connection,
+        `CREATE OR REPLACE VIEW ${qualified(inputs.catalog, inputs.schema, table)} SECURITY DEFINER AS SELECT * FROM ${qualified(inputs.catalog, runSchema, table)}`,
+    );
+}
+
+async function dropRun(connection: TrinoConnection, catalog: string, schema: string): Promise<void> {
+    const objects = await queryTrino(connection, `SELECT table_name, table_type FROM ${catalog}.information_schema.tables WHERE table_schema = ${literal(schema)}`);
+    // Views first: they may read the run's tables.
+    const ordered = [...objects.rows].sort((a, b) => (a[1] === "VIEW" ? 0 : 1) - (b[1] === "VIEW" ? 0 : 1));
+    for (const [table, type] of ordered) {
+        await queryTrino(connection, `DROP ${type === "VIEW" ? "VIEW" : "TABLE"} IF EXISTS ${qualified(catalog, schema, String(table))}`);
+    }
+    await queryTrino(connection, `DROP SCHEMA IF EXISTS ${catalog}.${schema}`);
+}
+
+function reasonFor(olds: PublicationInputs | undefined, news: PublicationInputs): RebuildReason {
+    if (!olds) {
+        return "first deploy";
+    }
+    if (olds.cause.projectDigest !== news.cause.projectDigest) {
+        return "model change";
+    }
+    if (olds.cause.sourceFingerprint !== news.cause.sourceFingerprint) {
+        return "domain data change";
+    }
+    return "config change";
+}
+
+function describe(outputs: Pick<PublicationOutputs, "audit" | "publishedRun" | "rebuiltAt" | "reason">): string {
+    return `${outputs.audit}; published ${outputs.publishedRun}, rebuilt ${outputs.rebuiltAt} (${outputs.reason})`;
+}
+
+async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Promise<PublicationOutputs> {
+    return withTrino(inputs.publisher, async connection => {
+        const before = await publishedSources(connection, inputs);
+        const switched: string[] = [];
+        try {
+            for (const table of inputs.tables) {
+                await switchView(connection, inputs, table, inputs.runSchema, before.get(table));
+                switched.push(table);
+            }
+        } catch (error) {
+            // Readers must not be left with some views on the new run and some on the old one.
+            for (const table of switched) {
+                const previous = before.get(table);
+                if (previous) {
+                    await switchView(connection, inputs, table, previous, previous).catch(() => undefined);
+                }
+            }
+            throw new Error(`${inputs.component}: could not publish ${inputs.runSchema}; the published insights are as they were: ${(error as Error).message}`);
+        }
+        const after = await publishedSources(connection, inputs);
+        const runs = new Set(inputs.tables.map(table => after.get(table)));
+        if (runs.size !== 1 || !runs.has(inputs.runSchema)) {
+            throw new Error(`${inputs.component}: after publishing ${inputs.runSchema}, the views read ${[...runs].join(", ")}`);
+        }
+        const replaced = inputs.tables.map(table => before.get(table)).find(run => run && run !== inputs.runSchema);
+        const previousRun = replaced ?? (olds?.previousRun !== inputs.runSchema ? olds?.previousRun : undefined) ?? "";
+        const prefix = `${inputs.schema}__`;
+        const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${literal(prefix)})`)).filter(
+            run => run !== inputs.runSchema && run !== previousRun,
+        );
+        for (const run of stale.sort()) {
+            await dropRun(connection, inputs.catalog, run);
+        }
+        const rebuiltAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+        const reason = reasonFor(olds, inputs);
+        const publishedRun = inputs.runSchema;
+        return { ...inputs, publishedRun, previousRun, dropped: stale, rebuiltAt, reason, summary: describe({ audit: inputs.audit, publishedRun, rebuiltAt, reason }) };
+    });
+}
+
+/** The check statement against the published views. */
+export function publishedTargets(inputs: Pick<PublicationInputs, "catalog" | "schema" | "domains">): CheckTargets {
+    return { dimCustomers: qualified(inputs.catalog, inputs.schema, "dim_customers"), fctOrders: qualified(inputs.catalog, inputs.schema, "fct_orders"), ...inputs.domains };
+}
+
+const PUBLISH_KEYS: (keyof PublicationInputs)[] = ["catalog", "schema", "runSchema", "tables", "audit"];
+
+export const publicationProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: PublicationInputs) {
+        return { id: `${inputs.catalog}.${inputs.schema}`, outs: await publish(inputs) };
+    },
+    async diff(_id: string, olds: PublicationOutputs, news: PublicationInputs) {
+        if (PUBLISH_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key]))) {
+            return { changes: true };
+        }
+        // Nothing to publish: check what analysts read now against the domains, as on every deployment.
+        let verdict: CheckVerdict;
+        try {
+            verdict = await withTrino(news.checker, connection => runCheckStatement(connection, publishedTargets(news)));
+        } catch (error) {
+            if (isTrinoRefusal(error)) {
+                throw new Error(`${news.component}: cannot check the published insights: ${(error as Error).message}`);
+            }
+            // Not reachable yet (a coordinator being restarted): the update checks once it is.
+            return { changes: true };
+        }
+        if (!verdict.ok) {
+            throw new Error(`${news.component}: the published insights (${olds.publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
+        }
+        return { changes: false };
+    },
+    async update(_id: string, olds: PublicationOutputs, news: PublicationInputs) {
+        if (PUBLISH_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
+            const verdict = await withTrino(news.checker, connection => runCheckStatement(connection, publishedTargets(news)));
+            if (!verdict.ok) {
+                throw new Error(`${news.component}: the published insights (${olds.publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
+            }
+            return { outs: { ...olds, ...news, summary: describe({ ...olds, audit: verdict.summary! }) } };
+        }
+        return { outs: await publish(news, olds) };
+    },
+};
+
+export interface InsightsPublicationArgs {
+    /** Names the owning component in errors. */
+    component: string;
+    /** The user that creates the views and drops old runs, and how to reach Trino (secret). */
+    publisher: pulumi.Input<TrinoAccess>;
+    /** The read-only user that checks the published views (secret). */
+    checker: pulumi.Input<TrinoAccess>;
+    /** The insights catalog. */
+    catalog: string;
+    /** The schema analysts read. */
+    schema: string;
+    /** The run schema to publish; it exists and has passed the check. */
+    runSchema: pulumi.Input<string>;
+    /** The tables to publish. */
+    tables: string[];
+    /** The domain tables, fully qualified. */
+    domains: Pick<CheckTargets, "customers" | "orders" | "payments">;
+    /** The gating check's summary. */
+    audit: pulumi.Input<string>;
+    /** What the run was built from. */
+    cause: pulumi.Input<RebuildCause>;
+}
+
+/** The published insights: views switched to a checked run, and checked again on every deployment. */
+export class InsightsPublication extends pulumi.dynamic.Resource {
+    public readonly publishedRun!: pulumi.Output<string>;
+    public readonly previousRun!: pulumi.Output<string>;
+    public readonly rebuiltAt!: pulumi.Output<string>;
+    public readonly reason!: pulumi.Output<RebuildReason>;
+    /** The check's summary, the published run, and when and why it was built. */
+    public readonly summary!: pulumi.Output<string>;
+
+    constructor(name: string, args: InsightsPublicationArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            publicationProvider,
+            name,
+            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
+            { ...opts, additionalSecretOutputs: ["publisher", "checker"] },
+            "datamesh",
+            "InsightsPublication",
+        );
+    }
+}
