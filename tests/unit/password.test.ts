@@ -1,5 +1,5 @@
 import * as crypto from "crypto";
-import { PASSWORD_ALPHABET, passwordProvider, randomString } from "../../resources/password";
+import { PASSWORD_ALPHABET, passwordProvider, randomString, saltProvider } from "../../resources/password";
 
 const bcrypt = require("bcryptjs");
 
@@ -48,5 +48,21 @@ describe("generated passwords", () => {
         expect([...created.outs.value].every((c: string) => PASSWORD_ALPHABET.includes(c))).toBe(true);
         expect(bcrypt.compareSync(created.outs.value, created.outs.bcryptHash.replace(/^\$2y\$/, "$2b$"))).toBe(true);
         expect(created.outs.bcryptHash).toMatch(/^\$2y\$10\$/);
+    });
+});
+
+describe("stored bcrypt salts", () => {
+    it("are random per user and kept until the user or the cost changes", async () => {
+        const analyst = await saltProvider.create({ user: "analyst", cost: 10 });
+        const again = await saltProvider.create({ user: "analyst", cost: 10 });
+        const finance = await saltProvider.create({ user: "finance", cost: 10 });
+        const salts = [analyst, again, finance].map(created => created.outs.salt);
+        expect(new Set(salts).size).toBe(3);
+        for (const salt of salts) {
+            expect(salt).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{22}$/);
+        }
+        expect(await saltProvider.diff!("id", analyst.outs, { user: "analyst", cost: 10 })).toMatchObject({ changes: false, replaces: [] });
+        expect(await saltProvider.diff!("id", analyst.outs, { user: "auditor", cost: 10 })).toMatchObject({ changes: true, replaces: ["user"] });
+        expect(await saltProvider.diff!("id", analyst.outs, { user: "analyst", cost: 12 })).toMatchObject({ changes: true, replaces: ["cost"] });
     });
 });
