@@ -55,7 +55,12 @@ const configSchema = z
             .optional(),
         trinoCertificate: z.string().min(1, "must not be empty").optional(),
         trinoPrivateKey: z.string().min(1, "must not be empty").optional(),
-        analystPassword: z.string().min(12, "must be at least 12 characters (or leave the key unset to have one generated)").optional(),
+        analystPassword: z
+            .string()
+            .min(12, "must be at least 12 characters (or leave the key unset to have one generated)")
+            // Trino decodes a client's password as ISO-8859-1; a character outside it (such as €) could never be sent.
+            .regex(/^[\u0020-\u007e\u00a0-\u00ff]*$/, "must consist of printable Latin-1 characters (such as é or ß, not €): Trino reads passwords as ISO-8859-1")
+            .optional(),
         readers: z
             .string()
             .transform((text, ctx) => {

@@ -239,7 +239,10 @@ export function renderAccessControl(etcDir: string): string {
     return renderProperties({ "access-control.name": "file", "security.config-file": `${etcDir}/rules.json`, "security.refresh-period": "5s" });
 }
 
-/** Trino's password file: one `user:bcrypt-hash` line per user, sorted. It holds no password. */
+/**
+ * Trino's password file: one `user:bcrypt-hash` line per user, sorted. It holds no password, but
+ * each hash lets whoever reads it test guesses, so it travels and is stored as a secret.
+ */
 export function renderPasswordDb(users: { user: string; bcryptHash: string }[]): string {
     const seen = new Set<string>();
     return [...users]
@@ -291,14 +294,11 @@ export function renderLogProperties(): string {
     return renderProperties({ "io.trino": "INFO" });
 }
 
-/** Every file of a coordinator's etc/ folder, keyed by path relative to etc/, in sorted order. */
-export function renderEtc(spec: {
-    node: NodeSpec;
-    coordinator: CoordinatorSpec;
-    catalogs: CatalogSpec[];
-    users: { user: string; bcryptHash: string }[];
-    accessRules: string;
-}): Record<string, string> {
+/**
+ * Every file of a coordinator's etc/ folder but password.db (see renderPasswordDb), keyed by path
+ * relative to etc/, in sorted order. They hold no secret, so a diff can show them.
+ */
+export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; catalogs: CatalogSpec[]; accessRules: string }): Record<string, string> {
     const names = spec.catalogs.map(c => c.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) {
@@ -311,7 +311,6 @@ export function renderEtc(spec: {
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
         "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
-        "password.db": renderPasswordDb(spec.users),
         "rules.json": spec.accessRules,
     };
     for (const catalog of spec.catalogs) {

@@ -3,8 +3,8 @@ import { KubeTunnel } from "../lib/kubectl";
 import { TrinoAccess } from "../lib/trinoQuery";
 import { CatalogSpec } from "../catalogs/trino";
 import { Platform } from "../platforms";
-import { stableBcryptHash } from "../lib/passwordHash";
-import { GeneratedPassword } from "../resources/password";
+import { bcryptHashWithSalt } from "../lib/passwordHash";
+import { BcryptSalt, GeneratedPassword } from "../resources/password";
 import { TrinoTlsMaterial } from "../resources/trinoTls";
 
 const KEYSTORE_PASSWORD_ENV = "TRINO_KEYSTORE_PASSWORD";
@@ -114,11 +114,13 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
         const passwords: Record<string, { value: pulumi.Output<string>; bcryptHash: pulumi.Output<string> }> = Object.fromEntries(
             Object.keys(args.users).map(role => {
                 const preset = args.presetPasswords?.[role];
+                const prefix = `${name}-${role.replace(/_/g, "-")}`;
                 if (preset === undefined) {
-                    return [role, new GeneratedPassword(`${name}-${role.replace(/_/g, "-")}-password`, {}, child)];
+                    return [role, new GeneratedPassword(`${prefix}-password`, {}, child)];
                 }
                 const value = pulumi.secret(preset);
-                return [role, { value, bcryptHash: pulumi.unsecret(value.apply(password => stableBcryptHash(password, `${pulumi.getStack()}:${args.users[role]}`))) }];
+                const salt = new BcryptSalt(`${prefix}-salt`, { user: args.users[role] }, child);
+                return [role, { value, bcryptHash: pulumi.all([value, salt.salt]).apply(([password, stored]) => bcryptHashWithSalt(password, stored)) }];
             }),
         );
         const sharedSecret = new GeneratedPassword(`${name}-shared-secret`, { length: 64 }, child);
@@ -130,7 +132,8 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 .all([pulumi.all(args.secretEnv), tls.env, sharedSecret.value])
                 .apply(([parts, tlsEnv, shared]) => Object.assign({ [SHARED_SECRET_ENV]: shared }, tlsEnv, ...parts) as Record<string, string>),
         );
-        const users = pulumi.all(Object.entries(args.users).map(([role, user]) => passwords[role].bcryptHash.apply(bcryptHash => ({ user, bcryptHash }))));
+        // A hash lets whoever reads it test guesses, so the users' list is a secret wherever it goes.
+        const users = pulumi.secret(pulumi.all(Object.entries(args.users).map(([role, user]) => passwords[role].bcryptHash.apply(bcryptHash => ({ user, bcryptHash })))));
         const probe = pulumi.secret(passwords[args.probeRole].value.apply(password => ({ user: args.users[args.probeRole], password })));
         const server = args.platform.trinoServer(
             `${name}-server`,

@@ -18,8 +18,14 @@ function quoteIdentifier(engine: Engine, name: string): string {
     return engine === "mariadb" ? `\`${name}\`` : `"${name}"`;
 }
 
-function quoteLiteral(value: string): string {
-    return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+/**
+ * A string literal in the engine's syntax. PostgreSQL (with standard_conforming_strings on, its
+ * default since 9.1, which the stack's servers keep) takes a backslash as itself; MariaDB (without
+ * NO_BACKSLASH_ESCAPES in sql_mode, its default) takes it as an escape, so it is doubled there.
+ */
+export function quoteLiteral(engine: Engine, value: string): string {
+    const escaped = engine === "mariadb" ? value.replace(/\\/g, "\\\\") : value;
+    return `'${escaped.replace(/'/g, "''")}'`;
 }
 
 const COLUMN_TYPES: Record<Engine, Record<ColumnType, string>> = {
@@ -45,8 +51,8 @@ export function createTableSql(engine: Engine, domain: DomainSpec): string {
 function postgresLoginSql(user: string, password: string): string[] {
     const role = quoteIdentifier("postgresql", user);
     return [
-        `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(user)}) THEN CREATE ROLE ${role} LOGIN; END IF; END $$`,
-        `ALTER ROLE ${role} WITH LOGIN PASSWORD ${quoteLiteral(password)}`,
+        `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral("postgresql", user)}) THEN CREATE ROLE ${role} LOGIN; END IF; END $$`,
+        `ALTER ROLE ${role} WITH LOGIN PASSWORD ${quoteLiteral("postgresql", password)}`,
     ];
 }
 
@@ -57,7 +63,7 @@ function postgresLoginSql(user: string, password: string): string[] {
 export function createPostgresDatabaseSql(database: string, owner?: string): { exists: string; create: string } {
     const ownedBy = owner ? ` OWNER ${quoteIdentifier("postgresql", owner)}` : "";
     return {
-        exists: `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(database)}`,
+        exists: `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral("postgresql", database)}`,
         create: `CREATE DATABASE ${quoteIdentifier("postgresql", database)}${ownedBy} ENCODING 'UTF8' TEMPLATE template0`,
     };
 }
@@ -81,15 +87,15 @@ export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; dat
             ],
         };
     }
-    const account = (user: string) => `${quoteLiteral(user)}@'%'`;
+    const account = (user: string) => `${quoteLiteral("mariadb", user)}@'%'`;
     const db = q(spec.database);
     return {
         server: [
             `CREATE DATABASE IF NOT EXISTS ${db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`,
-            `CREATE USER IF NOT EXISTS ${account(spec.ownerUser)} IDENTIFIED BY ${quoteLiteral(spec.ownerPassword)}`,
-            `ALTER USER ${account(spec.ownerUser)} IDENTIFIED BY ${quoteLiteral(spec.ownerPassword)}`,
-            `CREATE USER IF NOT EXISTS ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral(spec.readerPassword)}`,
-            `ALTER USER ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral(spec.readerPassword)}`,
+            `CREATE USER IF NOT EXISTS ${account(spec.ownerUser)} IDENTIFIED BY ${quoteLiteral("mariadb", spec.ownerPassword)}`,
+            `ALTER USER ${account(spec.ownerUser)} IDENTIFIED BY ${quoteLiteral("mariadb", spec.ownerPassword)}`,
+            `CREATE USER IF NOT EXISTS ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral("mariadb", spec.readerPassword)}`,
+            `ALTER USER ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral("mariadb", spec.readerPassword)}`,
             `GRANT ALL PRIVILEGES ON ${db}.* TO ${account(spec.ownerUser)}`,
         ],
         database: [createTableSql(spec.engine, spec.domain), `GRANT SELECT ON ${db}.${table} TO ${account(spec.readerUser)}`],

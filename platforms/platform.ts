@@ -96,7 +96,7 @@ export interface TrinoServerRequest {
     keystore: { file: string; base64: pulumi.Input<string>; passwordEnv?: string };
     /** The certificate clients trust, PEM. */
     caCert: pulumi.Input<string>;
-    /** Trino's users with bcrypt hashes of their passwords. */
+    /** Trino's users with bcrypt hashes of their passwords (secret): the platform writes them to password.db as a secret file. */
     users: pulumi.Input<{ user: string; bcryptHash: string }[]>;
     /** The access control rules file. */
     accessRules: pulumi.Input<string>;

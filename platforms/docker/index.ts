@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { renderDbtScript } from "../../catalogs/jobs";
-import { NodeSpec, renderEtc, renderWorkerEtc } from "../../catalogs/trino";
+import { NodeSpec, renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
 import { ImageKey, PlatformName } from "../../config";
 import { projectFiles } from "../../lib/digest";
 import { Engine } from "../../lib/domains";
@@ -214,7 +214,7 @@ export class DockerPlatform implements Platform {
             throw new Error(`${request.component}: on docker, the warehouse must be declared before the Trino server that mounts it`);
         }
         const discoveryUri = `http://${TRINO_ALIAS}:${request.internalPort}`;
-        const files = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
+        const files = pulumi.all([request.catalogs, request.accessRules]).apply(([catalogs, accessRules]) =>
             renderEtc({
                 node: TRINO_NODE,
                 coordinator: {
@@ -229,10 +229,10 @@ export class DockerPlatform implements Platform {
                     includeCoordinator: request.workers === 0,
                 },
                 catalogs,
-                users,
                 accessRules,
             }),
         );
+        const coordinatorEtc = pulumi.secret(pulumi.all([files, request.users]).apply(([etcFiles, users]): Record<string, string> => ({ ...etcFiles, "password.db": renderPasswordDb(users) })));
         const workerFiles = files.apply(coordinatorFiles => ({
             ...renderWorkerEtc({
                 node: TRINO_NODE,
@@ -272,7 +272,7 @@ export class DockerPlatform implements Platform {
         const coordinator = trinoNode(
             name,
             {
-                etc: files,
+                etc: coordinatorEtc,
                 aliases: [TRINO_ALIAS],
                 // Workers announce themselves shortly after the coordinator is healthy; queries wait for them instead of failing for want of nodes.
                 runArgs: request.workers > 0 ? [`-Dquery-manager.required-workers=${request.workers}`] : [],

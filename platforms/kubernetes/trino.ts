@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { renderEtc, renderWorkerEtc } from "../../catalogs/trino";
+import { renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
 import { shortDigest } from "../../lib/digest";
 import { ClusterTrino } from "../../resources/clusterTrino";
 import { TrinoServer, TrinoServerRequest } from "../platform";
@@ -31,7 +31,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const secretDir = `${etcDir}/secrets`;
     const node = { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" };
     const discoveryUri = `http://${cluster.serviceHost(TRINO_SERVICE)}:${TRINO_HTTP_PORT}`;
-    const etc = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
+    const etc = pulumi.all([request.catalogs, request.accessRules]).apply(([catalogs, accessRules]) =>
         renderEtc({
             node,
             coordinator: {
@@ -47,12 +47,11 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
                 includeCoordinator: request.workers === 0,
             },
             catalogs,
-            users,
             accessRules,
         }),
     );
     const catalogFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => file.startsWith("catalog/")).map(([file, text]) => [file.slice("catalog/".length), text])));
-    const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/") && file !== "password.db")));
+    const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/"))));
     const workerFiles = renderWorkerEtc({ node, worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv } });
 
     const configMap = (role: string, data: pulumi.Input<Record<string, string>>) =>
@@ -61,7 +60,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const workerConfig = configMap("worker", workerFiles);
     const catalogConfig = configMap("catalog", catalogFiles);
     const env = cluster.secret(`${component}-env`, component, "coordinator", request.env, opts);
-    const passwordDb = etc.apply(files => files["password.db"]);
+    const passwordDb = pulumi.secret(pulumi.output(request.users).apply(renderPasswordDb));
     const files = new k8s.core.v1.Secret(
         `${component}-files`,
         {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { renderEtc } from "../../catalogs/trino";
+import { renderEtc, renderPasswordDb } from "../../catalogs/trino";
 import { PlatformName } from "../../config";
 import {
     DatabaseServer,
@@ -97,7 +97,7 @@ export class LocalPlatform implements Platform {
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
         const workDir = this.place(name);
         const etcDir = path.join(workDir, "etc");
-        const files = pulumi.all([request.catalogs, request.users, request.accessRules]).apply(([catalogs, users, accessRules]) =>
+        const files = pulumi.all([request.catalogs, request.accessRules]).apply(([catalogs, accessRules]) =>
             renderEtc({
                 node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin"), loopbackOnly: true },
                 coordinator: {
@@ -110,7 +110,6 @@ export class LocalPlatform implements Platform {
                     sharedSecretEnv: request.sharedSecretEnv,
                 },
                 catalogs,
-                users,
                 accessRules,
             }),
         );
@@ -124,7 +123,11 @@ export class LocalPlatform implements Platform {
                 javaHome: this.args.toolchain.javaHome,
                 workDir,
                 files,
-                secretFiles: pulumi.secret(pulumi.output(request.keystore.base64).apply(keystore => ({ [request.keystore.file]: keystore }))),
+                secretFiles: pulumi.secret(
+                    pulumi
+                        .all([request.keystore.base64, request.users])
+                        .apply(([keystore, users]) => ({ [request.keystore.file]: keystore, "password.db": Buffer.from(renderPasswordDb(users)).toString("base64") })),
+                ),
                 env: request.env,
                 probe: request.probe,
                 caCert: request.caCert,

@@ -9,7 +9,7 @@ import { kubernetesProviderBinDir, pulumiBinDir, readVersions } from "../../lib/
 import { isAlive, isListening } from "../../platforms/local/process";
 
 export { isAlive, isListening };
-import { queryTrino, TrinoConnection } from "../../lib/trinoQuery";
+import { basicAuthorization, queryTrino, TrinoConnection } from "../../lib/trinoQuery";
 import { TextTable } from "../reference";
 
 export const REPO_DIR = path.join(__dirname, "..", "..");
@@ -145,8 +145,8 @@ export async function queryAsText(mesh: MeshUnderTest, sql: string, role = "dbt"
     return { header: outcome.columns, rows: outcome.rows.map(row => row.map(cell => (cell === null ? "" : String(cell)))) };
 }
 
-/** The status and body of a raw POST /v1/statement, with optional basic credentials "user:password". */
-export function statementStatus(baseUrl: string, caCert: string | undefined, credentials: string | undefined): Promise<{ status: number; body: string }> {
+/** The status and body of a raw POST /v1/statement, with optional basic credentials. */
+export function statementStatus(baseUrl: string, caCert: string | undefined, credentials: { user: string; password: string } | undefined): Promise<{ status: number; body: string }> {
     const url = new URL("/v1/statement", baseUrl);
     const client = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
@@ -155,7 +155,7 @@ export function statementStatus(baseUrl: string, caCert: string | undefined, cre
             {
                 method: "POST",
                 ca: caCert,
-                headers: { "X-Trino-User": "anonymous", ...(credentials ? { Authorization: `Basic ${Buffer.from(credentials).toString("base64")}` } : {}) },
+                headers: { "X-Trino-User": "anonymous", ...(credentials ? { Authorization: basicAuthorization(credentials.user, credentials.password) } : {}) },
             },
             response => {
                 let body = "";

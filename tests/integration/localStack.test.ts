@@ -8,7 +8,8 @@ import { runCheckStatement } from "../../resources/insightsCheck";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { formatCsvField } from "../../lib/csv";
 import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
-import { DOMAINS } from "../../lib/domains";
+import { domainByName, DOMAINS } from "../../lib/domains";
+import { domainAccessSql, icebergMetastoreSql } from "../../lib/sql";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
 import { allSecrets, createMesh, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus } from "./harness";
@@ -23,7 +24,8 @@ jest.setTimeout(900_000);
  */
 
 const INSIGHTS = "insights.jaffle_shop";
-const ANALYST_PASSWORD = "a-password-the-user-chose";
+// A quote and a backslash, which quoting easily gets wrong, and a non-ASCII letter, which Trino reads as ISO-8859-1.
+const AWKWARD_PASSWORD = `the user's "naïve" C:\\choice`;
 
 async function insightTable(mesh: MeshUnderTest, table: "dim_customers" | "fct_orders"): Promise<TextTable> {
     const key = table === "dim_customers" ? "customer_id" : "order_id";
@@ -41,6 +43,11 @@ async function expectInsightsToEqual(mesh: MeshUnderTest, expected: { dim_custom
 
 function canonicalExpected() {
     return { dim_customers: readTextTable(path.join(EXPECTED_DIR, "dim_customers.csv")), fct_orders: readTextTable(path.join(EXPECTED_DIR, "fct_orders.csv")) };
+}
+
+/** How a secret looks once written: as is, as UTF-8 read back as Latin-1 (how the files are read here), and inside a JSON string. */
+function writtenForms(secret: string): string[] {
+    return [...new Set([secret, Buffer.from(secret, "utf8").toString("latin1"), JSON.stringify(secret).slice(1, -1)])];
 }
 
 function writeCsv(file: string, rows: (string | number)[][]) {
@@ -88,7 +95,7 @@ describe("the local stack, deployed for real", () => {
     const ports: number[] = [];
 
     beforeAll(async () => {
-        mesh = await createMesh("main", { readers: JSON.stringify({ orders: ["finance"] }), analystPassword: ANALYST_PASSWORD });
+        mesh = await createMesh("main", { readers: JSON.stringify({ orders: ["finance"] }), analystPassword: AWKWARD_PASSWORD });
         await mesh.stack.up();
     }, 900_000);
 
@@ -132,6 +139,61 @@ describe("the local stack, deployed for real", () => {
         expect(Number(rows[0].n)).toBe(99);
     });
 
+    it("quotes a password with a quote, a backslash and a non-ASCII letter as each engine reads it", async () => {
+        const outputs = await mesh.stack.outputs();
+        const resources = await mesh.resourceOutputs();
+        const admin = (server: string) => ({ user: resources[server].adminUser, password: JSON.parse(resources[server].adminPassword.plaintext) });
+        const wrong = AWKWARD_PASSWORD.replace(/\\/g, "\\\\");
+
+        const pg = require("pg");
+        const payments = outputs.domains.value.payments;
+        const pgLogin = async (password: string) => {
+            const client = new pg.Client({ host: payments.host, port: payments.port, user: "awkward_login", password, database: "postgres" });
+            await client.connect();
+            try {
+                return (await client.query("SELECT current_user AS name")).rows[0].name;
+            } finally {
+                await client.end();
+            }
+        };
+        const pgAdmin = new pg.Client({ host: payments.host, port: payments.port, ...admin("payments-server"), database: "postgres" });
+        await pgAdmin.connect();
+        try {
+            for (const sql of icebergMetastoreSql({ database: "unused", connectorUser: "awkward_login", connectorPassword: AWKWARD_PASSWORD }).server) {
+                await pgAdmin.query(sql);
+            }
+            expect(await pgLogin(AWKWARD_PASSWORD)).toBe("awkward_login");
+            await expect(pgLogin(wrong)).rejects.toThrow(/password authentication failed/);
+        } finally {
+            await pgAdmin.query('DROP ROLE IF EXISTS "awkward_login"');
+            await pgAdmin.end();
+        }
+
+        const mysql = require("mysql2/promise");
+        const orders = outputs.domains.value.orders;
+        const mariadbLogin = async (password: string) => {
+            const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: "awkward_owner", password, database: "awkward" });
+            try {
+                return (await connection.query("SELECT CURRENT_USER() AS name"))[0][0].name;
+            } finally {
+                await connection.end();
+            }
+        };
+        const mariadbAdmin = await mysql.createConnection({ host: orders.host, port: orders.port, ...admin("orders-server") });
+        try {
+            const spec = { engine: "mariadb" as const, database: "awkward", ownerUser: "awkward_owner", ownerPassword: AWKWARD_PASSWORD, readerUser: "awkward_reader", readerPassword: AWKWARD_PASSWORD, domain: domainByName("orders") };
+            for (const sql of domainAccessSql(spec).server) {
+                await mariadbAdmin.query(sql);
+            }
+            expect(await mariadbLogin(AWKWARD_PASSWORD)).toBe("awkward_owner@%");
+            await expect(mariadbLogin(wrong)).rejects.toThrow(/Access denied/);
+        } finally {
+            await mariadbAdmin.query("DROP USER IF EXISTS 'awkward_owner'@'%', 'awkward_reader'@'%'");
+            await mariadbAdmin.query("DROP DATABASE IF EXISTS awkward");
+            await mariadbAdmin.end();
+        }
+    });
+
     describe("governance", () => {
         const denied = async (role: string, sql: string, message: RegExp) => {
             await expect(queryTrino(await mesh.connection(role), sql)).rejects.toThrow(message);
@@ -145,7 +207,7 @@ describe("the local stack, deployed for real", () => {
 
         it("refuses a wrong password", async () => {
             const { caCert } = await mesh.connection("analyst");
-            expect(await statementStatus(mesh.trinoUrl, caCert, "analyst:not-the-password")).toEqual({ status: 401, body: expect.stringContaining("Invalid credentials") });
+            expect(await statementStatus(mesh.trinoUrl, caCert, { user: "analyst", password: "not-the-password" })).toEqual({ status: 401, body: expect.stringContaining("Invalid credentials") });
         });
 
         it("keeps each domain owner in its own catalog", async () => {
@@ -177,10 +239,22 @@ describe("the local stack, deployed for real", () => {
             await denied("finance", `SELECT count(*) FROM ${INSIGHTS}.dim_customers`, /Access Denied: Cannot (access catalog|select from table) insights/);
         });
 
-        it("takes the analyst password the user set", async () => {
-            expect((await mesh.connection("analyst")).password).toBe(ANALYST_PASSWORD);
-            const { caCert } = await mesh.connection("analyst");
-            expect((await statementStatus(mesh.trinoUrl, caCert, `analyst:${ANALYST_PASSWORD}`)).status).toBe(200);
+        it("takes the analyst password the user set, quote, backslash and non-ASCII letter included, and nothing close to it", async () => {
+            const { caCert, password } = await mesh.connection("analyst");
+            expect(password).toBe(AWKWARD_PASSWORD);
+            expect((await statementStatus(mesh.trinoUrl, caCert, { user: "analyst", password: AWKWARD_PASSWORD })).status).toBe(200);
+            const nearMisses = [
+                AWKWARD_PASSWORD.replace(/\\/g, "\\\\"),
+                AWKWARD_PASSWORD.replace("ï", "i"),
+                // The same password in UTF-8: Trino decodes credentials as ISO-8859-1, so a client that sends UTF-8 is refused.
+                Buffer.from(AWKWARD_PASSWORD, "utf8").toString("latin1"),
+            ];
+            for (const wrong of nearMisses) {
+                expect({ wrong, response: await statementStatus(mesh.trinoUrl, caCert, { user: "analyst", password: wrong }) }).toEqual({
+                    wrong,
+                    response: { status: 401, body: expect.stringContaining("Invalid credentials") },
+                });
+            }
         });
 
         it("never shows the email column to anyone but its owner", async () => {
@@ -197,7 +271,7 @@ describe("the local stack, deployed for real", () => {
         });
 
         it("writes no password in clear: not in any file of the stack, the stored state or a command line", async () => {
-            const secrets = [...(await allSecrets(mesh)), ANALYST_PASSWORD];
+            const secrets = [...(await allSecrets(mesh)), AWKWARD_PASSWORD];
             const outputs = await mesh.stack.outputs();
             const exported = [
                 ...Object.values<{ password: string }>(outputs.users.value).map(u => u.password),
@@ -211,13 +285,15 @@ describe("the local stack, deployed for real", () => {
             expect(vanished.filter(file => !/\/data\//.test(file))).toEqual([]);
             const stored = mesh.storedState();
             const commandLines = pids.map(pid => fs.readFileSync(`/proc/${pid}/cmdline`, "latin1"));
-            for (const secret of secrets) {
+            for (const secret of secrets.flatMap(writtenForms)) {
                 for (const [file, text] of contents) {
                     expect({ file, leaks: text.includes(secret) }).toEqual({ file, leaks: false });
                 }
                 expect(stored.includes(secret)).toBe(false);
                 expect(commandLines.some(line => line.includes(secret))).toBe(false);
             }
+            // A bcrypt hash or salt in clear would let whoever reads the state test guesses.
+            expect(stored).not.toMatch(/\$2[aby]\$\d\d\$[./A-Za-z0-9]{22}/);
         });
     });
 

@@ -49,6 +49,10 @@ describe("loadConfig", () => {
         });
     });
 
+    it("takes an analyst password with quotes, backslashes and Latin-1 letters as is", () => {
+        expect(loadConfig({ analystPassword: `it's "naïve" C:\\dir ß` }, context).analystPassword).toBe(`it's "naïve" C:\\dir ß`);
+    });
+
     it("reads the container platforms' settings: workers, namespace, pinned images", () => {
         const config = loadConfig({ platform: "kubernetes", workers: "3", renderYamlTo: "out", trinoImage: "registry.local:5000/trino@sha256:" + "a".repeat(64) }, context);
         expect(config).toMatchObject({ platform: "kubernetes", workers: 3, namespace: "datamesh-dev", renderYamlTo: "/project/out" });
@@ -78,6 +82,8 @@ describe("loadConfig", () => {
         [{ protectDomainData: "yes" }, /datamesh:protectDomainData: must be true or false/],
         [{ trinoInternalPort: "18080" }, /datamesh:trinoInternalPort: must differ from trinoPort/],
         [{ analystPassword: "" }, /datamesh:analystPassword: must be at least 12 characters/],
+        [{ analystPassword: "costs 5 € a month" }, /datamesh:analystPassword: must consist of printable Latin-1 characters .*Trino reads passwords as ISO-8859-1/],
+        [{ analystPassword: "correct horse\tbattery" }, /datamesh:analystPassword: must consist of printable Latin-1 characters/],
         [{ trinoHostnames: "Trino_Host" }, /datamesh:trinoHostnames\.0: must be lower-case DNS names/],
         [{ trinoCertificate: "x" }, /datamesh:trinoPrivateKey: set both datamesh:trinoCertificate and datamesh:trinoPrivateKey, or neither/],
         [{ trinoCertificate: "x", trinoPrivateKey: "y" }, /datamesh:trinoCertificate: is not a PEM certificate/],

@@ -194,6 +194,10 @@ describe("Trino on docker", () => {
             );
             expect(uploaded(node, "/etc/trino/keystore.p12").contentBase64).toBe("a2V5c3RvcmU=");
         }
+        expect(uploaded("trino-server", "/etc/trino/password.db").content).toMatch(/^analyst:\$2y\$10\$/);
+        for (const worker of workers()) {
+            expect(uploadsOf(worker.name).map(u => u.file)).not.toContain("/etc/trino/password.db");
+        }
     });
 
     it("makes the certificate cover the alias dbt uses", () => {

@@ -169,6 +169,15 @@ describe("the kubernetes platform's secrets", () => {
         }
     });
 
+    it("hands Trino its password file in a Secret, and leaves its ConfigMaps plain", () => {
+        const files = named("core/v1:Secret", "trino-files").inputs.data;
+        expect(files[SECRET_SIG]).toBeDefined();
+        expect(Buffer.from(files.value["password.db"], "base64").toString("utf8")).toMatch(/^analyst:\$2y\$10\$/);
+        const coordinatorConfig = named("core/v1:ConfigMap", "trino-coordinator").inputs.data;
+        expect(coordinatorConfig[SECRET_SIG]).toBeUndefined();
+        expect(Object.keys(coordinatorConfig)).not.toContain("password.db");
+    });
+
     it("marks every Secret's values as secret in the state", () => {
         const secrets = ofKind("core/v1:Secret");
         expect(secrets.length).toBeGreaterThan(8);

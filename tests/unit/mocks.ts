@@ -10,12 +10,17 @@ export interface RecordedResource {
     urn: string;
 }
 
+/** The salt every mocked BcryptSalt answers with. */
+export const MOCK_SALT = `$2b$10$${"s".repeat(22)}`;
+
 /** Outputs the real providers compute, faked per type so that dependents receive plausible values. */
 function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
     const kind = args.type.split(":").pop();
     switch (kind) {
         case "GeneratedPassword":
             return { value: `generated-${args.name}`, bcryptHash: `$2y$10$${"a".repeat(53)}` };
+        case "BcryptSalt":
+            return { salt: MOCK_SALT };
         case "TrinoTlsMaterial":
             return { keystoreBase64: "a2V5c3RvcmU=", certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" };
         case "LocalDatabaseServer":

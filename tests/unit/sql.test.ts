@@ -1,5 +1,5 @@
 import { domainByName } from "../../lib/domains";
-import { createTableSql, domainAccessSql, insertBatchSql } from "../../lib/sql";
+import { createTableSql, domainAccessSql, icebergMetastoreSql, insertBatchSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
     engine,
@@ -32,6 +32,35 @@ describe("domain SQL", () => {
         const readerGrants = [...sql.server, ...sql.database].filter(s => s.startsWith("GRANT") && s.includes("'orders_trino'"));
         expect(readerGrants).toEqual(["GRANT SELECT ON `orders`.`orders` TO 'orders_trino'@'%'"]);
         expect(sql).toMatchSnapshot();
+    });
+
+    it("quotes a string literal by each engine's rules: PostgreSQL takes a backslash as itself, MariaDB as an escape", () => {
+        expect(quoteLiteral("postgresql", `it's C:\\dir\\ naïve`)).toBe(`'it''s C:\\dir\\ naïve'`);
+        expect(quoteLiteral("mariadb", `it's C:\\dir\\ naïve`)).toBe(`'it''s C:\\\\dir\\\\ naïve'`);
+        // A trailing backslash must not swallow MariaDB's closing quote.
+        expect(quoteLiteral("mariadb", "\\")).toBe(`'\\\\'`);
+        expect(quoteLiteral("postgresql", "\\")).toBe(`'\\'`);
+        expect(quoteLiteral("postgresql", `\\'; DROP ROLE x; --`)).toBe(`'\\''; DROP ROLE x; --'`);
+        expect(quoteLiteral("mariadb", `\\'; DROP USER x; --`)).toBe(`'\\\\''; DROP USER x; --'`);
+    });
+
+    it("sets passwords with quotes, backslashes and non-ASCII letters as each engine reads them", () => {
+        const awkward = (engine: "postgresql" | "mariadb", domain: string) => ({ ...spec(engine, domain), ownerPassword: `o'wner\\ é`, readerPassword: `\\'rëader"` });
+        expect(domainAccessSql(awkward("postgresql", "payments")).server).toEqual([
+            `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'payments_owner') THEN CREATE ROLE "payments_owner" LOGIN; END IF; END $$`,
+            `ALTER ROLE "payments_owner" WITH LOGIN PASSWORD 'o''wner\\ é'`,
+            `DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'payments_trino') THEN CREATE ROLE "payments_trino" LOGIN; END IF; END $$`,
+            `ALTER ROLE "payments_trino" WITH LOGIN PASSWORD '\\''rëader"'`,
+        ]);
+        expect(domainAccessSql(awkward("mariadb", "orders")).server.filter(sql => sql.includes("IDENTIFIED BY"))).toEqual([
+            `CREATE USER IF NOT EXISTS 'orders_owner'@'%' IDENTIFIED BY 'o''wner\\\\ é'`,
+            `ALTER USER 'orders_owner'@'%' IDENTIFIED BY 'o''wner\\\\ é'`,
+            `CREATE USER IF NOT EXISTS 'orders_trino'@'%' IDENTIFIED BY '\\\\''rëader"'`,
+            `ALTER USER 'orders_trino'@'%' IDENTIFIED BY '\\\\''rëader"'`,
+        ]);
+        expect(icebergMetastoreSql({ database: "iceberg_catalog", connectorUser: "iceberg_trino", connectorPassword: `c:\\'ø` }).server[1]).toBe(
+            `ALTER ROLE "iceberg_trino" WITH LOGIN PASSWORD 'c:\\''ø'`,
+        );
     });
 
     it("numbers the parameters of a batch in the engine's style", () => {

@@ -114,10 +114,16 @@ describe("Trino", () => {
 });
 
 describe("Trino security", () => {
-    it("lists every user in password.db with a hash, never a password", () => {
-        const passwordDb: string = byName("trino-server").inputs.files["password.db"];
+    it("lists every user in password.db with a hash, never a password, in a secret file", () => {
+        const trino = byName("trino-server");
+        expect(trino.inputs.secretFiles[SECRET_SIG]).toBeDefined();
+        const passwordDb = Buffer.from(trino.inputs.secretFiles.value["password.db"], "base64").toString("utf8");
         expect(passwordDb.split("\n").filter(Boolean).map(line => line.split(":")[0])).toEqual(["analyst", "customers_owner", "datamesh_check", "dbt", "orders_owner", "payments_owner"]);
+        expect(passwordDb).toMatch(/^analyst:\$2y\$10\$/);
         expect(passwordDb).not.toContain("generated-");
+        // The other files hold no secret, so they stay plain and a diff shows them.
+        expect(trino.inputs.files[SECRET_SIG]).toBeUndefined();
+        expect(trino.inputs.files["password.db"]).toBeUndefined();
     });
 
     it("enables the generated access rules and password authentication", () => {

@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { selfSignedCertificate } from "../selfSigned";
-import { installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
+import { bcryptHashWithSalt } from "../../lib/passwordHash";
+import { installMocks, isSecret, MOCK_SALT, RecordedResource, valueOf } from "./mocks";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
 jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeFunction: async () => ({ text: "exports.handler = undefined;", exportName: "handler" }) }));
@@ -11,6 +14,13 @@ let resources: RecordedResource[];
 let stack: typeof import("../../index");
 
 let certificate: { cert: string; key: string };
+
+/** Trino's password file as the local platform hands it over: a secret file. */
+function passwordDb(): string {
+    const secretFiles = resources.find(r => r.name === "trino-server")!.inputs.secretFiles;
+    expect(secretFiles[SECRET_SIG]).toBeDefined();
+    return Buffer.from(secretFiles.value["password.db"], "base64").toString("utf8");
+}
 
 beforeAll(async () => {
     certificate = selfSignedCertificate("DNS:localhost,DNS:trino.example.internal,IP:127.0.0.1");
@@ -35,18 +45,19 @@ describe("optional governance settings", () => {
         expect(stack.users.finance.user).toBe("finance");
         expect(resources.some(r => r.name === "trino-finance-password")).toBe(true);
         const files = resources.find(r => r.name === "trino-server")!.inputs.files;
-        expect(files["password.db"]).toMatch(/^finance:\$2y\$/m);
+        expect(passwordDb()).toMatch(/^finance:\$2y\$/m);
         const rules = JSON.parse(files["rules.json"]);
         expect(rules.catalogs).toContainEqual({ user: "finance", catalog: "orders", allow: "read-only" });
     });
 
-    it("uses the analyst password the user set, as a secret, and hashes it in password.db", async () => {
+    it("uses the analyst password the user set, as a secret, and hashes it in password.db with the analyst's stored salt", async () => {
         expect(resources.some(r => r.name === "trino-analyst-password")).toBe(false);
         expect(await valueOf(stack.users.analyst.password)).toBe("correct horse battery");
         expect(await isSecret(stack.users.analyst.password)).toBe(true);
-        const passwordDb: string = resources.find(r => r.name === "trino-server")!.inputs.files["password.db"];
-        expect(passwordDb).toMatch(/^analyst:\$2y\$10\$/m);
-        expect(passwordDb).not.toContain("correct horse battery");
+        const salts = resources.filter(r => r.type.endsWith(":BcryptSalt"));
+        expect(salts.map(r => ({ name: r.name, user: r.inputs.user }))).toEqual([{ name: "trino-analyst-salt", user: "analyst" }]);
+        expect(passwordDb()).toContain(`analyst:${bcryptHashWithSalt("correct horse battery", MOCK_SALT)}\n`);
+        expect(passwordDb()).not.toContain("correct horse battery");
     });
 });
 
