@@ -28,6 +28,8 @@ interface Comparison {
     table: string;
     key: string;
     columns: string[];
+    /** The money column whose totals the summary shows. */
+    money: string;
     /** The built table, and the recomputation it must equal. */
     actual: string;
     expected: string;
@@ -47,25 +49,45 @@ function shown(side: string, column: string): string {
 }
 
 /**
- * Rows that differ between the built table and its recomputation: missing (expected, not built),
- * extra (built, not expected), duplicated keys, and rows whose columns differ, each with what
- * differs. IS DISTINCT FROM makes NULL equal only to NULL; decimals compare by exact value.
+ * One pass over the built table joined with its recomputation on the key, both ways, reduced to
+ * one row: the row counts and money totals of both sides for the summary, and the rows that
+ * differ: missing (expected, not built), extra (built, not expected), duplicated keys, and rows
+ * whose columns differ, with what differs. IS DISTINCT FROM makes NULL equal only to NULL;
+ * decimals compare by exact value.
  */
-function differences(c: Comparison): string {
+function comparison(c: Comparison): string {
     const columnDiffs = c.columns
         .filter(column => column !== c.key)
         .map(column => `IF(a.${column} IS DISTINCT FROM e.${column}, format('%s %s, expected %s', ${literal(column)}, ${shown("a", column)}, ${shown("e", column)}))`);
     const list = c.columns.join(", ");
-    return [
-        `SELECT ${literal(c.table)} AS table_name, ${literal(c.key)} AS key_name, coalesce(a.${c.key}, e.${c.key}) AS key_value,`,
-        `  CASE WHEN a.present IS NULL THEN 'missing' WHEN e.present IS NULL THEN 'extra' ELSE 'different' END AS kind,`,
+    const joined = [
+        `SELECT a.present AS built, e.present AS expected, a.${c.key} AS built_key, coalesce(a.${c.key}, e.${c.key}) AS key_value, a.${c.money} AS built_money, e.${c.money} AS expected_money,`,
+        `  CASE WHEN a.present IS NULL THEN 'missing' WHEN e.present IS NULL THEN 'extra'`,
+        `    WHEN ${c.columns.map(column => `a.${column} IS DISTINCT FROM e.${column}`).join(" OR ")} THEN 'different' END AS kind,`,
         `  CASE WHEN a.present IS NULL THEN 'not built' WHEN e.present IS NULL THEN 'not expected' ELSE array_join(filter(ARRAY[${columnDiffs.join(", ")}], d -> d IS NOT NULL), ', ') END AS detail`,
         `FROM (SELECT true AS present, ${list} FROM ${c.actual}) a`,
         `FULL OUTER JOIN (SELECT true AS present, ${list} FROM ${c.expected}) e ON a.${c.key} = e.${c.key}`,
-        `WHERE a.present IS NULL OR e.present IS NULL OR ${c.columns.map(column => `a.${column} IS DISTINCT FROM e.${column}`).join(" OR ")}`,
-        `UNION ALL`,
-        `SELECT ${literal(c.table)}, ${literal(c.key)}, ${c.key}, 'duplicated', format('%s rows', count(*)) FROM ${c.actual} GROUP BY ${c.key} HAVING count(*) > 1`,
+    ].join("\n  ");
+    return [
+        `SELECT count_if(built) AS built_rows, count_if(expected) AS expected_rows,`,
+        `  CAST(coalesce(sum(built_money), 0) AS decimal(38, 2)) AS built_money, CAST(coalesce(sum(expected_money), 0) AS decimal(38, 2)) AS expected_money,`,
+        `  count_if(kind = 'missing') AS missing, count_if(kind = 'extra') AS extra, count_if(kind = 'different') AS different,`,
+        // A key built twice joins its expected row twice; what exceeds one row per key is duplicated.
+        `  count(built_key) - count(DISTINCT built_key) AS duplicated,`,
+        `  slice(array_agg(format('%s=%s %s: %s', ${literal(c.key)}, coalesce(CAST(key_value AS varchar), 'NULL'), kind, detail) ORDER BY key_value NULLS FIRST) FILTER (WHERE kind IS NOT NULL), 1, ${KEYS_SHOWN}) AS first_keys`,
+        `FROM (`,
+        `  ${joined}`,
+        `) AS compared`,
     ].join("\n");
+}
+
+/** The line naming a table that differs, or NULL when it does not. */
+function problemLine(table: string, side: string): string {
+    const differing = `${side}.missing + ${side}.extra + ${side}.duplicated + ${side}.different`;
+    return (
+        `IF(${differing} > 0, format('%s: %s rows differ (%s missing, %s extra, %s duplicated, %s different); first keys: %s', ${literal(table)}, ${differing}, ` +
+        `${side}.missing, ${side}.extra, ${side}.duplicated, ${side}.different, coalesce(array_join(${side}.first_keys, '; '), '')))`
+    );
 }
 
 const DIM_COLUMNS = ["customer_id", "first_name", "last_name", "first_order", "most_recent_order", "number_of_orders", "customer_lifetime_value"];
@@ -76,6 +98,7 @@ export function checkStatement(t: CheckTargets): string {
     const dollars = (cents: string) => `CAST(${cents} AS decimal(38, 2)) / 100`;
     const methodCents = PAYMENT_METHODS.map(m => `sum(amount) FILTER (WHERE payment_method = ${literal(m)}) AS ${m}_cents`).join(", ");
     const methodAmounts = PAYMENT_METHODS.map(m => `${dollars(`coalesce(paid.${m}_cents, 0)`)} AS ${m}_amount`).join(", ");
+    const problems = [problemLine(t.dimCustomers, "d"), problemLine(t.fctOrders, "f")];
     return [
         "WITH",
         `domain_customers AS (SELECT id, first_name, last_name FROM ${t.customers}),`,
@@ -90,31 +113,23 @@ export function checkStatement(t: CheckTargets): string {
         `expected_fct_orders AS (`,
         `  SELECT o.id AS order_id, o.user_id AS customer_id, o.order_date, o.status, ${methodAmounts}, ${dollars("coalesce(paid.cents, 0)")} AS amount`,
         `  FROM domain_orders o LEFT JOIN paid_per_order paid ON paid.order_id = o.id),`,
-        `differing AS (`,
-        differences({ table: t.dimCustomers, key: "customer_id", columns: DIM_COLUMNS, actual: t.dimCustomers, expected: "expected_dim_customers" }),
-        `UNION ALL`,
-        differences({ table: t.fctOrders, key: "order_id", columns: FCT_COLUMNS, actual: t.fctOrders, expected: "expected_fct_orders" }),
+        `dim_customers_compared AS (`,
+        comparison({ table: t.dimCustomers, key: "customer_id", columns: DIM_COLUMNS, money: "customer_lifetime_value", actual: t.dimCustomers, expected: "expected_dim_customers" }),
         `),`,
-        `problems AS (`,
-        `  SELECT format('%s: %s rows differ (%s missing, %s extra, %s duplicated, %s different); first keys: %s', table_name, count(*),`,
-        `    count_if(kind = 'missing'), count_if(kind = 'extra'), count_if(kind = 'duplicated'), count_if(kind = 'different'),`,
-        `    array_join(slice(array_agg(format('%s=%s %s: %s', key_name, coalesce(CAST(key_value AS varchar), 'NULL'), kind, detail) ORDER BY key_value NULLS FIRST, kind), 1, ${KEYS_SHOWN}), '; ')) AS line`,
-        `  FROM differing GROUP BY table_name),`,
-        `summary AS (`,
-        `  SELECT format('OK: dim_customers %s rows = %s customers; fct_orders %s rows = %s orders; amount %s = payments %s; lifetime value %s = payments %s',`,
-        `    (SELECT count(*) FROM ${t.dimCustomers}), (SELECT count(*) FROM domain_customers),`,
-        `    (SELECT count(*) FROM ${t.fctOrders}), (SELECT count(*) FROM domain_orders),`,
-        `    (SELECT CAST(coalesce(sum(amount), 0) AS decimal(38, 2)) FROM ${t.fctOrders}), (SELECT ${dollars("coalesce(sum(cents), 0)")} FROM paid_per_order WHERE order_id IN (SELECT id FROM domain_orders)),`,
-        `    (SELECT CAST(coalesce(sum(customer_lifetime_value), 0) AS decimal(38, 2)) FROM ${t.dimCustomers}), (SELECT ${dollars("coalesce(sum(cents), 0)")} FROM paid_per_customer WHERE user_id IN (SELECT id FROM domain_customers))) AS line)`,
-        `SELECT line FROM (`,
-        `  SELECT 0 AS position, line FROM summary WHERE NOT EXISTS (SELECT 1 FROM problems)`,
-        `  UNION ALL`,
-        `  SELECT 1, line FROM problems`,
-        `) AS lines ORDER BY position, line`,
+        `fct_orders_compared AS (`,
+        comparison({ table: t.fctOrders, key: "order_id", columns: FCT_COLUMNS, money: "amount", actual: t.fctOrders, expected: "expected_fct_orders" }),
+        `),`,
+        // Each comparison is read once, in one row, so the tables are scanned once per comparison.
+        `verdict AS (`,
+        `  SELECT filter(ARRAY[${problems.join(", ")}], line -> line IS NOT NULL) AS problems,`,
+        `    format('OK: dim_customers %s rows = %s customers; fct_orders %s rows = %s orders; amount %s = payments %s; lifetime value %s = payments %s',`,
+        `      d.built_rows, d.expected_rows, f.built_rows, f.expected_rows, f.built_money, f.expected_money, d.built_money, d.expected_money) AS summary`,
+        `  FROM dim_customers_compared d CROSS JOIN fct_orders_compared f)`,
+        `SELECT line FROM verdict CROSS JOIN UNNEST(IF(cardinality(problems) = 0, ARRAY[summary], problems)) WITH ORDINALITY AS lines (line, position)`,
+        `ORDER BY position`,
         "",
     ].join("\n");
 }
-
 export interface CheckVerdict {
     ok: boolean;
     /** The "OK: ..." line when the insights are right. */

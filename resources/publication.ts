@@ -122,6 +122,7 @@ function describe(outputs: Pick<PublicationOutputs, "audit" | "publishedRun" | "
 
 async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Promise<PublicationOutputs> {
     return withTrino(inputs.publisher, async connection => {
+        await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${inputs.schema}`);
         const before = await publishedSources(connection, inputs);
         const switched: string[] = [];
         try {

@@ -24,7 +24,7 @@ describe("the check statement", () => {
             expect(sql).toContain(`a.${column} IS DISTINCT FROM e.${column}`);
         }
         expect(sql.match(/FULL OUTER JOIN/g)).toHaveLength(2);
-        expect(sql).toContain("'duplicated'");
+        expect(sql).toContain("count(built_key) - count(DISTINCT built_key) AS duplicated");
         expect(sql).toContain(`1, ${KEYS_SHOWN}`);
     });
 
