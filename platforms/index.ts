@@ -2,8 +2,6 @@ import { CONFIG_NAMESPACE, ConfigError, MeshConfig, PlatformName } from "../conf
 import { assertCertificateCovers } from "../lib/certificates";
 import { LocalPlatform } from "./local";
 import { findLocalToolchain } from "./local/toolchain";
-import { DockerPlatform, dockerTrinoHostnames } from "./docker";
-import { KubernetesPlatform, kubernetesTrinoHostnames, resolveKubeTarget } from "./kubernetes";
 import { Platform } from "./platform";
 import * as path from "path";
 
@@ -26,6 +24,11 @@ function deployerKeytool(): string {
     return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, "bin", "keytool") : "keytool";
 }
 
+// Loaded only for the platform a stack selects: the Kubernetes SDK alone takes most of a second
+// to load, which every `pulumi up` of a local stack would otherwise pay.
+const dockerModule = (): typeof import("./docker") => require("./docker");
+const kubernetesModule = (): typeof import("./kubernetes") => require("./kubernetes");
+
 const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
     local: {
         trinoHostnames: () => [],
@@ -37,18 +40,18 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
             }),
     },
     docker: {
-        trinoHostnames: dockerTrinoHostnames,
-        create: context => new DockerPlatform({ stack: context.config.stack, images: context.config.images, keytool: deployerKeytool(), trinoVersion: context.trinoVersion }),
+        trinoHostnames: () => dockerModule().dockerTrinoHostnames(),
+        create: context => new (dockerModule().DockerPlatform)({ stack: context.config.stack, images: context.config.images, keytool: deployerKeytool(), trinoVersion: context.trinoVersion }),
     },
     kubernetes: {
-        trinoHostnames: config => kubernetesTrinoHostnames(config.namespace),
+        trinoHostnames: config => kubernetesModule().kubernetesTrinoHostnames(config.namespace),
         create: context =>
-            new KubernetesPlatform({
+            new (kubernetesModule().KubernetesPlatform)({
                 stack: context.config.stack,
                 namespace: context.config.namespace,
                 images: context.config.images,
                 renderYamlTo: context.config.renderYamlTo,
-                target: context.config.renderYamlTo ? undefined : resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),
+                target: context.config.renderYamlTo ? undefined : kubernetesModule().resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),
                 externalWarehouse: context.config.externalWarehouse,
                 keytool: deployerKeytool(),
                 trinoVersion: context.trinoVersion,
