@@ -8,6 +8,8 @@
  * right, and that line is the readable summary; otherwise there is one line per table that differs.
  */
 
+import { trinoLiteral } from "./trinoQuery";
+
 /** Where the check finds each table, as fully qualified Trino names. */
 export interface CheckTargets {
     dimCustomers: string;
@@ -35,9 +37,6 @@ interface Comparison {
     expected: string;
 }
 
-function literal(value: string): string {
-    return `'${value.replace(/'/g, "''")}'`;
-}
 
 // An array, not a Set: the function is serialized into the dynamic provider, which cannot carry a Set.
 const TEXT_COLUMNS = ["first_name", "last_name", "status"];
@@ -58,7 +57,7 @@ function shown(side: string, column: string): string {
 function comparison(c: Comparison): string {
     const columnDiffs = c.columns
         .filter(column => column !== c.key)
-        .map(column => `IF(a.${column} IS DISTINCT FROM e.${column}, format('%s %s, expected %s', ${literal(column)}, ${shown("a", column)}, ${shown("e", column)}))`);
+        .map(column => `IF(a.${column} IS DISTINCT FROM e.${column}, format('%s %s, expected %s', ${trinoLiteral(column)}, ${shown("a", column)}, ${shown("e", column)}))`);
     const list = c.columns.join(", ");
     const joined = [
         `SELECT a.present AS built, e.present AS expected, a.${c.key} AS built_key, coalesce(a.${c.key}, e.${c.key}) AS key_value, a.${c.money} AS built_money, e.${c.money} AS expected_money,`,
@@ -74,7 +73,7 @@ function comparison(c: Comparison): string {
         `  count_if(kind = 'missing') AS missing, count_if(kind = 'extra') AS extra, count_if(kind = 'different') AS different,`,
         // A key built twice joins its expected row twice; what exceeds one row per key is duplicated.
         `  count(built_key) - count(DISTINCT built_key) AS duplicated,`,
-        `  slice(array_agg(format('%s=%s %s: %s', ${literal(c.key)}, coalesce(CAST(key_value AS varchar), 'NULL'), kind, detail) ORDER BY key_value NULLS FIRST) FILTER (WHERE kind IS NOT NULL), 1, ${KEYS_SHOWN}) AS first_keys`,
+        `  slice(array_agg(format('%s=%s %s: %s', ${trinoLiteral(c.key)}, coalesce(CAST(key_value AS varchar), 'NULL'), kind, detail) ORDER BY key_value NULLS FIRST) FILTER (WHERE kind IS NOT NULL), 1, ${KEYS_SHOWN}) AS first_keys`,
         `FROM (`,
         `  ${joined}`,
         `) AS compared`,
@@ -85,7 +84,7 @@ function comparison(c: Comparison): string {
 function problemLine(table: string, side: string): string {
     const differing = `${side}.missing + ${side}.extra + ${side}.duplicated + ${side}.different`;
     return (
-        `IF(${differing} > 0, format('%s: %s rows differ (%s missing, %s extra, %s duplicated, %s different); first keys: %s', ${literal(table)}, ${differing}, ` +
+        `IF(${differing} > 0, format('%s: %s rows differ (%s missing, %s extra, %s duplicated, %s different); first keys: %s', ${trinoLiteral(table)}, ${differing}, ` +
         `${side}.missing, ${side}.extra, ${side}.duplicated, ${side}.different, coalesce(array_join(${side}.first_keys, '; '), '')))`
     );
 }
@@ -96,7 +95,7 @@ const FCT_COLUMNS = ["order_id", "customer_id", "order_date", "status", ...PAYME
 /** The check as one statement over the given tables; see the header for what it returns. */
 export function checkStatement(t: CheckTargets): string {
     const dollars = (cents: string) => `CAST(${cents} AS decimal(38, 2)) / 100`;
-    const methodCents = PAYMENT_METHODS.map(m => `sum(amount) FILTER (WHERE payment_method = ${literal(m)}) AS ${m}_cents`).join(", ");
+    const methodCents = PAYMENT_METHODS.map(m => `sum(amount) FILTER (WHERE payment_method = ${trinoLiteral(m)}) AS ${m}_cents`).join(", ");
     const methodAmounts = PAYMENT_METHODS.map(m => `${dollars(`coalesce(paid.${m}_cents, 0)`)} AS ${m}_amount`).join(", ");
     const problems = [problemLine(t.dimCustomers, "d"), problemLine(t.fctOrders, "f")];
     return [

@@ -57,6 +57,11 @@ export async function queryTrino(connection: TrinoConnection, sql: string): Prom
     return { columns, rows };
 }
 
+/** A string literal in Trino SQL: single quotes doubled, the only escape Trino has. */
+export function trinoLiteral(value: string): string {
+    return `'${value.replace(/'/g, "''")}'`;
+}
+
 /** How the deploying process reaches the coordinator: directly, or through a port-forward into a cluster. */
 export interface TrinoAccess {
     connection: TrinoConnection;

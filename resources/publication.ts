@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CheckTargets, CheckVerdict } from "../lib/reconcile";
-import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, withTrino } from "../lib/trinoQuery";
+import { CheckTargets } from "../lib/reconcile";
+import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 import { runCheckStatement } from "./insightsCheck";
 
 /*
@@ -58,9 +58,6 @@ function qualified(catalog: string, schema: string, table: string): string {
     return `${catalog}.${schema}.${table}`;
 }
 
-function literal(value: string): string {
-    return `'${value.replace(/'/g, "''")}'`;
-}
 
 async function lines(connection: TrinoConnection, sql: string): Promise<string[]> {
     return (await queryTrino(connection, sql)).rows.map(row => String(row[0]));
@@ -72,7 +69,7 @@ async function publishedSources(connection: TrinoConnection, inputs: Publication
         connection,
         `SELECT t.table_name, t.table_type, v.view_definition FROM ${inputs.catalog}.information_schema.tables t ` +
             `LEFT JOIN ${inputs.catalog}.information_schema.views v ON v.table_schema = t.table_schema AND v.table_name = t.table_name ` +
-            `WHERE t.table_schema = ${literal(inputs.schema)}`,
+            `WHERE t.table_schema = ${trinoLiteral(inputs.schema)}`,
     );
     const sources = new Map<string, string>();
     for (const [table, type, definition] of rows) {
@@ -94,7 +91,7 @@ async function switchView(connection: TrinoConnection, inputs: PublicationInputs
 }
 
 async function dropRun(connection: TrinoConnection, catalog: string, schema: string): Promise<void> {
-    const objects = await queryTrino(connection, `SELECT table_name, table_type FROM ${catalog}.information_schema.tables WHERE table_schema = ${literal(schema)}`);
+    const objects = await queryTrino(connection, `SELECT table_name, table_type FROM ${catalog}.information_schema.tables WHERE table_schema = ${trinoLiteral(schema)}`);
     // Views first: they may read the run's tables.
     const ordered = [...objects.rows].sort((a, b) => (a[1] === "VIEW" ? 0 : 1) - (b[1] === "VIEW" ? 0 : 1));
     for (const [table, type] of ordered) {
@@ -148,7 +145,7 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const replaced = inputs.tables.map(table => before.get(table)).find(run => run && run !== inputs.runSchema);
         const previousRun = replaced ?? (olds?.previousRun !== inputs.runSchema ? olds?.previousRun : undefined) ?? "";
         const prefix = `${inputs.schema}__`;
-        const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${literal(prefix)})`)).filter(
+        const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${trinoLiteral(prefix)})`)).filter(
             run => run !== inputs.runSchema && run !== previousRun,
         );
         for (const run of stale.sort()) {
@@ -166,6 +163,15 @@ export function publishedTargets(inputs: Pick<PublicationInputs, "catalog" | "sc
     return { dimCustomers: qualified(inputs.catalog, inputs.schema, "dim_customers"), fctOrders: qualified(inputs.catalog, inputs.schema, "fct_orders"), ...inputs.domains };
 }
 
+/** The check statement against what analysts read now; its summary, or an error naming every table that differs. */
+async function checkPublished(inputs: PublicationInputs, publishedRun: string): Promise<string> {
+    const verdict = await withTrino(inputs.checker, connection => runCheckStatement(connection, publishedTargets(inputs)));
+    if (!verdict.ok) {
+        throw new Error(`${inputs.component}: the published insights (${publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
+    }
+    return verdict.summary!;
+}
+
 const PUBLISH_KEYS: (keyof PublicationInputs)[] = ["catalog", "schema", "runSchema", "tables", "audit"];
 
 export const publicationProvider: pulumi.dynamic.ResourceProvider = {
@@ -177,28 +183,24 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
             return { changes: true };
         }
         // Nothing to publish: check what analysts read now against the domains, as on every deployment.
-        let verdict: CheckVerdict;
         try {
-            verdict = await withTrino(news.checker, connection => runCheckStatement(connection, publishedTargets(news)));
+            await checkPublished(news, olds.publishedRun);
         } catch (error) {
             if (isTrinoRefusal(error)) {
                 throw new Error(`${news.component}: cannot check the published insights: ${(error as Error).message}`);
             }
+            if ((error as Error).message.startsWith(`${news.component}: `)) {
+                throw error;
+            }
             // Not reachable yet (a coordinator being restarted): the update checks once it is.
             return { changes: true };
-        }
-        if (!verdict.ok) {
-            throw new Error(`${news.component}: the published insights (${olds.publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
         }
         return { changes: false };
     },
     async update(_id: string, olds: PublicationOutputs, news: PublicationInputs) {
         if (PUBLISH_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
-            const verdict = await withTrino(news.checker, connection => runCheckStatement(connection, publishedTargets(news)));
-            if (!verdict.ok) {
-                throw new Error(`${news.component}: the published insights (${olds.publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
-            }
-            return { outs: { ...olds, ...news, summary: describe({ ...olds, audit: verdict.summary! }) } };
+            const summary = await checkPublished(news, olds.publishedRun);
+            return { outs: { ...olds, ...news, summary: describe({ ...olds, audit: summary }) } };
         }
         return { outs: await publish(news, olds) };
     },

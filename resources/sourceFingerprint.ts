@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, withTrino } from "../lib/trinoQuery";
+import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 
 /*
  * What the insights' sources hold right now, read through Trino on every deployment: each table's
@@ -36,9 +36,6 @@ interface FingerprintOutputs extends FingerprintInputs {
     tables: TableFacts[];
 }
 
-function literal(value: string): string {
-    return `'${value.replace(/'/g, "''")}'`;
-}
 
 function quoted(name: string): string {
     return `"${name.replace(/"/g, '""')}"`;
@@ -49,7 +46,7 @@ async function readTable(connection: TrinoConnection, source: SourceTable, compo
     const columns = await queryTrino(
         connection,
         `SELECT column_name, data_type FROM ${quoted(source.catalog)}.information_schema.columns ` +
-            `WHERE table_schema = ${literal(source.schema)} AND table_name = ${literal(source.table)} ORDER BY ordinal_position`,
+            `WHERE table_schema = ${trinoLiteral(source.schema)} AND table_name = ${trinoLiteral(source.table)} ORDER BY ordinal_position`,
     );
     if (columns.rows.length === 0) {
         throw new Error(`${component}: the source table ${name} is gone, or ${connection.user} may no longer read it; the published insights are unchanged`);

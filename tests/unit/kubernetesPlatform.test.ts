@@ -311,7 +311,9 @@ describe("the kubernetes platform's outputs", () => {
         expect(await valueOf(domains.orders.host)).toBe(`orders-server.${NAMESPACE}.svc.cluster.local`);
         expect(await valueOf(domains.orders.port)).toBe(3306);
         const checkJob = named("batch/v1:Job", "check-reconciliation").inputs.metadata.name;
-        expect(await valueOf(stack.check)).toMatch(new RegExp(`^last line of the log of Job ${checkJob}; published jaffle_shop__[0-9a-f]{12}, rebuilt`));
+        const publication = resources.find(r => r.name === "check-publication")!;
+        expect(publication.inputs.audit).toBe(`last line of the log of Job ${checkJob}`);
+        expect(await valueOf(stack.check)).toBe(publication.state.summary);
         expect(await valueOf(stack.dbtSummary)).toBe(`last line of the log of Job ${named("batch/v1:Job", "dbt-run").inputs.metadata.name}`);
     });
 });
