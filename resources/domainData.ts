@@ -3,6 +3,7 @@ import { DataSource, domainRows, Row } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { createPostgresDatabaseSql, domainAccessSql, insertBatchSql } from "../lib/sql";
+import { changedInputs } from "./inputs";
 
 /*
  * Platform-neutral steps inside a running database server: create the domain's database, users
@@ -112,6 +113,9 @@ const accessProvider: pulumi.dynamic.ResourceProvider = {
         await applyAccess(inputs);
         return { id: `${inputs.engine}:${inputs.port}/${inputs.database}`, outs: inputs };
     },
+    async diff(_id: string, olds: AccessInputs, news: AccessInputs) {
+        return { changes: changedInputs(olds, news).length > 0 };
+    },
     async update(_id: string, _olds: AccessInputs, news: AccessInputs) {
         await applyAccess(news);
         return { outs: news };
@@ -157,7 +161,7 @@ interface LoadInputs extends Endpoint {
 async function loadRows(inputs: LoadInputs): Promise<number> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     let count = 0;
-    const table = inputs.engine === "postgresql" ? `"${inputs.domain.table}"` : `\`${inputs.domain.table}\``;
+    const table = quotedTable(inputs);
     try {
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
         await session.run(`DELETE FROM ${table}`);
@@ -184,7 +188,7 @@ async function loadRows(inputs: LoadInputs): Promise<number> {
     }
     try {
         // The row count reported is what the table holds after the commit, not what was sent.
-        const stored = Number(await session.scalar(`SELECT count(*) FROM ${table}`));
+        const stored = await countRows(session, table);
         if (stored !== count) {
             throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table}: ${count} rows sent, but the table holds ${stored}`);
         }
@@ -194,13 +198,42 @@ async function loadRows(inputs: LoadInputs): Promise<number> {
     }
 }
 
+function quotedTable(inputs: LoadInputs): string {
+    return inputs.engine === "postgresql" ? `"${inputs.domain.table}"` : `\`${inputs.domain.table}\``;
+}
+
+async function countRows(session: Session, table: string): Promise<number> {
+    return Number(await session.scalar(`SELECT count(*) FROM ${table}`));
+}
+
+/** The rows the table holds now, the owner's own writes included. */
+async function storedRows(inputs: LoadInputs): Promise<number> {
+    const session = await connect(inputs, inputs.owner, inputs.database);
+    try {
+        return await countRows(session, quotedTable(inputs));
+    } finally {
+        await session.close();
+    }
+}
+
+/**
+ * What makes a load replace the table's rows: new data, or a table or database of another shape or
+ * name. A new address, port or password for the same server keeps the rows, and with them whatever
+ * the domain's owner wrote directly.
+ */
+const RELOADING_INPUTS: (keyof LoadInputs)[] = ["fingerprint", "domain", "database", "engine"];
+
 const loadProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: LoadInputs) {
         const rowCount = await loadRows(inputs);
         return { id: `${inputs.database}.${inputs.domain.table}`, outs: { ...inputs, rowCount } };
     },
-    async update(_id: string, _olds: LoadInputs, news: LoadInputs) {
-        const rowCount = await loadRows(news);
+    async diff(_id: string, olds: LoadInputs, news: LoadInputs) {
+        return { changes: changedInputs(olds, news).length > 0 };
+    },
+    async update(_id: string, olds: LoadInputs, news: LoadInputs) {
+        const reload = changedInputs(olds, news).some(key => (RELOADING_INPUTS as string[]).includes(key));
+        const rowCount = reload ? await loadRows(news) : await storedRows(news);
         return { outs: { ...news, rowCount } };
     },
 };

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeTunnel, openPortForward } from "../lib/kubectl";
 import { createPostgresDatabaseSql, icebergMetastoreSql } from "../lib/sql";
+import { changedInputs } from "./inputs";
 
 /*
  * The Iceberg JDBC catalog keeps its table and namespace pointers in two tables that it does not
@@ -72,6 +73,9 @@ const metastoreProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: MetastoreInputs) {
         await applyMetastore(inputs);
         return { id: `${inputs.port}/${inputs.database}`, outs: inputs };
+    },
+    async diff(_id: string, olds: MetastoreInputs, news: MetastoreInputs) {
+        return { changes: changedInputs(olds, news).length > 0 };
     },
     async update(_id: string, _olds: MetastoreInputs, news: MetastoreInputs) {
         await applyMetastore(news);

@@ -578,7 +578,7 @@ describe("the local stack, deployed for real", () => {
         }
     });
 
-    it("rebuilds when a domain owner writes to its own database, and follows both changes", async () => {
+    it("rebuilds when a domain owner writes to its own database, follows both changes, and keeps them when the code changes", async () => {
         const outputs = await mesh.stack.outputs();
         const { orders, payments } = outputs.domains.value;
         const mysql = require("mysql2/promise");
@@ -608,6 +608,25 @@ describe("the local stack, deployed for real", () => {
 
         const again = await mesh.stack.up();
         expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
+
+        // A new version of the load step's code is no reason to reload the domains: the owners' writes stay.
+        const loadCode = path.join(mesh.projectDir, "resources", "domainData.ts");
+        const original = fs.readFileSync(loadCode, "utf8");
+        const edited = original.replace("const BATCH_ROWS = 1000;", "const BATCH_ROWS = 999;");
+        expect(edited).not.toBe(original);
+        fs.writeFileSync(loadCode, edited);
+        try {
+            const afterCodeEdit = await mesh.stack.up();
+            expect(Object.keys(afterCodeEdit.summary.resourceChanges ?? {})).toEqual(["same"]);
+            const paymentsAfter = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+            await paymentsAfter.connect();
+            const { rows } = await paymentsAfter.query("SELECT amount FROM payments WHERE id = 1");
+            await paymentsAfter.end();
+            expect(Number(rows[0].amount)).toBe(Number(cents) + 3);
+            await expectInsightsToEqual(mesh, referenceInsights(changedDir));
+        } finally {
+            fs.writeFileSync(loadCode, original);
+        }
     });
 
     it("fails pulumi up naming a domain table that disappeared, and keeps the published insights", async () => {
