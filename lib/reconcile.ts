@@ -129,6 +129,19 @@ export function checkStatement(t: CheckTargets): string {
         "",
     ].join("\n");
 }
+
+/**
+ * What the insights hold, as one line: each table's row count and an order-insensitive checksum over
+ * every column. Equal lines mean equal contents: a deployment that finds both the domains and the
+ * published insights as they were when the check last passed knows the check would pass again, and
+ * runs the whole check only when either differs.
+ */
+export function insightsDigestStatement(t: Pick<CheckTargets, "dimCustomers" | "fctOrders">): string {
+    const part = (table: string, columns: string[]) =>
+        `(SELECT format('%s %s rows %s', ${trinoLiteral(table)}, count(*), coalesce(to_hex(checksum(ROW(${columns.join(", ")}))), 'empty')) FROM ${table})`;
+    return `SELECT ${part(t.dimCustomers, DIM_COLUMNS)} || '; ' || ${part(t.fctOrders, FCT_COLUMNS)}`;
+}
+
 export interface CheckVerdict {
     ok: boolean;
     /** The "OK: ..." line when the insights are right. */

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CheckTargets } from "../lib/reconcile";
+import { CheckTargets, insightsDigestStatement } from "../lib/reconcile";
 import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 import { runCheckStatement } from "./insightsCheck";
 
@@ -9,7 +9,10 @@ import { runCheckStatement } from "./insightsCheck";
  * views are switched to the run's tables. Until then, and whenever anything fails, the views keep
  * pointing at the last good run, whose tables nothing touches.
  *
- * The published views are checked again on every deployment, a no-op included.
+ * The published views are checked again on every deployment, a no-op included. A no-op finds the
+ * domains as they were (their fingerprint is part of the run's name) and, by a checksum, the
+ * published insights as they were when the check passed; only when the insights differ does the
+ * whole check run again, to pass or to name what is wrong.
  */
 
 /** Why the insights were last rebuilt. */
@@ -49,6 +52,8 @@ interface PublicationOutputs extends PublicationInputs {
     previousRun: string;
     /** The runs dropped by this publish. */
     dropped: string[];
+    /** What the published insights held when the check last passed: row counts and checksums. */
+    publishedDigest: string;
     rebuiltAt: string;
     reason: RebuildReason;
     summary: string;
@@ -113,6 +118,11 @@ function reasonFor(olds: PublicationInputs | undefined, news: PublicationInputs)
     return "config change";
 }
 
+/** The published insights' row counts and checksums, read through the views as analysts read them. */
+async function publishedDigest(connection: TrinoConnection, inputs: PublicationInputs): Promise<string> {
+    return (await lines(connection, insightsDigestStatement(publishedTargets(inputs))))[0];
+}
+
 function describe(outputs: Pick<PublicationOutputs, "audit" | "publishedRun" | "rebuiltAt" | "reason">): string {
     return `${outputs.audit}; published ${outputs.publishedRun}, rebuilt ${outputs.rebuiltAt} (${outputs.reason})`;
 }
@@ -154,7 +164,17 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const rebuiltAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
         const reason = reasonFor(olds, inputs);
         const publishedRun = inputs.runSchema;
-        return { ...inputs, publishedRun, previousRun, dropped: stale, rebuiltAt, reason, summary: describe({ audit: inputs.audit, publishedRun, rebuiltAt, reason }) };
+        const digest = await publishedDigest(connection, inputs);
+        return {
+            ...inputs,
+            publishedRun,
+            previousRun,
+            dropped: stale,
+            publishedDigest: digest,
+            rebuiltAt,
+            reason,
+            summary: describe({ audit: inputs.audit, publishedRun, rebuiltAt, reason }),
+        };
     });
 }
 
@@ -163,13 +183,28 @@ export function publishedTargets(inputs: Pick<PublicationInputs, "catalog" | "sc
     return { dimCustomers: qualified(inputs.catalog, inputs.schema, "dim_customers"), fctOrders: qualified(inputs.catalog, inputs.schema, "fct_orders"), ...inputs.domains };
 }
 
-/** The check statement against what analysts read now; its summary, or an error naming every table that differs. */
-async function checkPublished(inputs: PublicationInputs, publishedRun: string): Promise<string> {
-    const verdict = await withTrino(inputs.checker, connection => runCheckStatement(connection, publishedTargets(inputs)));
-    if (!verdict.ok) {
-        throw new Error(`${inputs.component}: the published insights (${publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
+/** The check statement against what analysts read now: its summary and the insights' digest, or an error naming every table that differs. */
+async function checkPublished(inputs: PublicationInputs, publishedRun: string): Promise<{ summary: string; digest: string }> {
+    return withTrino(inputs.checker, async connection => {
+        const verdict = await runCheckStatement(connection, publishedTargets(inputs));
+        if (!verdict.ok) {
+            throw new Error(`${inputs.component}: the published insights (${publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
+        }
+        return { summary: verdict.summary!, digest: await publishedDigest(connection, inputs) };
+    });
+}
+
+/**
+ * A no-op's check: nothing differs from when the check last passed, or the whole check passes now.
+ * Throws what the check found wrong.
+ */
+async function publishedUnchangedOrRight(inputs: PublicationInputs, olds: PublicationOutputs): Promise<boolean> {
+    const digest = await withTrino(inputs.checker, connection => publishedDigest(connection, inputs));
+    if (digest === olds.publishedDigest) {
+        return true;
     }
-    return verdict.summary!;
+    await checkPublished(inputs, olds.publishedRun);
+    return false;
 }
 
 const PUBLISH_KEYS: (keyof PublicationInputs)[] = ["catalog", "schema", "runSchema", "tables", "audit"];
@@ -182,9 +217,9 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
         if (PUBLISH_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key]))) {
             return { changes: true };
         }
-        // Nothing to publish: check what analysts read now against the domains, as on every deployment.
+        // Nothing to publish, and the domains are as they were: check what analysts read now, as on every deployment.
         try {
-            await checkPublished(news, olds.publishedRun);
+            return { changes: !(await publishedUnchangedOrRight(news, olds)) };
         } catch (error) {
             if (isTrinoRefusal(error)) {
                 throw new Error(`${news.component}: cannot check the published insights: ${(error as Error).message}`);
@@ -195,12 +230,11 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
             // Not reachable yet (a coordinator being restarted): the update checks once it is.
             return { changes: true };
         }
-        return { changes: false };
     },
     async update(_id: string, olds: PublicationOutputs, news: PublicationInputs) {
         if (PUBLISH_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
-            const summary = await checkPublished(news, olds.publishedRun);
-            return { outs: { ...olds, ...news, summary: describe({ ...olds, audit: summary }) } };
+            const { summary, digest } = await checkPublished(news, olds.publishedRun);
+            return { outs: { ...olds, ...news, publishedDigest: digest, summary: describe({ ...olds, audit: summary }) } };
         }
         return { outs: await publish(news, olds) };
     },
@@ -242,7 +276,7 @@ export class InsightsPublication extends pulumi.dynamic.Resource {
         super(
             publicationProvider,
             name,
-            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
+            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, publishedDigest: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
             { ...opts, additionalSecretOutputs: ["publisher", "checker"] },
             "datamesh",
             "InsightsPublication",

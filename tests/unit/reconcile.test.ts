@@ -1,4 +1,4 @@
-import { checkStatement, checkVerdict, KEYS_SHOWN, PAYMENT_METHODS } from "../../lib/reconcile";
+import { checkStatement, checkVerdict, insightsDigestStatement, KEYS_SHOWN, PAYMENT_METHODS } from "../../lib/reconcile";
 import { centsToDollars } from "../reference";
 
 /*
@@ -32,6 +32,21 @@ describe("the check statement", () => {
         expect(sql).not.toContain("cents_to_dollars");
         expect(sql).toContain("CAST(pc.cents AS decimal(38, 2)) / 100 AS customer_lifetime_value");
         expect(sql).not.toMatch(/\bdouble\b|\breal\b/);
+    });
+});
+
+describe("the insights' digest", () => {
+    const sql = insightsDigestStatement(targets);
+
+    it("reads only the two insights, and every column the check compares, so that any change to them shows", () => {
+        expect(sql).toMatchSnapshot();
+        const tables = new Set(sql.match(/\b(?:insights|customers|orders|payments)\.[a-z_]+\.[a-z_]+\b/g));
+        expect([...tables].sort()).toEqual([targets.dimCustomers, targets.fctOrders].sort());
+        const check = checkStatement(targets);
+        for (const column of check.match(/\ba\.([a-z_]+) IS DISTINCT FROM/g)!.map(m => m.slice(2, -" IS DISTINCT FROM".length))) {
+            expect(sql).toContain(column);
+        }
+        expect(sql.match(/checksum\(ROW\(/g)).toHaveLength(2);
     });
 });
 
