@@ -29,6 +29,8 @@ interface FingerprintInputs {
 interface TableFacts {
     table: string;
     rows: number;
+    /** The columns read, as [name, type] pairs; the next deployment reads with them while it checks them. */
+    columns?: string[][];
 }
 
 interface FingerprintOutputs extends FingerprintInputs {
@@ -36,38 +38,55 @@ interface FingerprintOutputs extends FingerprintInputs {
     tables: TableFacts[];
 }
 
-
 function quoted(name: string): string {
     return `"${name.replace(/"/g, '""')}"`;
 }
 
-async function readTable(connection: TrinoConnection, source: SourceTable, component: string): Promise<{ facts: TableFacts; digest: string }> {
-    const name = `${source.catalog}.${source.schema}.${source.table}`;
-    const columns = await queryTrino(
+function tableName(source: SourceTable): string {
+    return `${source.catalog}.${source.schema}.${source.table}`;
+}
+
+async function readColumns(connection: TrinoConnection, source: SourceTable, component: string): Promise<string[][]> {
+    const { rows } = await queryTrino(
         connection,
         `SELECT column_name, data_type FROM ${quoted(source.catalog)}.information_schema.columns ` +
             `WHERE table_schema = ${trinoLiteral(source.schema)} AND table_name = ${trinoLiteral(source.table)} ORDER BY ordinal_position`,
     );
-    if (columns.rows.length === 0) {
-        throw new Error(`${component}: the source table ${name} is gone, or ${connection.user} may no longer read it; the published insights are unchanged`);
+    if (rows.length === 0) {
+        throw new Error(`${component}: the source table ${tableName(source)} is gone, or ${connection.user} may no longer read it; the published insights are unchanged`);
     }
-    const list = columns.rows.map(([column]) => quoted(String(column))).join(", ");
-    const { rows } = await queryTrino(
-        connection,
-        `SELECT count(*), to_hex(checksum(ROW(${list}))) FROM ${quoted(source.catalog)}.${quoted(source.schema)}.${quoted(source.table)}`,
-    );
-    const [count, checksum] = rows[0];
-    return { facts: { table: name, rows: Number(count) }, digest: `${name}\0${JSON.stringify(columns.rows)}\0${count}\0${checksum ?? ""}` };
+    return rows.map(row => row.map(String));
 }
 
-async function readFingerprint(inputs: FingerprintInputs): Promise<{ fingerprint: string; tables: TableFacts[] }> {
+/** Every table's row count and checksum over the given columns, in one statement. */
+async function readContents(connection: TrinoConnection, sources: SourceTable[], columns: string[][][]): Promise<{ rows: number; checksum: string }[]> {
+    const parts = sources.map(
+        (source, i) =>
+            `SELECT ${i} AS position, count(*), to_hex(checksum(ROW(${columns[i].map(([name]) => quoted(name)).join(", ")}))) ` +
+            `FROM ${quoted(source.catalog)}.${quoted(source.schema)}.${quoted(source.table)}`,
+    );
+    const { rows } = await queryTrino(connection, `${parts.join(" UNION ALL ")} ORDER BY position`);
+    return rows.map(([, count, checksum]) => ({ rows: Number(count), checksum: checksum === null || checksum === undefined ? "" : String(checksum) }));
+}
+
+/**
+ * Reads every source's columns and contents. With the columns of the last reading, both are read at
+ * once; only when the columns have changed are the contents read again with the new ones.
+ */
+async function readFingerprint(inputs: FingerprintInputs, last?: TableFacts[]): Promise<{ fingerprint: string; tables: TableFacts[] }> {
     return withTrino(inputs.access, async connection => {
-        const read = await Promise.all(inputs.sources.map(source => readTable(connection, source, inputs.component)));
+        const lastColumns = inputs.sources.map(source => last?.find(facts => facts.table === tableName(source))?.columns);
+        const known = lastColumns.every(columns => columns !== undefined) ? (lastColumns as string[][][]) : undefined;
+        const columnsRead = Promise.all(inputs.sources.map(source => readColumns(connection, source, inputs.component)));
+        const contentsRead = known ? readContents(connection, inputs.sources, known) : undefined;
+        contentsRead?.catch(() => undefined);
+        const columns = await columnsRead;
+        const contents = known && JSON.stringify(known) === JSON.stringify(columns) ? await contentsRead! : await readContents(connection, inputs.sources, columns);
         const hash = crypto.createHash("sha256");
-        for (const { digest } of read) {
-            hash.update(digest).update("\0");
-        }
-        return { fingerprint: hash.digest("hex"), tables: read.map(r => r.facts) };
+        inputs.sources.forEach((source, i) => {
+            hash.update(`${tableName(source)}\0${JSON.stringify(columns[i])}\0${contents[i].rows}\0${contents[i].checksum}`).update("\0");
+        });
+        return { fingerprint: hash.digest("hex"), tables: inputs.sources.map((source, i) => ({ table: tableName(source), rows: contents[i].rows, columns: columns[i] })) };
     });
 }
 
@@ -80,8 +99,9 @@ export const sourceFingerprintProvider: pulumi.dynamic.ResourceProvider = {
             return { changes: true };
         }
         try {
-            const current = await readFingerprint(news);
-            return { changes: current.fingerprint !== olds.fingerprint };
+            const current = await readFingerprint(news, olds.tables);
+            // A state from before the columns were kept is updated once, so that later readings can use them.
+            return { changes: current.fingerprint !== olds.fingerprint || olds.tables.some(facts => facts.columns === undefined) };
         } catch (error) {
             // Trino's refusal (a table gone, a column renamed) is the answer; an unreachable coordinator
             // is read again once the deployment has restarted it.
