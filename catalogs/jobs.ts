@@ -66,7 +66,6 @@ export function renderDbtScript(spec: { projectDir: string; profilesDir: string;
         `mkdir -p ${spec.workDir}\ncd ${spec.workDir}\n`,
         ...install,
         ...(spec.requirementsFile ? [`dbt --version\n`] : []),
-        `dbt run-operation check_source_contracts ${common}\n`,
         `dbt build ${common}\n`,
     ].join("");
 }

@@ -124,6 +124,8 @@ export interface DbtRunRequest {
     projectDigest: string;
     /** The schema this run builds into, one per run; a new value is a new run. */
     runSchema: pulumi.Input<string>;
+    /** What the run reads besides the project (the sources' content, the build's configuration); equal values mean a model edit may reuse the last run's other models. */
+    sourcesDigest: pulumi.Input<string>;
     /** profiles.yml for the coordinator as the platform's dbt process reaches it, where it finds the CA file, and the run's schema. */
     profile: (trino: { host: string; port: number; caCertFile: string; passwordEnv: string; schema: string }) => string;
     /** The coordinator's address as the deployment sees it, and the certificate to trust. */

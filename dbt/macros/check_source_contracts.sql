@@ -1,6 +1,8 @@
 {#-
   Source contracts: checks every source table of this project against the columns and
-  data_types declared for it in models/staging/__sources.yml, BEFORE anything is built:
+  data_types declared for it in models/staging/__sources.yml, BEFORE anything is built. It is
+  the project's on-run-start hook, so every dbt build runs it first and builds nothing when it
+  fails; it can also run alone:
 
       dbt run-operation check_source_contracts --vars '{...same vars as dbt build...}'
 

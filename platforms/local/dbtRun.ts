@@ -8,6 +8,11 @@ import { runToCompletion, writeFileAtomic } from "./process";
  * One `dbt build` of the project against the coordinator, run from the cached virtual environment,
  * into the run's own schema. It runs when created and whenever its inputs change (the project's
  * content, the run, the profile), and at no other time, so a no-op `pulumi up` does not rebuild.
+ *
+ * When only the project changed since the last successful run, the build defers to that run: dbt
+ * builds and tests what the edit changed and everything downstream of it (`state:modified+`), and
+ * the project's on-run-end hook copies every other model from the last run, so that each run still
+ * holds all its models and does not depend on the one before it.
  */
 
 /** The variable that carries dbt's Trino password; the profile reads it with env_var(). */
@@ -21,6 +26,8 @@ interface DbtInputs {
     projectDigest: string;
     /** The schema the run builds into; a new value is a new run. */
     runSchema: string;
+    /** What the run reads besides the project: equal values mean the domains hold what the last run read. */
+    sourcesDigest: string;
     profile: string;
     /** The coordinator's certificate, written where the profile expects it. */
     caCert: string;
@@ -35,6 +42,8 @@ interface DbtInputs {
 interface DbtOutputs extends DbtInputs {
     runId: string;
     summary: string;
+    /** What the run built: every model, or what a model edit changed with the rest copied from the last run. */
+    built: string;
 }
 
 /**
@@ -72,7 +81,7 @@ function failedNodes(targetDir: string): string[] {
     }
 }
 
-function runDbt(inputs: DbtInputs, args: string[], what: string): string {
+function runDbt(inputs: DbtInputs, args: string[], what: string, extraVars: Record<string, string> = {}): string {
     const profilesDir = path.join(inputs.workDir, "profile");
     return runToCompletion(
         inputs.dbtBin,
@@ -87,7 +96,7 @@ function runDbt(inputs: DbtInputs, args: string[], what: string): string {
             "--log-path",
             path.join(inputs.workDir, "logs"),
             "--vars",
-            JSON.stringify(inputs.vars),
+            JSON.stringify({ ...inputs.vars, ...extraVars }),
             "--no-use-colors",
         ],
         {
@@ -105,36 +114,84 @@ function runDbt(inputs: DbtInputs, args: string[], what: string): string {
     );
 }
 
+/** Where the last successful run's manifest is kept, for a model edit's run to defer to. */
+function lastRunDir(inputs: DbtInputs): string {
+    return path.join(inputs.workDir, "last-run");
+}
+
+/** The last successful run, when the new one may build only what the project's edit changed and copy the rest from it. */
+function deferrableRun(olds: DbtOutputs | undefined, news: DbtInputs): string | undefined {
+    if (!olds || olds.projectDigest === news.projectDigest || olds.sourcesDigest !== news.sourcesDigest) {
+        return undefined;
+    }
+    if (olds.dbtBin !== news.dbtBin || JSON.stringify(olds.vars) !== JSON.stringify(news.vars)) {
+        return undefined;
+    }
+    const dir = lastRunDir(news);
+    const lastRun = fs.existsSync(path.join(dir, "run-schema")) ? fs.readFileSync(path.join(dir, "run-schema"), "utf8").trim() : "";
+    return lastRun === olds.runSchema && fs.existsSync(path.join(dir, "manifest.json")) ? lastRun : undefined;
+}
+
+function rememberRun(inputs: DbtInputs): void {
+    const dir = lastRunDir(inputs);
+    fs.rmSync(path.join(dir, "run-schema"), { force: true });
+    writeFileAtomic(path.join(dir, "manifest.json"), fs.readFileSync(path.join(inputs.workDir, "target", "manifest.json")), 0o600);
+    writeFileAtomic(path.join(dir, "run-schema"), `${inputs.runSchema}\n`, 0o600);
+}
+
+function build(inputs: DbtInputs, deferTo: string | undefined): string {
+    if (!deferTo) {
+        return runDbt(inputs, ["build"], "dbt build");
+    }
+    return runDbt(
+        inputs,
+        ["build", "--select", "state:modified+", "--defer", "--state", lastRunDir(inputs)],
+        `dbt build of what changed since ${deferTo}`,
+        { copy_unbuilt_from: deferTo },
+    );
+}
+
 /**
- * Checks every domain's source contract, then builds. A domain that renamed or retyped a column
- * stops the job before any model is written, so the published insights stay as they were.
+ * Builds, the project's on-run-start hook checking every domain's source contract first: a domain
+ * that renamed or retyped a column stops the build before any model is written, so the published
+ * insights stay as they were.
  */
-async function runBuild(inputs: DbtInputs): Promise<DbtOutputs> {
+async function runBuild(inputs: DbtInputs, olds?: DbtOutputs): Promise<DbtOutputs> {
     writeFileAtomic(path.join(inputs.workDir, "profile", "profiles.yml"), inputs.profile, 0o600);
     writeFileAtomic(inputs.caCertFile, inputs.caCert, 0o644);
-    try {
-        runDbt(inputs, ["run-operation", "check_source_contracts"], "dbt source contract check");
-    } catch (e) {
-        const broken = (e as Error).message.split("\n").filter(line => /source contract broken|not found or not visible/.test(line));
-        const detail = broken.length > 0 ? broken.map(line => line.trim()).join("\n") : failureExcerpt((e as Error).message);
-        throw new Error(`${inputs.component}: a domain broke its source contract; nothing was built and the published insights are unchanged.\n${detail}`);
-    }
+    let deferTo = deferrableRun(olds, inputs);
     let output: string;
     try {
-        output = runDbt(inputs, ["build"], "dbt build");
+        try {
+            output = build(inputs, deferTo);
+        } catch (e) {
+            // The last run is gone (dropped by hand): build everything instead.
+            if (!deferTo || !new RegExp(`${deferTo}\\S* does not exist`, "i").test((e as Error).message)) {
+                throw e;
+            }
+            deferTo = undefined;
+            output = build(inputs, deferTo);
+        }
     } catch (e) {
+        const message = (e as Error).message;
+        const broken = message.split("\n").filter(line => /source contract broken|not found or not visible/.test(line));
+        if (broken.length > 0) {
+            throw new Error(`${inputs.component}: a domain broke its source contract; nothing was built and the published insights are unchanged.\n${broken.map(line => line.trim()).join("\n")}`);
+        }
         const failed = failedNodes(path.join(inputs.workDir, "target"));
         throw new Error(
             `${inputs.component}: dbt build of ${inputs.runSchema} failed; nothing was published, and the published insights are unchanged.\n` +
-                `${failed.length > 0 ? `${failed.join("\n")}\n` : ""}${failureExcerpt((e as Error).message)}`,
+                `${failed.length > 0 ? `${failed.join("\n")}\n` : ""}${failureExcerpt(message)}`,
         );
     }
+    rememberRun(inputs);
     const doneLine = output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
     const summary = doneLine.replace(/^.*?(Done\.)/, "$1").trim();
-    return { ...inputs, runId: crypto.randomUUID(), summary };
+    const built = deferTo ? `what changed since ${deferTo} (state:modified+), the other models copied from it` : "every model";
+    return { ...inputs, runId: crypto.randomUUID(), summary, built };
 }
 
-const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "runSchema", "profile", "caCert", "caCertFile", "env", "workDir", "vars"];
+const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "runSchema", "sourcesDigest", "profile", "caCert", "caCertFile", "env", "workDir", "vars"];
 
 export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DbtInputs) {
@@ -144,8 +201,8 @@ export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: DbtOutputs, news: DbtInputs) {
         return { changes: INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) };
     },
-    async update(_id: string, _olds: DbtOutputs, news: DbtInputs) {
-        return { outs: await runBuild(news) };
+    async update(_id: string, olds: DbtOutputs, news: DbtInputs) {
+        return { outs: await runBuild(news, olds) };
     },
     async delete(_id: string, olds: DbtOutputs) {
         fs.rmSync(olds.workDir, { recursive: true, force: true });
@@ -158,6 +215,7 @@ export interface LocalDbtRunArgs {
     projectDir: pulumi.Input<string>;
     projectDigest: pulumi.Input<string>;
     runSchema: pulumi.Input<string>;
+    sourcesDigest: pulumi.Input<string>;
     profile: pulumi.Input<string>;
     caCert: pulumi.Input<string>;
     caCertFile: pulumi.Input<string>;
@@ -171,8 +229,10 @@ export class LocalDbtRun extends pulumi.dynamic.Resource {
     public readonly runId!: pulumi.Output<string>;
     /** dbt's closing line, e.g. "Done. PASS=40 WARN=0 ERROR=0 SKIP=0 TOTAL=40". */
     public readonly summary!: pulumi.Output<string>;
+    /** Every model, or what a model edit changed with the rest copied from the last run. */
+    public readonly built!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDbtRunArgs, opts?: pulumi.CustomResourceOptions) {
-        super(localDbtProvider, name, { ...args, runId: undefined, summary: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDbtRun");
+        super(localDbtProvider, name, { ...args, runId: undefined, summary: undefined, built: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDbtRun");
     }
 }

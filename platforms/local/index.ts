@@ -153,6 +153,7 @@ export class LocalPlatform implements Platform {
                 projectDir: request.projectDir,
                 projectDigest: request.projectDigest,
                 runSchema: request.runSchema,
+                sourcesDigest: request.sourcesDigest,
                 profile,
                 caCert: request.trino.caCert,
                 caCertFile,

@@ -454,6 +454,27 @@ describe("the local stack, deployed for real", () => {
         expect(after["trino-server"].pid).toBe(before["trino-server"].pid);
         expect(after["customers-server"].pid).toBe(before["customers-server"].pid);
         await expectInsightsToEqual(mesh, canonicalExpected());
+
+        // dbt built what the edit changed and took the other models from the run before, into a run that holds them all.
+        const runBefore = before["check-publication"].publishedRun;
+        expect(after["dbt-run"].built).toBe(`what changed since ${runBefore} (state:modified+), the other models copied from it`);
+        const nodes = (summary: string) => Number(/TOTAL=(\d+)/.exec(summary)![1]);
+        expect(nodes(after["dbt-run"].summary)).toBeLessThan(nodes(before["dbt-run"].summary) / 2);
+        const models = async (run: string) =>
+            (await queryAsText(mesh, `SELECT table_name, table_type FROM insights.information_schema.tables WHERE table_schema = '${run}' ORDER BY table_name`)).rows;
+        expect(await models(after["check-publication"].publishedRun)).toEqual(await models(runBefore));
+        expect((await models(runBefore)).length).toBe(8);
+
+        // A second edit, upstream this time, defers to that run in turn; the run before it is dropped, and nothing breaks.
+        const staging = path.join(mesh.projectDir, "dbt", "models", "staging", "stg_orders.sql");
+        fs.appendFileSync(staging, "\n-- edited by the integration test\n");
+        const second = await mesh.stack.up();
+        expect(second.summary.resourceChanges).toMatchObject({ update: 3 });
+        const third = await mesh.resourceOutputs();
+        expect(third["dbt-run"].built).toContain(`since ${after["check-publication"].publishedRun} `);
+        expect(third["check-publication"].dropped).toEqual([runBefore]);
+        expect((await models(third["check-publication"].publishedRun)).length).toBe(8);
+        await expectInsightsToEqual(mesh, canonicalExpected());
     });
 
     it("fails pulumi up with dbt's own message on a broken model, and keeps the previous insights", async () => {

@@ -1,12 +1,16 @@
+import * as fs from "fs";
+import * as path from "path";
 import { renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
 
 
 describe("cluster job scripts", () => {
-    it("runs the check with the Trino CLI, and dbt's source contract before its build", () => {
+    it("runs the check with the Trino CLI, and one dbt build, whose first step checks the source contracts", () => {
         expect(renderCheckScript({ queryFile: "/etc/datamesh/check/mismatches.sql", caCertFile: "/etc/datamesh/check/trino-ca.pem" })).toMatchSnapshot();
         const dbt = renderDbtScript({ projectDir: "/p", profilesDir: "/profiles", workDir: "/tmp/dbt", vars: { orders_schema: "orders", customers_catalog: "customers" } });
         expect(dbt).toMatchSnapshot();
-        expect(dbt.indexOf("check_source_contracts")).toBeLessThan(dbt.indexOf("dbt build"));
+        expect(dbt.match(/^dbt /gm)).toEqual(["dbt "]);
+        const project = fs.readFileSync(path.join(__dirname, "..", "..", "dbt", "dbt_project.yml"), "utf8");
+        expect(project).toMatch(/^on-run-start:\n {2}- "\{% do check_source_contracts\(\) %\}"$/m);
         expect(dbt).not.toContain("pip install");
         expect(() => renderDbtScript({ projectDir: "/p", profilesDir: "/q", workDir: "/w", vars: { x: "it's" } })).toThrow("dbt vars must not contain single quotes");
     });
@@ -17,7 +21,7 @@ describe("cluster job scripts", () => {
         expect(dbt).toContain("if ! command -v dbt >/dev/null 2>&1; then");
         expect(dbt).toContain("pip install --quiet --no-input --disable-pip-version-check --requirement /profiles/requirements.txt");
         expect(dbt.indexOf("pip install")).toBeLessThan(dbt.indexOf("dbt --version"));
-        expect(dbt.indexOf("dbt --version")).toBeLessThan(dbt.indexOf("check_source_contracts"));
+        expect(dbt.indexOf("dbt --version")).toBeLessThan(dbt.indexOf("dbt build"));
     });
 });
 
