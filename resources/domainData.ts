@@ -219,7 +219,7 @@ async function storedRows(inputs: LoadInputs): Promise<number> {
 /**
  * What makes a load replace the table's rows: new data, or a table or database of another shape or
  * name. A new address, port or password for the same server keeps the rows, and with them whatever
- * the domain's owner wrote directly.
+ * the domain's owner wrote directly: the update only counts them.
  */
 const RELOADING_INPUTS: (keyof LoadInputs)[] = ["fingerprint", "domain", "database", "engine"];
 
@@ -229,12 +229,12 @@ const loadProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.database}.${inputs.domain.table}`, outs: { ...inputs, rowCount } };
     },
     async diff(_id: string, olds: LoadInputs, news: LoadInputs) {
-        return { changes: changedInputs(olds, news).length > 0 };
+        const changed = changedInputs(olds, news);
+        // A reload replaces the table's rows, and `pulumi preview` says so; protected domain data refuses it.
+        return { changes: changed.length > 0, replaces: changed.filter(key => (RELOADING_INPUTS as string[]).includes(key)) };
     },
-    async update(_id: string, olds: LoadInputs, news: LoadInputs) {
-        const reload = changedInputs(olds, news).some(key => (RELOADING_INPUTS as string[]).includes(key));
-        const rowCount = reload ? await loadRows(news) : await storedRows(news);
-        return { outs: { ...news, rowCount } };
+    async update(_id: string, _olds: LoadInputs, news: LoadInputs) {
+        return { outs: { ...news, rowCount: await storedRows(news) } };
     },
 };
 

@@ -19,6 +19,8 @@
     {{ log('copy_unbuilt_models: the build failed, nothing copied from ' ~ from_schema, info=True) }}
     {{ return('') }}
   {%- endif -%}
+  {#- dbt creates the run's schema only when it builds a model; an edit to a test alone builds none. -#}
+  {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=target.schema)) -%}
   {%- set built = results | map(attribute='node') | map(attribute='unique_id') | list -%}
   {%- set models = graph.nodes.values()
         | selectattr('resource_type', 'equalto', 'model')

@@ -139,16 +139,20 @@ function rememberRun(inputs: DbtInputs): void {
     writeFileAtomic(path.join(dir, "run-schema"), `${inputs.runSchema}\n`, 0o600);
 }
 
-function build(inputs: DbtInputs, deferTo: string | undefined): string {
-    if (!deferTo) {
-        return runDbt(inputs, ["build"], "dbt build");
+function build(inputs: DbtInputs, deferTo: string | undefined): { output: string; deferred: boolean } {
+    if (deferTo) {
+        const output = runDbt(
+            inputs,
+            ["build", "--select", "state:modified+", "--defer", "--state", lastRunDir(inputs)],
+            `dbt build of what changed since ${deferTo}`,
+            { copy_unbuilt_from: deferTo },
+        );
+        // An edit that changes no node (a README) selects nothing, and dbt then runs no hook either.
+        if (!/Nothing to do\./.test(output)) {
+            return { output, deferred: true };
+        }
     }
-    return runDbt(
-        inputs,
-        ["build", "--select", "state:modified+", "--defer", "--state", lastRunDir(inputs)],
-        `dbt build of what changed since ${deferTo}`,
-        { copy_unbuilt_from: deferTo },
-    );
+    return { output: runDbt(inputs, ["build"], "dbt build"), deferred: false };
 }
 
 /**
@@ -159,18 +163,17 @@ function build(inputs: DbtInputs, deferTo: string | undefined): string {
 async function runBuild(inputs: DbtInputs, olds?: DbtOutputs): Promise<DbtOutputs> {
     writeFileAtomic(path.join(inputs.workDir, "profile", "profiles.yml"), inputs.profile, 0o600);
     writeFileAtomic(inputs.caCertFile, inputs.caCert, 0o644);
-    let deferTo = deferrableRun(olds, inputs);
-    let output: string;
+    const deferTo = deferrableRun(olds, inputs);
+    let result: { output: string; deferred: boolean };
     try {
         try {
-            output = build(inputs, deferTo);
+            result = build(inputs, deferTo);
         } catch (e) {
             // The last run is gone (dropped by hand): build everything instead.
             if (!deferTo || !new RegExp(`${deferTo}\\S* does not exist`, "i").test((e as Error).message)) {
                 throw e;
             }
-            deferTo = undefined;
-            output = build(inputs, deferTo);
+            result = build(inputs, undefined);
         }
     } catch (e) {
         const message = (e as Error).message;
@@ -185,11 +188,14 @@ async function runBuild(inputs: DbtInputs, olds?: DbtOutputs): Promise<DbtOutput
         );
     }
     rememberRun(inputs);
-    const doneLine = output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
+    const doneLine = result.output.split("\n").filter(l => /Done\. PASS=/.test(l)).pop() ?? "";
     const summary = doneLine.replace(/^.*?(Done\.)/, "$1").trim();
-    const built = deferTo ? `what changed since ${deferTo} (state:modified+), the other models copied from it` : "every model";
+    const built = result.deferred ? `what changed since ${deferTo} (state:modified+), the other models copied from it` : "every model";
     return { ...inputs, runId: crypto.randomUUID(), summary, built };
 }
+
+/** What a run's result depends on; a change to anything else updates the stored inputs without running dbt. */
+const REBUILDING_KEYS: (keyof DbtInputs)[] = ["dbtBin", "projectDir", "projectDigest", "runSchema", "sourcesDigest", "workDir", "vars"];
 
 const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "runSchema", "sourcesDigest", "profile", "caCert", "caCertFile", "env", "workDir", "vars"];
 
@@ -202,6 +208,10 @@ export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
         return { changes: INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) };
     },
     async update(_id: string, olds: DbtOutputs, news: DbtInputs) {
+        // How dbt reaches Trino (address, certificate, password) does not change what it builds.
+        if (REBUILDING_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
+            return { outs: { ...olds, ...news } };
+        }
         return { outs: await runBuild(news, olds) };
     },
     async delete(_id: string, olds: DbtOutputs) {

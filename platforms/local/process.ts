@@ -164,8 +164,8 @@ function sleep(ms: number): Promise<void> {
     return new Promise(resolve => setTimeout(resolve, ms));
 }
 
-/** Stops a server started by startDetached: TERM to its process group, then KILL after a grace period. */
-export async function stopProcess(pid: number | undefined, graceMs = 20_000): Promise<void> {
+/** Stops a server started by startDetached: its stop signal (TERM unless given) to its process group, then KILL after a grace period. */
+export async function stopProcess(pid: number | undefined, graceMs = 20_000, stopSignal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     if (!isAlive(pid)) {
         return;
     }
@@ -180,7 +180,7 @@ export async function stopProcess(pid: number | undefined, graceMs = 20_000): Pr
             }
         }
     };
-    signal("SIGTERM");
+    signal(stopSignal);
     const deadline = Date.now() + graceMs;
     while (isAlive(pid) && Date.now() < deadline) {
         await sleep(100);

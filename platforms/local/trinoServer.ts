@@ -115,8 +115,9 @@ async function start(inputs: TrinoInputs): Promise<TrinoOutputs> {
     return { ...inputs, pid, url: `https://127.0.0.1:${inputs.port}`, version };
 }
 
-const REPLACING_INPUTS: (keyof TrinoInputs)[] = ["port", "internalPort", "workDir"];
-const RESTARTING_INPUTS: (keyof TrinoInputs)[] = ["trinoHome", "javaHome", "files", "secretFiles", "env", "component"];
+/** A new folder means a new server; anything else, new ports included, restarts this one (the insights live in the warehouse and the metastore). */
+const REPLACING_INPUTS: (keyof TrinoInputs)[] = ["workDir"];
+const RESTARTING_INPUTS: (keyof TrinoInputs)[] = ["port", "internalPort", "trinoHome", "javaHome", "files", "secretFiles", "env", "component"];
 
 const trinoProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: TrinoInputs) {

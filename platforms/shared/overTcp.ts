@@ -36,7 +36,8 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             port: server.port,
             tunnel: server.tunnel,
             owner: request.owner,
-            database: access.database,
+            // Known before the access step runs, so that a preview can tell a reload from a restart.
+            database: domain.name,
             domain,
             source: request.source,
             fingerprint: request.fingerprint,

@@ -12,7 +12,7 @@ import { domainByName, DOMAINS } from "../../lib/domains";
 import { domainAccessSql, icebergMetastoreSql } from "../../lib/sql";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
-import { allSecrets, createMesh, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus } from "./harness";
+import { allSecrets, createMesh, freePortRange, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -55,6 +55,26 @@ function writeCsv(file: string, rows: (string | number)[][]) {
 }
 
 /** What analysts read, as Trino reports it: the run each published view reads, that run's Iceberg snapshots, and every row. */
+/** Every row of every domain table, read as its owner from its own server. */
+async function domainTables(mesh: MeshUnderTest): Promise<Record<string, unknown[]>> {
+    const domains = (await mesh.stack.outputs()).domains.value;
+    const tables: Record<string, unknown[]> = {};
+    for (const name of ["customers", "payments"]) {
+        const pg = require("pg");
+        const { host, port, user, password, database } = domains[name];
+        const client = new pg.Client({ host, port, user, password, database });
+        await client.connect();
+        tables[name] = (await client.query(`SELECT * FROM ${name} ORDER BY id`)).rows;
+        await client.end();
+    }
+    const mysql = require("mysql2/promise");
+    const { host, port, user, password, database } = domains.orders;
+    const connection = await mysql.createConnection({ host, port, user, password, database });
+    tables.orders = (await connection.query("SELECT * FROM orders ORDER BY id"))[0];
+    await connection.end();
+    return tables;
+}
+
 async function publishedInsights(mesh: MeshUnderTest) {
     const views = await queryAsText(mesh, `SELECT table_name, view_definition FROM insights.information_schema.views WHERE table_schema = 'jaffle_shop' ORDER BY table_name`);
     const runs = views.rows.map(([table, definition]) => [table, /FROM\s+insights\.(\w+)\./i.exec(definition)?.[1] ?? `not a view of a run: ${definition}`]);
@@ -514,8 +534,8 @@ describe("the local stack, deployed for real", () => {
         fs.cpSync(path.join(fixture, "data"), dataDir, { recursive: true });
         await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
         const result = await mesh.stack.up();
-        // Three reloads, the sources read anew, and a run built, checked and published.
-        expect(result.summary.resourceChanges).toMatchObject({ update: 7 });
+        // Three reloads, which replace the tables' rows, the sources read anew, and a run built, checked and published.
+        expect(result.summary.resourceChanges).toMatchObject({ replace: 3, update: 4 });
         const expected = { dim_customers: readTextTable(path.join(fixture, "expected", "dim_customers.csv")), fct_orders: readTextTable(path.join(fixture, "expected", "fct_orders.csv")) };
         await expectInsightsToEqual(mesh, expected);
         const customers = expected.dim_customers.rows.length;
@@ -679,6 +699,42 @@ describe("the local stack, deployed for real", () => {
         await expectInsightsToEqual(mesh, referenceInsights(csvDir));
         const outputs = await mesh.stack.outputs();
         expect(outputs.check.value).toMatch(/^OK: dim_customers 3000 rows = 3000 customers; fct_orders 3000 rows = 3000 orders/);
+    });
+
+    it("moves the servers to new ports and restarts Trino with a new heap in place, with the data protected, losing no row", async () => {
+        await mesh.stack.setConfig("datamesh:protectDomainData", { value: "true" });
+        await mesh.stack.up();
+        try {
+            const before = await mesh.resourceOutputs();
+            const rowsBefore = await domainTables(mesh);
+            const insightsBefore = await publishedInsights(mesh);
+            const basePort = await freePortRange(12);
+            const trinoPort = basePort + 10;
+            await mesh.stack.setConfig("datamesh:basePort", { value: String(basePort) });
+            await mesh.stack.setConfig("datamesh:trinoPort", { value: String(trinoPort) });
+            await mesh.stack.setConfig("datamesh:trinoMaxHeap", { value: "1536M" });
+            const preview = await mesh.stack.preview();
+            expect(Object.keys(preview.changeSummary).sort()).toEqual(["same", "update"]);
+            const result = await mesh.stack.up();
+            expect(Object.keys(result.summary.resourceChanges ?? {}).sort()).toEqual(["same", "update"]);
+            const after = await mesh.resourceOutputs();
+            for (const [index, server] of ["customers-server", "orders-server", "payments-server", "insights-metastore"].entries()) {
+                expect(after[server]).toMatchObject({ port: basePort + index, workDir: before[server].workDir });
+                expect(after[server].pid).not.toBe(before[server].pid);
+                pids.push(after[server].pid);
+                ports.push(basePort + index);
+            }
+            expect(after["trino-server"]).toMatchObject({ port: trinoPort, url: `https://127.0.0.1:${trinoPort}` });
+            expect(after["trino-server"].pid).not.toBe(before["trino-server"].pid);
+            expect(fs.readFileSync(path.join(after["trino-server"].workDir, "etc", "jvm.config"), "utf8")).toMatch(/^-Xmx1536M$/m);
+            pids.push(after["trino-server"].pid);
+            ports.push(trinoPort, trinoPort + 1);
+            expect(await domainTables(mesh)).toEqual(rowsBefore);
+            expect(await publishedInsights(mesh)).toEqual(insightsBefore);
+            expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
+        } finally {
+            await mesh.stack.setConfig("datamesh:protectDomainData", { value: "false" });
+        }
     });
 
     it("refuses to destroy domain data while datamesh:protectDomainData is on", async () => {
