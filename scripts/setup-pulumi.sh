@@ -12,6 +12,10 @@
 # Idempotent: when both binaries are already there and report the expected
 # version, nothing is built (fast path, a fraction of a second).
 #
+# A Pulumi CLI already on PATH (the official one) is used instead of a build when
+# it is at least the pinned version and has its pulumi-language-nodejs beside it;
+# one that is older is named, with the version needed, and the build is used.
+#
 # NODE_MODULES_DIR: the project's node_modules. The launcher script is copied
 # from NODE_MODULES_DIR/@pulumi/pulumi/pulumi-resource-pulumi-nodejs (it ships
 # at the root of the @pulumi/pulumi npm package). It only needs `node` on PATH; it resolves
@@ -62,6 +66,38 @@ installed() {
     local v
     v="$(PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" version 2>/dev/null)" || return 1
     [[ "$v" == "$PULUMI_VERSION" && "$(cat "$BIN/.language-host-source" 2>/dev/null)" == "$HOST_DIGEST" ]]
+}
+
+version_at_least() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]; }
+
+# PATH without this cache's own bin folder.
+path_without_cache() {
+    local IFS=: entry kept=()
+    for entry in $PATH; do
+        [[ "$entry" == "$BIN" ]] || kept+=("$entry")
+    done
+    echo "${kept[*]}"
+}
+
+# Prints the folder of a Pulumi CLI on PATH that this project can use as it is (see header).
+usable_cli_on_path() {
+    local found dir v
+    found="$(PATH="$(path_without_cache)" command -v pulumi 2>/dev/null)" || return 1
+    dir="$(cd "$(dirname "$found")" && pwd)"
+    if ! v="$(PULUMI_SKIP_UPDATE_CHECK=true "$found" version 2>/dev/null)" || [[ ! "$v" =~ ^v?[0-9]+\.[0-9]+\.[0-9]+ ]]; then
+        log "ignoring $found: 'pulumi version' did not answer with a version"
+        return 1
+    fi
+    if ! version_at_least "${v#v}" "${PULUMI_VERSION#v}"; then
+        log "found Pulumi $v at $found, older than the $PULUMI_VERSION that @pulumi/pulumi ${PULUMI_VERSION#v} needs; building $PULUMI_VERSION instead"
+        return 1
+    fi
+    if [[ ! -x "$dir/pulumi-language-nodejs" ]]; then
+        log "found Pulumi $v at $found, but no pulumi-language-nodejs beside it; building $PULUMI_VERSION instead"
+        return 1
+    fi
+    log "using Pulumi $v at $found"
+    echo "$dir"
 }
 
 # Installs the dynamic-provider launcher into $BIN (see header).
@@ -191,6 +227,11 @@ main() {
     [[ -n "$nm" && -d "$nm" ]] || die "usage: setup-pulumi.sh NODE_MODULES_DIR (got '${nm}')"
     nm="$(cd "$nm" && pwd)"
 
+    local existing
+    if ! installed && existing="$(usable_cli_on_path)"; then
+        echo "PULUMI_BIN=$existing"
+        return 0
+    fi
     if ! installed; then
         mkdir -p "$ROOT"
         exec 9>"$ROOT/.lock"

@@ -16,16 +16,24 @@ export const REPO_DIR = path.join(__dirname, "..", "..");
 const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh");
 const NOT_COPIED = new Set(["node_modules", ".git", ".datamesh", ".pulumi-state", "bin", "coverage", "benchmarks"]);
 
-/** The pinned Pulumi CLI, or a failure that says what is missing and how to get it. */
+const PULUMI_PROGRAMS = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"];
+
+/**
+ * The Pulumi CLI that setup chose: the pinned one it built, or else one installed on PATH (which
+ * PulumiCommand checks is new enough); or a failure that says what is missing and how to get it.
+ */
 export async function pulumiCommand(): Promise<PulumiCommand> {
     const version = readVersions().PULUMI_VERSION;
     const binDir = pulumiBinDir(CACHE_DIR, version);
-    for (const program of ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"]) {
-        if (!fs.existsSync(path.join(binDir, program))) {
-            throw new Error(`missing ${program} in ${binDir}: the integration tests need the Pulumi CLI ${version}; run scripts/setup.sh`);
-        }
+    const complete = (dir: string) => PULUMI_PROGRAMS.every(program => fs.existsSync(path.join(dir, program)));
+    if (complete(binDir)) {
+        return PulumiCommand.get({ root: path.dirname(binDir) });
     }
-    return PulumiCommand.get({ root: path.dirname(binDir) });
+    const installed = (process.env.PATH ?? "").split(":").find(dir => path.basename(dir) === "bin" && complete(dir));
+    if (installed) {
+        return PulumiCommand.get({ root: path.dirname(installed) });
+    }
+    throw new Error(`no Pulumi CLI: neither ${binDir} nor a folder on PATH has ${PULUMI_PROGRAMS.join(", ")}; the integration tests need Pulumi ${version} or newer; run scripts/setup.sh`);
 }
 
 /** The folder with the Kubernetes provider plugin, or a failure that says what is missing and how to get it. */
