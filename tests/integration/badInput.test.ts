@@ -3,7 +3,8 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { selfSignedCertificate } from "../selfSigned";
-import { createMesh, MeshUnderTest } from "./harness";
+import { spawnSync } from "child_process";
+import { copyProject, createMesh, MeshUnderTest, pulumiCommand } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -20,6 +21,31 @@ async function createdResources(mesh: MeshUnderTest): Promise<string[]> {
 }
 
 describe("bad input", () => {
+    it("says where this checkout keeps its passphrase when it does not open the stack's secrets", async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-passphrase-"));
+        try {
+            const projectDir = path.join(root, "project");
+            copyProject(projectDir);
+            fs.mkdirSync(path.join(root, "backend"));
+            const pulumi = await pulumiCommand();
+            const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${path.dirname(pulumi.command)}:${process.env.PATH}`, PULUMI_BACKEND_URL: `file://${root}/backend`, PULUMI_SKIP_UPDATE_CHECK: "true" };
+            delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+            const run = (args: string[], passphrase: string) =>
+                spawnSync(args[0], args.slice(1), { cwd: projectDir, env: { ...env, STACK: "locked", PULUMI_CONFIG_PASSPHRASE: passphrase }, encoding: "utf8" });
+            expect(run([pulumi.command, "stack", "init", "locked"], "the one it was made with").status).toBe(0);
+            expect(run([pulumi.command, "config", "set", "--secret", "datamesh:analystPassword", "a password to keep"], "the one it was made with").status).toBe(0);
+            const up = run(["bash", "scripts/up.sh"], "another one");
+            expect(up.status).not.toBe(0);
+            expect(up.stderr).toMatch(/incorrect passphrase/);
+            expect(up.stderr).toContain(
+                "[up] the state's secrets did not open with this checkout's passphrase, which is read from the PULUMI_CONFIG_PASSPHRASE variable; " +
+                    "a stack whose secrets were encrypted with another one needs that one",
+            );
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
+    }, 300_000);
+
     it("rejects an unknown platform, a zero scale, an empty password and a rule for an unknown domain before any resource is created", async () => {
         const mesh = await createMesh("badconfig", { platform: "nomad", scale: "0", analystPassword: "", readers: JSON.stringify({ shipping: ["finance"] }) });
         try {

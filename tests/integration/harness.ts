@@ -16,6 +16,12 @@ export const REPO_DIR = path.join(__dirname, "..", "..");
 const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh");
 const NOT_COPIED = new Set(["node_modules", ".git", ".datamesh", ".pulumi-state", "bin", "coverage", "benchmarks"]);
 
+/** A copy of the project as a user's clone holds it, sharing this checkout's node_modules. */
+export function copyProject(projectDir: string): void {
+    fs.cpSync(REPO_DIR, projectDir, { recursive: true, filter: source => !NOT_COPIED.has(path.basename(source)) || path.dirname(source) !== REPO_DIR });
+    fs.symlinkSync(path.join(REPO_DIR, "node_modules"), path.join(projectDir, "node_modules"));
+}
+
 const PULUMI_PROGRAMS = ["pulumi", "pulumi-language-nodejs", "pulumi-resource-pulumi-nodejs"];
 
 /**
@@ -78,8 +84,7 @@ export interface MeshUnderTest {
 export async function createMesh(label: string, config: Record<string, string> = {}): Promise<MeshUnderTest> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `datamesh-it-${label}-`));
     const projectDir = path.join(root, "project");
-    fs.cpSync(REPO_DIR, projectDir, { recursive: true, filter: source => !NOT_COPIED.has(path.basename(source)) || path.dirname(source) !== REPO_DIR });
-    fs.symlinkSync(path.join(REPO_DIR, "node_modules"), path.join(projectDir, "node_modules"));
+    copyProject(projectDir);
     const backendDir = path.join(root, "backend");
     fs.mkdirSync(backendDir);
     const stateDir = path.join(root, "state");
