@@ -11,7 +11,7 @@ export interface DomainAccessSpec {
     domain: DomainSpec;
 }
 
-function quoteIdentifier(engine: Engine, name: string): string {
+export function quoteIdentifier(engine: Engine, name: string): string {
     if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
         throw new Error(`'${name}' is not a plain lower-case SQL identifier`);
     }

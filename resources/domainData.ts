@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DataSource, domainRows, Row } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
-import { createPostgresDatabaseSql, domainAccessSql, insertBatchSql } from "../lib/sql";
-import { changedInputs } from "./inputs";
+import { createPostgresDatabaseSql, domainAccessSql, insertBatchSql, quoteIdentifier } from "../lib/sql";
+import { inputsDiff } from "./inputs";
 
 /*
  * Platform-neutral steps inside a running database server: create the domain's database, users
@@ -114,7 +114,7 @@ const accessProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.engine}:${inputs.port}/${inputs.database}`, outs: inputs };
     },
     async diff(_id: string, olds: AccessInputs, news: AccessInputs) {
-        return { changes: changedInputs(olds, news).length > 0 };
+        return inputsDiff(olds, news);
     },
     async update(_id: string, _olds: AccessInputs, news: AccessInputs) {
         await applyAccess(news);
@@ -161,7 +161,7 @@ interface LoadInputs extends Endpoint {
 async function loadRows(inputs: LoadInputs): Promise<number> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     let count = 0;
-    const table = quotedTable(inputs);
+    const table = quoteIdentifier(inputs.engine, inputs.domain.table);
     try {
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
         await session.run(`DELETE FROM ${table}`);
@@ -198,10 +198,6 @@ async function loadRows(inputs: LoadInputs): Promise<number> {
     }
 }
 
-function quotedTable(inputs: LoadInputs): string {
-    return inputs.engine === "postgresql" ? `"${inputs.domain.table}"` : `\`${inputs.domain.table}\``;
-}
-
 async function countRows(session: Session, table: string): Promise<number> {
     return Number(await session.scalar(`SELECT count(*) FROM ${table}`));
 }
@@ -210,7 +206,7 @@ async function countRows(session: Session, table: string): Promise<number> {
 async function storedRows(inputs: LoadInputs): Promise<number> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     try {
-        return await countRows(session, quotedTable(inputs));
+        return await countRows(session, quoteIdentifier(inputs.engine, inputs.domain.table));
     } finally {
         await session.close();
     }
@@ -229,9 +225,8 @@ const loadProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.database}.${inputs.domain.table}`, outs: { ...inputs, rowCount } };
     },
     async diff(_id: string, olds: LoadInputs, news: LoadInputs) {
-        const changed = changedInputs(olds, news);
         // A reload replaces the table's rows, and `pulumi preview` says so; protected domain data refuses it.
-        return { changes: changed.length > 0, replaces: changed.filter(key => (RELOADING_INPUTS as string[]).includes(key)) };
+        return inputsDiff(olds, news, RELOADING_INPUTS);
     },
     async update(_id: string, _olds: LoadInputs, news: LoadInputs) {
         return { outs: { ...news, rowCount: await storedRows(news) } };

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeTunnel, openPortForward } from "../lib/kubectl";
 import { createPostgresDatabaseSql, icebergMetastoreSql } from "../lib/sql";
-import { changedInputs } from "./inputs";
+import { inputsDiff } from "./inputs";
 
 /*
  * The Iceberg JDBC catalog keeps its table and namespace pointers in two tables that it does not
@@ -75,7 +75,7 @@ const metastoreProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.port}/${inputs.database}`, outs: inputs };
     },
     async diff(_id: string, olds: MetastoreInputs, news: MetastoreInputs) {
-        return { changes: changedInputs(olds, news).length > 0 };
+        return inputsDiff(olds, news);
     },
     async update(_id: string, _olds: MetastoreInputs, news: MetastoreInputs) {
         await applyMetastore(news);

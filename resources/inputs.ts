@@ -29,3 +29,9 @@ export function changedInputs<T extends object>(olds: Partial<T>, news: T): stri
         key => key !== PROVIDER_CODE && canonical((olds as Record<string, unknown>)[key]) !== canonical((news as Record<string, unknown>)[key]),
     );
 }
+
+/** A dynamic provider's diff on its inputs alone: any change is an update, a change to a `replacing` input a replacement. */
+export function inputsDiff<T extends object>(olds: Partial<T>, news: T, replacing: (keyof T)[] = []): { changes: boolean; replaces: string[] } {
+    const changed = changedInputs(olds, news);
+    return { changes: changed.length > 0, replaces: changed.filter(key => (replacing as string[]).includes(key)) };
+}

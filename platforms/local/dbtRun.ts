@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { changedInputs } from "../../resources/inputs";
 import { runToCompletion, writeFileAtomic } from "./process";
 
 /*
@@ -119,12 +120,17 @@ function lastRunDir(inputs: DbtInputs): string {
     return path.join(inputs.workDir, "last-run");
 }
 
+/** What a run's result depends on; a change to anything else updates the stored inputs without running dbt. */
+const REBUILDING_KEYS: string[] = ["dbtBin", "projectDir", "projectDigest", "runSchema", "sourcesDigest", "workDir", "vars"];
+
 /** The last successful run, when the new one may build only what the project's edit changed and copy the rest from it. */
 function deferrableRun(olds: DbtOutputs | undefined, news: DbtInputs): string | undefined {
-    if (!olds || olds.projectDigest === news.projectDigest || olds.sourcesDigest !== news.sourcesDigest) {
+    if (!olds) {
         return undefined;
     }
-    if (olds.dbtBin !== news.dbtBin || JSON.stringify(olds.vars) !== JSON.stringify(news.vars)) {
+    const rebuilding = changedInputs(olds, news).filter(key => REBUILDING_KEYS.includes(key));
+    // Only the project and so the run's name changed: the sources, the configuration and dbt are the last run's.
+    if (!rebuilding.includes("projectDigest") || rebuilding.some(key => key !== "projectDigest" && key !== "runSchema")) {
         return undefined;
     }
     const dir = lastRunDir(news);
@@ -194,22 +200,17 @@ async function runBuild(inputs: DbtInputs, olds?: DbtOutputs): Promise<DbtOutput
     return { ...inputs, runId: crypto.randomUUID(), summary, built };
 }
 
-/** What a run's result depends on; a change to anything else updates the stored inputs without running dbt. */
-const REBUILDING_KEYS: (keyof DbtInputs)[] = ["dbtBin", "projectDir", "projectDigest", "runSchema", "sourcesDigest", "workDir", "vars"];
-
-const INPUT_KEYS: (keyof DbtInputs)[] = ["component", "dbtBin", "projectDir", "projectDigest", "runSchema", "sourcesDigest", "profile", "caCert", "caCertFile", "env", "workDir", "vars"];
-
 export const localDbtProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DbtInputs) {
         fs.mkdirSync(inputs.workDir, { recursive: true });
         return { id: inputs.workDir, outs: await runBuild(inputs) };
     },
     async diff(_id: string, olds: DbtOutputs, news: DbtInputs) {
-        return { changes: INPUT_KEYS.some(key => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) };
+        return { changes: changedInputs(olds, news).length > 0 };
     },
     async update(_id: string, olds: DbtOutputs, news: DbtInputs) {
         // How dbt reaches Trino (address, certificate, password) does not change what it builds.
-        if (REBUILDING_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
+        if (!changedInputs(olds, news).some(key => REBUILDING_KEYS.includes(key))) {
             return { outs: { ...olds, ...news } };
         }
         return { outs: await runBuild(news, olds) };

@@ -1,4 +1,4 @@
-import { changedInputs } from "../../resources/inputs";
+import { changedInputs, inputsDiff } from "../../resources/inputs";
 
 describe("the inputs a dynamic step compares", () => {
     const stored = { __provider: "exports.handler = old code", port: 5432, domain: { name: "payments", table: "payments" }, owner: { user: "o", password: "p" } };
@@ -17,5 +17,11 @@ describe("the inputs a dynamic step compares", () => {
 
     it("takes an input the stored state lacks as changed", () => {
         expect(changedInputs(stored, { ...stored, fingerprint: "abc" })).toEqual(["fingerprint"]);
+    });
+
+    it("makes a diff that replaces only for a replacing input", () => {
+        expect(inputsDiff(stored, { ...stored, __provider: "new code" }, ["domain"])).toEqual({ changes: false, replaces: [] });
+        expect(inputsDiff(stored, { ...stored, port: 5433 }, ["domain"])).toEqual({ changes: true, replaces: [] });
+        expect(inputsDiff(stored, { ...stored, port: 5433, domain: { name: "payments", table: "refunds" } }, ["domain"])).toEqual({ changes: true, replaces: ["domain"] });
     });
 });
