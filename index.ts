@@ -17,85 +17,102 @@ const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pu
 const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
 
 const INSIGHTS_CATALOG = "insights";
-const PUBLIC_MARTS = ["dim_customers", "fct_orders"];
-const ownerOf = (domain: string) => `${domain}_owner`;
-/** Trino's users by role; the role names are the keys of the `users` output. */
-const TRINO_USERS: Record<string, string> = {
-    analyst: "analyst",
-    dbt: "dbt",
-    check: "datamesh_check",
-    ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
-    ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
-};
 
-const domainComponents = DOMAINS.map(
-    (domain, index) =>
-        new DomainDatabase(domain.name, {
-            domain,
-            platform,
-            port: config.basePort + index,
-            dataSource: config.dataSource,
-            dataFingerprint: config.dataFingerprint,
-            protect: config.protectDomainData,
+/** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
+function declareMesh() {
+    const PUBLIC_MARTS = ["dim_customers", "fct_orders"];
+    const ownerOf = (domain: string) => `${domain}_owner`;
+    /** Trino's users by role; the role names are the keys of the `users` output. */
+    const TRINO_USERS: Record<string, string> = {
+        analyst: "analyst",
+        dbt: "dbt",
+        check: "datamesh_check",
+        ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
+        ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
+    };
+
+    const domainComponents = DOMAINS.map(
+        (domain, index) =>
+            new DomainDatabase(domain.name, {
+                domain,
+                platform,
+                port: config.basePort + index,
+                dataSource: config.dataSource,
+                dataFingerprint: config.dataFingerprint,
+                protect: config.protectDomainData,
+            }),
+    );
+
+    const insightsCatalog = new InsightsCatalog(INSIGHTS_CATALOG, { platform, catalogName: INSIGHTS_CATALOG, metastorePort: config.basePort + DOMAINS.length });
+
+    const trino = new TrinoCoordinator("trino", {
+        platform,
+        version: versions.TRINO_VERSION,
+        port: config.trinoPort,
+        internalPort: config.trinoInternalPort,
+        maxHeap: config.trinoMaxHeap,
+        workers: config.workers,
+        catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
+        secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
+        users: TRINO_USERS,
+        accessRules: renderAccessRules({
+            domains: DOMAINS.map(d => ({ name: d.name, catalog: d.name, owner: ownerOf(d.name), piiColumns: { [d.table]: d.piiColumns } })),
+            insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
+            users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
+            readers: config.readers,
         }),
-);
+        presetPasswords: config.analystPassword ? { analyst: config.analystPassword } : {},
+        probeRole: "check",
+        extraHostnames: config.trinoHostnames,
+        certificate: config.trinoTls ? { certificatePem: config.trinoTls.certificatePem, privateKeyPem: pulumi.secret(config.trinoTls.privateKeyPem) } : undefined,
+    });
 
-const insightsCatalog = new InsightsCatalog(INSIGHTS_CATALOG, { platform, catalogName: INSIGHTS_CATALOG, metastorePort: config.basePort + DOMAINS.length });
+    const dbt = new DbtJob("dbt", {
+        platform,
+        projectDir: path.join(projectDir, "dbt"),
+        trino,
+        role: "dbt",
+        insightsCatalog: INSIGHTS_CATALOG,
+        insightsSchema: config.insightsSchema,
+        domains: DOMAINS,
+        dataFingerprint: config.dataFingerprint,
+        after: domainComponents,
+    });
 
-const trino = new TrinoCoordinator("trino", {
-    platform,
-    version: versions.TRINO_VERSION,
-    port: config.trinoPort,
-    internalPort: config.trinoInternalPort,
-    maxHeap: config.trinoMaxHeap,
-    workers: config.workers,
-    catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
-    secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
-    users: TRINO_USERS,
-    accessRules: renderAccessRules({
-        domains: DOMAINS.map(d => ({ name: d.name, catalog: d.name, owner: ownerOf(d.name), piiColumns: { [d.table]: d.piiColumns } })),
-        insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
-        users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
-        readers: config.readers,
-    }),
-    presetPasswords: config.analystPassword ? { analyst: config.analystPassword } : {},
-    probeRole: "check",
-    extraHostnames: config.trinoHostnames,
-    certificate: config.trinoTls ? { certificatePem: config.trinoTls.certificatePem, privateKeyPem: pulumi.secret(config.trinoTls.privateKeyPem) } : undefined,
-});
+    const insightsCheck = new InsightsCheck("check", {
+        platform,
+        trino,
+        checkRole: "check",
+        publishRole: "dbt",
+        insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
+        publicTables: PUBLIC_MARTS,
+        domains: { customers: domainByName("customers"), orders: domainByName("orders"), payments: domainByName("payments") },
+        dbt,
+    });
 
-const dbt = new DbtJob("dbt", {
-    platform,
-    projectDir: path.join(projectDir, "dbt"),
-    trino,
-    role: "dbt",
-    insightsCatalog: INSIGHTS_CATALOG,
-    insightsSchema: config.insightsSchema,
-    domains: DOMAINS,
-    dataFingerprint: config.dataFingerprint,
-    after: domainComponents,
-});
+    return {
+        trinoUrl: trino.url,
+        trinoCaCert: trino.caCert,
+        users: trino.users,
+        trinoVersion: trino.version,
+        insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
+        domains: Object.fromEntries(
+            domainComponents.map((d, i) => [DOMAINS[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: d.rowCounts }]),
+        ),
+        check: insightsCheck.summary,
+        dbtSummary: dbt.summary,
+        publishedRun: insightsCheck.publishedRun,
+        exampleQuery: `SELECT customer_id, first_name, last_name, number_of_orders, customer_lifetime_value FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.dim_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 10`,
+    };
+}
 
-const insightsCheck = new InsightsCheck("check", {
-    platform,
-    trino,
-    checkRole: "check",
-    publishRole: "dbt",
-    insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
-    publicTables: PUBLIC_MARTS,
-    domains: { customers: domainByName("customers"), orders: domainByName("orders"), payments: domainByName("payments") },
-    dbt,
-});
-
-export const trinoUrl = trino.url;
-export const trinoCaCert = trino.caCert;
-export const users = trino.users;
-export const trinoVersion = trino.version;
-export const insights = { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema };
-export const domains = Object.fromEntries(
-    domainComponents.map((d, i) => [DOMAINS[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: d.rowCounts }]),
-);
-export const check = insightsCheck.summary;
-export const dbtSummary = dbt.summary;
-export const publishedRun = insightsCheck.publishedRun;
-export const exampleQuery = `SELECT customer_id, first_name, last_name, number_of_orders, customer_lifetime_value FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.dim_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 10`;
+// The engine starts the dynamic-provider process, which takes most of a second, when the first
+// dynamic resource reaches it, and the program sends nothing until its synchronous part has run.
+// A moment's pause lets the platform's first resource leave, so that the provider starts on the
+// other core while the rest of the mesh is declared. Pulumi awaits the exported promise; its
+// value's properties are the stack's outputs, and a declaration error fails the program (the
+// catch only keeps Node from calling it unhandled before Pulumi's await reaches it).
+const PAUSE_FOR_FIRST_REGISTRATION_MS = 20;
+const mesh = new Promise(resolve => setTimeout(resolve, PAUSE_FOR_FIRST_REGISTRATION_MS)).then(declareMesh);
+mesh.catch(() => undefined);
+export = mesh;

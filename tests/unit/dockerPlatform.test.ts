@@ -19,7 +19,7 @@ const CONTAINER = "docker:index/container:Container";
 const BASE_CONFIG = { "datamesh:platform": "docker", "datamesh:basePort": "25430", "datamesh:trinoPort": "28080" };
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
-let stack: typeof import("../../index");
+let stack: Awaited<typeof import("../../index")>;
 
 const byName = (name: string) => {
     const found = resources.find(r => r.name === name);

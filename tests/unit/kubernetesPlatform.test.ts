@@ -14,7 +14,7 @@ const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
 let protection: Map<string, boolean>;
-let stack: typeof import("../../index");
+let stack: Awaited<typeof import("../../index")>;
 let cluster: { kubeconfig: string; context: string };
 
 const ofKind = (kind: string) => resources.filter(r => r.type === `kubernetes:${kind}`);

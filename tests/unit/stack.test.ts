@@ -13,7 +13,7 @@ const STATE_DIR = "/var/lib/datamesh-unit";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
-let stack: typeof import("../../index");
+let stack: Awaited<typeof import("../../index")>;
 
 const dynamic = (kind: string) => `pulumi-nodejs:dynamic/datamesh:${kind}`;
 const byName = (name: string) => {

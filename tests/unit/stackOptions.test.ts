@@ -11,7 +11,7 @@ jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeF
 /* The stack with the optional governance settings: extra domain readers and a preset analyst password. */
 
 let resources: RecordedResource[];
-let stack: typeof import("../../index");
+let stack: Awaited<typeof import("../../index")>;
 
 let certificate: { cert: string; key: string };
 
