@@ -31,6 +31,8 @@ interface TableFacts {
     rows: number;
     /** The columns read, as [name, type] pairs; the next deployment reads with them while it checks them. */
     columns?: string[][];
+    /** Trino's checksum of the table's columns as information_schema lists them; a change means the columns must be read again. */
+    columnsChecksum?: string;
 }
 
 interface FingerprintOutputs extends FingerprintInputs {
@@ -46,47 +48,64 @@ function tableName(source: SourceTable): string {
     return `${source.catalog}.${source.schema}.${source.table}`;
 }
 
-async function readColumns(connection: TrinoConnection, source: SourceTable, component: string): Promise<string[][]> {
-    const { rows } = await queryTrino(
-        connection,
-        `SELECT column_name, data_type FROM ${quoted(source.catalog)}.information_schema.columns ` +
-            `WHERE table_schema = ${trinoLiteral(source.schema)} AND table_name = ${trinoLiteral(source.table)} ORDER BY ordinal_position`,
-    );
-    if (rows.length === 0) {
-        throw new Error(`${component}: the source table ${tableName(source)} is gone, or ${connection.user} may no longer read it; the published insights are unchanged`);
-    }
-    return rows.map(row => row.map(String));
+function columnsOf(source: SourceTable): string {
+    return `FROM ${quoted(source.catalog)}.information_schema.columns WHERE table_schema = ${trinoLiteral(source.schema)} AND table_name = ${trinoLiteral(source.table)}`;
 }
 
-/** Every table's row count and checksum over the given columns, in one statement. */
-async function readContents(connection: TrinoConnection, sources: SourceTable[], columns: string[][][]): Promise<{ rows: number; checksum: string }[]> {
-    const parts = sources.map(
-        (source, i) =>
-            `SELECT ${i} AS position, count(*), to_hex(checksum(ROW(${columns[i].map(([name]) => quoted(name)).join(", ")}))) ` +
+/** Every table's columns, in one statement. */
+async function readColumns(connection: TrinoConnection, sources: SourceTable[], component: string): Promise<string[][][]> {
+    const parts = sources.map((source, i) => `SELECT ${i} AS position, ordinal_position, column_name, data_type ${columnsOf(source)}`);
+    const { rows } = await queryTrino(connection, `${parts.join(" UNION ALL ")} ORDER BY position, ordinal_position`);
+    return sources.map((source, i) => {
+        const columns = rows.filter(([position]) => Number(position) === i).map(([, , name, type]) => [String(name), String(type)]);
+        if (columns.length === 0) {
+            throw new Error(`${component}: the source table ${tableName(source)} is gone, or ${connection.user} may no longer read it; the published insights are unchanged`);
+        }
+        return columns;
+    });
+}
+
+interface TableContents {
+    rows: number;
+    checksum: string;
+    columnsChecksum: string;
+}
+
+/** Every table's row count and checksum over the given columns, and the checksum of its columns, in one statement. */
+async function readContents(connection: TrinoConnection, sources: SourceTable[], columns: string[][][]): Promise<TableContents[]> {
+    const hex = (value: unknown) => (value === null || value === undefined ? "" : String(value));
+    const parts = sources.flatMap((source, i) => [
+        `SELECT ${i} AS position, 'rows' AS kind, count(*) AS count, to_hex(checksum(ROW(${columns[i].map(([name]) => quoted(name)).join(", ")}))) AS checksum ` +
             `FROM ${quoted(source.catalog)}.${quoted(source.schema)}.${quoted(source.table)}`,
-    );
-    const { rows } = await queryTrino(connection, `${parts.join(" UNION ALL ")} ORDER BY position`);
-    return rows.map(([, count, checksum]) => ({ rows: Number(count), checksum: checksum === null || checksum === undefined ? "" : String(checksum) }));
+        `SELECT ${i}, 'columns', count(*), to_hex(checksum(ROW(ordinal_position, column_name, data_type))) ${columnsOf(source)}`,
+    ]);
+    const { rows } = await queryTrino(connection, parts.join(" UNION ALL "));
+    const find = (i: number, kind: string) => rows.find(([position, rowKind]) => Number(position) === i && rowKind === kind)!;
+    return sources.map((_, i) => ({ rows: Number(find(i, "rows")[2]), checksum: hex(find(i, "rows")[3]), columnsChecksum: hex(find(i, "columns")[3]) }));
 }
 
 /**
- * Reads every source's columns and contents. With the columns of the last reading, both are read at
- * once; only when the columns have changed are the contents read again with the new ones.
+ * Reads every source's contents and, in the same statement, checks that its columns are those of
+ * the last reading. Only when they are not, or there is no last reading, are the columns read
+ * first and the contents read with them.
  */
 async function readFingerprint(inputs: FingerprintInputs, last?: TableFacts[]): Promise<{ fingerprint: string; tables: TableFacts[] }> {
     return withTrino(inputs.access, async connection => {
-        const lastColumns = inputs.sources.map(source => last?.find(facts => facts.table === tableName(source))?.columns);
-        const known = lastColumns.every(columns => columns !== undefined) ? (lastColumns as string[][][]) : undefined;
-        const columnsRead = Promise.all(inputs.sources.map(source => readColumns(connection, source, inputs.component)));
-        const contentsRead = known ? readContents(connection, inputs.sources, known) : undefined;
-        contentsRead?.catch(() => undefined);
-        const columns = await columnsRead;
-        const contents = known && JSON.stringify(known) === JSON.stringify(columns) ? await contentsRead! : await readContents(connection, inputs.sources, columns);
+        const lastFacts = inputs.sources.map(source => last?.find(facts => facts.table === tableName(source)));
+        const known = lastFacts.every(facts => facts?.columns !== undefined && facts.columnsChecksum !== undefined) ? lastFacts.map(facts => facts!.columns!) : undefined;
+        // With a column dropped or renamed since, Trino refuses the statement; the columns are then read again.
+        const knownContents = known ? await readContents(connection, inputs.sources, known).catch(() => undefined) : undefined;
+        const unchanged = knownContents?.every((contents, i) => contents.columnsChecksum === lastFacts[i]!.columnsChecksum);
+        const columns = unchanged ? known! : await readColumns(connection, inputs.sources, inputs.component);
+        const contents = unchanged ? knownContents! : await readContents(connection, inputs.sources, columns);
         const hash = crypto.createHash("sha256");
         inputs.sources.forEach((source, i) => {
             hash.update(`${tableName(source)}\0${JSON.stringify(columns[i])}\0${contents[i].rows}\0${contents[i].checksum}`).update("\0");
         });
-        return { fingerprint: hash.digest("hex"), tables: inputs.sources.map((source, i) => ({ table: tableName(source), rows: contents[i].rows, columns: columns[i] })) };
+        return {
+            fingerprint: hash.digest("hex"),
+            tables: inputs.sources.map((source, i) => ({ table: tableName(source), rows: contents[i].rows, columns: columns[i], columnsChecksum: contents[i].columnsChecksum })),
+        };
     });
 }
 
@@ -100,8 +119,13 @@ export const sourceFingerprintProvider: pulumi.dynamic.ResourceProvider = {
         }
         try {
             const current = await readFingerprint(news, olds.tables);
-            // A state from before the columns were kept is updated once, so that later readings can use them.
-            return { changes: current.fingerprint !== olds.fingerprint || olds.tables.some(facts => facts.columns === undefined) };
+            // Facts that no longer match (or a state from before they were kept) are recorded again, so
+            // that the next reading can use them; the dbt run follows the fingerprint only.
+            const factsChanged = current.tables.some(facts => {
+                const recorded = olds.tables.find(old => old.table === facts.table);
+                return recorded?.columnsChecksum !== facts.columnsChecksum || JSON.stringify(recorded?.columns) !== JSON.stringify(facts.columns);
+            });
+            return { changes: current.fingerprint !== olds.fingerprint || factsChanged };
         } catch (error) {
             // Trino's refusal (a table gone, a column renamed) is the answer; an unreachable coordinator
             // is read again once the deployment has restarted it.
