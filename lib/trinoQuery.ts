@@ -38,23 +38,29 @@ export async function queryTrino(connection: TrinoConnection, sql: string): Prom
         server: connection.url,
         extraHeaders: { "X-Trino-User": connection.user, Authorization: basicAuthorization(connection.user, connection.password ?? "") },
         source: "datamesh",
-        ...(connection.caCert ? { ssl: { ca: connection.caCert } } : {}),
+        // One TLS connection for the statement and all its polls, instead of a handshake for each (about 30 ms a statement).
+        ssl: { ...(connection.caCert ? { ca: connection.caCert } : {}), keepAlive: true },
     });
-    const iterator = await trino.query(sql);
-    let columns: string[] = [];
-    const rows: unknown[][] = [];
-    for await (const page of iterator) {
-        if (page.error) {
-            throw new Error(`Trino: ${page.error.message}`);
+    try {
+        const iterator = await trino.query(sql);
+        let columns: string[] = [];
+        const rows: unknown[][] = [];
+        for await (const page of iterator) {
+            if (page.error) {
+                throw new Error(`Trino: ${page.error.message}`);
+            }
+            if (page.columns) {
+                columns = page.columns.map((c: { name: string }) => c.name);
+            }
+            for (const row of page.data ?? []) {
+                rows.push(row);
+            }
         }
-        if (page.columns) {
-            columns = page.columns.map((c: { name: string }) => c.name);
-        }
-        for (const row of page.data ?? []) {
-            rows.push(row);
-        }
+        return { columns, rows };
+    } finally {
+        // The client (trino-client 0.2.9, pinned) makes that agent itself and keeps it private; closing it leaves no idle connection behind.
+        trino.client?.clientConfig?.httpsAgent?.destroy();
     }
-    return { columns, rows };
 }
 
 /** A string literal in Trino SQL: single quotes doubled, the only escape Trino has. */

@@ -97,11 +97,11 @@ async function switchView(connection: TrinoConnection, inputs: PublicationInputs
 
 async function dropRun(connection: TrinoConnection, catalog: string, schema: string): Promise<void> {
     const objects = await queryTrino(connection, `SELECT table_name, table_type FROM ${catalog}.information_schema.tables WHERE table_schema = ${trinoLiteral(schema)}`);
+    const drop = (type: "VIEW" | "TABLE") =>
+        Promise.all(objects.rows.filter(([, tableType]) => (tableType === "VIEW") === (type === "VIEW")).map(([table]) => queryTrino(connection, `DROP ${type} IF EXISTS ${qualified(catalog, schema, String(table))}`)));
     // Views first: they may read the run's tables.
-    const ordered = [...objects.rows].sort((a, b) => (a[1] === "VIEW" ? 0 : 1) - (b[1] === "VIEW" ? 0 : 1));
-    for (const [table, type] of ordered) {
-        await queryTrino(connection, `DROP ${type === "VIEW" ? "VIEW" : "TABLE"} IF EXISTS ${qualified(catalog, schema, String(table))}`);
-    }
+    await drop("VIEW");
+    await drop("TABLE");
     await queryTrino(connection, `DROP SCHEMA IF EXISTS ${catalog}.${schema}`);
 }
 
@@ -158,13 +158,11 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${trinoLiteral(prefix)})`)).filter(
             run => run !== inputs.runSchema && run !== previousRun,
         );
-        for (const run of stale.sort()) {
-            await dropRun(connection, inputs.catalog, run);
-        }
+        // Readers see neither the stale runs nor the digest's reading, so both go at once.
+        const [digest] = await Promise.all([publishedDigest(connection, inputs), Promise.all(stale.sort().map(run => dropRun(connection, inputs.catalog, run)))]);
         const rebuiltAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
         const reason = reasonFor(olds, inputs);
         const publishedRun = inputs.runSchema;
-        const digest = await publishedDigest(connection, inputs);
         return {
             ...inputs,
             publishedRun,

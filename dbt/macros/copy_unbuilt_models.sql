@@ -26,20 +26,23 @@
         | selectattr('resource_type', 'equalto', 'model')
         | selectattr('package_name', 'equalto', project_name)
         | sort(attribute='unique_id') | list -%}
+  {%- set definitions_query -%}
+    select table_name, view_definition from {{ target.database }}.information_schema.views
+    where table_schema = '{{ from_schema }}'
+  {%- endset -%}
+  {%- set definitions = {} -%}
+  {%- for row in run_query(definitions_query).rows -%}
+    {%- do definitions.update({row[0]: row[1]}) -%}
+  {%- endfor -%}
   {%- for model in models if model.unique_id not in built -%}
     {%- set copy = api.Relation.create(database=target.database, schema=target.schema, identifier=model.alias) -%}
     {%- set original = api.Relation.create(database=target.database, schema=from_schema, identifier=model.alias) -%}
     {%- if model.config.materialized == 'view' -%}
-      {%- set definition_query -%}
-        select view_definition from {{ target.database }}.information_schema.views
-        where table_schema = '{{ from_schema }}' and table_name = '{{ model.alias }}'
-      {%- endset -%}
-      {%- set definitions = run_query(definition_query).columns[0].values() -%}
-      {%- if definitions | length != 1 -%}
+      {%- if model.alias not in definitions -%}
         {{ exceptions.raise_compiler_error('copy_unbuilt_models: view ' ~ original ~ ' not found') }}
       {%- endif -%}
       {#- A view over another model names that model in the last run's schema; the copy reads its own run's. -#}
-      {%- do run_query('create or replace view ' ~ copy ~ ' as ' ~ definitions[0] | replace(from_schema, target.schema)) -%}
+      {%- do run_query('create or replace view ' ~ copy ~ ' as ' ~ definitions[model.alias] | replace(from_schema, target.schema)) -%}
     {%- else -%}
       {%- do run_query('create or replace table ' ~ copy ~ ' as select * from ' ~ original) -%}
     {%- endif -%}
