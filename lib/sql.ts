@@ -102,15 +102,17 @@ export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; dat
     };
 }
 
-/** A multi-row INSERT for one batch, with positional parameters in the engine's style. */
-export function insertBatchSql(engine: Engine, domain: DomainSpec, rowCount: number): string {
+/**
+ * The engine's own bulk loader, reading the CSV that `bulkLoadCsv` writes from the client:
+ * PostgreSQL's COPY FROM STDIN, MariaDB's LOAD DATA LOCAL INFILE. Both read a quoted empty field as
+ * an empty text, and MariaDB, with no escape character, takes backslashes as they are.
+ */
+export function bulkLoadSql(engine: Engine, domain: DomainSpec): string {
     const q = (n: string) => quoteIdentifier(engine, n);
-    const width = domain.columns.length;
-    const rows = Array.from({ length: rowCount }, (_, r) => {
-        const params = Array.from({ length: width }, (_, c) => (engine === "postgresql" ? `$${r * width + c + 1}` : "?"));
-        return `(${params.join(", ")})`;
-    });
-    return `INSERT INTO ${q(domain.table)} (${domain.columns.map(c => q(c.name)).join(", ")}) VALUES ${rows.join(", ")}`;
+    const columns = domain.columns.map(c => q(c.name)).join(", ");
+    return engine === "postgresql"
+        ? `COPY ${q(domain.table)} (${columns}) FROM STDIN WITH (FORMAT csv)`
+        : `LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE ${q(domain.table)} CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n' (${columns})`;
 }
 
 /** The two Iceberg JDBC catalog tables (schema V1, which includes views' iceberg_type). */

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DataSource, domainRows, Row } from "../lib/dataset";
+import { bulkLoadCsv, DataSource, domainRows } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
-import { createPostgresDatabaseSql, domainAccessSql, insertBatchSql, quoteIdentifier } from "../lib/sql";
+import { bulkLoadSql, createPostgresDatabaseSql, domainAccessSql, quoteIdentifier } from "../lib/sql";
 import { inputsDiff } from "./inputs";
 
 /*
@@ -33,6 +33,8 @@ interface Session {
     count(sql: string): Promise<number>;
     /** The first column of a query's first row. */
     scalar(sql: string): Promise<unknown>;
+    /** Streams CSV into the engine's bulk loader (`bulkLoadSql`); returns the rows the engine took. */
+    bulkLoad(sql: string, csv: Iterable<Buffer>): Promise<number>;
     close(): Promise<void>;
 }
 
@@ -49,6 +51,14 @@ async function connect(endpoint: Endpoint, credentials: Credentials, database: s
                 run: async (sql, params) => void (await client.query(sql, params)),
                 count: async sql => (await client.query(sql)).rowCount ?? 0,
                 scalar: async sql => Object.values((await client.query(sql)).rows[0] ?? {})[0],
+                bulkLoad: async (sql, csv) => {
+                    const { from: copyFrom } = require("pg-copy-streams");
+                    const { pipeline } = require("stream/promises");
+                    const { Readable } = require("stream");
+                    const copy = client.query(copyFrom(sql));
+                    await pipeline(Readable.from(csv), copy);
+                    return Number(copy.rowCount);
+                },
                 close: () => client.end().finally(() => forward?.close()),
             };
         }
@@ -58,6 +68,16 @@ async function connect(endpoint: Endpoint, credentials: Credentials, database: s
             run: async (sql, params) => void (await connection.query(sql, params)),
             count: async sql => ((await connection.query(sql))[0] as unknown[]).length,
             scalar: async sql => Object.values(((await connection.query(sql))[0] as Record<string, unknown>[])[0] ?? {})[0],
+            bulkLoad: async (sql, csv) => {
+                const { Readable } = require("stream");
+                const [result] = await connection.query({ sql, infileStreamFactory: () => Readable.from(csv) });
+                // LOAD DATA reports a value it had to change (cut, converted) as a warning, not an error.
+                if (result.warningStatus > 0) {
+                    const [warnings] = await connection.query("SHOW WARNINGS LIMIT 3");
+                    throw new Error(`MariaDB changed values while loading: ${(warnings as { Message: string }[]).map(w => w.Message).join("; ")}`);
+                }
+                return Number(result.affectedRows);
+            },
             close: () => connection.end().finally(() => forward?.close()),
         };
     } catch (error) {
@@ -144,8 +164,6 @@ export class DomainAccess extends pulumi.dynamic.Resource {
     }
 }
 
-const BATCH_ROWS = 1000;
-
 interface LoadInputs extends Endpoint {
     owner: Credentials;
     database: string;
@@ -155,31 +173,21 @@ interface LoadInputs extends Endpoint {
 }
 
 /**
- * Replaces the table's rows with the source's rows in one transaction: readers see either the old
- * rows or all the new ones, and a failure part way leaves the old rows in place.
+ * Replaces the table's rows with the source's rows in one transaction, through the engine's bulk
+ * loader with the rows streamed as they are read: readers see either the old rows or all the new
+ * ones, and a failure part way leaves the old rows in place.
  */
 async function loadRows(inputs: LoadInputs): Promise<number> {
     const session = await connect(inputs, inputs.owner, inputs.database);
-    let count = 0;
     const table = quoteIdentifier(inputs.engine, inputs.domain.table);
+    let sent = -1;
     try {
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
         await session.run(`DELETE FROM ${table}`);
-        let batch: Row[] = [];
-        const flush = async () => {
-            if (batch.length > 0) {
-                await session.run(insertBatchSql(inputs.engine, inputs.domain, batch.length), batch.flat());
-                count += batch.length;
-                batch = [];
-            }
-        };
-        for (const row of domainRows(inputs.domain, inputs.source)) {
-            batch.push(row);
-            if (batch.length === BATCH_ROWS) {
-                await flush();
-            }
+        const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, inputs.domain), bulkLoadCsv(domainRows(inputs.domain, inputs.source), rows => (sent = rows)));
+        if (taken !== sent) {
+            throw new Error(`${sent} rows sent, but the engine took ${taken}`);
         }
-        await flush();
         await session.run("COMMIT");
     } catch (e) {
         await session.run("ROLLBACK").catch(() => undefined);
@@ -189,8 +197,8 @@ async function loadRows(inputs: LoadInputs): Promise<number> {
     try {
         // The row count reported is what the table holds after the commit, not what was sent.
         const stored = await countRows(session, table);
-        if (stored !== count) {
-            throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table}: ${count} rows sent, but the table holds ${stored}`);
+        if (stored !== sent) {
+            throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table}: ${sent} rows sent, but the table holds ${stored}`);
         }
         return stored;
     } finally {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { makeTempDir } from "./tempDirs";
-import { CANONICAL_DATA_DIR, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
+import { bulkLoadCsv, CANONICAL_DATA_DIR, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
 import { domainByName, DOMAINS } from "../../lib/domains";
 
 const customers = domainByName("customers");
@@ -96,5 +96,22 @@ describe("synthetic data", () => {
     it("fingerprints by scale", () => {
         expect(fingerprintDataSource({ kind: "synthetic", scale: 3 })).toBe("synthetic:v1:scale=3");
         expect(DOMAINS.map(d => d.name)).toEqual(["customers", "orders", "payments"]);
+    });
+});
+
+describe("CSV for the engines' bulk loaders", () => {
+    it("quotes every text, so that an empty one stays empty, and counts the rows once the last chunk is out", () => {
+        let counted: number | undefined;
+        const chunks = [...bulkLoadCsv([[1, "O'Brien", ""], [2, 'say "hi", then go', "Zoë\\"]], rows => (counted = rows))];
+        expect(Buffer.concat(chunks).toString("utf8")).toBe('1,"O\'Brien",""\n2,"say ""hi"", then go","Zoë\\"\n');
+        expect(counted).toBe(2);
+    });
+
+    it("streams a large source in chunks of about 64 KiB, never as one piece", () => {
+        let counted: number | undefined;
+        const sizes = [...bulkLoadCsv(syntheticRows(domainByName("payments"), 100), rows => (counted = rows))].map(chunk => chunk.length);
+        expect(sizes.length).toBeGreaterThan(3);
+        expect(Math.max(...sizes)).toBeLessThan(70 * 1024);
+        expect(counted).toBe([...syntheticRows(domainByName("payments"), 100)].length);
     });
 });

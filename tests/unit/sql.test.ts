@@ -1,5 +1,5 @@
 import { domainByName } from "../../lib/domains";
-import { createTableSql, domainAccessSql, icebergMetastoreSql, insertBatchSql, quoteLiteral } from "../../lib/sql";
+import { bulkLoadSql, createTableSql, domainAccessSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
     engine,
@@ -63,8 +63,10 @@ describe("domain SQL", () => {
         );
     });
 
-    it("numbers the parameters of a batch in the engine's style", () => {
-        expect(insertBatchSql("postgresql", domainByName("orders"), 2)).toBe('INSERT INTO "orders" ("id", "user_id", "order_date", "status") VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)');
-        expect(insertBatchSql("mariadb", domainByName("orders"), 1)).toBe("INSERT INTO `orders` (`id`, `user_id`, `order_date`, `status`) VALUES (?, ?, ?, ?)");
+    it("loads through each engine's own bulk loader, naming the columns in the CSV's order", () => {
+        expect(bulkLoadSql("postgresql", domainByName("orders"))).toBe('COPY "orders" ("id", "user_id", "order_date", "status") FROM STDIN WITH (FORMAT csv)');
+        expect(bulkLoadSql("mariadb", domainByName("orders"))).toBe(
+            "LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE `orders` CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' (`id`, `user_id`, `order_date`, `status`)",
+        );
     });
 });
