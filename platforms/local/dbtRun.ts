@@ -149,7 +149,8 @@ function build(inputs: DbtInputs, deferTo: string | undefined): { output: string
     if (deferTo) {
         const output = runDbt(
             inputs,
-            ["build", "--select", "state:modified+", "--defer", "--state", lastRunDir(inputs)],
+            // Without the cache of every relation in the insights catalog, which a build of a few models does not need (about 0.5 s).
+            ["build", "--select", "state:modified+", "--defer", "--state", lastRunDir(inputs), "--no-populate-cache"],
             `dbt build of what changed since ${deferTo}`,
             { copy_unbuilt_from: deferTo },
         );
