@@ -17,20 +17,19 @@ const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pu
 const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
 
 const INSIGHTS_CATALOG = "insights";
+const PUBLIC_MARTS = ["dim_customers", "fct_orders"];
+const ownerOf = (domain: string) => `${domain}_owner`;
+/** Trino's users by role; the role names are the keys of the `users` output. */
+const TRINO_USERS: Record<string, string> = {
+    analyst: "analyst",
+    dbt: "dbt",
+    check: "datamesh_check",
+    ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
+    ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
+};
 
 /** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
 function declareMesh() {
-    const PUBLIC_MARTS = ["dim_customers", "fct_orders"];
-    const ownerOf = (domain: string) => `${domain}_owner`;
-    /** Trino's users by role; the role names are the keys of the `users` output. */
-    const TRINO_USERS: Record<string, string> = {
-        analyst: "analyst",
-        dbt: "dbt",
-        check: "datamesh_check",
-        ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
-        ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
-    };
-
     const domainComponents = DOMAINS.map(
         (domain, index) =>
             new DomainDatabase(domain.name, {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
-import { InsightsPublication, RebuildReason } from "../resources/publication";
+import { InsightsPublication, PublishedDigestReader, publishedDigestStatement, RebuildReason } from "../resources/publication";
 import { DbtJob } from "./DbtJob";
 import { TrinoCoordinator } from "./TrinoCoordinator";
 
@@ -64,12 +64,18 @@ export class InsightsCheck extends pulumi.ComponentResource {
             this.registerOutputs({ summary: this.summary });
             return;
         }
+        const checker = args.trino.deployerAccess(args.checkRole);
+        const digestReader = new PublishedDigestReader(
+            `${name}-digest-reader`,
+            { checker, statement: publishedDigestStatement({ catalog: args.insights.catalog, schema: args.insights.schema, domains }) },
+            { parent: this, dependsOn: [args.trino.ready] },
+        );
         const publication = new InsightsPublication(
             `${name}-publication`,
             {
                 component: name,
                 publisher: args.trino.deployerAccess(args.publishRole),
-                checker: args.trino.deployerAccess(args.checkRole),
+                checker,
                 catalog: args.insights.catalog,
                 schema: args.insights.schema,
                 runSchema: args.dbt.runSchema,
@@ -82,7 +88,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
                     config: args.dbt.buildConfig,
                 })),
             },
-            { parent: this, dependsOn: [audit.resource] },
+            { parent: this, dependsOn: [audit.resource, digestReader] },
         );
         this.summary = publication.summary;
         this.publishedRun = publication.publishedRun;

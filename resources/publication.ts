@@ -1,7 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import { CheckTargets, insightsDigestStatement } from "../lib/reconcile";
-import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
+import { isTrinoRefusal, queryTrino, startReading, takeReading, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 import { runCheckStatement } from "./insightsCheck";
+import { inputsDiff } from "./inputs";
 
 /*
  * The publish step of write-audit-publish. dbt builds each run into a schema of its own, which
@@ -118,9 +120,13 @@ function reasonFor(olds: PublicationInputs | undefined, news: PublicationInputs)
     return "config change";
 }
 
-/** The published insights' row counts and checksums, read through the views as analysts read them. */
+/** The statement that reads the published insights' row counts and checksums, through the views as analysts read them. */
+export function publishedDigestStatement(inputs: Pick<PublicationInputs, "catalog" | "schema" | "domains">): string {
+    return insightsDigestStatement(publishedTargets(inputs));
+}
+
 async function publishedDigest(connection: TrinoConnection, inputs: PublicationInputs): Promise<string> {
-    return (await lines(connection, insightsDigestStatement(publishedTargets(inputs))))[0];
+    return (await lines(connection, publishedDigestStatement(inputs)))[0];
 }
 
 function describe(outputs: Pick<PublicationOutputs, "audit" | "publishedRun" | "rebuiltAt" | "reason">): string {
@@ -205,7 +211,8 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
         // Nothing to publish, and the domains are as they were. What analysts read now is what the check
         // last passed, or the update runs the whole check, which passes or names what is wrong.
         try {
-            const digest = await withTrino(news.checker, connection => publishedDigest(connection, news));
+            // Read ahead by the publication's reader (see PublishedDigestReader), when there was one.
+            const digest = await withTrino(news.checker, async connection => String((await takeReading(connection, publishedDigestStatement(news))).rows[0]?.[0]));
             return { changes: digest !== olds.publishedDigest };
         } catch (error) {
             if (isTrinoRefusal(error)) {
@@ -265,5 +272,45 @@ export class InsightsPublication extends pulumi.dynamic.Resource {
             "datamesh",
             "InsightsPublication",
         );
+    }
+}
+
+interface DigestReaderInputs {
+    /** The publication's reader, and how to reach Trino. */
+    checker: TrinoAccess;
+    statement: string;
+}
+
+const digestReaderProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: DigestReaderInputs) {
+        return { id: crypto.randomUUID(), outs: inputs };
+    },
+    async diff(_id: string, olds: DigestReaderInputs, news: DigestReaderInputs) {
+        // Through a port-forward (kubernetes) the reading could not outlive this step; the publication reads then.
+        if (!news.checker.tunnel) {
+            startReading(news.checker.connection, news.statement);
+        }
+        return inputsDiff(olds, news, []);
+    },
+    async update(_id: string, _olds: DigestReaderInputs, news: DigestReaderInputs) {
+        return { outs: news };
+    },
+};
+
+export interface PublishedDigestReaderArgs {
+    /** The publication's reader, and how to reach Trino (secret). */
+    checker: pulumi.Input<TrinoAccess>;
+    /** The publication's digest statement (`publishedDigestStatement`). */
+    statement: string;
+}
+
+/**
+ * Starts reading the published insights' checksums as soon as Trino answers, while the domains'
+ * fingerprint is read, so that on an `up` with nothing to rebuild the publication finds them read
+ * (about 0.4 s sooner). It holds nothing; the publication compares what it reads.
+ */
+export class PublishedDigestReader extends pulumi.dynamic.Resource {
+    constructor(name: string, args: PublishedDigestReaderArgs, opts?: pulumi.CustomResourceOptions) {
+        super(digestReaderProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["checker"] }, "datamesh", "PublishedDigestReader");
     }
 }

@@ -1,4 +1,6 @@
-import { basicAuthorization } from "../../lib/trinoQuery";
+import * as http from "http";
+import * as net from "net";
+import { basicAuthorization, startReading, takeReading } from "../../lib/trinoQuery";
 
 describe("basic credentials for Trino", () => {
     it("encode user:password in ISO-8859-1, the charset Trino decodes them with", () => {
@@ -12,5 +14,57 @@ describe("basic credentials for Trino", () => {
 
     it("refuse a character that ISO-8859-1 cannot carry rather than send another", () => {
         expect(() => basicAuthorization("analyst", "5 € a month")).toThrow("Trino user 'analyst': Trino reads credentials as ISO-8859-1, and these hold a character outside it");
+    });
+});
+
+describe("readings started ahead of the step that takes them", () => {
+    let server: http.Server;
+    let url: string;
+    const statements: string[] = [];
+    let answer = (sql: string): object => ({ id: "q", columns: [{ name: "line", type: "varchar" }], data: [[`read ${sql}`]], stats: { state: "FINISHED" } });
+
+    beforeAll(async () => {
+        // A stand-in for Trino's statement protocol: the POST queues the statement, and its next URI answers it.
+        const queued: string[] = [];
+        server = http.createServer((request, response) => {
+            let body = "";
+            request.on("data", chunk => (body += chunk));
+            request.on("end", () => {
+                response.setHeader("Content-Type", "application/json");
+                if (request.method === "POST") {
+                    statements.push(body);
+                    queued.push(body);
+                    response.end(JSON.stringify({ id: "q", nextUri: `${url}/v1/statement/queued/${queued.length - 1}`, stats: { state: "QUEUED" } }));
+                } else {
+                    response.end(JSON.stringify(answer(queued[Number(request.url!.split("/").pop())])));
+                }
+            });
+        });
+        await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
+        url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>(resolve => server.close(() => resolve())));
+    beforeEach(() => (statements.length = 0));
+
+    it("sends the statement once when it starts, and gives that reading to the step that takes it, once", async () => {
+        const checker = { url, user: "datamesh_check", password: "secret" };
+        startReading(checker, "SELECT digest");
+        startReading(checker, "SELECT digest");
+        await new Promise(resolve => setTimeout(resolve, 50));
+        expect(statements).toEqual(["SELECT digest"]);
+        expect((await takeReading(checker, "SELECT digest")).rows).toEqual([["read SELECT digest"]]);
+        expect(statements).toEqual(["SELECT digest"]);
+        // Taken once: the next step reads again, as does another user.
+        await takeReading(checker, "SELECT digest");
+        await takeReading({ ...checker, user: "dbt" }, "SELECT digest");
+        expect(statements).toEqual(["SELECT digest", "SELECT digest", "SELECT digest"]);
+    });
+
+    it("gives Trino's refusal to the step that takes the reading, not to the one that started it", async () => {
+        answer = () => ({ id: "q", error: { message: "line 1:8: Table 'gone' does not exist" }, stats: { state: "FAILED" } });
+        const checker = { url, user: "datamesh_check", password: "secret" };
+        expect(() => startReading(checker, "SELECT * FROM gone")).not.toThrow();
+        await new Promise(resolve => setTimeout(resolve, 50));
+        await expect(takeReading(checker, "SELECT * FROM gone")).rejects.toThrow("Trino: line 1:8: Table 'gone' does not exist");
     });
 });
