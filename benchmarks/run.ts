@@ -3,6 +3,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
+import { bulkLoadCsv, domainRows } from "../lib/dataset";
+import { DOMAINS } from "../lib/domains";
+import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
+import { queryTrino } from "../lib/trinoQuery";
+import { loadRows } from "../resources/domainData";
 import { createMesh, MeshUnderTest, pulumiCommand } from "../tests/integration/harness";
 
 /*
@@ -72,6 +77,99 @@ async function pulumiCli(mesh: MeshUnderTest, args: string[]): Promise<void> {
     });
 }
 
+interface DomainOutput {
+    engine: "postgresql" | "mariadb";
+    host: string;
+    port: number;
+    database: string;
+    user: string;
+    password: string;
+}
+
+/**
+ * Loads each domain's rows at this scale twice into empty scratch tables of the domain's own
+ * database: once with the stack's loader (rows generated and streamed into the engine's bulk
+ * loader in one transaction), once with the engine's own client reading the same rows from a CSV
+ * file (psql's \copy, mariadb's LOAD DATA LOCAL INFILE). Seconds for each, by domain.
+ */
+async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<string, { stackLoader: number; engineClient: number; rows: number }>> {
+    const domains = (await mesh.stack.outputs()).domains.value as Record<string, DomainOutput>;
+    const results: Record<string, { stackLoader: number; engineClient: number; rows: number }> = {};
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-bench-loads-"));
+    try {
+        for (const domain of DOMAINS) {
+            const target = domains[domain.name];
+            const source = { kind: "synthetic" as const, scale };
+            const file = path.join(dir, `${domain.name}.csv`);
+            let rows = 0;
+            fs.writeFileSync(file, Buffer.concat([...bulkLoadCsv(domainRows(domain, source), counted => (rows = counted))]));
+            const scratch = (table: string) => quoteIdentifier(target.engine, table);
+            const sql = (statement: string) =>
+                target.engine === "postgresql"
+                    ? child_process.execFileSync("psql", ["-q", "-v", "ON_ERROR_STOP=1", "-h", target.host, "-p", String(target.port), "-U", target.user, "-d", target.database, "-c", statement], {
+                          env: { ...process.env, PGPASSWORD: target.password },
+                      })
+                    : child_process.execFileSync("mariadb", ["--local-infile=1", "-h", target.host, "-P", String(target.port), "-u", target.user, target.database, "-e", statement], {
+                          env: { ...process.env, MYSQL_PWD: target.password },
+                      });
+            const like = (table: string) =>
+                target.engine === "postgresql" ? `CREATE TABLE ${scratch(table)} (LIKE ${scratch(domain.table)} INCLUDING ALL)` : `CREATE TABLE ${scratch(table)} LIKE ${scratch(domain.table)}`;
+            for (const table of ["bench_stack_loader", "bench_engine_client"]) {
+                sql(`DROP TABLE IF EXISTS ${scratch(table)}`);
+                sql(like(table));
+            }
+            try {
+                const stackLoader = await timed(() =>
+                    loadRows({
+                        engine: target.engine,
+                        host: target.host,
+                        port: target.port,
+                        owner: { user: target.user, password: target.password },
+                        database: target.database,
+                        domain: { ...domain, table: "bench_stack_loader" },
+                        source,
+                        fingerprint: "benchmark",
+                    }),
+                );
+                const engineClient = await timed(async () => {
+                    if (target.engine === "postgresql") {
+                        const columns = domain.columns.map(c => quoteIdentifier("postgresql", c.name)).join(", ");
+                        sql(`\\copy ${scratch("bench_engine_client")} (${columns}) FROM '${file}' WITH (FORMAT csv)`);
+                    } else {
+                        sql(bulkLoadSql("mariadb", { ...domain, table: "bench_engine_client" }).replace("'rows.csv'", `'${file}'`));
+                    }
+                });
+                results[domain.name] = { stackLoader, engineClient, rows };
+            } finally {
+                for (const table of ["bench_stack_loader", "bench_engine_client"]) {
+                    sql(`DROP TABLE IF EXISTS ${scratch(table)}`);
+                }
+            }
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return results;
+}
+
+/**
+ * The source-scan floor: one Trino statement that reads every column dbt may see of every domain
+ * row once, as dbt. No build of the insights through Trino can read the domains faster.
+ */
+async function sourceScanFloor(mesh: MeshUnderTest): Promise<number> {
+    const dbt = await mesh.connection("dbt");
+    const columns = await queryTrino(
+        dbt,
+        DOMAINS.map(d => `SELECT '${d.name}', column_name, ordinal_position FROM ${d.name}.information_schema.columns WHERE table_schema = '${d.trinoSchema}' AND table_name = '${d.table}'`).join(" UNION ALL ") +
+            " ORDER BY 1, 3",
+    );
+    const scan = DOMAINS.map(d => {
+        const visible = columns.rows.filter(([domain]) => domain === d.name).map(([, column]) => `"${column}"`);
+        return `SELECT count(*) AS rows, checksum(ROW(${visible.join(", ")})) AS digest FROM ${d.name}.${d.trinoSchema}.${d.table}`;
+    }).join(" UNION ALL ");
+    return timed(() => queryTrino(dbt, scan));
+}
+
 async function main() {
     const samples: { coldUp: number; noopUp: number; noopUpAutomationApi: number; modelEditUp: number; destroy: number }[] = [];
     for (let run = 1; run <= RUNS; run++) {
@@ -100,7 +198,16 @@ async function main() {
         destroySeconds: median(samples.map(s => s.destroy)),
     };
     const targets = { coldUpSeconds: 120, noopUpSeconds: 5, modelEditUpSeconds: 20, destroySeconds: 30 };
-    const scaleRuns: { scale: number; upSeconds: number; noopUpSeconds: number[]; noopUpMedianSeconds: number; peakRssMiB: Record<string, number>; check: string }[] = [];
+    const scaleRuns: {
+        scale: number;
+        upSeconds: number;
+        noopUpSeconds: number[];
+        noopUpMedianSeconds: number;
+        peakRssMiB: Record<string, number>;
+        check: string;
+        sourceScanFloorSeconds: number;
+        loads: Record<string, { stackLoader: number; engineClient: number; rows: number }>;
+    }[] = [];
     for (const scale of SCALES) {
         const mesh = await createMesh(`benchscale${scale}`, { scale: String(scale) });
         try {
@@ -113,8 +220,13 @@ async function main() {
             for (let i = 0; i < RUNS; i++) {
                 noopUpSeconds.push(await timed(() => pulumiCli(mesh, ["up"])));
             }
-            scaleRuns.push({ scale, upSeconds, noopUpSeconds, noopUpMedianSeconds: median(noopUpSeconds), peakRssMiB, check });
-            console.log(`scale ${scale}: up ${upSeconds.toFixed(1)} s, no-op up median ${median(noopUpSeconds).toFixed(1)} s, peak RSS ${JSON.stringify(peakRssMiB)} MiB, ${check}`);
+            const sourceScanFloorSeconds = await sourceScanFloor(mesh);
+            const loads = await compareLoads(mesh, scale);
+            scaleRuns.push({ scale, upSeconds, noopUpSeconds, noopUpMedianSeconds: median(noopUpSeconds), peakRssMiB, check, sourceScanFloorSeconds, loads });
+            console.log(
+                `scale ${scale}: up ${upSeconds.toFixed(1)} s, no-op up median ${median(noopUpSeconds).toFixed(1)} s, peak RSS ${JSON.stringify(peakRssMiB)} MiB, ` +
+                    `source-scan floor ${sourceScanFloorSeconds.toFixed(1)} s, loads ${JSON.stringify(loads)}, ${check}`,
+            );
         } finally {
             await mesh.remove();
         }

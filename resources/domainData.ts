@@ -11,7 +11,7 @@ import { inputsDiff } from "./inputs";
  * the server's port can use them.
  */
 
-interface Endpoint {
+export interface Endpoint {
     engine: Engine;
     host: string;
     port: number;
@@ -19,7 +19,7 @@ interface Endpoint {
     tunnel?: KubeTunnel;
 }
 
-interface Credentials {
+export interface Credentials {
     user: string;
     password: string;
 }
@@ -164,7 +164,7 @@ export class DomainAccess extends pulumi.dynamic.Resource {
     }
 }
 
-interface LoadInputs extends Endpoint {
+export interface LoadInputs extends Endpoint {
     owner: Credentials;
     database: string;
     domain: DomainSpec;
@@ -177,7 +177,7 @@ interface LoadInputs extends Endpoint {
  * loader with the rows streamed as they are read: readers see either the old rows or all the new
  * ones, and a failure part way leaves the old rows in place.
  */
-async function loadRows(inputs: LoadInputs): Promise<number> {
+export async function loadRows(inputs: LoadInputs): Promise<number> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     const table = quoteIdentifier(inputs.engine, inputs.domain.table);
     let sent = -1;
