@@ -125,8 +125,9 @@ export function publishedDigestStatement(inputs: Pick<PublicationInputs, "catalo
     return insightsDigestStatement(publishedTargets(inputs));
 }
 
-async function publishedDigest(connection: TrinoConnection, inputs: PublicationInputs): Promise<string> {
-    return (await lines(connection, publishedDigestStatement(inputs)))[0];
+/** Reads the digest anew, or with `takeReading` takes the reading a PublishedDigestReader started. */
+async function publishedDigest(connection: TrinoConnection, inputs: PublicationInputs, read = queryTrino): Promise<string> {
+    return String((await read(connection, publishedDigestStatement(inputs))).rows[0]?.[0]);
 }
 
 function describe(outputs: Pick<PublicationOutputs, "audit" | "publishedRun" | "rebuiltAt" | "reason">): string {
@@ -164,7 +165,7 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${trinoLiteral(prefix)})`)).filter(
             run => run !== inputs.runSchema && run !== previousRun,
         );
-        // Readers see neither the stale runs nor the digest's reading, so both go at once.
+        // The views no longer read any stale run, so the stale runs go while the digest is read.
         const [digest] = await Promise.all([publishedDigest(connection, inputs), Promise.all(stale.sort().map(run => dropRun(connection, inputs.catalog, run)))]);
         const rebuiltAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
         const reason = reasonFor(olds, inputs);
@@ -211,8 +212,7 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
         // Nothing to publish, and the domains are as they were. What analysts read now is what the check
         // last passed, or the update runs the whole check, which passes or names what is wrong.
         try {
-            // Read ahead by the publication's reader (see PublishedDigestReader), when there was one.
-            const digest = await withTrino(news.checker, async connection => String((await takeReading(connection, publishedDigestStatement(news))).rows[0]?.[0]));
+            const digest = await withTrino(news.checker, connection => publishedDigest(connection, news, takeReading));
             return { changes: digest !== olds.publishedDigest };
         } catch (error) {
             if (isTrinoRefusal(error)) {
