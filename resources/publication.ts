@@ -281,13 +281,15 @@ interface DigestReaderInputs {
     statement: string;
 }
 
-const digestReaderProvider: pulumi.dynamic.ResourceProvider = {
+export const digestReaderProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DigestReaderInputs) {
         return { id: crypto.randomUUID(), outs: inputs };
     },
     async diff(_id: string, olds: DigestReaderInputs, news: DigestReaderInputs) {
-        // Through a port-forward (kubernetes) the reading could not outlive this step; the publication reads then.
-        if (!news.checker.tunnel) {
+        // A preview may not know the reader yet (Trino about to move), and through a port-forward
+        // (kubernetes) the reading could not outlive this step: the publication reads for itself then.
+        const known = typeof news.checker === "object" && typeof news.checker.connection?.url === "string";
+        if (known && !news.checker.tunnel) {
             startReading(news.checker.connection, news.statement);
         }
         return inputsDiff(olds, news, []);

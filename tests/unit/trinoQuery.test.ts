@@ -60,6 +60,21 @@ describe("readings started ahead of the step that takes them", () => {
         expect(statements).toEqual(["SELECT digest", "SELECT digest", "SELECT digest"]);
     });
 
+    it("is started by the publication's digest reader only when it knows the reader and reaches Trino directly", async () => {
+        const { digestReaderProvider } = await import("../../resources/publication");
+        const checker = { connection: { url, user: "datamesh_check", password: "secret" } };
+        const inputs = { checker, statement: "SELECT published digest" };
+        // A preview in which Trino is about to move does not know the reader yet.
+        await expect(digestReaderProvider.diff!("id", inputs, { ...inputs, checker: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" as never })).resolves.toBeDefined();
+        await digestReaderProvider.diff!("id", inputs, { ...inputs, checker: { ...checker, tunnel: { namespace: "mesh", service: "trino", port: 8443 } } });
+        await new Promise(resolve => setTimeout(resolve, 50));
+        expect(statements).toEqual([]);
+        await expect(digestReaderProvider.diff!("id", inputs, inputs)).resolves.toMatchObject({ changes: false });
+        await new Promise(resolve => setTimeout(resolve, 50));
+        expect(statements).toEqual(["SELECT published digest"]);
+        await takeReading(checker.connection, "SELECT published digest");
+    });
+
     it("gives Trino's refusal to the step that takes the reading, not to the one that started it", async () => {
         answer = () => ({ id: "q", error: { message: "line 1:8: Table 'gone' does not exist" }, stats: { state: "FAILED" } });
         const checker = { url, user: "datamesh_check", password: "secret" };
