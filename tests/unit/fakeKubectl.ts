@@ -1,6 +1,6 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { makeTempDir } from "./tempDirs";
 
 /**
  * A kubectl on PATH that knows one context of one kubeconfig and says its cluster is ready: what
@@ -8,7 +8,7 @@ import * as path from "path";
  * tests' business; this one only lets the mocked program get past that check.
  */
 export function installFakeKubectl(context = "unit-context"): { kubeconfig: string; context: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-fake-kubectl-"));
+    const dir = makeTempDir("fake-kubectl");
     const kubeconfig = path.join(dir, "kubeconfig");
     fs.writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\ncurrent-context: ${context}\n`);
     const view = JSON.stringify({ "current-context": context, contexts: [{ name: context }] });
