@@ -8,6 +8,7 @@ import { DOMAINS } from "../lib/domains";
 import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
 import { queryTrino } from "../lib/trinoQuery";
 import { loadRows } from "../resources/domainData";
+import { readColumns } from "../resources/sourceFingerprint";
 import { createMesh, MeshUnderTest, pulumiCommand } from "../tests/integration/harness";
 
 /*
@@ -158,15 +159,11 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
  */
 async function sourceScanFloor(mesh: MeshUnderTest): Promise<number> {
     const dbt = await mesh.connection("dbt");
-    const columns = await queryTrino(
-        dbt,
-        DOMAINS.map(d => `SELECT '${d.name}', column_name, ordinal_position FROM ${d.name}.information_schema.columns WHERE table_schema = '${d.trinoSchema}' AND table_name = '${d.table}'`).join(" UNION ALL ") +
-            " ORDER BY 1, 3",
-    );
-    const scan = DOMAINS.map(d => {
-        const visible = columns.rows.filter(([domain]) => domain === d.name).map(([, column]) => `"${column}"`);
-        return `SELECT count(*) AS rows, checksum(ROW(${visible.join(", ")})) AS digest FROM ${d.name}.${d.trinoSchema}.${d.table}`;
-    }).join(" UNION ALL ");
+    const sources = DOMAINS.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: d.table }));
+    const columns = await readColumns(dbt, sources, "benchmark");
+    const scan = sources
+        .map((source, i) => `SELECT count(*) AS rows, checksum(ROW(${columns[i].map(([name]) => `"${name}"`).join(", ")})) AS digest FROM ${source.catalog}.${source.schema}.${source.table}`)
+        .join(" UNION ALL ");
     return timed(() => queryTrino(dbt, scan));
 }
 

@@ -292,7 +292,7 @@ export const digestReaderProvider: pulumi.dynamic.ResourceProvider = {
         if (known && !news.checker.tunnel) {
             startReading(news.checker.connection, news.statement);
         }
-        return inputsDiff(olds, news, []);
+        return inputsDiff(olds, news);
     },
     async update(_id: string, _olds: DigestReaderInputs, news: DigestReaderInputs) {
         return { outs: news };

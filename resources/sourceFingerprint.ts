@@ -52,8 +52,8 @@ function columnsOf(source: SourceTable): string {
     return `FROM ${quoted(source.catalog)}.information_schema.columns WHERE table_schema = ${trinoLiteral(source.schema)} AND table_name = ${trinoLiteral(source.table)}`;
 }
 
-/** Every table's columns, in one statement. */
-async function readColumns(connection: TrinoConnection, sources: SourceTable[], component: string): Promise<string[][][]> {
+/** Every table's columns, as [name, type] pairs, in one statement. */
+export async function readColumns(connection: TrinoConnection, sources: SourceTable[], component: string): Promise<string[][][]> {
     const parts = sources.map((source, i) => `SELECT ${i} AS position, ordinal_position, column_name, data_type ${columnsOf(source)}`);
     const { rows } = await queryTrino(connection, `${parts.join(" UNION ALL ")} ORDER BY position, ordinal_position`);
     return sources.map((source, i) => {
@@ -94,7 +94,14 @@ async function readFingerprint(inputs: FingerprintInputs, last?: TableFacts[]): 
         const lastFacts = inputs.sources.map(source => last?.find(facts => facts.table === tableName(source)));
         const known = lastFacts.every(facts => facts?.columns !== undefined && facts.columnsChecksum !== undefined) ? lastFacts.map(facts => facts!.columns!) : undefined;
         // With a column dropped or renamed since, Trino refuses the statement; the columns are then read again.
-        const knownContents = known ? await readContents(connection, inputs.sources, known).catch(() => undefined) : undefined;
+        const knownContents = known
+            ? await readContents(connection, inputs.sources, known).catch(error => {
+                  if (isTrinoRefusal(error)) {
+                      return undefined;
+                  }
+                  throw error;
+              })
+            : undefined;
         const unchanged = knownContents?.every((contents, i) => contents.columnsChecksum === lastFacts[i]!.columnsChecksum);
         const columns = unchanged ? known! : await readColumns(connection, inputs.sources, inputs.component);
         const contents = unchanged ? knownContents! : await readContents(connection, inputs.sources, columns);

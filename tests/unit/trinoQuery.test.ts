@@ -1,6 +1,5 @@
-import * as http from "http";
-import * as net from "net";
 import { basicAuthorization, startReading, takeReading } from "../../lib/trinoQuery";
+import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
 
 describe("basic credentials for Trino", () => {
     it("encode user:password in ISO-8859-1, the charset Trino decodes them with", () => {
@@ -18,33 +17,21 @@ describe("basic credentials for Trino", () => {
 });
 
 describe("readings started ahead of the step that takes them", () => {
-    let server: http.Server;
+    let trino: StandInTrino;
     let url: string;
-    const statements: string[] = [];
-    let answer = (sql: string): object => ({ id: "q", columns: [{ name: "line", type: "varchar" }], data: [[`read ${sql}`]], stats: { state: "FINISHED" } });
+    let statements: string[];
+    const readLine = (sql: string): StandInAnswer => ({ rows: [[`read ${sql}`]] });
 
     beforeAll(async () => {
-        // A stand-in for Trino's statement protocol: the POST queues the statement, and its next URI answers it.
-        const queued: string[] = [];
-        server = http.createServer((request, response) => {
-            let body = "";
-            request.on("data", chunk => (body += chunk));
-            request.on("end", () => {
-                response.setHeader("Content-Type", "application/json");
-                if (request.method === "POST") {
-                    statements.push(body);
-                    queued.push(body);
-                    response.end(JSON.stringify({ id: "q", nextUri: `${url}/v1/statement/queued/${queued.length - 1}`, stats: { state: "QUEUED" } }));
-                } else {
-                    response.end(JSON.stringify(answer(queued[Number(request.url!.split("/").pop())])));
-                }
-            });
-        });
-        await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
-        url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+        trino = await startStandInTrino(readLine);
+        url = trino.url;
+        statements = trino.statements;
     });
-    afterAll(() => new Promise<void>(resolve => server.close(() => resolve())));
-    beforeEach(() => (statements.length = 0));
+    afterAll(() => trino.close());
+    beforeEach(() => {
+        statements.length = 0;
+        trino.answer = readLine;
+    });
 
     it("sends the statement once when it starts, and gives that reading to the step that takes it, once", async () => {
         const checker = { url, user: "datamesh_check", password: "secret" };
@@ -76,7 +63,7 @@ describe("readings started ahead of the step that takes them", () => {
     });
 
     it("gives Trino's refusal to the step that takes the reading, not to the one that started it", async () => {
-        answer = () => ({ id: "q", error: { message: "line 1:8: Table 'gone' does not exist" }, stats: { state: "FAILED" } });
+        trino.answer = () => ({ error: "line 1:8: Table 'gone' does not exist" });
         const checker = { url, user: "datamesh_check", password: "secret" };
         expect(() => startReading(checker, "SELECT * FROM gone")).not.toThrow();
         await new Promise(resolve => setTimeout(resolve, 50));

@@ -1,0 +1,75 @@
+import { sourceFingerprintProvider } from "../../resources/sourceFingerprint";
+import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
+
+/*
+ * The fingerprint of an `up` with nothing changed is one statement; only columns that differ from
+ * the last reading's send it back to information_schema. Against a stand-in for Trino whose
+ * payments table has the columns it is given.
+ */
+describe("the domains' fingerprint", () => {
+    let trino: StandInTrino;
+    let paymentsColumns: string[][];
+    let paymentsColumnsChecksum: string;
+
+    const answer = (sql: string): StandInAnswer => {
+        if (sql.includes("'rows' AS kind")) {
+            if (sql.includes('"amount"') && !paymentsColumns.some(([name]) => name === "amount")) {
+                return { error: "line 1:40: Column 'amount' cannot be resolved" };
+            }
+            return { rows: [[0, "rows", 113, "AB12"], [0, "columns", paymentsColumns.length, paymentsColumnsChecksum]] };
+        }
+        return { rows: paymentsColumns.map(([name, type], i) => [0, i + 1, name, type]) };
+    };
+    const inputs = () => ({
+        component: "dbt",
+        access: { connection: { url: trino.url, user: "dbt", password: "secret" } },
+        sources: [{ catalog: "payments", schema: "public", table: "payments" }],
+        trinoVersion: "476",
+        loaded: "v1",
+    });
+
+    beforeAll(async () => {
+        trino = await startStandInTrino(answer);
+    });
+    afterAll(() => trino.close());
+    beforeEach(() => {
+        paymentsColumns = [["id", "bigint"], ["amount", "bigint"]];
+        paymentsColumnsChecksum = "C0115";
+    });
+
+    const recorded = async () => {
+        const { outs } = await sourceFingerprintProvider.create!(inputs());
+        trino.statements.length = 0;
+        return outs;
+    };
+
+    it("reads contents and the columns' checksum in one statement when the columns are the last reading's", async () => {
+        const olds = await recorded();
+        expect(olds.tables).toEqual([{ table: "payments.public.payments", rows: 113, columns: paymentsColumns, columnsChecksum: "C0115" }]);
+        await expect(sourceFingerprintProvider.diff!("id", olds, inputs())).resolves.toEqual({ changes: false });
+        expect(trino.statements).toHaveLength(1);
+        expect(trino.statements[0]).toContain('checksum(ROW("id", "amount"))');
+        expect(trino.statements[0]).toContain("information_schema.columns");
+    });
+
+    it("reads the columns again when their checksum differs, and records the new ones", async () => {
+        const olds = await recorded();
+        paymentsColumns = [["id", "bigint"], ["amount", "bigint"], ["currency", "varchar"]];
+        paymentsColumnsChecksum = "C0116";
+        await expect(sourceFingerprintProvider.diff!("id", olds, inputs())).resolves.toEqual({ changes: true });
+        expect(trino.statements).toHaveLength(3);
+        expect(trino.statements[2]).toContain('checksum(ROW("id", "amount", "currency"))');
+        const { outs } = await sourceFingerprintProvider.update!("id", olds, inputs());
+        expect(outs.tables[0]).toMatchObject({ columns: paymentsColumns, columnsChecksum: "C0116" });
+        expect(outs.fingerprint).not.toBe(olds.fingerprint);
+    });
+
+    it("reads the columns again when Trino refuses a column of the last reading", async () => {
+        const olds = await recorded();
+        paymentsColumns = [["id", "bigint"], ["amount_cents", "bigint"]];
+        paymentsColumnsChecksum = "C0117";
+        await expect(sourceFingerprintProvider.diff!("id", olds, inputs())).resolves.toEqual({ changes: true });
+        expect(trino.statements).toHaveLength(3);
+        expect(trino.statements[2]).toContain('checksum(ROW("id", "amount_cents"))');
+    });
+});
