@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as os from "os";
 import * as path from "path";
 import { z } from "zod";
@@ -21,6 +22,8 @@ export const DEFAULT_IMAGES = {
     seaweedfsImage: "chrislusf/seaweedfs:4.53",
     // No maintained image ships dbt-trino: a plain Python image installs dbt/requirements.txt when the dbt Job starts.
     dbtImage: "python:3.11.14-slim-bookworm",
+    // The docker platform builds dbt/Dockerfile FROM this image; the Dockerfile's own default is the same.
+    dbtBaseImage: "python:3.11.14-slim-bookworm",
 } as const;
 export type ImageKey = keyof typeof DEFAULT_IMAGES;
 
@@ -32,6 +35,25 @@ const pinnedImage = z.string().superRefine((image, ctx) => {
     } else if (!match[3] && (!match[2] || match[2] === "latest")) {
         ctx.addIssue({ code: "custom", message: `'${image}' is not pinned: give an exact tag (not 'latest') or a digest, such as trinodb/trino:476` });
     }
+});
+/** Docker hands a build argument to the build's commands as one environment variable, which Linux caps at 128 KiB. */
+const MAX_BUILD_ARG_BYTES = 120 * 1024;
+/** One or more PEM certificates, as a CA bundle file holds them. */
+const pemCertificates = z.string().superRefine((bundle, ctx) => {
+    if (Buffer.byteLength(bundle) > MAX_BUILD_ARG_BYTES) {
+        ctx.addIssue({ code: "custom", message: `is ${Buffer.byteLength(bundle)} bytes; a build argument must stay under ${MAX_BUILD_ARG_BYTES}: give the mirror's CA, not a whole system bundle` });
+    }
+    const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) {
+        ctx.addIssue({ code: "custom", message: "must hold one or more PEM certificates (-----BEGIN CERTIFICATE-----), such as a CA bundle file's content" });
+    }
+    blocks.forEach((block, index) => {
+        try {
+            new crypto.X509Certificate(block);
+        } catch (e) {
+            ctx.addIssue({ code: "custom", message: `certificate ${index + 1} is not a valid PEM certificate: ${(e as Error).message}` });
+        }
+    });
 });
 const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and -, at most 63");
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _)");
@@ -97,6 +119,9 @@ const configSchema = z
         trinoImage: pinnedImage.default(DEFAULT_IMAGES.trinoImage),
         seaweedfsImage: pinnedImage.default(DEFAULT_IMAGES.seaweedfsImage),
         dbtImage: pinnedImage.default(DEFAULT_IMAGES.dbtImage),
+        dbtBaseImage: pinnedImage.default(DEFAULT_IMAGES.dbtBaseImage),
+        pipIndexUrl: z.string().url("must be a URL such as https://pypi.example.com/simple").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
+        pipCaBundle: pemCertificates.optional(),
         kubeconfig: z.string().min(1, "must not be empty").optional(),
         kubeContext: z.string().min(1, "must not be empty").optional(),
         warehouseEndpoint: z.string().url("must be the S3 API's URL, such as https://s3.eu-west-1.amazonaws.com").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
@@ -167,6 +192,8 @@ export interface MeshConfig {
     workers: number;
     /** The pinned images of the docker and kubernetes platforms. */
     images: Record<ImageKey, string>;
+    /** Docker only: where pip fetches dbt's requirements while the dbt image builds; pip's own defaults when unset. */
+    pip: PipSettings;
     /** Kubernetes only: the namespace that holds the whole mesh. */
     namespace: string;
     /** Kubernetes only: write manifests to this folder instead of applying them to a cluster. */
@@ -176,6 +203,13 @@ export interface MeshConfig {
     kubeContext?: string;
     /** Kubernetes only: the user's own S3 store for the insights' files; the stack runs SeaweedFS when unset. */
     externalWarehouse?: ExternalS3;
+}
+
+export interface PipSettings {
+    /** A PyPI mirror's simple index. */
+    indexUrl?: string;
+    /** PEM certificates pip trusts instead of its own CA bundle, for a mirror or proxy with a private CA. */
+    caBundle?: string;
 }
 
 /** An S3-compatible store the user already has. */
@@ -258,7 +292,15 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         dataSource,
         dataFingerprint,
         workers: c.workers,
-        images: { postgresImage: c.postgresImage, mariadbImage: c.mariadbImage, trinoImage: c.trinoImage, seaweedfsImage: c.seaweedfsImage, dbtImage: c.dbtImage },
+        images: {
+            postgresImage: c.postgresImage,
+            mariadbImage: c.mariadbImage,
+            trinoImage: c.trinoImage,
+            seaweedfsImage: c.seaweedfsImage,
+            dbtImage: c.dbtImage,
+            dbtBaseImage: c.dbtBaseImage,
+        },
+        pip: { indexUrl: c.pipIndexUrl, caBundle: c.pipCaBundle },
         namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
         renderYamlTo: c.renderYamlTo ? resolve(c.renderYamlTo) : undefined,
         kubeconfig: c.kubeconfig ? resolve(c.kubeconfig) : undefined,

@@ -41,7 +41,14 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
     },
     docker: {
         trinoHostnames: () => dockerModule().dockerTrinoHostnames(),
-        create: context => new (dockerModule().DockerPlatform)({ stack: context.config.stack, images: context.config.images, keytool: deployerKeytool(), trinoVersion: context.trinoVersion }),
+        create: context =>
+            new (dockerModule().DockerPlatform)({
+                stack: context.config.stack,
+                images: context.config.images,
+                pip: context.config.pip,
+                keytool: deployerKeytool(),
+                trinoVersion: context.trinoVersion,
+            }),
     },
     kubernetes: {
         trinoHostnames: config => kubernetesModule().kubernetesTrinoHostnames(config.namespace),

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderDbtScript } from "../../catalogs/jobs";
 import { NodeSpec, renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
-import { ImageKey, PlatformName } from "../../config";
+import { ImageKey, PipSettings, PlatformName } from "../../config";
 import { projectFiles } from "../../lib/digest";
 import { Engine } from "../../lib/domains";
 import {
@@ -25,6 +25,7 @@ import {
 import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
+import { containerHealthcheck, HealthcheckTiming } from "./healthcheck";
 
 /** The dbt toolchain image this platform builds from dbt/Dockerfile on the engine itself; a local name, never pushed. */
 const DOCKER_DBT_IMAGE = "datamesh/dbt-trino:1.11.0";
@@ -40,6 +41,8 @@ const DOCKER_DBT_IMAGE = "datamesh/dbt-trino:1.11.0";
 export interface DockerPlatformArgs {
     stack: string;
     images: Record<ImageKey, string>;
+    /** Build arguments for pip while the dbt image builds. */
+    pip: PipSettings;
     keytool: string;
     /** The Trino release the stack pins; the Trino image's tag must name it. */
     trinoVersion: string;
@@ -50,6 +53,8 @@ const HEALTHCHECKS: Record<Engine, string[]> = {
     postgresql: ["CMD", "pg_isready", "--quiet", "--host=127.0.0.1", "--port=5432", "--username=postgres"],
     mariadb: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
 };
+const DATABASE_PROBE: HealthcheckTiming = { intervalSeconds: 2, timeoutSeconds: 5, startPeriodSeconds: 120, retries: 5 };
+const TRINO_PROBE: HealthcheckTiming = { intervalSeconds: 5, timeoutSeconds: 5, startPeriodSeconds: 300, retries: 3 };
 const ADMIN_PASSWORD_FILE = "/run/secrets/admin-password";
 
 /** The coordinator's alias on the network; the certificate names it, so it is fixed rather than derived. */
@@ -98,6 +103,16 @@ interface TrinoNodeRole {
     /** Extra arguments for run-trino, which passes them to the launcher. */
     runArgs: string[];
     ports: docker.types.input.ContainerPort[];
+}
+
+/** dbt/Dockerfile's build arguments; pip's are passed only when set, so that pip otherwise keeps its own defaults. */
+function dbtBuildArgs(baseImage: string, pip: PipSettings): Record<string, pulumi.Input<string>> {
+    return {
+        DBT_BASE_IMAGE: baseImage,
+        // A mirror's URL often carries a token; kept secret, it stays encrypted in the stack's state.
+        ...(pip.indexUrl ? { PIP_INDEX_URL: pulumi.secret(pip.indexUrl) } : {}),
+        ...(pip.caBundle ? { PIP_CA_BUNDLE: pip.caBundle } : {}),
+    };
 }
 
 /** A value that resolves once the container is up, so that whoever uses it waits for the container. */
@@ -150,7 +165,7 @@ export class DockerPlatform implements Platform {
                 volumes: [{ volumeName: volume.name, containerPath: engine.dataDir }],
                 networksAdvanced: [{ name: this.network.name, aliases: [alias] }],
                 ports: [{ internal: engine.port, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
-                healthcheck: { tests: HEALTHCHECKS[request.engine], interval: "2s", timeout: "5s", startPeriod: "120s", retries: 5 },
+                healthcheck: containerHealthcheck(HEALTHCHECKS[request.engine], DATABASE_PROBE),
                 wait: true,
                 waitTimeout: 180,
                 restart: "unless-stopped",
@@ -259,7 +274,7 @@ export class DockerPlatform implements Platform {
                     volumes: [{ volumeName: warehouse.name, containerPath: WAREHOUSE_DIR }],
                     networksAdvanced: [{ name: this.network.name, aliases: role.aliases }],
                     ports: role.ports,
-                    healthcheck: { tests: ["CMD", "/usr/lib/trino/bin/health-check"], interval: "5s", timeout: "5s", startPeriod: "300s", retries: 3 },
+                    healthcheck: containerHealthcheck(["CMD", "/usr/lib/trino/bin/health-check"], TRINO_PROBE),
                     wait: true,
                     waitTimeout: 300,
                     restart: "unless-stopped",
@@ -295,7 +310,11 @@ export class DockerPlatform implements Platform {
         // Only the toolchain is in the image, so it builds in parallel with the servers dbt waits for.
         const image = new docker.Image(
             `${name}-image`,
-            { imageName: DOCKER_DBT_IMAGE, build: { context: request.projectDir, dockerfile: path.join(request.projectDir, "Dockerfile") }, skipPush: true },
+            {
+                imageName: DOCKER_DBT_IMAGE,
+                build: { context: request.projectDir, dockerfile: path.join(request.projectDir, "Dockerfile"), args: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip) },
+                skipPush: true,
+            },
             { ...opts, dependsOn: [] },
         );
         const caCertFile = `${DBT_DIRS.profiles}/trino-ca.pem`;

@@ -59,6 +59,31 @@ describe("loadConfig", () => {
         expect(config.images).toMatchObject({ trinoImage: `registry.local:5000/trino@sha256:${"a".repeat(64)}`, postgresImage: "postgres:17.6", mariadbImage: "mariadb:11.8.3" });
     });
 
+    it("defaults the dbt image's base to the pinned Python image, and leaves pip's settings unset", () => {
+        const config = loadConfig({ platform: "docker" }, context);
+        expect(config.images.dbtBaseImage).toBe("python:3.11.14-slim-bookworm");
+        expect(config.pip).toEqual({ indexUrl: undefined, caBundle: undefined });
+    });
+
+    it("reads a dbt base image from a mirror, pinned by tag or digest, with pip's index and CA bundle", () => {
+        const { cert } = selfSignedCertificate("DNS:pypi.example.internal");
+        const digest = "mirror.example.internal:5000/library/python@sha256:" + "c".repeat(64);
+        expect(loadConfig({ platform: "docker", dbtBaseImage: digest }, context).images.dbtBaseImage).toBe(digest);
+        const config = loadConfig(
+            { platform: "docker", dbtBaseImage: "mirror.example.internal:5000/library/python:3.11.14-slim-bookworm", pipIndexUrl: "https://pypi.example.internal/simple", pipCaBundle: cert + cert },
+            context,
+        );
+        expect(config.images.dbtBaseImage).toBe("mirror.example.internal:5000/library/python:3.11.14-slim-bookworm");
+        expect(config.pip).toEqual({ indexUrl: "https://pypi.example.internal/simple", caBundle: cert + cert });
+    });
+
+    it("refuses a CA bundle too large to pass as a build argument, naming the key", () => {
+        const { cert } = selfSignedCertificate("DNS:pypi.example.internal");
+        expect(error({ platform: "docker", pipCaBundle: cert.repeat(Math.ceil((121 * 1024) / cert.length)) })).toMatch(
+            /datamesh:pipCaBundle: is \d+ bytes; a build argument must stay under 122880: give the mirror's CA, not a whole system bundle/,
+        );
+    });
+
     it("reads a scale as a synthetic data source", () => {
         expect(loadConfig({ scale: "12" }, context)).toMatchObject({ dataSource: { kind: "synthetic", scale: 12 }, dataFingerprint: "synthetic:v1:scale=12" });
     });
@@ -102,6 +127,14 @@ describe("loadConfig", () => {
         [{ platform: "kubernetes", warehouseEndpoint: "s3.example.com", warehouseBucket: "b", warehouseAccessKey: "a", warehouseSecretKey: "s" }, /datamesh:warehouseEndpoint: must be the S3 API.s URL/],
         [{ platform: "kubernetes", seaweedfsImage: "chrislusf\/seaweedfs" }, /datamesh:seaweedfsImage: .chrislusf\/seaweedfs. is not pinned/],
         [{ platform: "kubernetes", namespace: "Data_Mesh" }, /datamesh:namespace: must be a DNS label/],
+        [{ platform: "docker", dbtBaseImage: "python" }, /datamesh:dbtBaseImage: 'python' is not pinned/],
+        [{ platform: "docker", dbtBaseImage: "python:latest" }, /datamesh:dbtBaseImage: 'python:latest' is not pinned/],
+        [{ platform: "docker", dbtBaseImage: "mirror.example.internal:5000/library/python" }, /datamesh:dbtBaseImage: 'mirror\.example\.internal:5000\/library\/python' is not pinned/],
+        [{ platform: "docker", dbtBaseImage: "Python 3.11" }, /datamesh:dbtBaseImage: 'Python 3\.11' is not an image reference/],
+        [{ platform: "docker", pipIndexUrl: "pypi.example.internal/simple" }, /datamesh:pipIndexUrl: must be a URL such as https:\/\/pypi\.example\.com\/simple/],
+        [{ platform: "docker", pipIndexUrl: "ftp://pypi.example.internal/simple" }, /datamesh:pipIndexUrl: must start with http:\/\/ or https:\/\//],
+        [{ platform: "docker", pipCaBundle: "/etc/ssl/certs/corporate.pem" }, /datamesh:pipCaBundle: must hold one or more PEM certificates/],
+        [{ platform: "docker", pipCaBundle: "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n" }, /datamesh:pipCaBundle: certificate 1 is not a valid PEM certificate/],
     ])("rejects %j naming the key", (raw, message) => {
         expect(error(raw as Record<string, string>)).toMatch(message);
     });

@@ -3,7 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderDbtScript } from "../../catalogs/jobs";
 import { CatalogSpec, catalogPasswordEnv, renderCatalog } from "../../catalogs/trino";
+import { DEFAULT_IMAGES } from "../../config";
 import { digestDirectory, projectFiles } from "../../lib/digest";
+import { selfSignedCertificate } from "../selfSigned";
 import { dependsOn, recordDependencies } from "./dependencies";
 import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
 
@@ -210,10 +212,18 @@ describe("dbt on docker", () => {
         const build = { context: DBT_DIR, dockerfile: path.join(DBT_DIR, "Dockerfile") };
         expect(byName("dbt-run-image").inputs).toMatchObject({ imageName: "datamesh/dbt-trino:1.11.0", skipPush: true, build });
         const dockerfile = fs.readFileSync(path.join(DBT_DIR, "Dockerfile"), "utf8");
-        expect(dockerfile).toMatch(/^FROM python:3\.11\.14-slim-bookworm$/m);
+        expect(dockerfile).toMatch(/^FROM \$\{DBT_BASE_IMAGE\}$/m);
+        expect(dockerfile.match(/^ARG DBT_BASE_IMAGE=(.*)$/m)?.[1]).toBe(DEFAULT_IMAGES.dbtBaseImage);
         expect(dockerfile.match(/^COPY .*/gm)).toEqual(["COPY requirements.txt /tmp/requirements.txt"]);
         expect(dockerfile).toMatch(/^USER dbt$/m);
         expect(fs.readFileSync(path.join(DBT_DIR, ".dockerignore"), "utf8").split("\n").filter(line => line && !line.startsWith("#"))).toEqual(["*", "!requirements.txt"]);
+    });
+
+    it("passes the base image as the only build argument when pip's settings are unset, so that pip keeps its defaults", () => {
+        expect(byName("dbt-run-image").inputs.build.args).toEqual({ DBT_BASE_IMAGE: "python:3.11.14-slim-bookworm" });
+        const dockerfile = fs.readFileSync(path.join(DBT_DIR, "Dockerfile"), "utf8");
+        expect(dockerfile.match(/^ARG PIP_\w+=.*$/gm)).toEqual(["ARG PIP_INDEX_URL=", "ARG PIP_CA_BUNDLE="]);
+        expect(dockerfile).toContain('if [ -n "$PIP_CA_BUNDLE" ]; then printf \'%s\\n\' "$PIP_CA_BUNDLE" > /tmp/pip-ca.pem && export PIP_CERT=/tmp/pip-ca.pem; fi');
     });
 
     it("runs once on the network from the built image, to the end, labelled with what makes it run again", () => {
@@ -249,6 +259,31 @@ describe("dbt on docker", () => {
         expect(uploaded("dbt-run", "/dbt/secrets.env").content).toBe("DATAMESH_DBT_PASSWORD='generated-trino-dbt-password'\n");
         expect(byName("dbt-run").inputs.uploads[SECRET_SIG]).toBeDefined();
         expect(byName("dbt-run").inputs.entrypoints).toEqual(["/bin/sh", "-c", "set -a; . /dbt/secrets.env; set +a; exec /bin/sh /dbt/run.sh"]);
+    });
+});
+
+describe("a second `pulumi up`", () => {
+    const probed = () => containers().filter(c => c.inputs.healthcheck !== undefined);
+
+    it("declares every healthcheck field the provider saves, each as the provider writes it", () => {
+        const database = { interval: "2s", timeout: "5s", startPeriod: "2m0s", startInterval: "0s", retries: 5 };
+        const trino = { interval: "5s", timeout: "5s", startPeriod: "5m0s", startInterval: "0s", retries: 3 };
+        const servers = ["customers-server", "orders-server", "payments-server", "insights-metastore"];
+        const nodes = ["trino-server", "trino-server-worker-1", "trino-server-worker-2"];
+        expect(probed().map(c => c.name).sort()).toEqual([...servers, ...nodes].sort());
+        for (const container of probed()) {
+            const { tests, ...timing } = container.inputs.healthcheck;
+            expect(tests[0]).toBe("CMD");
+            expect({ container: container.name, timing }).toEqual({ container: container.name, timing: nodes.includes(container.name) ? trino : database });
+        }
+    });
+
+    it("leaves the provider nothing to change: each container's inputs equal the state the provider saved for it", () => {
+        expect(containers().length).toBe(9);
+        for (const container of containers()) {
+            const saved = Object.fromEntries(Object.keys(container.inputs).map(key => [key, container.state[key]]));
+            expect({ container: container.name, inputs: container.inputs }).toEqual({ container: container.name, inputs: saved });
+        }
     });
 });
 
@@ -319,8 +354,38 @@ describe("images the docker platform refuses", () => {
         expect(await load({ "datamesh:postgresImage": "postgres:latest" })).toMatch(/datamesh:postgresImage: 'postgres:latest' is not pinned/);
     });
 
+    it("rejects a dbt base image without a tag or tagged 'latest', naming the key", async () => {
+        expect(await load({ "datamesh:dbtBaseImage": "python" })).toMatch(/datamesh:dbtBaseImage: 'python' is not pinned/);
+        expect(await load({ "datamesh:dbtBaseImage": "mirror.example:5000/library/python:latest" })).toMatch(/datamesh:dbtBaseImage: 'mirror\.example:5000\/library\/python:latest' is not pinned/);
+    });
+
     it("rejects a Trino image that does not run the pinned release, naming the key", async () => {
         expect(await load({ "datamesh:trinoImage": "trinodb/trino:475" })).toMatch(/datamesh:trinoImage: 'trinodb\/trino:475' runs Trino 475, but the stack pins Trino 476/);
         expect(await load({ "datamesh:trinoImage": "trinodb/trino@sha256:" + "a".repeat(64) })).toMatch(/datamesh:trinoImage: .* has no tag, but the stack pins Trino 476/);
+    });
+});
+
+describe("dbt's image behind a registry mirror", () => {
+    const baseImage = "mirror.example.internal:5000/library/python@sha256:" + "b".repeat(64);
+    const indexUrl = "https://token:s3cret@pypi.example.internal/simple";
+    let caBundle: string;
+    let build: unknown;
+
+    beforeAll(async () => {
+        caBundle = selfSignedCertificate("DNS:pypi.example.internal").cert;
+        pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:dbtBaseImage": baseImage, "datamesh:pipIndexUrl": indexUrl, "datamesh:pipCaBundle": caBundle });
+        await jest.isolateModulesAsync(async () => {
+            const program = await import("../../index");
+            await valueOf(program.dbtSummary);
+        });
+        build = resources.filter(r => r.name === "dbt-run-image").pop()!.inputs.build;
+    });
+
+    it("builds FROM the configured base image, with pip's index and CA bundle as build arguments", () => {
+        expect(reveal(build).args).toEqual({ DBT_BASE_IMAGE: baseImage, PIP_INDEX_URL: indexUrl, PIP_CA_BUNDLE: caBundle });
+    });
+
+    it("keeps the build's settings secret, since the index URL may carry a token", () => {
+        expect(isSecretValue(build)).toBe(true);
     });
 });

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { savedHealthcheck } from "./dockerProviderState";
 
 /** What the mocked engine saw: each registered resource with its inputs and its URN (which carries the parent's type). */
 export interface RecordedResource {
@@ -54,6 +55,7 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { repoDigest: `sha256:built-${args.name}` };
         case "Container":
             return {
+                ...(args.inputs.healthcheck ? { healthcheck: savedHealthcheck(args.inputs.healthcheck) } : {}),
                 ...(args.inputs.attach ? { exitCode: 0 } : {}),
                 ...(args.inputs.logs ? { containerLogs: "12:00:01  Running with dbt=1.11.16\r\n12:00:09  Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1\r\n" } : {}),
             };
