@@ -3,43 +3,70 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { bulkLoadCsv, domainRows } from "../lib/dataset";
+import { bulkLoadCsv, DataSource, domainRows } from "../lib/dataset";
 import { DOMAINS } from "../lib/domains";
 import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
 import { queryTrino } from "../lib/trinoQuery";
 import { loadRows } from "../resources/domainData";
 import { readColumns } from "../resources/sourceFingerprint";
-import { createMesh, MeshUnderTest, pulumiCommand } from "../tests/integration/harness";
+import { CheckTargets } from "../lib/reconcile";
+import { readVersions } from "../lib/versions";
+import { findLocalToolchain } from "../platforms/local/toolchain";
+import { runCheckStatement } from "../resources/insightsCheck";
+import { createMesh, MeshUnderTest, pulumiCommand, REPO_DIR } from "../tests/integration/harness";
+import { centralizedDbt, DbtTimes, FederatedBuild, federatedDbt, loadWarehouse, startWarehouse, Warehouse } from "./baseline";
+
+const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh");
 
 /*
  * Times the stack's life on this machine with the toolchain cached: a cold `pulumi up` of a fresh
- * stack to checked insights, a no-op `pulumi up`, and `pulumi destroy`. Each is the `pulumi`
- * command a user types (with --yes --skip-preview); the no-op is also timed through the Automation
- * API, whose up() reads the stack's outputs and history after the command. Writes every sample and
- * the medians to benchmarks/results.json. Targets: cold up <= 120 s, no-op <= 5 s, one-model edit <= 20 s, destroy <= 30 s.
- * Then one deployment of the synthetic data at each of BENCHMARK_SCALES (default "1000 10000",
- * up to a million customers; "" skips them), with the peak memory of the processes that generate
- * and load the data, and no-op ups, whose cost grows with the data the fingerprint and check read.
+ * stack to checked insights, a no-op `pulumi up`, a one-model edit and `pulumi destroy`. Each is the
+ * `pulumi` command a user types (with --yes --skip-preview); the no-op is also timed through the
+ * Automation API, whose up() reads the stack's outputs and history after the command. Targets:
+ * cold up <= 120 s, no-op <= 5 s, one-model edit <= 20 s, destroy <= 30 s.
+ *
+ * Then, at each of BENCHMARK_SCALES (default "1 100 1000 10000"; "" skips them), the federated
+ * stack beside a centralized baseline built on the same rows (benchmarks/baseline.ts): loads, dbt
+ * build (and models and tests apart), the check, the whole deployment, the source-scan floor, the
+ * rows each domain hands to Trino per build, and the peak memory of every process. Samples and
+ * medians go to benchmarks/results.json; each model's plan at BENCHMARK_EXPLAIN_SCALE to docs/explain.
  */
 
 const RUNS = Number(process.env.BENCHMARK_RUNS ?? 3);
-const SCALES = (process.env.BENCHMARK_SCALES ?? "1000 10000").split(/\s+/).filter(Boolean).map(Number);
+/** The scale whose models' plans are written to docs/explain (EXPLAIN of each model's compiled SQL). */
+const EXPLAIN_SCALE = Number(process.env.BENCHMARK_EXPLAIN_SCALE ?? 1000);
+const SCALES = (process.env.BENCHMARK_SCALES ?? "1 100 1000 10000").split(/\s+/).filter(Boolean).map(Number);
 
-/** Peak resident memory, in MiB, of processes whose command line matches, sampled every 500 ms. */
-function watchPeakRss(patterns: Record<string, RegExp>): () => Record<string, number> {
-    const peaks: Record<string, number> = Object.fromEntries(Object.keys(patterns).map(k => [k, 0]));
+/** What the benchmark watches, by process: every process the stack and the baseline start. */
+const PROCESSES: Record<string, RegExp> = {
+    pulumiCli: /bin\/pulumi (up|destroy|preview)\b/,
+    languageHost: /pulumi-language-nodejs/,
+    program: /node .*(ts-node|@pulumi\/pulumi\/cmd\/run)/,
+    dynamicProvider: /dynamic-provider/,
+    trino: /io\.trino\.server\.TrinoServer/,
+    postgresql: /postgres(:| -D)/,
+    mariadb: /mariadbd|mysqld/,
+    dbt: /bin\/dbt (build|run|test)\b/,
+};
+
+/**
+ * Peak resident memory, in MiB, of the processes whose command line matches each pattern, sampled
+ * every 500 ms, and the peak of their sum (`total`): one sample's sum, never a sum of peaks.
+ */
+function watchPeakRss(patterns: Record<string, RegExp> = PROCESSES): () => Record<string, number> {
+    const peaks: Record<string, number> = Object.fromEntries([...Object.keys(patterns), "total"].map(k => [k, 0]));
     const sample = () => {
         const listing = child_process.execFileSync("ps", ["-eo", "rss=,args="], { encoding: "utf8" });
-        const totals: Record<string, number> = Object.fromEntries(Object.keys(patterns).map(k => [k, 0]));
+        const totals: Record<string, number> = Object.fromEntries([...Object.keys(patterns), "total"].map(k => [k, 0]));
         for (const line of listing.split("\n")) {
             const match = /^\s*(\d+)\s+(.*)$/.exec(line);
             if (!match) {
                 continue;
             }
-            for (const [name, pattern] of Object.entries(patterns)) {
-                if (pattern.test(match[2])) {
-                    totals[name] += Number(match[1]) / 1024;
-                }
+            const name = Object.keys(patterns).find(name => patterns[name].test(match[2]));
+            if (name) {
+                totals[name] += Number(match[1]) / 1024;
+                totals.total += Number(match[1]) / 1024;
             }
         }
         for (const name of Object.keys(peaks)) {
@@ -87,23 +114,38 @@ interface DomainOutput {
     password: string;
 }
 
+interface LoadComparison {
+    /** The stack's loader on the rows as the synthetic generator makes them. */
+    stackLoader: number;
+    /** The stack's loader on the same rows read from a data folder's CSV file (`datamesh:dataDir`). */
+    stackLoaderFromFile: number;
+    /** The engine's own client on that file. */
+    engineClient: number;
+    rows: number;
+}
+
 /**
- * Loads each domain's rows at this scale twice into empty scratch tables of the domain's own
- * database: once with the stack's loader (rows generated and streamed into the engine's bulk
- * loader in one transaction), once with the engine's own client reading the same rows from a CSV
- * file (psql's \copy, mariadb's LOAD DATA LOCAL INFILE). Seconds for each, by domain.
+ * Loads each domain's rows at this scale three times into empty scratch tables of the domain's own
+ * database: with the stack's loader from the generator and from a data folder's CSV file (rows
+ * streamed into the engine's bulk loader in one transaction), and with the engine's own client on
+ * that file (psql's \copy, mariadb's LOAD DATA LOCAL INFILE). Seconds for each, by domain.
  */
-async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<string, { stackLoader: number; engineClient: number; rows: number }>> {
+async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<string, LoadComparison>> {
     const domains = (await mesh.stack.outputs()).domains.value as Record<string, DomainOutput>;
-    const results: Record<string, { stackLoader: number; engineClient: number; rows: number }> = {};
+    const results: Record<string, LoadComparison> = {};
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-bench-loads-"));
     try {
         for (const domain of DOMAINS) {
             const target = domains[domain.name];
             const source = { kind: "synthetic" as const, scale };
-            const file = path.join(dir, `${domain.name}.csv`);
+            const file = path.join(dir, domain.file);
             let rows = 0;
-            fs.writeFileSync(file, Buffer.concat([...bulkLoadCsv(domainRows(domain, source), counted => (rows = counted))]));
+            const out = fs.openSync(file, "w");
+            fs.writeSync(out, domain.columns.map(c => c.name).join(",") + "\n");
+            for (const chunk of bulkLoadCsv(domainRows(domain, source), counted => (rows = counted))) {
+                fs.writeSync(out, chunk);
+            }
+            fs.closeSync(out);
             const scratch = (table: string) => quoteIdentifier(target.engine, table);
             const sql = (statement: string) =>
                 target.engine === "postgresql"
@@ -115,34 +157,38 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                       });
             const like = (table: string) =>
                 target.engine === "postgresql" ? `CREATE TABLE ${scratch(table)} (LIKE ${scratch(domain.table)} INCLUDING ALL)` : `CREATE TABLE ${scratch(table)} LIKE ${scratch(domain.table)}`;
-            for (const table of ["bench_stack_loader", "bench_engine_client"]) {
+            const tables = ["bench_stack_loader", "bench_stack_file", "bench_engine_client"];
+            for (const table of tables) {
                 sql(`DROP TABLE IF EXISTS ${scratch(table)}`);
                 sql(like(table));
             }
-            try {
-                const stackLoader = await timed(() =>
+            const stackLoad = (table: string, from: DataSource) =>
+                timed(() =>
                     loadRows({
                         engine: target.engine,
                         host: target.host,
                         port: target.port,
                         owner: { user: target.user, password: target.password },
                         database: target.database,
-                        domain: { ...domain, table: "bench_stack_loader" },
-                        source,
+                        domain: { ...domain, table },
+                        source: from,
                         fingerprint: "benchmark",
                     }),
                 );
+            try {
+                const stackLoader = await stackLoad("bench_stack_loader", source);
+                const stackLoaderFromFile = await stackLoad("bench_stack_file", { kind: "files", dir });
                 const engineClient = await timed(async () => {
                     if (target.engine === "postgresql") {
                         const columns = domain.columns.map(c => quoteIdentifier("postgresql", c.name)).join(", ");
-                        sql(`\\copy ${scratch("bench_engine_client")} (${columns}) FROM '${file}' WITH (FORMAT csv)`);
+                        sql(`\\copy ${scratch("bench_engine_client")} (${columns}) FROM '${file}' WITH (FORMAT csv, HEADER true)`);
                     } else {
-                        sql(bulkLoadSql("mariadb", { ...domain, table: "bench_engine_client" }).replace("'rows.csv'", `'${file}'`));
+                        sql(bulkLoadSql("mariadb", { ...domain, table: "bench_engine_client" }).replace("'rows.csv'", `'${file}'`).replace("LINES TERMINATED BY '\\n' (", "LINES TERMINATED BY '\\n' IGNORE 1 LINES ("));
                     }
                 });
-                results[domain.name] = { stackLoader, engineClient, rows };
+                results[domain.name] = { stackLoader, stackLoaderFromFile, engineClient, rows };
             } finally {
-                for (const table of ["bench_stack_loader", "bench_engine_client"]) {
+                for (const table of tables) {
                     sql(`DROP TABLE IF EXISTS ${scratch(table)}`);
                 }
             }
@@ -167,21 +213,154 @@ async function sourceScanFloor(mesh: MeshUnderTest): Promise<number> {
     return timed(() => queryTrino(dbt, scan));
 }
 
+interface Pair {
+    federated: number;
+    centralized: number;
+    /** federated / centralized. */
+    ratio: number;
+}
+
+/** The stack's dbt, from the cached toolchain. */
+function dbtTrino(): string {
+    return findLocalToolchain({ cacheDir: CACHE_DIR, trinoVersion: readVersions().TRINO_VERSION, projectDir: REPO_DIR }).dbtBin;
+}
+
+function pair(federated: number, centralized: number): Pair {
+    return { federated, centralized, ratio: Math.round((federated / centralized) * 100) / 100 };
+}
+
+interface ScaleRun {
+    scale: number;
+    /** The federated `pulumi up` of a fresh stack, to checked and published insights. */
+    upSeconds: number;
+    noopUpSeconds: number[];
+    noopUpMedianSeconds: number;
+    /** During the cold up: each process group's peak, and the peak of the whole stack (`total`). */
+    peakRssMiB: Record<string, number>;
+    /** During the dbt builds of both sides and the loads, after the up. */
+    peakRssMiBAfterUp: Record<string, number>;
+    check: string;
+    sourceScanFloorSeconds: number[];
+    /** The check's statement on the published insights, through Trino. */
+    checkSeconds: number[];
+    federatedDbt: FederatedBuild[];
+    centralizedDbt: DbtTimes[];
+    /** Medians, federated beside centralized. */
+    compared: {
+        loads: Pair;
+        dbtModels: Pair;
+        dbtTests: Pair;
+        dbtBuild: Pair;
+        /** The federated `pulumi up` beside the centralized load and build. */
+        whole: Pair;
+        /** The federated dbt build over the source-scan floor. */
+        dbtBuildOverScanFloor: number;
+    };
+    loads: Record<string, LoadComparison>;
+    centralizedLoads: Record<string, number>;
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/**
+ * One scale: a fresh stack deployed with the synthetic data, its no-op ups, the source-scan floor,
+ * the check, the dbt build run again by the benchmark (models, then tests) on the stack's Trino,
+ * and the same rows and project in the centralized warehouse, each RUNS times.
+ */
+async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleRun> {
+    const dbtPostgres = process.env.BENCHMARK_DBT_POSTGRES;
+    if (!dbtPostgres || !fs.existsSync(dbtPostgres)) {
+        throw new Error(`BENCHMARK_DBT_POSTGRES must name dbt-postgres's dbt (scripts/benchmark.sh installs it from benchmarks/requirements.txt); got '${dbtPostgres ?? ""}'`);
+    }
+    const mesh = await createMesh(`benchscale${scale}`, { scale: String(scale) });
+    try {
+        const stop = watchPeakRss();
+        const upSeconds = await timed(() => pulumiCli(mesh, ["up"]));
+        const peakRssMiB = stop();
+        const check = String((await mesh.stack.outputs()).check.value);
+        // A no-op `up` still reads every source's fingerprint and checks the published insights: its cost grows with the data.
+        const noopUpSeconds: number[] = [];
+        for (let i = 0; i < RUNS; i++) {
+            noopUpSeconds.push(await timed(() => pulumiCli(mesh, ["up"])));
+        }
+        const afterUp = watchPeakRss();
+        const sourceScanFloorSeconds: number[] = [];
+        const checkSeconds: number[] = [];
+        const federated: FederatedBuild[] = [];
+        const centralized: DbtTimes[] = [];
+        const checkConnection = await mesh.connection("check");
+        const targets = {
+            dimCustomers: "insights.jaffle_shop.dim_customers",
+            fctOrders: "insights.jaffle_shop.fct_orders",
+            ...Object.fromEntries(DOMAINS.map(d => [d.name, `${d.name}.${d.trinoSchema}.${d.table}`])),
+        } as CheckTargets;
+        for (let i = 0; i < RUNS; i++) {
+            sourceScanFloorSeconds.push(await sourceScanFloor(mesh));
+            checkSeconds.push(
+                await timed(async () => {
+                    const verdict = await runCheckStatement(checkConnection, targets);
+                    if (!verdict.ok) {
+                        throw new Error(`the check failed on the published insights: ${verdict.problems.join("; ")}`);
+                    }
+                }),
+            );
+            federated.push(await federatedDbt(mesh, dbtTrino(), i, i === 0 && scale === EXPLAIN_SCALE ? path.join(REPO_DIR, "docs", "explain") : undefined));
+        }
+        const loads = await compareLoads(mesh, scale);
+        const centralizedLoads = await loadWarehouse(warehouse, { kind: "synthetic", scale });
+        for (let i = 0; i < RUNS; i++) {
+            centralized.push(await centralizedDbt(warehouse, dbtPostgres, i));
+        }
+        const peakRssMiBAfterUp = afterUp();
+        const build = (t: DbtTimes) => t.build;
+        const centralizedLoad = sum(Object.values(centralizedLoads));
+        const run: ScaleRun = {
+            scale,
+            upSeconds,
+            noopUpSeconds,
+            noopUpMedianSeconds: median(noopUpSeconds),
+            peakRssMiB,
+            peakRssMiBAfterUp,
+            check,
+            sourceScanFloorSeconds,
+            checkSeconds,
+            federatedDbt: federated,
+            centralizedDbt: centralized,
+            compared: {
+                loads: pair(sum(Object.values(loads).map(l => l.stackLoader)), centralizedLoad),
+                dbtModels: pair(median(federated.map(t => t.models)), median(centralized.map(t => t.models))),
+                dbtTests: pair(median(federated.map(t => t.tests)), median(centralized.map(t => t.tests))),
+                dbtBuild: pair(median(federated.map(build)), median(centralized.map(build))),
+                whole: pair(upSeconds, centralizedLoad + median(centralized.map(build))),
+                dbtBuildOverScanFloor: Math.round((median(federated.map(build)) / median(sourceScanFloorSeconds)) * 100) / 100,
+            },
+            loads,
+            centralizedLoads,
+        };
+        console.log(`scale ${scale}: up ${upSeconds.toFixed(1)} s, no-op ${run.noopUpMedianSeconds.toFixed(1)} s, peak RSS total ${peakRssMiB.total} MiB; compared ${JSON.stringify(run.compared)}; ${check}`);
+        return run;
+    } finally {
+        await mesh.remove();
+    }
+}
+
 async function main() {
-    const samples: { coldUp: number; noopUp: number; noopUpAutomationApi: number; modelEditUp: number; destroy: number }[] = [];
+    const samples: { coldUp: number; noopUp: number; noopUpAutomationApi: number; modelEditUp: number; destroy: number; dbtBuild: number; dbtModels: number; dbtTests: number }[] = [];
     for (let run = 1; run <= RUNS; run++) {
         const mesh = await createMesh(`bench${run}`);
         try {
             const coldUp = await timed(() => pulumiCli(mesh, ["up"]));
             const noopUp = await timed(() => pulumiCli(mesh, ["up"]));
             const noopUpAutomationApi = await timed(() => mesh.stack.up());
+            // The build alone, on the canonical data: the stack's dbt build run again by the benchmark.
+            const canonicalDbt = await federatedDbt(mesh, dbtTrino(), 100 + run);
             // One model edited: from `pulumi up` to the rebuilt run checked and published.
             fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited by the benchmark\n");
             const modelEditUp = await timed(() => pulumiCli(mesh, ["up"]));
             const destroy = await timed(() => pulumiCli(mesh, ["destroy"]));
-            samples.push({ coldUp, noopUp, noopUpAutomationApi, modelEditUp, destroy });
+            samples.push({ coldUp, noopUp, noopUpAutomationApi, modelEditUp, destroy, dbtBuild: canonicalDbt.build, dbtModels: canonicalDbt.models, dbtTests: canonicalDbt.tests });
             console.log(
-                `run ${run}/${RUNS}: cold up ${coldUp.toFixed(1)} s, no-op up ${noopUp.toFixed(1)} s (Automation API ${noopUpAutomationApi.toFixed(1)} s), one-model edit ${modelEditUp.toFixed(1)} s, destroy ${destroy.toFixed(1)} s`,
+                `run ${run}/${RUNS}: cold up ${coldUp.toFixed(1)} s, dbt build ${canonicalDbt.build.toFixed(1)} s, no-op up ${noopUp.toFixed(1)} s (Automation API ${noopUpAutomationApi.toFixed(1)} s), one-model edit ${modelEditUp.toFixed(1)} s, destroy ${destroy.toFixed(1)} s`,
             );
         } finally {
             await mesh.remove();
@@ -193,40 +372,19 @@ async function main() {
         noopUpAutomationApiSeconds: median(samples.map(s => s.noopUpAutomationApi)),
         modelEditUpSeconds: median(samples.map(s => s.modelEditUp)),
         destroySeconds: median(samples.map(s => s.destroy)),
+        dbtBuildSeconds: median(samples.map(s => s.dbtBuild)),
+        dbtModelsSeconds: median(samples.map(s => s.dbtModels)),
+        dbtTestsSeconds: median(samples.map(s => s.dbtTests)),
     };
-    const targets = { coldUpSeconds: 120, noopUpSeconds: 5, modelEditUpSeconds: 20, destroySeconds: 30 };
-    const scaleRuns: {
-        scale: number;
-        upSeconds: number;
-        noopUpSeconds: number[];
-        noopUpMedianSeconds: number;
-        peakRssMiB: Record<string, number>;
-        check: string;
-        sourceScanFloorSeconds: number;
-        loads: Record<string, { stackLoader: number; engineClient: number; rows: number }>;
-    }[] = [];
-    for (const scale of SCALES) {
-        const mesh = await createMesh(`benchscale${scale}`, { scale: String(scale) });
-        try {
-            const stop = watchPeakRss({ dataLoader: /dynamic-provider/, trino: /io\.trino\.server\.TrinoServer/, dbt: /bin\/dbt build/ });
-            const upSeconds = await timed(() => pulumiCli(mesh, ["up"]));
-            const peakRssMiB = stop();
-            const check = String((await mesh.stack.outputs()).check.value);
-            // A no-op `up` still reads every source's fingerprint and checks the published insights: its cost grows with the data.
-            const noopUpSeconds: number[] = [];
-            for (let i = 0; i < RUNS; i++) {
-                noopUpSeconds.push(await timed(() => pulumiCli(mesh, ["up"])));
-            }
-            const sourceScanFloorSeconds = await sourceScanFloor(mesh);
-            const loads = await compareLoads(mesh, scale);
-            scaleRuns.push({ scale, upSeconds, noopUpSeconds, noopUpMedianSeconds: median(noopUpSeconds), peakRssMiB, check, sourceScanFloorSeconds, loads });
-            console.log(
-                `scale ${scale}: up ${upSeconds.toFixed(1)} s, no-op up median ${median(noopUpSeconds).toFixed(1)} s, peak RSS ${JSON.stringify(peakRssMiB)} MiB, ` +
-                    `source-scan floor ${sourceScanFloorSeconds.toFixed(1)} s, loads ${JSON.stringify(loads)}, ${check}`,
-            );
-        } finally {
-            await mesh.remove();
+    const targets = { coldUpSeconds: 120, noopUpSeconds: 5, modelEditUpSeconds: 20, destroySeconds: 30, dbtBuildSeconds: 10 };
+    const scaleRuns: ScaleRun[] = [];
+    const warehouse = await startWarehouse();
+    try {
+        for (const scale of SCALES) {
+            scaleRuns.push(await measureScale(scale, warehouse));
         }
+    } finally {
+        await warehouse.stop();
     }
     const result = {
         date: new Date().toISOString(),

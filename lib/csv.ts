@@ -18,14 +18,24 @@ export class CsvError extends Error {
  * CRLF line endings are accepted. A UTF-8 byte order mark is ignored.
  */
 export function parseCsv(text: string, file: string): CsvRecord[] {
-    const records: CsvRecord[] = [];
+    return [...parseCsvChunks([text], file)];
+}
+
+/**
+ * The same parse over text that arrives in pieces (a file read a block at a time): each record is
+ * yielded as soon as it ends, so a file of any size is never held in memory. A piece may end
+ * anywhere, inside a quoted field or between the two characters of a CRLF.
+ */
+export function* parseCsvChunks(chunks: Iterable<string>, file: string): Generator<CsvRecord> {
     let fields: string[] = [];
     let field = "";
     let line = 1;
     let recordLine = 1;
     let inQuotes = false;
     let fieldWasQuoted = false;
-    let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+    let ended: CsvRecord[] = [];
+    let text = "";
+    let atStart = true;
 
     const endField = () => {
         fields.push(field);
@@ -36,58 +46,76 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
         endField();
         const blank = fields.length === 1 && fields[0] === "";
         if (!blank) {
-            records.push({ line: recordLine, fields });
+            ended.push({ line: recordLine, fields });
         }
         fields = [];
     };
 
-    for (; i < text.length; i++) {
-        const ch = text[i];
-        if (inQuotes) {
-            if (ch === '"') {
-                if (text[i + 1] === '"') {
-                    field += '"';
-                    i++;
-                } else {
-                    inQuotes = false;
-                    const next = text[i + 1];
-                    if (next !== undefined && next !== "," && next !== "\n" && next !== "\r") {
-                        throw new CsvError(file, line, `unexpected character '${next}' after a closing quote`);
+    const pieces = chunks[Symbol.iterator]();
+    for (let last = false; !last; ) {
+        const piece = pieces.next();
+        last = piece.done === true;
+        text += last ? "" : piece.value;
+        let i = 0;
+        if (atStart && text.length > 0) {
+            i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+            atStart = false;
+        }
+        for (; i < text.length; i++) {
+            const ch = text[i];
+            // A quote or a CR decides by the character after it: wait for the next piece.
+            if (!last && i + 1 === text.length && (ch === '"' || ch === "\r")) {
+                break;
+            }
+            if (inQuotes) {
+                if (ch === '"') {
+                    if (text[i + 1] === '"') {
+                        field += '"';
+                        i++;
+                    } else {
+                        inQuotes = false;
+                        const next = text[i + 1];
+                        if (next !== undefined && next !== "," && next !== "\n" && next !== "\r") {
+                            throw new CsvError(file, line, `unexpected character '${next}' after a closing quote`);
+                        }
                     }
+                } else {
+                    if (ch === "\n") {
+                        line++;
+                    }
+                    field += ch;
                 }
+                continue;
+            }
+            if (ch === '"') {
+                if (field !== "" || fieldWasQuoted) {
+                    throw new CsvError(file, line, "a quote inside an unquoted field (enclose the field in double quotes and double the quote)");
+                }
+                inQuotes = true;
+                fieldWasQuoted = true;
+            } else if (ch === ",") {
+                endField();
+            } else if (ch === "\r" && text[i + 1] === "\n") {
+                continue;
+            } else if (ch === "\n") {
+                endRecord();
+                line++;
+                recordLine = line;
             } else {
-                if (ch === "\n") {
-                    line++;
-                }
                 field += ch;
             }
-            continue;
         }
-        if (ch === '"') {
-            if (field !== "" || fieldWasQuoted) {
-                throw new CsvError(file, line, "a quote inside an unquoted field (enclose the field in double quotes and double the quote)");
-            }
-            inQuotes = true;
-            fieldWasQuoted = true;
-        } else if (ch === ",") {
-            endField();
-        } else if (ch === "\r" && text[i + 1] === "\n") {
-            continue;
-        } else if (ch === "\n") {
-            endRecord();
-            line++;
-            recordLine = line;
-        } else {
-            field += ch;
-        }
+        text = text.slice(i);
+        yield* ended;
+        ended = [];
     }
     if (inQuotes) {
         throw new CsvError(file, recordLine, "a quoted field is not closed before the end of the file");
     }
     if (field !== "" || fields.length > 0 || fieldWasQuoted) {
         endRecord();
+        yield* ended;
     }
-    return records;
 }
 
 /** Quotes a value for CSV output only when RFC 4180 requires it. */

@@ -1,7 +1,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { CsvError, parseCsv } from "./csv";
+import { StringDecoder } from "string_decoder";
+import { CsvError, CsvRecord, parseCsvChunks } from "./csv";
 import { DOMAINS, DomainSpec } from "./domains";
 
 /** A typed table row: integers as numbers, text and ISO dates as strings. */
@@ -41,17 +42,25 @@ function parseValue(raw: string, type: string, column: string, file: string, lin
  * every row must have one field per column with the column's type, and primary keys are unique.
  */
 export function parseDomainCsv(domain: DomainSpec, text: string, file: string): Row[] {
-    const records = parseCsv(text, file);
+    return [...domainCsvRows(domain, [text], file)];
+}
+
+/**
+ * The same validation as rows are read: each row is yielded once checked, and a bad row stops the
+ * reading with its file and line. Only the primary keys seen so far are kept, to find duplicates.
+ */
+export function* domainCsvRows(domain: DomainSpec, chunks: Iterable<string>, file: string): Generator<Row> {
     const expectedHeader = domain.columns.map(c => c.name);
-    if (records.length === 0) {
-        throw new CsvError(file, 1, `missing header row; expected '${expectedHeader.join(",")}'`);
-    }
-    const [header, ...body] = records;
-    if (header.fields.join(",") !== expectedHeader.join(",")) {
-        throw new CsvError(file, header.line, `header is '${header.fields.join(",")}'; expected '${expectedHeader.join(",")}'`);
-    }
     const seenKeys = new Map<number | string, number>();
-    return body.map(record => {
+    let header: CsvRecord | undefined;
+    for (const record of parseCsvChunks(chunks, file)) {
+        if (!header) {
+            header = record;
+            if (header.fields.join(",") !== expectedHeader.join(",")) {
+                throw new CsvError(file, header.line, `header is '${header.fields.join(",")}'; expected '${expectedHeader.join(",")}'`);
+            }
+            continue;
+        }
         if (record.fields.length !== domain.columns.length) {
             throw new CsvError(file, record.line, `expected ${domain.columns.length} fields, found ${record.fields.length}`);
         }
@@ -61,14 +70,39 @@ export function parseDomainCsv(domain: DomainSpec, text: string, file: string): 
             throw new CsvError(file, record.line, `duplicate ${domain.columns[0].name} ${row[0]} (first on line ${firstSeen})`);
         }
         seenKeys.set(row[0], record.line);
-        return row;
-    });
+        yield row;
+    }
+    if (!header) {
+        throw new CsvError(file, 1, `missing header row; expected '${expectedHeader.join(",")}'`);
+    }
+}
+
+const READ_BLOCK_BYTES = 1024 * 1024;
+
+/** A file's text a block at a time; a UTF-8 character split between blocks is kept whole. */
+function* fileText(file: string): Generator<string> {
+    const fd = fs.openSync(file, "r");
+    try {
+        const decoder = new StringDecoder("utf8");
+        const block = Buffer.alloc(READ_BLOCK_BYTES);
+        for (let read = fs.readSync(fd, block); read > 0; read = fs.readSync(fd, block)) {
+            yield decoder.write(block.subarray(0, read));
+        }
+        yield decoder.end();
+    } finally {
+        fs.closeSync(fd);
+    }
+}
+
+/** Reads and validates one domain's file from a data folder, as a stream of rows. */
+export function domainFileRows(domain: DomainSpec, dir: string): Generator<Row> {
+    const file = path.join(dir, domain.file);
+    return domainCsvRows(domain, fileText(file), file);
 }
 
 /** Reads and validates one domain's file from a data folder. */
 export function readDomainFile(domain: DomainSpec, dir: string): Row[] {
-    const file = path.join(dir, domain.file);
-    return parseDomainCsv(domain, fs.readFileSync(file, "utf8"), file);
+    return [...domainFileRows(domain, dir)];
 }
 
 /**
@@ -85,8 +119,18 @@ export function validateDataDir(dir: string): string {
     }
     const hash = crypto.createHash("sha256");
     for (const domain of DOMAINS) {
-        readDomainFile(domain, dir);
-        hash.update(domain.file).update("\0").update(fs.readFileSync(path.join(dir, domain.file))).update("\0");
+        hash.update(domain.file).update("\0");
+        // One pass: each block is hashed as it is parsed, and no file is held whole.
+        const file = path.join(dir, domain.file);
+        const blocks = function* () {
+            for (const text of fileText(file)) {
+                hash.update(text);
+                yield text;
+            }
+        };
+        // Every row is validated; none is kept.
+        for (const rows = domainCsvRows(domain, blocks(), file); !rows.next().done; );
+        hash.update("\0");
     }
     return `files:${hash.digest("hex")}`;
 }
@@ -156,9 +200,9 @@ export function* syntheticRows(domain: DomainSpec, scale: number): Generator<Row
     }
 }
 
-/** The rows of one domain from a data source, lazily for the synthetic generator. */
+/** The rows of one domain from a data source, as they are read or generated. */
 export function domainRows(domain: DomainSpec, source: DataSource): Iterable<Row> {
-    return source.kind === "files" ? readDomainFile(domain, source.dir) : syntheticRows(domain, source.scale);
+    return source.kind === "files" ? domainFileRows(domain, source.dir) : syntheticRows(domain, source.scale);
 }
 
 const BULK_CHUNK_BYTES = 64 * 1024;

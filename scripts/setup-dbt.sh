@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs (once) the dbt toolchain pinned in dbt/requirements.txt into a cached venv:
-#   ${DATAMESH_CACHE:-$HOME/.cache/datamesh}/dbt/<first 12 hex of sha256(requirements.txt)>/venv
+# Installs (once) the dbt toolchain pinned in dbt/requirements.txt (or the requirements file given
+# as the first argument, e.g. benchmarks/requirements.txt) into a cached venv:
+#   ${DATAMESH_CACHE:-$HOME/.cache/datamesh}/dbt/<first 12 hex of sha256(requirements file)>/venv
 # The venv is built in a temporary sibling directory and renamed into place only after a
 # successful install, so an interrupted run never leaves a half-built venv behind. When the
 # venv is already there this is a fast no-op. The last line printed on stdout is
@@ -12,7 +13,7 @@ log() { echo "[setup-dbt] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-requirements="$repo_root/dbt/requirements.txt"
+requirements="$(realpath "${1:-$repo_root/dbt/requirements.txt}")"
 [[ -f "$requirements" ]] || die "missing $requirements"
 
 python="${DATAMESH_PYTHON:-python3}"
@@ -66,7 +67,7 @@ trap cleanup EXIT
 
 log "creating venv with $("$python" --version 2>&1) in a temporary directory"
 "$python" -m venv "$tmp"
-log "installing $(grep -cvE '^[[:space:]]*(#|$)' "$requirements") pinned packages from dbt/requirements.txt"
+log "installing $(grep -cvE '^[[:space:]]*(#|$)' "$requirements") pinned packages from ${requirements#"$repo_root/"}"
 "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
   -r "$requirements" >&2 || die "pip install failed"
 

@@ -14,6 +14,6 @@ from {{ relation.database }}.information_schema.columns
 where table_schema = '{{ relation.schema }}'
     and table_name = '{{ relation.identifier }}'
     and column_name in ('{{ columns | join("', '") }}')
-    and data_type <> 'decimal(18,2)'
+    and not ({{ is_exact_money_type() }})
 {% if not loop.last %}union all{% endif %}
 {% endfor %}

@@ -14,7 +14,7 @@ orders_total as (
 
     select
         coalesce(sum(amount), 0) as dollars,
-        count_if(amount <> credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount)
+        sum(case when amount <> credit_card_amount + coupon_amount + bank_transfer_amount + gift_card_amount then 1 else 0 end)
             as split_mismatches
     from {{ ref('fct_orders') }}
 

@@ -1,4 +1,4 @@
-import { CsvError, formatCsvField, parseCsv } from "../../lib/csv";
+import { CsvError, formatCsvField, parseCsv, parseCsvChunks } from "../../lib/csv";
 
 describe("parseCsv", () => {
     it("reads RFC 4180 quoting: commas, doubled quotes and line breaks inside quotes", () => {
@@ -37,5 +37,30 @@ describe("parseCsv", () => {
         const values = ["plain", "with,comma", 'with "quote"', "multi\nline", "Zoë"];
         const line = values.map(formatCsvField).join(",");
         expect(parseCsv(line, "f.csv")[0].fields).toEqual(values);
+    });
+
+    it("parses text split anywhere, inside quotes and CRLFs included, as it parses it whole", () => {
+        const text = '\ufeffid,note\r\n1,"a ""quoted"", multi\r\nline"\r\n2,plain\r\n3,""\r\n';
+        const whole = parseCsv(text, "f.csv");
+        expect(whole.map(r => r.fields)).toEqual([["id", "note"], ["1", 'a "quoted", multi\r\nline'], ["2", "plain"], ["3", ""]]);
+        for (let a = 0; a <= text.length; a++) {
+            for (let b = a; b <= text.length; b++) {
+                expect([...parseCsvChunks([text.slice(0, a), text.slice(a, b), text.slice(b)], "f.csv")]).toEqual(whole);
+            }
+        }
+    });
+
+    it("yields each record before the rest of the text arrives", () => {
+        function* pieces() {
+            yield "a,b\n1,2\n";
+            throw new Error("the second piece was read before the first records were used");
+        }
+        const records = parseCsvChunks(pieces(), "f.csv");
+        expect(records.next().value).toEqual({ line: 1, fields: ["a", "b"] });
+        expect(records.next().value).toEqual({ line: 2, fields: ["1", "2"] });
+    });
+
+    it("names the line of an error found in a later piece", () => {
+        expect(() => [...parseCsvChunks(["a,b\n1,2\n", "3,x\"y\n"], "x.csv")]).toThrow(/^x\.csv:3: a quote inside an unquoted field/);
     });
 });

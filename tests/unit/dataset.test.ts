@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { makeTempDir } from "./tempDirs";
-import { bulkLoadCsv, CANONICAL_DATA_DIR, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
+import * as crypto from "crypto";
+import { bulkLoadCsv, CANONICAL_DATA_DIR, domainFileRows, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
 import { domainByName, DOMAINS } from "../../lib/domains";
 
 const customers = domainByName("customers");
@@ -59,6 +60,39 @@ describe("domain CSV validation", () => {
         const c = validateDataDir(tempDataDir({ ...files, "payments.csv": "id,order_id,payment_method,amount\n1,1,coupon,1235\n" }));
         expect(a).toBe(b);
         expect(a).not.toBe(c);
+    });
+});
+
+describe("a data folder read as a stream", () => {
+    it("reads a file larger than a read block row by row, each row as parsed whole", () => {
+        const lines = ["id,user_id,order_date,status"];
+        for (let id = 1; id <= 60000; id++) {
+            lines.push(`${id},${id % 97},2018-01-${String((id % 28) + 1).padStart(2, "0")},"pla""ced ${"é".repeat(id % 5)}"`);
+        }
+        const text = lines.join("\n") + "\n";
+        expect(Buffer.byteLength(text)).toBeGreaterThan(2 * 1024 * 1024);
+        const dir = tempDataDir({ "orders.csv": text });
+        const rows = domainFileRows(orders, dir);
+        expect(rows.next().value).toEqual([1, 1, "2018-01-02", 'pla"ced é']);
+        expect([...rows].length + 1).toEqual(parseDomainCsv(orders, text, "orders.csv").length);
+    });
+
+    it("stops at a bad row deep in a file, naming its line", () => {
+        const lines = ["id,first_name,last_name,email"];
+        for (let id = 1; id <= 50000; id++) {
+            lines.push(`${id},a,b,c`);
+        }
+        lines.push("50000,again,b,c");
+        const dir = tempDataDir({ "customers.csv": lines.join("\n") });
+        expect(() => [...domainFileRows(customers, dir)]).toThrow(`${path.join(dir, "customers.csv")}:50002: duplicate id 50000 (first on line 50001)`);
+    });
+
+    it("fingerprints a folder by its bytes, as before it was streamed", () => {
+        const hash = crypto.createHash("sha256");
+        for (const domain of DOMAINS) {
+            hash.update(domain.file).update("\0").update(fs.readFileSync(path.join(CANONICAL_DATA_DIR, domain.file))).update("\0");
+        }
+        expect(validateDataDir(CANONICAL_DATA_DIR)).toBe(`files:${hash.digest("hex")}`);
     });
 });
 
