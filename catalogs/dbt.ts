@@ -39,6 +39,10 @@ export function renderDbtProfile(spec: DbtProfileSpec): string {
                     password: `{{ env_var('${spec.passwordEnv}') }}`,
                     port: spec.port,
                     schema: spec.schema,
+                    // Every model is rebuilt from scratch on each run, and skipping the per-column
+                    // distinct-value sketches saved 1-2 s of a 20 s build at scale 10000 (docs/benchmarks.md).
+                    // Row counts and min/max stay in the table's metadata; ANALYZE adds the sketches.
+                    session_properties: { [`${spec.catalog}.collect_extended_statistics_on_write`]: false },
                     threads: spec.threads,
                     type: "trino",
                     user: spec.user,
