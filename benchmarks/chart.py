@@ -14,6 +14,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
 
+def customers(count: int) -> str:
+    for size, suffix in ((1_000_000, "M"), (1_000, "k")):
+        if count >= size:
+            return f"{count // size}{suffix}"
+    return str(count)
+
+
 def main(results_file: str, image_file: str) -> None:
     with open(results_file, encoding="utf-8") as f:
         results = json.load(f)
@@ -36,8 +43,8 @@ def main(results_file: str, image_file: str) -> None:
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xticks(scales)
-    axes.set_xticklabels([f"{scale}\n({scale * 100:,} customers)" for scale in scales])
-    axes.set_xlabel("datamesh:scale")
+    axes.set_xticklabels([f"{scale}\n{customers(scale * 100)}" for scale in scales])
+    axes.set_xlabel("datamesh:scale, and customers (orders alike)")
     axes.set_ylabel("seconds (median)")
     axes.set_title(f"Federated vs centralized, {results['machine']['cpus']} cores, {results['date'][:10]}")
     axes.grid(True, which="both", alpha=0.3)
