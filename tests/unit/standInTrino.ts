@@ -2,7 +2,7 @@ import * as http from "http";
 import * as net from "net";
 
 /** What the stand-in answers a statement with: rows of a result, or Trino's refusal. */
-export type StandInAnswer = { rows: unknown[][] } | { error: string };
+export type StandInAnswer = { rows: unknown[][] } | { error: string; errorName?: string };
 
 /**
  * A stand-in for Trino's statement protocol, as trino-client speaks it: the POST queues the
@@ -33,7 +33,7 @@ export async function startStandInTrino(answer: (sql: string) => StandInAnswer):
             response.end(
                 JSON.stringify(
                     "error" in outcome
-                        ? { id: "q", error: { message: outcome.error }, stats: { state: "FAILED" } }
+                        ? { id: "q", error: { message: outcome.error, errorName: outcome.errorName }, stats: { state: "FAILED" } }
                         : { id: "q", columns: (outcome.rows[0] ?? []).map((_, i) => ({ name: `c${i}`, type: "varchar" })), data: outcome.rows, stats: { state: "FINISHED" } },
                 ),
             );

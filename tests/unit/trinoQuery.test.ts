@@ -1,4 +1,4 @@
-import { basicAuthorization, startReading, takeReading } from "../../lib/trinoQuery";
+import { basicAuthorization, queryTrino, startReading, takeReading } from "../../lib/trinoQuery";
 import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
 
 describe("basic credentials for Trino", () => {
@@ -68,5 +68,31 @@ describe("readings started ahead of the step that takes them", () => {
         expect(() => startReading(checker, "SELECT * FROM gone")).not.toThrow();
         await new Promise(resolve => setTimeout(resolve, 50));
         await expect(takeReading(checker, "SELECT * FROM gone")).rejects.toThrow("Trino: line 1:8: Table 'gone' does not exist");
+    });
+});
+
+describe("a statement sent while the coordinator is still starting", () => {
+    let trino: StandInTrino;
+
+    beforeAll(async () => {
+        trino = await startStandInTrino(() => ({ rows: [] }));
+    });
+    afterAll(() => trino.close());
+    beforeEach(() => {
+        trino.statements.length = 0;
+    });
+
+    it("is sent again while Trino says no node can run it yet, then answered", async () => {
+        let refusals = 2;
+        trino.answer = () => (refusals-- > 0 ? { error: "No nodes available to run query", errorName: "NO_NODES_AVAILABLE" } : { rows: [["1"]] });
+        const outcome = await queryTrino({ url: trino.url, user: "dbt", password: "secret" }, "SELECT count(*) FROM orders.orders.orders");
+        expect(outcome.rows).toEqual([["1"]]);
+        expect(trino.statements).toEqual(Array(3).fill("SELECT count(*) FROM orders.orders.orders"));
+    });
+
+    it("is not sent again after any other refusal", async () => {
+        trino.answer = () => ({ error: "Table 'orders.orders.gone' does not exist", errorName: "TABLE_NOT_FOUND" });
+        await expect(queryTrino({ url: trino.url, user: "dbt", password: "secret" }, "SELECT 1 FROM orders.orders.gone")).rejects.toThrow("Trino: Table 'orders.orders.gone' does not exist");
+        expect(trino.statements).toHaveLength(1);
     });
 });
