@@ -21,6 +21,9 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
     return [...parseCsvChunks([text], file)];
 }
 
+/** Where an unquoted run of field text ends. */
+const UNQUOTED_END = /[",\r\n]/g;
+
 /**
  * The same parse over text that arrives in pieces (a file read a block at a time): each record is
  * yielded as soon as it ends, so a file of any size is never held in memory. A piece may end
@@ -80,10 +83,14 @@ export function* parseCsvChunks(chunks: Iterable<string>, file: string): Generat
                         }
                     }
                 } else {
-                    if (ch === "\n") {
+                    // Everything up to the next quote belongs to the field, as one slice.
+                    const quote = text.indexOf('"', i);
+                    const end = quote === -1 ? text.length : quote;
+                    for (let newline = text.indexOf("\n", i); newline !== -1 && newline < end; newline = text.indexOf("\n", newline + 1)) {
                         line++;
                     }
-                    field += ch;
+                    field += text.slice(i, end);
+                    i = end - 1;
                 }
                 continue;
             }
@@ -101,8 +108,14 @@ export function* parseCsvChunks(chunks: Iterable<string>, file: string): Generat
                 endRecord();
                 line++;
                 recordLine = line;
-            } else {
+            } else if (ch === "\r") {
                 field += ch;
+            } else {
+                // Up to the next character that means something, as one slice.
+                UNQUOTED_END.lastIndex = i + 1;
+                const end = UNQUOTED_END.exec(text)?.index ?? text.length;
+                field += text.slice(i, end);
+                i = end - 1;
             }
         }
         text = text.slice(i);

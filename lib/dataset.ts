@@ -19,6 +19,14 @@ export const CANONICAL_DATA_DIR = path.join(__dirname, "..", "data", "jaffle_sho
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const INTEGER = /^-?\d{1,15}$/;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** A day that exists in the proleptic Gregorian calendar (2018-02-29 does not, 2020-02-29 does). */
+function isCalendarDate(year: number, month: number, day: number): boolean {
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    return month >= 1 && month <= 12 && day >= 1 && day <= DAYS_IN_MONTH[month - 1] + (month === 2 && leap ? 1 : 0);
+}
+
 function parseValue(raw: string, type: string, column: string, file: string, line: number): number | string {
     if (type === "integer") {
         if (!INTEGER.test(raw)) {
@@ -28,8 +36,7 @@ function parseValue(raw: string, type: string, column: string, file: string, lin
     }
     if (type === "date") {
         const match = ISO_DATE.exec(raw);
-        const date = match ? new Date(`${raw}T00:00:00Z`) : undefined;
-        if (!match || !date || isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== raw) {
+        if (!match || !isCalendarDate(Number(match[1]), Number(match[2]), Number(match[3]))) {
             throw new CsvError(file, line, `column '${column}' must be a date as YYYY-MM-DD, got '${raw}'`);
         }
         return raw;

@@ -40,9 +40,10 @@ describe("parseCsv", () => {
     });
 
     it("parses text split anywhere, inside quotes and CRLFs included, as it parses it whole", () => {
-        const text = '\ufeffid,note\r\n1,"a ""quoted"", multi\r\nline"\r\n2,plain\r\n3,""\r\n';
+        const text = '\ufeffid,note\r\n1,"a ""quoted"", multi\r\nline"\r\n2,plain\r\n3,""\r\n4,bare\rcr\n5,"x\ny",z\n';
         const whole = parseCsv(text, "f.csv");
-        expect(whole.map(r => r.fields)).toEqual([["id", "note"], ["1", 'a "quoted", multi\r\nline'], ["2", "plain"], ["3", ""]]);
+        expect(whole.map(r => r.fields)).toEqual([["id", "note"], ["1", 'a "quoted", multi\r\nline'], ["2", "plain"], ["3", ""], ["4", "bare\rcr"], ["5", "x\ny", "z"]]);
+        expect(whole.map(r => r.line)).toEqual([1, 2, 4, 5, 6, 7]);
         for (let a = 0; a <= text.length; a++) {
             for (let b = a; b <= text.length; b++) {
                 expect([...parseCsvChunks([text.slice(0, a), text.slice(a, b), text.slice(b)], "f.csv")]).toEqual(whole);

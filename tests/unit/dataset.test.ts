@@ -36,6 +36,14 @@ describe("domain CSV validation", () => {
         expect(() => parseDomainCsv(payments, "id,order_id,payment_method,amount\n1,1,coupon,12.5\n", "p.csv")).toThrow("p.csv:2: column 'amount' must be an integer, got '12.5'");
     });
 
+    it("takes a leap day only in a leap year", () => {
+        const header = "id,user_id,order_date,status\n";
+        expect(parseDomainCsv(orders, `${header}1,1,2020-02-29,placed\n2,1,2000-02-29,placed\n`, "o.csv").map(r => r[2])).toEqual(["2020-02-29", "2000-02-29"]);
+        expect(() => parseDomainCsv(orders, `${header}1,1,1900-02-29,placed\n`, "o.csv")).toThrow("o.csv:2: column 'order_date' must be a date as YYYY-MM-DD, got '1900-02-29'");
+        expect(() => parseDomainCsv(orders, `${header}1,1,2018-04-31,placed\n`, "o.csv")).toThrow("o.csv:2: column 'order_date' must be a date as YYYY-MM-DD, got '2018-04-31'");
+        expect(() => parseDomainCsv(orders, `${header}1,1,2018-13-01,placed\n`, "o.csv")).toThrow("o.csv:2: column 'order_date' must be a date as YYYY-MM-DD, got '2018-13-01'");
+    });
+
     it("rejects an impossible date", () => {
         expect(() => parseDomainCsv(orders, "id,user_id,order_date,status\n1,1,2018-02-30,placed\n", "o.csv")).toThrow("o.csv:2: column 'order_date' must be a date as YYYY-MM-DD, got '2018-02-30'");
     });
