@@ -37,7 +37,7 @@ def main(results_file: str, image_file: str) -> None:
         ("load + build, centralized", [run["compared"]["whole"]["centralized"] for run in runs], "tab:orange", "--"),
         ("source-scan floor (one Trino query)", [sorted(run["sourceScanFloorSeconds"])[len(run["sourceScanFloorSeconds"]) // 2] for run in runs], "tab:gray", "-."),
     ]
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
+    figure, axes = plt.subplots(figsize=(11, 5), dpi=100)
     for label, values, color, style in series:
         axes.plot(scales, values, label=label, color=color, linestyle=style, marker="o")
     axes.set_xscale("log")
@@ -48,7 +48,7 @@ def main(results_file: str, image_file: str) -> None:
     axes.set_ylabel("seconds (median)")
     axes.set_title(f"Federated vs centralized, {results['machine']['cpus']} cores, {results['date'][:10]}")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize="small")
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
     figure.tight_layout()
     figure.savefig(image_file)
     print(f"wrote {image_file}")
