@@ -11,8 +11,8 @@ import { DataSource } from "../lib/dataset";
 import { DOMAINS } from "../lib/domains";
 import { createTableSql } from "../lib/sql";
 import { basicAuthorization, queryTrino, TrinoConnection } from "../lib/trinoQuery";
-import { handOver, runToCompletion, startDetached, stopProcess, unprivilegedUser } from "../platforms/local/process";
 import { readVersions } from "../lib/versions";
+import { startServer, stopAndRemove } from "../platforms/local/databaseServer";
 import { findLocalToolchain } from "../platforms/local/toolchain";
 import { loadRows } from "../resources/domainData";
 import { MeshUnderTest, REPO_DIR, freePortRange } from "../tests/integration/harness";
@@ -199,7 +199,7 @@ export async function federatedDbt(mesh: MeshUnderTest, dbtBin: string, sample: 
     }
 }
 
-/** One PostgreSQL server of the benchmark's own, started like the stack's domain servers (same binaries and settings). */
+/** One PostgreSQL server of the benchmark's own, started by the local platform's own code, as a domain's server is. */
 export interface Warehouse {
     port: number;
     password: string;
@@ -207,41 +207,15 @@ export interface Warehouse {
 }
 
 export async function startWarehouse(): Promise<Warehouse> {
-    const programs = findLocalToolchain({ cacheDir: CACHE_DIR, trinoVersion: readVersions().TRINO_VERSION, projectDir: REPO_DIR }).postgres;
-    const runAs = unprivilegedUser("postgres");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-bench-warehouse-"));
-    const dataDir = path.join(dir, "data");
-    const password = crypto.randomUUID();
-    fs.writeFileSync(path.join(dir, "pw"), password, { mode: 0o600 });
-    handOver(dir, runAs);
-    runToCompletion(programs.init, ["-D", dataDir, "-U", "postgres", `--pwfile=${path.join(dir, "pw")}`, "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"], { runAs, what: "benchmark warehouse: initdb" });
-    const port = await freePortRange(1);
-    const pid = startDetached(
-        programs.server,
-        ["-D", dataDir, "-p", String(port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "shared_buffers=32MB", "-c", "max_connections=50", "-c", "logging_collector=off"],
-        { cwd: dir, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8" }, logFile: path.join(dir, "server.log"), runAs },
-    );
-    const stop = async () => {
-        await stopProcess(pid);
-        fs.rmSync(dir, { recursive: true, force: true });
-    };
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-        const client = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
-        try {
-            await client.connect();
-            await client.end();
-            break;
-        } catch (e) {
-            await client.end().catch(() => undefined);
-            if (Date.now() > deadline) {
-                await stop();
-                throw new Error(`the benchmark's warehouse PostgreSQL on port ${port} did not accept logins within 60 s: ${(e as Error).message}`);
-            }
-            await new Promise(resolve => setTimeout(resolve, 200));
-        }
-    }
-    return { port, password, stop };
+    const server = await startServer({
+        component: "benchmark warehouse",
+        engine: "postgresql",
+        port: await freePortRange(1),
+        workDir: fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-bench-warehouse-")),
+        programs: findLocalToolchain({ cacheDir: CACHE_DIR, trinoVersion: readVersions().TRINO_VERSION, projectDir: REPO_DIR }).postgres,
+        adminPassword: crypto.randomUUID(),
+    });
+    return { port: server.port, password: server.adminPassword, stop: () => stopAndRemove(server) };
 }
 
 async function adminQuery(warehouse: Warehouse, database: string, statements: string[]): Promise<void> {

@@ -24,7 +24,7 @@ export interface ServerInputs {
     adminPassword: string;
 }
 
-interface ServerOutputs extends ServerInputs {
+export interface ServerOutputs extends ServerInputs {
     pid: number;
     host: string;
     adminUser: string;
@@ -137,7 +137,8 @@ export async function provisionMariadbAdmin(inputs: ServerInputs): Promise<void>
     }
 }
 
-async function start(inputs: ServerInputs): Promise<ServerOutputs> {
+/** Starts the server on its folder (created and initialised when new) and waits until the administrator can log in. */
+export async function startServer(inputs: ServerInputs): Promise<ServerOutputs> {
     await assertPortFree(inputs.port, inputs.component);
     const runAs = unprivilegedUser(inputs.engine === "postgresql" ? "postgres" : "mysql");
     const dataDir = path.join(inputs.workDir, "data");
@@ -165,12 +166,23 @@ async function start(inputs: ServerInputs): Promise<ServerOutputs> {
     return { ...inputs, pid, host: "127.0.0.1", adminUser: LOCAL_ADMIN_USER[inputs.engine] };
 }
 
+/** Stops the server the engine's fast way and removes its folder, data included. */
+export async function stopAndRemove(server: ServerOutputs): Promise<void> {
+    if (isOurProcess(server.pid, server.workDir)) {
+        await stopProcess(server.pid, undefined, STOP_SIGNAL[server.engine]);
+    }
+    fs.rmSync(server.workDir, { recursive: true, force: true });
+    if (server.engine === "mariadb") {
+        fs.rmSync(mariadbSocket(server), { force: true });
+    }
+}
+
 /** A new engine, folder or administrator means a new server; a new port or new programs restart this one on its data. */
 const REPLACING_INPUTS: (keyof ServerInputs)[] = ["engine", "workDir", "adminPassword"];
 
 const serverProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ServerInputs) {
-        const outs = await start(inputs);
+        const outs = await startServer(inputs);
         return { id: inputs.workDir, outs };
     },
     async diff(_id: string, olds: ServerOutputs, news: ServerInputs) {
@@ -184,16 +196,10 @@ const serverProvider: pulumi.dynamic.ResourceProvider = {
         if (isOurProcess(olds.pid, olds.workDir)) {
             await stopProcess(olds.pid, undefined, STOP_SIGNAL[olds.engine]);
         }
-        return { outs: await start(news) };
+        return { outs: await startServer(news) };
     },
     async delete(_id: string, olds: ServerOutputs) {
-        if (isOurProcess(olds.pid, olds.workDir)) {
-            await stopProcess(olds.pid, undefined, STOP_SIGNAL[olds.engine]);
-        }
-        fs.rmSync(olds.workDir, { recursive: true, force: true });
-        if (olds.engine === "mariadb") {
-            fs.rmSync(mariadbSocket(olds), { force: true });
-        }
+        await stopAndRemove(olds);
     },
 };
 
