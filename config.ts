@@ -5,7 +5,7 @@ import * as path from "path";
 import { z } from "zod";
 import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
 import { assertCertificateCovers } from "./lib/certificates";
-import { DOMAINS } from "./lib/domains";
+import { DOMAINS, DomainSpec, STACK_USERS } from "./lib/domains";
 import { S3Location } from "./lib/s3";
 
 export const CONFIG_NAMESPACE = "datamesh";
@@ -94,19 +94,7 @@ const configSchema = z
                 }
             })
             .pipe(
-                z.record(z.string(), z.array(identifier).min(1, "lists no reader")).superRefine((readers, ctx) => {
-                    for (const domain of Object.keys(readers).filter(name => !DOMAINS.some(d => d.name === name))) {
-                        ctx.addIssue({ code: "custom", path: [domain], message: `unknown domain '${domain}'; declared domains: ${DOMAINS.map(d => d.name).join(", ")}` });
-                    }
-                    const reserved = ["analyst", "dbt", "datamesh_check", ...DOMAINS.map(d => `${d.name}_owner`)];
-                    for (const [domain, users] of Object.entries(readers)) {
-                        users.forEach((user, index) => {
-                            if (reserved.includes(user)) {
-                                ctx.addIssue({ code: "custom", path: [domain, index], message: `'${user}' is one of the stack's own Trino users (${reserved.join(", ")})` });
-                            }
-                        });
-                    }
-                }),
+                z.record(z.string(), z.array(identifier).min(1, "lists no reader")),
             )
             .optional(),
         dataDir: z.string().min(1).optional(),
@@ -147,16 +135,12 @@ const configSchema = z
         path: ["warehouseEndpoint"],
     })
     .refine(c => !(c.dataDir && c.scale), { message: "set either datamesh:dataDir or datamesh:scale, not both", path: ["scale"] })
-    .refine(c => c.trinoPort < c.basePort || c.trinoPort > c.basePort + 3, {
-        message: "must not fall in the database ports basePort..basePort+3",
-        path: ["trinoPort"],
-    })
     .refine(c => Boolean(c.trinoCertificate) === Boolean(c.trinoPrivateKey), {
         message: "set both datamesh:trinoCertificate and datamesh:trinoPrivateKey, or neither (a certificate is then generated)",
         path: ["trinoPrivateKey"],
     })
-    .refine(c => (c.trinoInternalPort ?? c.trinoPort + 1) !== c.trinoPort && ((c.trinoInternalPort ?? c.trinoPort + 1) < c.basePort || (c.trinoInternalPort ?? c.trinoPort + 1) > c.basePort + 3), {
-        message: "must differ from trinoPort and not fall in the database ports basePort..basePort+3",
+    .refine(c => (c.trinoInternalPort ?? c.trinoPort + 1) !== c.trinoPort, {
+        message: "must differ from trinoPort",
         path: ["trinoInternalPort"],
     });
 
@@ -168,8 +152,16 @@ export interface MeshConfig {
     stateDir: string;
     /** Folder with the cached toolchain (Trino, the dbt virtual environment). */
     cacheDir: string;
-    /** First of four consecutive ports: customers, orders, payments, insights metastore. */
+    /** First of the consecutive database ports: the managed domains' servers and the insights metastore. */
     basePort: number;
+    /** The declared domains, in file-name order. */
+    domains: DomainSpec[];
+    /** Each managed domain's server port. */
+    domainPorts: Record<string, number>;
+    /** The insights catalog's metastore port. */
+    metastorePort: number;
+    /** Each external domain's reader password, from the configuration key its declaration names (secret). */
+    externalPasswords: Record<string, string>;
     trinoPort: number;
     /** Trino's plain-HTTP port for its own internal calls. */
     trinoInternalPort: number;
@@ -181,12 +173,14 @@ export interface MeshConfig {
     trinoTls?: { certificatePem: string; privateKeyPem: string };
     /** The analyst's Trino password when the user sets one; generated otherwise. */
     analystPassword?: string;
-    /** Extra read-only Trino users per domain: they read the domain's catalog, never its PII. */
+    /** Read-only Trino users per domain, declared and configured: they read the domain's catalog, never its PII. */
     readers: Record<string, string[]>;
     trinoMaxHeap: string;
     insightsSchema: string;
     dataSource: DataSource;
-    /** Changes exactly when the domain data changes. */
+    /** Each managed domain's fingerprint: it changes exactly when that domain's data changes. */
+    domainFingerprints: Record<string, string>;
+    /** Changes exactly when any managed domain's data changes. */
     dataFingerprint: string;
     /** Trino worker nodes besides the coordinator (docker and kubernetes). */
     workers: number;
@@ -242,6 +236,49 @@ export interface ConfigContext {
     stack: string;
     projectDir: string;
     env: NodeJS.ProcessEnv;
+    /** The declared domains; the project's `domains/` folder when unset. */
+    domains?: readonly DomainSpec[];
+}
+
+/** The insights metastore keeps the port after the first three domains', so that a new domain moves no existing server. */
+const METASTORE_PORT_OFFSET = 3;
+
+/** Ports from basePort: the managed domains in declaration order, skipping the metastore's. */
+export function databasePorts(basePort: number, managed: readonly DomainSpec[]): { domains: Record<string, number>; metastore: number } {
+    return {
+        domains: Object.fromEntries(managed.map((d, index) => [d.name, basePort + (index < METASTORE_PORT_OFFSET ? index : index + 1)])),
+        metastore: basePort + METASTORE_PORT_OFFSET,
+    };
+}
+
+/** What the declarations need from the configuration: readers that are not the stack's users, and the external domains' passwords. */
+function checkAgainstDomains(raw: Record<string, string>, readers: Record<string, string[]>, domains: readonly DomainSpec[]): { problems: string[]; externalPasswords: Record<string, string> } {
+    const problems: string[] = [];
+    for (const domain of Object.keys(readers).filter(name => !domains.some(d => d.name === name))) {
+        problems.push(`${CONFIG_NAMESPACE}:readers.${domain}: unknown domain '${domain}'; declared domains: ${domains.map(d => d.name).join(", ")}`);
+    }
+    const reserved = [...STACK_USERS, ...domains.map(d => d.owner)];
+    for (const [domain, users] of Object.entries(readers)) {
+        users.forEach((user, index) => {
+            if (reserved.includes(user)) {
+                problems.push(`${CONFIG_NAMESPACE}:readers.${domain}.${index}: '${user}' is one of the stack's own Trino users (${reserved.join(", ")})`);
+            }
+        });
+    }
+    const externalPasswords: Record<string, string> = {};
+    for (const domain of domains) {
+        if (domain.external) {
+            const password = raw[domain.external.passwordKey];
+            if (!password) {
+                problems.push(
+                    `${CONFIG_NAMESPACE}:${domain.external.passwordKey}: not set; external domain '${domain.name}' (${domain.file}) reads its password from it: pulumi config set --secret ${CONFIG_NAMESPACE}:${domain.external.passwordKey} ...`,
+                );
+            } else {
+                externalPasswords[domain.name] = password;
+            }
+        }
+    }
+    return { problems, externalPasswords };
 }
 
 /**
@@ -250,11 +287,30 @@ export interface ConfigContext {
  * and every CSV row in it is valid.
  */
 export function loadConfig(raw: Record<string, string>, context: ConfigContext): MeshConfig {
-    const parsed = configSchema.safeParse(raw);
+    const domains = context.domains ?? DOMAINS;
+    const passwordKeys = new Set(domains.flatMap(d => (d.external ? [d.external.passwordKey] : [])));
+    const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([key]) => !passwordKeys.has(key))));
     if (!parsed.success) {
         throw new ConfigError(`invalid configuration:\n${describeIssues(parsed.error)}`);
     }
     const c = parsed.data;
+    const { problems, externalPasswords } = checkAgainstDomains(raw, c.readers ?? {}, domains);
+    const managed = domains.filter(d => !d.external);
+    const ports = databasePorts(c.basePort, managed);
+    const trinoInternalPort = c.trinoInternalPort ?? c.trinoPort + 1;
+    const databasePortList = [...Object.values(ports.domains), ports.metastore];
+    const lastDatabasePort = Math.max(...databasePortList);
+    for (const [key, value] of [["trinoPort", c.trinoPort], ["trinoInternalPort", trinoInternalPort]] as const) {
+        if (value >= c.basePort && value <= lastDatabasePort) {
+            problems.push(`${CONFIG_NAMESPACE}:${key}: must not fall in the database ports basePort..basePort+${lastDatabasePort - c.basePort} (${c.basePort}..${lastDatabasePort})`);
+        }
+    }
+    if (lastDatabasePort > 65535) {
+        problems.push(`${CONFIG_NAMESPACE}:basePort: the ${databasePortList.length} database ports from ${c.basePort} go past 65535`);
+    }
+    if (problems.length > 0) {
+        throw new ConfigError(`invalid configuration:\n${problems.join("\n")}`);
+    }
     const resolve = (p: string) => path.resolve(context.projectDir, p);
     const dataSource: DataSource = c.scale
         ? { kind: "synthetic", scale: c.scale }
@@ -267,9 +323,9 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
             throw new ConfigError(`invalid configuration:\n${CONFIG_NAMESPACE}:trinoCertificate: ${(e as Error).message}`);
         }
     }
-    let dataFingerprint: string;
+    let domainFingerprints: Record<string, string>;
     try {
-        dataFingerprint = fingerprintDataSource(dataSource);
+        domainFingerprints = fingerprintDataSource(dataSource, managed);
     } catch (e) {
         const key = c.dataDir ? `${CONFIG_NAMESPACE}:dataDir` : "canonical data";
         throw new ConfigError(`invalid configuration:\n${key}: ${(e as Error).message}`);
@@ -280,17 +336,27 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         stateDir: c.stateDir ? resolve(c.stateDir) : path.join(context.projectDir, ".datamesh", context.stack),
         cacheDir: c.cacheDir ? resolve(c.cacheDir) : context.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"),
         basePort: c.basePort,
+        domains: [...domains],
+        domainPorts: ports.domains,
+        metastorePort: ports.metastore,
+        externalPasswords,
         trinoPort: c.trinoPort,
-        trinoInternalPort: c.trinoInternalPort ?? c.trinoPort + 1,
+        trinoInternalPort,
         protectDomainData: c.protectDomainData === "true",
         trinoHostnames,
         trinoTls: c.trinoCertificate && c.trinoPrivateKey ? { certificatePem: c.trinoCertificate, privateKeyPem: c.trinoPrivateKey } : undefined,
         analystPassword: c.analystPassword,
-        readers: c.readers ?? {},
+        readers: Object.fromEntries(
+            domains
+                .map((d): [string, string[]] => [d.name, [...new Set([...d.readers, ...(c.readers?.[d.name] ?? [])])]])
+                .filter(([, readers]) => readers.length > 0),
+        ),
         trinoMaxHeap: c.trinoMaxHeap,
         insightsSchema: c.insightsSchema,
         dataSource,
-        dataFingerprint,
+        domainFingerprints,
+        // Every domain's fingerprint, in declaration order, so that the dbt run follows any domain's new data.
+        dataFingerprint: crypto.createHash("sha256").update(JSON.stringify(managed.map(d => [d.name, domainFingerprints[d.name]]))).digest("hex"),
         workers: c.workers,
         images: {
             postgresImage: c.postgresImage,

@@ -2,12 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { DbtJob } from "./components/DbtJob";
 import { DomainDatabase } from "./components/DomainDatabase";
+import { ExternalDomain } from "./components/ExternalDomain";
 import { InsightsCatalog } from "./components/InsightsCatalog";
 import { InsightsCheck } from "./components/InsightsCheck";
 import { TrinoCoordinator } from "./components/TrinoCoordinator";
 import { renderAccessRules } from "./catalogs/accessRules";
 import { loadConfig, projectConfig } from "./config";
-import { DOMAINS, domainByName } from "./lib/domains";
+import { checkSourcesAgainstDomains, publicModels } from "./lib/dbtProject";
+import { DomainSpec, domainByName, jaffleTable } from "./lib/domains";
 import { readVersions } from "./lib/versions";
 import { createPlatform } from "./platforms";
 
@@ -16,33 +18,47 @@ const versions = readVersions();
 const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pulumi.getStack(), projectDir, env: process.env });
 const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
 
+const DBT_PROJECT_DIR = path.join(projectDir, "dbt");
 const INSIGHTS_CATALOG = "insights";
-const PUBLIC_MARTS = ["dim_customers", "fct_orders"];
-const ownerOf = (domain: string) => `${domain}_owner`;
+// The dbt project's sources must be the declared domains' tables, column for column, before anything is deployed.
+checkSourcesAgainstDomains(DBT_PROJECT_DIR, config.domains);
+/** What analysts read: the models the dbt project declares `access: public`. */
+const PUBLIC_MARTS = publicModels(DBT_PROJECT_DIR);
 /** Trino's users by role; the role names are the keys of the `users` output. */
 const TRINO_USERS: Record<string, string> = {
     analyst: "analyst",
     dbt: "dbt",
     check: "datamesh_check",
-    ...Object.fromEntries(DOMAINS.map(d => [ownerOf(d.name), ownerOf(d.name)])),
+    ...Object.fromEntries(config.domains.map(d => [d.owner, d.owner])),
     ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
 };
 
+/** The domain's part of the mesh: a database the stack runs and loads, or one its team already runs. */
+function declareDomain(domain: DomainSpec): DomainDatabase | ExternalDomain {
+    if (domain.external) {
+        return new ExternalDomain(domain.name, { domain, password: config.externalPasswords[domain.name] });
+    }
+    return new DomainDatabase(domain.name, {
+        domain,
+        platform,
+        port: config.domainPorts[domain.name],
+        dataSource: config.dataSource,
+        dataFingerprint: config.domainFingerprints[domain.name],
+        protect: config.protectDomainData,
+    });
+}
+
+/** A jaffle_shop table as Trino names it, for the check's recomputation. */
+function trinoTable(domainName: string): string {
+    const domain = domainByName(domainName);
+    return `${domain.name}.${domain.trinoSchema}.${jaffleTable(domainName).name}`;
+}
+
 /** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
 function declareMesh() {
-    const domainComponents = DOMAINS.map(
-        (domain, index) =>
-            new DomainDatabase(domain.name, {
-                domain,
-                platform,
-                port: config.basePort + index,
-                dataSource: config.dataSource,
-                dataFingerprint: config.dataFingerprint,
-                protect: config.protectDomainData,
-            }),
-    );
+    const domainComponents = config.domains.map(declareDomain);
 
-    const insightsCatalog = new InsightsCatalog(INSIGHTS_CATALOG, { platform, catalogName: INSIGHTS_CATALOG, metastorePort: config.basePort + DOMAINS.length });
+    const insightsCatalog = new InsightsCatalog(INSIGHTS_CATALOG, { platform, catalogName: INSIGHTS_CATALOG, metastorePort: config.metastorePort });
 
     const trino = new TrinoCoordinator("trino", {
         platform,
@@ -55,7 +71,7 @@ function declareMesh() {
         secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
         users: TRINO_USERS,
         accessRules: renderAccessRules({
-            domains: DOMAINS.map(d => ({ name: d.name, catalog: d.name, owner: ownerOf(d.name), piiColumns: { [d.table]: d.piiColumns } })),
+            domains: config.domains.map(d => ({ name: d.name, catalog: d.name, owner: d.owner, piiColumns: Object.fromEntries(d.tables.map(t => [t.name, t.piiColumns])) })),
             insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
             users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
             readers: config.readers,
@@ -73,7 +89,7 @@ function declareMesh() {
         role: "dbt",
         insightsCatalog: INSIGHTS_CATALOG,
         insightsSchema: config.insightsSchema,
-        domains: DOMAINS,
+        domains: config.domains,
         dataFingerprint: config.dataFingerprint,
         after: domainComponents,
     });
@@ -85,7 +101,7 @@ function declareMesh() {
         publishRole: "dbt",
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
         publicTables: PUBLIC_MARTS,
-        domains: { customers: domainByName("customers"), orders: domainByName("orders"), payments: domainByName("payments") },
+        sources: { customers: trinoTable("customers"), orders: trinoTable("orders"), payments: trinoTable("payments") },
         dbt,
     });
 
@@ -96,7 +112,7 @@ function declareMesh() {
         trinoVersion: trino.version,
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
         domains: Object.fromEntries(
-            domainComponents.map((d, i) => [DOMAINS[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: d.rowCounts }]),
+            domainComponents.map((d, i) => [config.domains[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: d.rowCounts }]),
         ),
         check: insightsCheck.summary,
         dbtSummary: dbt.summary,

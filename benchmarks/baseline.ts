@@ -8,7 +8,7 @@ import * as pg from "pg";
 import { DBT_PROFILE_NAME, renderDbtProfile } from "../catalogs/dbt";
 import { renderYaml } from "../catalogs/yaml";
 import { DataSource } from "../lib/dataset";
-import { DOMAINS } from "../lib/domains";
+import { DOMAINS, jaffleTable } from "../lib/domains";
 import { createTableSql } from "../lib/sql";
 import { basicAuthorization, queryTrino, TrinoConnection } from "../lib/trinoQuery";
 import { readVersions } from "../lib/versions";
@@ -239,12 +239,12 @@ export async function loadWarehouse(warehouse: Warehouse, source: DataSource): P
     await adminQuery(
         warehouse,
         WAREHOUSE,
-        DOMAINS.map(d => createTableSql("postgresql", d)),
+        DOMAINS.map(d => createTableSql("postgresql", jaffleTable(d.name))),
     );
     const seconds: Record<string, number> = {};
     for (const domain of DOMAINS) {
         const start = process.hrtime.bigint();
-        await loadRows({ engine: "postgresql", host: "127.0.0.1", port: warehouse.port, owner: { user: "postgres", password: warehouse.password }, database: WAREHOUSE, domain, source, fingerprint: "benchmark" });
+        await loadRows({ engine: "postgresql", host: "127.0.0.1", port: warehouse.port, owner: { user: "postgres", password: warehouse.password }, database: WAREHOUSE, domainName: domain.name, tables: [jaffleTable(domain.name)], source, fingerprint: "benchmark" });
         seconds[domain.name] = Number(process.hrtime.bigint() - start) / 1e9;
     }
     await adminQuery(warehouse, WAREHOUSE, ["ANALYZE"]);

@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { bulkLoadCsv, DataSource, domainRows } from "../lib/dataset";
-import { DOMAINS } from "../lib/domains";
+import { bulkLoadCsv, DataSource, tableRows } from "../lib/dataset";
+import { DOMAINS, jaffleTable } from "../lib/domains";
 import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
 import { queryTrino } from "../lib/trinoQuery";
 import { loadRows } from "../resources/domainData";
@@ -137,12 +137,13 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
     try {
         for (const domain of DOMAINS) {
             const target = domains[domain.name];
+            const table = jaffleTable(domain.name);
             const source = { kind: "synthetic" as const, scale };
-            const file = path.join(dir, domain.file);
+            const file = path.join(dir, table.file);
             let rows = 0;
             const out = fs.openSync(file, "w");
-            fs.writeSync(out, domain.columns.map(c => c.name).join(",") + "\n");
-            for (const chunk of bulkLoadCsv(domainRows(domain, source), counted => (rows = counted))) {
+            fs.writeSync(out, table.columns.map(c => c.name).join(",") + "\n");
+            for (const chunk of bulkLoadCsv(tableRows(table, source), counted => (rows = counted))) {
                 fs.writeSync(out, chunk);
             }
             fs.closeSync(out);
@@ -155,14 +156,15 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                     : child_process.execFileSync("mariadb", ["--local-infile=1", "-h", target.host, "-P", String(target.port), "-u", target.user, target.database, "-e", statement], {
                           env: { ...process.env, MYSQL_PWD: target.password },
                       });
-            const like = (table: string) =>
-                target.engine === "postgresql" ? `CREATE TABLE ${scratch(table)} (LIKE ${scratch(domain.table)} INCLUDING ALL)` : `CREATE TABLE ${scratch(table)} LIKE ${scratch(domain.table)}`;
-            const tables = ["bench_stack_loader", "bench_stack_file", "bench_engine_client"];
-            for (const table of tables) {
-                sql(`DROP TABLE IF EXISTS ${scratch(table)}`);
-                sql(like(table));
+            const like = (scratchTable: string) =>
+                target.engine === "postgresql" ? `CREATE TABLE ${scratch(scratchTable)} (LIKE ${scratch(table.name)} INCLUDING ALL)` : `CREATE TABLE ${scratch(scratchTable)} LIKE ${scratch(table.name)}`;
+            const scratchTables = ["bench_stack_loader", "bench_stack_file", "bench_engine_client"];
+            for (const scratchTable of scratchTables) {
+                sql(`DROP TABLE IF EXISTS ${scratch(scratchTable)}`);
+                sql(like(scratchTable));
             }
-            const stackLoad = (table: string, from: DataSource) =>
+            // The scratch table reads its rows from the file of the domain's table.
+            const stackLoad = (scratchTable: string, from: DataSource) =>
                 timed(() =>
                     loadRows({
                         engine: target.engine,
@@ -170,7 +172,8 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                         port: target.port,
                         owner: { user: target.user, password: target.password },
                         database: target.database,
-                        domain: { ...domain, table },
+                        domainName: domain.name,
+                        tables: [{ ...table, name: scratchTable }],
                         source: from,
                         fingerprint: "benchmark",
                     }),
@@ -180,16 +183,16 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                 const stackLoaderFromFile = await stackLoad("bench_stack_file", { kind: "files", dir });
                 const engineClient = await timed(async () => {
                     if (target.engine === "postgresql") {
-                        const columns = domain.columns.map(c => quoteIdentifier("postgresql", c.name)).join(", ");
+                        const columns = table.columns.map(c => quoteIdentifier("postgresql", c.name)).join(", ");
                         sql(`\\copy ${scratch("bench_engine_client")} (${columns}) FROM '${file}' WITH (FORMAT csv, HEADER true)`);
                     } else {
-                        sql(bulkLoadSql("mariadb", { ...domain, table: "bench_engine_client" }).replace("'rows.csv'", `'${file}'`).replace("LINES TERMINATED BY '\\n' (", "LINES TERMINATED BY '\\n' IGNORE 1 LINES ("));
+                        sql(bulkLoadSql("mariadb", { ...table, name: "bench_engine_client" }).replace("'rows.csv'", `'${file}'`).replace("LINES TERMINATED BY '\\n' (", "LINES TERMINATED BY '\\n' IGNORE 1 LINES ("));
                     }
                 });
                 results[domain.name] = { stackLoader, stackLoaderFromFile, engineClient, rows };
             } finally {
-                for (const table of tables) {
-                    sql(`DROP TABLE IF EXISTS ${scratch(table)}`);
+                for (const scratchTable of scratchTables) {
+                    sql(`DROP TABLE IF EXISTS ${scratch(scratchTable)}`);
                 }
             }
         }
@@ -205,7 +208,7 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
  */
 async function sourceScanFloor(mesh: MeshUnderTest): Promise<number> {
     const dbt = await mesh.connection("dbt");
-    const sources = DOMAINS.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: d.table }));
+    const sources = DOMAINS.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: jaffleTable(d.name).name }));
     const columns = await readColumns(dbt, sources, "benchmark");
     const scan = sources
         .map((source, i) => `SELECT count(*) AS rows, checksum(ROW(${columns[i].map(([name]) => `"${name}"`).join(", ")})) AS digest FROM ${source.catalog}.${source.schema}.${source.table}`)
@@ -292,7 +295,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
         const targets = {
             dimCustomers: "insights.jaffle_shop.dim_customers",
             fctOrders: "insights.jaffle_shop.fct_orders",
-            ...Object.fromEntries(DOMAINS.map(d => [d.name, `${d.name}.${d.trinoSchema}.${d.table}`])),
+            ...Object.fromEntries(DOMAINS.map(d => [d.name, `${d.name}.${d.trinoSchema}.${jaffleTable(d.name).name}`])),
         } as CheckTargets;
         for (let i = 0; i < RUNS; i++) {
             sourceScanFloorSeconds.push(await sourceScanFloor(mesh));

@@ -65,7 +65,7 @@ export class DbtJob extends pulumi.ComponentResource {
                   {
                       component: name,
                       access: args.trino.deployerAccess(args.role),
-                      sources: args.domains.map(d => ({ catalog: d.name, schema: d.trinoSchema, table: d.table })),
+                      sources: args.domains.flatMap(d => d.tables.map(t => ({ catalog: d.name, schema: d.trinoSchema, table: t.name }))),
                       trinoVersion: args.trino.version,
                       loaded: args.dataFingerprint,
                   },

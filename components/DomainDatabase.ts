@@ -6,7 +6,7 @@ import { Platform } from "../platforms";
 import { GeneratedPassword } from "../resources/password";
 
 export interface DomainDatabaseArgs {
-    /** The domain's declaration: engine, table and columns. */
+    /** The domain's declaration: engine, owner, tables and columns. */
     domain: DomainSpec;
     /** Where the domain's server runs. */
     platform: Platform;
@@ -14,7 +14,7 @@ export interface DomainDatabaseArgs {
     port: number;
     /** Where the domain's rows come from. */
     dataSource: DataSource;
-    /** Changes exactly when the data changes; a new value reloads the table. */
+    /** Changes exactly when the domain's data changes; a new value reloads its tables. */
     dataFingerprint: string;
     /** Refuse to delete the server, its users and its rows (`pulumi destroy` fails instead). */
     protect: boolean;
@@ -22,14 +22,14 @@ export interface DomainDatabaseArgs {
 
 /**
  * One domain of the mesh in a database of its own: the server instance, the database, an owner
- * user who holds the data, a read-only user for Trino, the table and its rows.
+ * user who holds the data, a read-only user for Trino, the tables and their rows.
  */
 export class DomainDatabase extends pulumi.ComponentResource {
     public readonly engine: pulumi.Output<Engine>;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
     public readonly database: pulumi.Output<string>;
-    /** The domain owner, who owns and loads the table. */
+    /** The domain owner, who owns and loads the tables. */
     public readonly user: pulumi.Output<string>;
     /** The owner's password (secret). */
     public readonly password: pulumi.Output<string>;
@@ -49,7 +49,7 @@ export class DomainDatabase extends pulumi.ComponentResource {
         const adminPassword = new GeneratedPassword(`${name}-admin-password`, {}, child);
         const ownerPassword = new GeneratedPassword(`${name}-owner-password`, {}, child);
         const readerPassword = new GeneratedPassword(`${name}-reader-password`, {}, child);
-        const ownerUser = `${domain.name}_owner`;
+        const ownerUser = domain.owner;
         const readerUser = `${domain.name}_trino`;
 
         const keep = { parent: this, protect: args.protect };
@@ -75,8 +75,8 @@ export class DomainDatabase extends pulumi.ComponentResource {
         this.user = pulumi.output(ownerUser);
         this.password = pulumi.secret(ownerPassword.value);
         this.readerUser = pulumi.output(readerUser);
-        this.tables = pulumi.output([domain.table]);
-        this.rowCounts = setup.rowCount.apply((count): Record<string, number> => (count === undefined ? {} : { [domain.table]: count }));
+        this.tables = pulumi.output(domain.tables.map(t => t.name));
+        this.rowCounts = setup.rowCounts.apply(counts => counts ?? {});
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
         this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, setup.resource.id]).apply(([host, port]): CatalogSpec =>

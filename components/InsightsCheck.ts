@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
 import { InsightsPublication, PublishedDigestReader, publishedDigestStatement, RebuildReason } from "../resources/publication";
 import { DbtJob } from "./DbtJob";
@@ -18,8 +17,8 @@ export interface InsightsCheckArgs {
     insights: { catalog: string; schema: string };
     /** The tables analysts read; each is published as a view of the run's table. */
     publicTables: string[];
-    /** The domains the insights must reconcile with. */
-    domains: { customers: DomainSpec; orders: DomainSpec; payments: DomainSpec };
+    /** The domain tables the insights must reconcile with, as Trino names them (catalog.schema.table). */
+    sources: { customers: string; orders: string; payments: string };
     /** The dbt run to check and publish. */
     dbt: DbtJob;
 }
@@ -41,8 +40,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
 
     constructor(name: string, args: InsightsCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:InsightsCheck", name, {}, opts);
-        const domainTable = (d: DomainSpec) => `${d.name}.${d.trinoSchema}.${d.table}`;
-        const domains = { customers: domainTable(args.domains.customers), orders: domainTable(args.domains.orders), payments: domainTable(args.domains.payments) };
+        const domains = args.sources;
         const runTable = (table: string) => args.dbt.runSchema.apply(schema => `${args.insights.catalog}.${schema}.${table}`);
         const audit = args.platform.insightsCheck(
             `${name}-reconciliation`,

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { StringDecoder } from "string_decoder";
 import { CsvError, CsvRecord, parseCsvChunks } from "./csv";
-import { DOMAINS, DomainSpec } from "./domains";
+import { DomainSpec, TableSpec } from "./domains";
 
 /** A typed table row: integers as numbers, text and ISO dates as strings. */
 export type Row = (number | string)[];
@@ -45,19 +45,20 @@ function parseValue(raw: string, type: string, column: string, file: string, lin
 }
 
 /**
- * Parses and validates one domain's CSV text: the header must name the domain's columns in order,
+ * Parses and validates one table's CSV text: the header must name the table's columns in order,
  * every row must have one field per column with the column's type, and primary keys are unique.
  */
-export function parseDomainCsv(domain: DomainSpec, text: string, file: string): Row[] {
-    return [...domainCsvRows(domain, [text], file)];
+export function parseDomainCsv(table: TableSpec, text: string, file: string): Row[] {
+    return [...domainCsvRows(table, [text], file)];
 }
 
 /**
  * The same validation as rows are read: each row is yielded once checked, and a bad row stops the
  * reading with its file and line. Only the primary keys seen so far are kept, to find duplicates.
  */
-export function* domainCsvRows(domain: DomainSpec, chunks: Iterable<string>, file: string): Generator<Row> {
-    const expectedHeader = domain.columns.map(c => c.name);
+export function* domainCsvRows(table: TableSpec, chunks: Iterable<string>, file: string): Generator<Row> {
+    const expectedHeader = table.columns.map(c => c.name);
+    const key = expectedHeader.indexOf(table.primaryKey);
     const seenKeys = new Map<number | string, number>();
     let header: CsvRecord | undefined;
     for (const record of parseCsvChunks(chunks, file)) {
@@ -68,15 +69,15 @@ export function* domainCsvRows(domain: DomainSpec, chunks: Iterable<string>, fil
             }
             continue;
         }
-        if (record.fields.length !== domain.columns.length) {
-            throw new CsvError(file, record.line, `expected ${domain.columns.length} fields, found ${record.fields.length}`);
+        if (record.fields.length !== table.columns.length) {
+            throw new CsvError(file, record.line, `expected ${table.columns.length} fields, found ${record.fields.length}`);
         }
-        const row = record.fields.map((raw, i) => parseValue(raw, domain.columns[i].type, domain.columns[i].name, file, record.line));
-        const firstSeen = seenKeys.get(row[0]);
+        const row = record.fields.map((raw, i) => parseValue(raw, table.columns[i].type, table.columns[i].name, file, record.line));
+        const firstSeen = seenKeys.get(row[key]);
         if (firstSeen !== undefined) {
-            throw new CsvError(file, record.line, `duplicate ${domain.columns[0].name} ${row[0]} (first on line ${firstSeen})`);
+            throw new CsvError(file, record.line, `duplicate ${table.primaryKey} ${row[key]} (first on line ${firstSeen})`);
         }
-        seenKeys.set(row[0], record.line);
+        seenKeys.set(row[key], record.line);
         yield row;
     }
     if (!header) {
@@ -101,45 +102,50 @@ function* fileText(file: string): Generator<string> {
     }
 }
 
-/** Reads and validates one domain's file from a data folder, as a stream of rows. */
-export function domainFileRows(domain: DomainSpec, dir: string): Generator<Row> {
-    const file = path.join(dir, domain.file);
-    return domainCsvRows(domain, fileText(file), file);
+/** Reads and validates one table's file from a data folder, as a stream of rows. */
+export function domainFileRows(table: TableSpec, dir: string): Generator<Row> {
+    const file = path.join(dir, table.file);
+    return domainCsvRows(table, fileText(file), file);
 }
 
-/** Reads and validates one domain's file from a data folder. */
-export function readDomainFile(domain: DomainSpec, dir: string): Row[] {
-    return [...domainFileRows(domain, dir)];
+/** Reads and validates one table's file from a data folder. */
+export function readDomainFile(table: TableSpec, dir: string): Row[] {
+    return [...domainFileRows(table, dir)];
 }
 
 /**
- * Checks a whole data folder before anything is deployed: every file is present and every row is
- * valid. Returns a fingerprint of the content, so a change of data re-runs what depends on it.
+ * Checks a data folder before anything is deployed: every managed domain's files are present and
+ * every row is valid. Returns a fingerprint of each domain's content, so that new data for one
+ * domain reloads that domain alone.
  */
-export function validateDataDir(dir: string): string {
+export function validateDataDir(dir: string, domains: readonly DomainSpec[]): Record<string, string> {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
         throw new Error(`data folder '${dir}' does not exist or is not a folder`);
     }
-    const missing = DOMAINS.map(d => path.join(dir, d.file)).filter(f => !fs.existsSync(f));
+    const missing = domains.flatMap(d => d.tables.map(t => ({ domain: d.name, file: path.join(dir, t.file) }))).filter(f => !fs.existsSync(f.file));
     if (missing.length > 0) {
-        throw new Error(`data folder '${dir}' is missing ${missing.map(f => `'${f}'`).join(", ")}`);
+        throw new Error(`data folder '${dir}' is missing ${missing.map(f => `'${f.file}' (domain ${f.domain})`).join(", ")}`);
     }
-    const hash = crypto.createHash("sha256");
-    for (const domain of DOMAINS) {
-        hash.update(domain.file).update("\0");
-        // One pass: each block is hashed as it is parsed, and no file is held whole.
-        const file = path.join(dir, domain.file);
-        const blocks = function* () {
-            for (const text of fileText(file)) {
-                hash.update(text);
-                yield text;
+    return Object.fromEntries(
+        domains.map(domain => {
+            const hash = crypto.createHash("sha256");
+            for (const table of domain.tables) {
+                hash.update(table.file).update("\0");
+                // One pass: each block is hashed as it is parsed, and no file is held whole.
+                const file = path.join(dir, table.file);
+                const blocks = function* () {
+                    for (const text of fileText(file)) {
+                        hash.update(text);
+                        yield text;
+                    }
+                };
+                // Every row is validated; none is kept.
+                for (const rows = domainCsvRows(table, blocks(), file); !rows.next().done; );
+                hash.update("\0");
             }
-        };
-        // Every row is validated; none is kept.
-        for (const rows = domainCsvRows(domain, blocks(), file); !rows.next().done; );
-        hash.update("\0");
-    }
-    return `files:${hash.digest("hex")}`;
+            return [domain.name, `files:${hash.digest("hex")}`];
+        }),
+    );
 }
 
 /** A small, fast, seedable PRNG (mulberry32): the synthetic data must be the same on every run. */
@@ -166,21 +172,24 @@ export function syntheticCounts(scale: number): { customers: number; orders: num
     return { customers: scale * 100, orders: scale * 100 };
 }
 
+/** The tables the synthetic generator knows: the jaffle_shop domains' tables. */
+export const SYNTHETIC_TABLES = ["customers", "orders", "payments"];
+
 /**
- * Streams the synthetic rows of one domain. Rows are generated, never held all at once, so a
- * million customers fit in memory. About one order in a hundred has no payment, one in seven has
- * two, and amounts are cents that are never whole dollars, so rounding mistakes show.
+ * Streams the synthetic rows of one jaffle_shop table. Rows are generated, never held all at once,
+ * so a million customers fit in memory. About one order in a hundred has no payment, one in seven
+ * has two, and amounts are cents that are never whole dollars, so rounding mistakes show.
  */
-export function* syntheticRows(domain: DomainSpec, scale: number): Generator<Row> {
+export function* syntheticRows(table: TableSpec, scale: number): Generator<Row> {
     const counts = syntheticCounts(scale);
-    if (domain.name === "customers") {
+    if (table.name === "customers") {
         const random = seededRandom(scale * 7919 + 1);
         for (let id = 1; id <= counts.customers; id++) {
             const first = FIRST_NAMES[Math.floor(random() * FIRST_NAMES.length)];
             const last = LAST_NAMES[Math.floor(random() * LAST_NAMES.length)];
             yield [id, first, last, `${first.toLowerCase()}.${last.toLowerCase()}${id}@example.com`];
         }
-    } else if (domain.name === "orders") {
+    } else if (table.name === "orders") {
         const random = seededRandom(scale * 7919 + 2);
         const days = 365 * 3;
         for (let id = 1; id <= counts.orders; id++) {
@@ -188,7 +197,7 @@ export function* syntheticRows(domain: DomainSpec, scale: number): Generator<Row
             const day = new Date(FIRST_ORDER_DAY + Math.floor(random() * days) * DAY_MS).toISOString().slice(0, 10);
             yield [id, customer, day, STATUSES[Math.floor(random() * STATUSES.length)]];
         }
-    } else if (domain.name === "payments") {
+    } else if (table.name === "payments") {
         const random = seededRandom(scale * 7919 + 3);
         let paymentId = 1;
         for (let orderId = 1; orderId <= counts.orders; orderId++) {
@@ -203,13 +212,13 @@ export function* syntheticRows(domain: DomainSpec, scale: number): Generator<Row
             }
         }
     } else {
-        throw new Error(`no synthetic generator for domain '${domain.name}'`);
+        throw new Error(`no synthetic generator for table '${table.name}'; it knows ${SYNTHETIC_TABLES.join(", ")}`);
     }
 }
 
-/** The rows of one domain from a data source, as they are read or generated. */
-export function domainRows(domain: DomainSpec, source: DataSource): Iterable<Row> {
-    return source.kind === "files" ? domainFileRows(domain, source.dir) : syntheticRows(domain, source.scale);
+/** The rows of one table from a data source, as they are read or generated. */
+export function tableRows(table: TableSpec, source: DataSource): Iterable<Row> {
+    return source.kind === "files" ? domainFileRows(table, source.dir) : syntheticRows(table, source.scale);
 }
 
 const BULK_CHUNK_BYTES = 64 * 1024;
@@ -236,7 +245,17 @@ export function* bulkLoadCsv(rows: Iterable<Row>, counted: (rows: number) => voi
     counted(count);
 }
 
-/** A fingerprint that changes exactly when the data changes. */
-export function fingerprintDataSource(source: DataSource): string {
-    return source.kind === "files" ? validateDataDir(source.dir) : `synthetic:v1:scale=${source.scale}`;
+/**
+ * Each managed domain's fingerprint, which changes exactly when that domain's data changes. The
+ * synthetic generator knows the jaffle_shop tables only: another domain needs a data folder.
+ */
+export function fingerprintDataSource(source: DataSource, domains: readonly DomainSpec[]): Record<string, string> {
+    if (source.kind === "files") {
+        return validateDataDir(source.dir, domains);
+    }
+    const unknown = domains.flatMap(d => d.tables.filter(t => !SYNTHETIC_TABLES.includes(t.name)).map(t => `${d.name}.${t.name} (${d.file})`));
+    if (unknown.length > 0) {
+        throw new Error(`the synthetic generator (datamesh:scale) has no rows for ${unknown.join(", ")}; it knows ${SYNTHETIC_TABLES.join(", ")}: give their rows in a data folder (datamesh:dataDir) instead`);
+    }
+    return Object.fromEntries(domains.map(d => [d.name, `synthetic:v1:scale=${source.scale}`]));
 }

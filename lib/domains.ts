@@ -1,79 +1,270 @@
-/** Where a domain's data lives. Each engine is a separate server process owned by its domain. */
-export type Engine = "postgresql" | "mariadb";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { z } from "zod";
 
-/** The column types the domain tables use; money is integer cents, never a float. */
-export type ColumnType = "integer" | "text" | "date";
+/*
+ * The mesh's domains, one declaration per file under `domains/`. Everything the stack builds for a
+ * domain (its server, users, table, rows, Trino catalog, access rules, dbt variables, the check's
+ * inputs) is derived from its declaration, and its tables' columns and types are the contract that
+ * the dbt source contracts must match.
+ */
+
+export const ENGINES = ["postgresql", "mariadb"] as const;
+/** Where a domain's data lives. Each engine is a separate server process owned by its domain. */
+export type Engine = (typeof ENGINES)[number];
+
+export const COLUMN_TYPES = ["integer", "text", "date"] as const;
+/** The column types domain tables use; money is integer cents, never a float. */
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+/** The type Trino reports for a column of each declared type, on the tables the stack creates. */
+export const TRINO_COLUMN_TYPES: Record<ColumnType, string> = { integer: "bigint", text: "varchar", date: "date" };
 
 export interface ColumnSpec {
     name: string;
     type: ColumnType;
 }
 
-export interface DomainSpec {
-    /** Domain name; also its database, its Trino catalog and the prefix of its users. */
+export interface TableSpec {
+    /** The table's name, in the domain's database and in Trino. */
     name: string;
-    engine: Engine;
-    /** The domain's one table, named as in the jaffle_shop seed. */
-    table: string;
-    /** The CSV file in a data folder that holds this table. */
+    /** The CSV file in a data folder that holds this table's rows (`<table>.csv`). */
     file: string;
-    /** Columns in CSV header order; the first is the primary key. */
+    /** Columns in CSV header order. */
     columns: ColumnSpec[];
-    /** Which Trino schema exposes the table: PostgreSQL's default schema, or MariaDB's database. */
-    trinoSchema: string;
+    /** The column whose values identify a row. */
+    primaryKey: string;
     /** Columns that are personal data: only the domain's owner may read them. */
     piiColumns: string[];
 }
 
-export const DOMAINS: readonly DomainSpec[] = [
-    {
-        name: "customers",
-        engine: "postgresql",
-        table: "customers",
-        file: "customers.csv",
-        trinoSchema: "public",
-        piiColumns: ["email"],
-        columns: [
-            { name: "id", type: "integer" },
-            { name: "first_name", type: "text" },
-            { name: "last_name", type: "text" },
-            { name: "email", type: "text" },
-        ],
-    },
-    {
-        name: "orders",
-        engine: "mariadb",
-        table: "orders",
-        file: "orders.csv",
-        trinoSchema: "orders",
-        piiColumns: [],
-        columns: [
-            { name: "id", type: "integer" },
-            { name: "user_id", type: "integer" },
-            { name: "order_date", type: "date" },
-            { name: "status", type: "text" },
-        ],
-    },
-    {
-        name: "payments",
-        engine: "postgresql",
-        table: "payments",
-        file: "payments.csv",
-        trinoSchema: "public",
-        piiColumns: [],
-        columns: [
-            { name: "id", type: "integer" },
-            { name: "order_id", type: "integer" },
-            { name: "payment_method", type: "text" },
-            { name: "amount", type: "integer" },
-        ],
-    },
-];
+/** An existing database the stack federates but neither creates nor loads. */
+export interface ExternalDatabase {
+    host: string;
+    port: number;
+    database: string;
+    /** The read-only user Trino connects as; the stack never changes it. */
+    user: string;
+    /** The `datamesh:` configuration key that holds that user's password, as a secret. */
+    passwordKey: string;
+}
+
+export interface DomainSpec {
+    /** Domain name; also its database, its Trino catalog and the prefix of its users. */
+    name: string;
+    description: string;
+    /** The Trino user who owns the domain: the only one who reads its PII columns. */
+    owner: string;
+    engine: Engine;
+    /** Which Trino schema exposes the tables: PostgreSQL's schema, or MariaDB's database. */
+    trinoSchema: string;
+    tables: TableSpec[];
+    /** Trino users, besides the stack's own, who may read the domain's tables (never its PII). */
+    readers: string[];
+    /** Set when the domain is an existing database; otherwise the stack creates and loads it. */
+    external?: ExternalDatabase;
+    /** The declaration's file, to name it in errors. */
+    file: string;
+}
+
+/** The Trino users the stack itself runs as; no domain may be owned or read by one of them by declaration. */
+export const STACK_USERS = ["analyst", "dbt", "datamesh_check"] as const;
+
+/** Where the project's domain declarations live. */
+export const DOMAINS_DIR = path.join(__dirname, "..", "domains");
+
+const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _), starting with a letter");
+const trinoUser = z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case Trino user name (a-z, 0-9, _)")
+    .refine(user => !(STACK_USERS as readonly string[]).includes(user), { message: `must not be one of the stack's own Trino users (${STACK_USERS.join(", ")})` });
+
+const columnSchema = z.strictObject({
+    name: identifier,
+    type: z.enum(COLUMN_TYPES, { message: `must be one of ${COLUMN_TYPES.join(", ")}` }),
+    description: z.string().optional(),
+});
+
+const tableSchema = z
+    .strictObject({
+        name: identifier,
+        description: z.string().optional(),
+        primaryKey: identifier.optional(),
+        pii: z.array(identifier).default([]),
+        columns: z.array(columnSchema).min(1, "lists no column"),
+    })
+    .superRefine((table, ctx) => {
+        const names = table.columns.map(c => c.name);
+        names.forEach((name, index) => {
+            if (names.indexOf(name) !== index) {
+                ctx.addIssue({ code: "custom", path: ["columns", index, "name"], message: `duplicate column '${name}'` });
+            }
+        });
+        if (table.primaryKey === undefined) {
+            ctx.addIssue({ code: "custom", path: ["primaryKey"], message: `table '${table.name}' has no primary key: name one of its columns (${names.join(", ")})` });
+        } else if (!names.includes(table.primaryKey)) {
+            ctx.addIssue({ code: "custom", path: ["primaryKey"], message: `'${table.primaryKey}' is not a column of table '${table.name}' (${names.join(", ")})` });
+        }
+        table.pii.forEach((column, index) => {
+            if (!names.includes(column)) {
+                ctx.addIssue({ code: "custom", path: ["pii", index], message: `PII column '${column}' is not a column of table '${table.name}' (${names.join(", ")})` });
+            }
+            if (column === table.primaryKey) {
+                ctx.addIssue({ code: "custom", path: ["pii", index], message: `the primary key '${column}' cannot be PII: dbt joins on it` });
+            }
+        });
+    });
+
+const externalSchema = z.strictObject({
+    host: z.string().min(1, "must not be empty"),
+    port: z.number({ message: "must be a port number" }).int().min(1).max(65535),
+    database: identifier,
+    user: z.string().min(1, "must not be empty"),
+    passwordKey: z.string().regex(/^[a-z][A-Za-z0-9]*$/, "must be a configuration key name in camelCase, such as shippingPassword"),
+});
+
+const declarationSchema = z.strictObject({
+    name: identifier,
+    description: z.string().min(1, "must not be empty"),
+    owner: trinoUser,
+    engine: z.enum(ENGINES, { message: `must be one of ${ENGINES.join(", ")}` }),
+    schema: identifier.optional(),
+    readers: z.array(trinoUser).default([]),
+    rows: z.discriminatedUnion("from", [z.strictObject({ from: z.literal("data") }), z.strictObject({ from: z.literal("external"), ...externalSchema.shape })], {
+        message: "must be {from: data} (the stack's data set) or {from: external, host, port, database, user, passwordKey}",
+    }),
+    tables: z.array(tableSchema).min(1, "lists no table"),
+});
+
+/** A declaration that cannot be used, named by its file and the field at fault. */
+export class DeclarationError extends Error {
+    constructor(readonly file: string, detail: string) {
+        super(`${file}: ${detail}`);
+        this.name = "DeclarationError";
+    }
+}
+
+function fieldPath(parts: PropertyKey[]): string {
+    return parts.map((part, index) => (typeof part === "number" ? `[${part}]` : `${index > 0 ? "." : ""}${String(part)}`)).join("") || "(the file)";
+}
+
+/** One declaration file's domain, validated on its own. */
+export function parseDomainDeclaration(text: string, file: string): DomainSpec {
+    let document: unknown;
+    try {
+        document = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
+    } catch (e) {
+        const line = e instanceof YAMLParseError && e.linePos ? `line ${e.linePos[0].line}: ` : "";
+        throw new DeclarationError(file, `${line}not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    const parsed = declarationSchema.safeParse(document);
+    if (!parsed.success) {
+        throw new DeclarationError(file, parsed.error.issues.map(issue => `${fieldPath(issue.path)}: ${issue.message}`).join("; "));
+    }
+    const declaration = parsed.data;
+    const expectedName = path.basename(file).replace(/\.ya?ml$/, "");
+    if (declaration.name !== expectedName) {
+        throw new DeclarationError(file, `name: '${declaration.name}' must match the file's name ('${expectedName}')`);
+    }
+    if (declaration.readers.includes(declaration.owner)) {
+        throw new DeclarationError(file, `readers: '${declaration.owner}' is the domain's owner; an owner is not also a reader`);
+    }
+    const external = declaration.rows.from === "external" ? (({ from: _, ...database }) => database)(declaration.rows) : undefined;
+    const trinoSchema = declaration.schema ?? (declaration.engine === "postgresql" ? "public" : (external?.database ?? declaration.name));
+    if (declaration.engine === "mariadb" && trinoSchema !== (external?.database ?? declaration.name)) {
+        throw new DeclarationError(file, `schema: a MariaDB domain's tables are in its database '${external?.database ?? declaration.name}', so the schema cannot be '${trinoSchema}'`);
+    }
+    return {
+        name: declaration.name,
+        description: declaration.description,
+        owner: declaration.owner,
+        engine: declaration.engine,
+        trinoSchema,
+        tables: declaration.tables.map(table => ({
+            name: table.name,
+            file: `${table.name}.csv`,
+            columns: table.columns.map(({ name, type }) => ({ name, type })),
+            primaryKey: table.primaryKey!,
+            piiColumns: table.pii,
+        })),
+        readers: declaration.readers,
+        ...(external ? { external } : {}),
+        file,
+    };
+}
+
+/** Checks what no single declaration can: names, owners, readers and tables across the mesh. */
+export function checkDomainsTogether(domains: DomainSpec[]): void {
+    const seen = new Map<string, string>();
+    const claim = (key: string, file: string, what: string) => {
+        const first = seen.get(key);
+        if (first !== undefined) {
+            throw new DeclarationError(file, `${what} (already declared in ${first})`);
+        }
+        seen.set(key, file);
+    };
+    for (const domain of domains) {
+        claim(`domain:${domain.name}`, domain.file, `name: duplicate domain name '${domain.name}'`);
+        claim(`user:${domain.owner}`, domain.file, `owner: '${domain.owner}' already owns a domain`);
+        // Every managed table is a file of the same name in a data folder, so table names are unique across the mesh.
+        domain.tables.forEach((table, index) => claim(`table:${table.name}`, domain.file, `tables[${index}].name: duplicate table name '${table.name}'`));
+    }
+    const owners = new Map(domains.map(d => [d.owner, d]));
+    for (const domain of domains) {
+        domain.readers.forEach((reader, index) => {
+            const owned = owners.get(reader);
+            if (owned) {
+                throw new DeclarationError(domain.file, `readers[${index}]: '${reader}' is the owner of domain '${owned.name}'; an owner is not also a reader`);
+            }
+        });
+    }
+}
+
+/** Every declaration in a folder (`*.yaml`, `*.yml`), in file-name order, validated alone and together. */
+export function loadDomainDeclarations(dir: string): DomainSpec[] {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+        throw new Error(`domain declarations: '${dir}' does not exist or is not a folder`);
+    }
+    const files = fs
+        .readdirSync(dir)
+        .filter(name => /\.ya?ml$/.test(name))
+        .sort();
+    if (files.length === 0) {
+        throw new Error(`domain declarations: '${dir}' holds no .yaml file`);
+    }
+    const domains = files.map(name => {
+        const file = path.join(dir, name);
+        return parseDomainDeclaration(fs.readFileSync(file, "utf8"), file);
+    });
+    checkDomainsTogether(domains);
+    return domains;
+}
+
+/** The project's domains, from its `domains/` folder. */
+export const DOMAINS: readonly DomainSpec[] = loadDomainDeclarations(DOMAINS_DIR);
+
+/** The domains whose servers and rows the stack creates. */
+export const MANAGED_DOMAINS: readonly DomainSpec[] = DOMAINS.filter(d => !d.external);
 
 export function domainByName(name: string): DomainSpec {
     const domain = DOMAINS.find(d => d.name === name);
     if (!domain) {
-        throw new Error(`unknown domain '${name}'; known domains: ${DOMAINS.map(d => d.name).join(", ")}`);
+        throw new Error(`unknown domain '${name}'; declared domains: ${DOMAINS.map(d => d.name).join(", ")}`);
     }
     return domain;
+}
+
+/** A table of a domain, by name. */
+export function tableOf(domain: DomainSpec, name: string): TableSpec {
+    const table = domain.tables.find(t => t.name === name);
+    if (!table) {
+        throw new Error(`domain '${domain.name}' declares no table '${name}' (${domain.tables.map(t => t.name).join(", ")})`);
+    }
+    return table;
+}
+
+/** A jaffle_shop domain's table, named as its domain is (customers.customers): what the check and the generator read. */
+export function jaffleTable(name: string): TableSpec {
+    return tableOf(domainByName(name), name);
 }

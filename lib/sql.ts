@@ -1,4 +1,4 @@
-import { ColumnType, DomainSpec, Engine } from "./domains";
+import { ColumnType, Engine, TableSpec } from "./domains";
 
 /** Who may do what in a domain database: its owner loads and owns the data, the reader only selects. */
 export interface DomainAccessSpec {
@@ -8,7 +8,7 @@ export interface DomainAccessSpec {
     ownerPassword: string;
     readerUser: string;
     readerPassword: string;
-    domain: DomainSpec;
+    tables: TableSpec[];
 }
 
 export function quoteIdentifier(engine: Engine, name: string): string {
@@ -33,12 +33,12 @@ const COLUMN_TYPES: Record<Engine, Record<ColumnType, string>> = {
     mariadb: { integer: "BIGINT", text: "VARCHAR(1024)", date: "DATE" },
 };
 
-/** The domain table's DDL; the first column is the primary key. */
-export function createTableSql(engine: Engine, domain: DomainSpec): string {
+/** A domain table's DDL, as declared: every column NOT NULL, the primary key its own. */
+export function createTableSql(engine: Engine, table: TableSpec): string {
     const q = (n: string) => quoteIdentifier(engine, n);
-    const columns = domain.columns.map((c, i) => `${q(c.name)} ${COLUMN_TYPES[engine][c.type]}${i === 0 ? " PRIMARY KEY" : " NOT NULL"}`);
+    const columns = table.columns.map(c => `${q(c.name)} ${COLUMN_TYPES[engine][c.type]}${c.name === table.primaryKey ? " PRIMARY KEY" : " NOT NULL"}`);
     const suffix = engine === "mariadb" ? " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin" : "";
-    return `CREATE TABLE IF NOT EXISTS ${q(domain.table)} (${columns.join(", ")})${suffix}`;
+    return `CREATE TABLE IF NOT EXISTS ${q(table.name)} (${columns.join(", ")})${suffix}`;
 }
 
 /**
@@ -70,7 +70,6 @@ export function createPostgresDatabaseSql(database: string, owner?: string): { e
 
 export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; database: string[] } {
     const q = (n: string) => quoteIdentifier(spec.engine, n);
-    const table = q(spec.domain.table);
     if (spec.engine === "postgresql") {
         return {
             server: [...postgresLoginSql(spec.ownerUser, spec.ownerPassword), ...postgresLoginSql(spec.readerUser, spec.readerPassword)],
@@ -81,9 +80,11 @@ export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; dat
                 `GRANT CONNECT ON DATABASE ${q(spec.database)} TO ${q(spec.readerUser)}`,
                 `GRANT USAGE, CREATE ON SCHEMA public TO ${q(spec.ownerUser)}`,
                 `GRANT USAGE ON SCHEMA public TO ${q(spec.readerUser)}`,
-                createTableSql(spec.engine, spec.domain),
-                `ALTER TABLE ${table} OWNER TO ${q(spec.ownerUser)}`,
-                `GRANT SELECT ON ${table} TO ${q(spec.readerUser)}`,
+                ...spec.tables.flatMap(table => [
+                    createTableSql(spec.engine, table),
+                    `ALTER TABLE ${q(table.name)} OWNER TO ${q(spec.ownerUser)}`,
+                    `GRANT SELECT ON ${q(table.name)} TO ${q(spec.readerUser)}`,
+                ]),
             ],
         };
     }
@@ -98,7 +99,7 @@ export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; dat
             `ALTER USER ${account(spec.readerUser)} IDENTIFIED BY ${quoteLiteral("mariadb", spec.readerPassword)}`,
             `GRANT ALL PRIVILEGES ON ${db}.* TO ${account(spec.ownerUser)}`,
         ],
-        database: [createTableSql(spec.engine, spec.domain), `GRANT SELECT ON ${db}.${table} TO ${account(spec.readerUser)}`],
+        database: spec.tables.flatMap(table => [createTableSql(spec.engine, table), `GRANT SELECT ON ${db}.${q(table.name)} TO ${account(spec.readerUser)}`]),
     };
 }
 
@@ -107,12 +108,12 @@ export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; dat
  * PostgreSQL's COPY FROM STDIN, MariaDB's LOAD DATA LOCAL INFILE. Both read a quoted empty field as
  * an empty text, and MariaDB, with no escape character, takes backslashes as they are.
  */
-export function bulkLoadSql(engine: Engine, domain: DomainSpec): string {
+export function bulkLoadSql(engine: Engine, table: TableSpec): string {
     const q = (n: string) => quoteIdentifier(engine, n);
-    const columns = domain.columns.map(c => q(c.name)).join(", ");
+    const columns = table.columns.map(c => q(c.name)).join(", ");
     return engine === "postgresql"
-        ? `COPY ${q(domain.table)} (${columns}) FROM STDIN WITH (FORMAT csv)`
-        : `LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE ${q(domain.table)} CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n' (${columns})`;
+        ? `COPY ${q(table.name)} (${columns}) FROM STDIN WITH (FORMAT csv)`
+        : `LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE ${q(table.name)} CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n' (${columns})`;
 }
 
 /** The two Iceberg JDBC catalog tables (schema V1, which includes views' iceberg_type). */

@@ -45,19 +45,19 @@ export interface DomainSetupRequest {
     component: string;
     server: DatabaseServer;
     domain: DomainSpec;
-    /** The domain owner, who owns and loads the table. */
+    /** The domain owner, who owns and loads the tables. */
     owner: Credentials;
     /** The read-only user Trino connects as. */
     reader: Credentials;
     source: DataSource;
-    /** Changes exactly when the data changes; a new value reloads the table. */
+    /** Changes exactly when the domain's data changes; a new value reloads its tables. */
     fingerprint: string;
 }
 
 export interface DomainSetup {
     database: pulumi.Output<string>;
-    /** Rows the domain's table holds after the load, counted there; undefined when manifests are only rendered. */
-    rowCount: pulumi.Output<number | undefined>;
+    /** Rows each of the domain's tables holds after the load, counted there; undefined when manifests are only rendered. */
+    rowCounts: pulumi.Output<Record<string, number> | undefined>;
     /** Created when the domain's database, users, table and rows are in place; its id resolves then. */
     resource: pulumi.CustomResource;
 }

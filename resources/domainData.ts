@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { bulkLoadCsv, DataSource, domainRows } from "../lib/dataset";
-import { DomainSpec, Engine } from "../lib/domains";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { bulkLoadCsv, DataSource, tableRows } from "../lib/dataset";
+import { Engine, TableSpec } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { bulkLoadSql, createPostgresDatabaseSql, domainAccessSql, quoteIdentifier } from "../lib/sql";
 import { inputsDiff } from "./inputs";
@@ -38,7 +41,7 @@ interface Session {
     close(): Promise<void>;
 }
 
-async function connect(endpoint: Endpoint, credentials: Credentials, database: string | undefined): Promise<Session> {
+export async function connect(endpoint: Endpoint, credentials: Credentials, database: string | undefined): Promise<Session> {
     const forward: PortForward | undefined = endpoint.tunnel ? await openPortForward(endpoint.tunnel) : undefined;
     const host = forward ? "127.0.0.1" : endpoint.host;
     const port = forward ? forward.localPort : endpoint.port;
@@ -91,7 +94,7 @@ interface AccessInputs extends Endpoint {
     database: string;
     owner: Credentials;
     reader: Credentials;
-    domain: DomainSpec;
+    tables: TableSpec[];
 }
 
 async function applyAccess(inputs: AccessInputs): Promise<void> {
@@ -102,7 +105,7 @@ async function applyAccess(inputs: AccessInputs): Promise<void> {
         ownerPassword: inputs.owner.password,
         readerUser: inputs.reader.user,
         readerPassword: inputs.reader.password,
-        domain: inputs.domain,
+        tables: inputs.tables,
     });
     const server = await connect(inputs, inputs.admin, undefined);
     try {
@@ -152,10 +155,10 @@ export interface DomainAccessArgs {
     database: pulumi.Input<string>;
     owner: CredentialsInput;
     reader: CredentialsInput;
-    domain: pulumi.Input<DomainSpec>;
+    tables: pulumi.Input<TableSpec[]>;
 }
 
-/** The domain's database, its owner and read-only users, and its table. */
+/** The domain's database, its owner and read-only users, and its tables. */
 export class DomainAccess extends pulumi.dynamic.Resource {
     public readonly database!: pulumi.Output<string>;
 
@@ -167,38 +170,45 @@ export class DomainAccess extends pulumi.dynamic.Resource {
 export interface LoadInputs extends Endpoint {
     owner: Credentials;
     database: string;
-    domain: DomainSpec;
+    /** The domain's name, for messages. */
+    domainName: string;
+    tables: TableSpec[];
     source: DataSource;
     fingerprint: string;
 }
 
 /**
- * Replaces the table's rows with the source's rows in one transaction, through the engine's bulk
+ * Replaces the tables' rows with the source's rows in one transaction, through the engine's bulk
  * loader with the rows streamed as they are read: readers see either the old rows or all the new
- * ones, and a failure part way leaves the old rows in place.
+ * ones, and a failure part way leaves the old rows in place. Returns each table's row count.
  */
-export async function loadRows(inputs: LoadInputs): Promise<number> {
+export async function loadRows(inputs: LoadInputs): Promise<Record<string, number>> {
     const session = await connect(inputs, inputs.owner, inputs.database);
-    const table = quoteIdentifier(inputs.engine, inputs.domain.table);
-    let sent = -1;
+    const sent: Record<string, number> = {};
+    let loading = inputs.tables[0]?.name;
     try {
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
-        await session.run(`DELETE FROM ${table}`);
-        const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, inputs.domain), bulkLoadCsv(domainRows(inputs.domain, inputs.source), rows => (sent = rows)));
-        if (taken !== sent) {
-            throw new Error(`${sent} rows sent, but the engine took ${taken}`);
+        for (const table of inputs.tables) {
+            loading = table.name;
+            await session.run(`DELETE FROM ${quoteIdentifier(inputs.engine, table.name)}`);
+            const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, table), bulkLoadCsv(tableRows(table, inputs.source), rows => (sent[table.name] = rows)));
+            if (taken !== sent[table.name]) {
+                throw new Error(`${sent[table.name]} rows sent, but the engine took ${taken}`);
+            }
         }
         await session.run("COMMIT");
     } catch (e) {
         await session.run("ROLLBACK").catch(() => undefined);
         await session.close();
-        throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table} failed, nothing was changed: ${(e as Error).message}`);
+        throw new Error(`loading ${inputs.domainName}.${loading} failed, nothing was changed: ${(e as Error).message}`);
     }
     try {
-        // The row count reported is what the table holds after the commit, not what was sent.
-        const stored = await countRows(session, table);
-        if (stored !== sent) {
-            throw new Error(`loading ${inputs.domain.name}.${inputs.domain.table}: ${sent} rows sent, but the table holds ${stored}`);
+        // The row counts reported are what the tables hold after the commit, not what was sent.
+        const stored = await countRows(session, inputs);
+        for (const table of inputs.tables) {
+            if (stored[table.name] !== sent[table.name]) {
+                throw new Error(`loading ${inputs.domainName}.${table.name}: ${sent[table.name]} rows sent, but the table holds ${stored[table.name]}`);
+            }
         }
         return stored;
     } finally {
@@ -206,38 +216,80 @@ export async function loadRows(inputs: LoadInputs): Promise<number> {
     }
 }
 
-async function countRows(session: Session, table: string): Promise<number> {
-    return Number(await session.scalar(`SELECT count(*) FROM ${table}`));
+async function countRows(session: Session, inputs: LoadInputs): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    for (const table of inputs.tables) {
+        counts[table.name] = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdentifier(inputs.engine, table.name)}`));
+    }
+    return counts;
 }
 
-/** The rows the table holds now, the owner's own writes included. */
-async function storedRows(inputs: LoadInputs): Promise<number> {
+/** The rows the tables hold now, the owner's own writes included. */
+async function storedRows(inputs: LoadInputs): Promise<Record<string, number>> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     try {
-        return await countRows(session, quoteIdentifier(inputs.engine, inputs.domain.table));
+        return await countRows(session, inputs);
     } finally {
         await session.close();
     }
 }
 
 /**
- * What makes a load replace the table's rows: new data, or a table or database of another shape or
+ * What makes a load replace the tables' rows: new data, or tables or a database of another shape or
  * name. A new address, port or password for the same server keeps the rows, and with them whatever
  * the domain's owner wrote directly: the update only counts them.
  */
-const RELOADING_INPUTS: (keyof LoadInputs)[] = ["fingerprint", "domain", "database", "engine"];
+const RELOADING_INPUTS: (keyof LoadInputs)[] = ["fingerprint", "tables", "database", "engine"];
+
+/** The state a load saved before domains were declared: one table, its first column the primary key. */
+interface SingleTableLoadState {
+    domain: { name: string; table: string; file: string; columns: TableSpec["columns"]; piiColumns: string[] };
+}
+
+/** The files the data fingerprint covered before each domain had its own: the three jaffle_shop tables. */
+const FILES_FINGERPRINTED_TOGETHER = ["customers.csv", "orders.csv", "payments.csv"];
+
+/** The fingerprint a data folder had when one fingerprint covered every domain's file. */
+function fingerprintTogether(dir: string): string | undefined {
+    const hash = crypto.createHash("sha256");
+    for (const file of FILES_FINGERPRINTED_TOGETHER) {
+        const full = path.join(dir, file);
+        if (!fs.existsSync(full)) {
+            return undefined;
+        }
+        hash.update(file).update("\0").update(fs.readFileSync(full)).update("\0");
+    }
+    return `files:${hash.digest("hex")}`;
+}
+
+/**
+ * A load saved before domains were declared, read as the declared tables it loaded. Its one
+ * fingerprint covered every domain's file; when the data folder still has that fingerprint, the
+ * data is what was loaded, so the first deployment after the upgrade keeps the rows.
+ */
+function asDeclaredTables(olds: Partial<LoadInputs> & Partial<SingleTableLoadState>, news: LoadInputs): Partial<LoadInputs> {
+    if (olds.tables || !olds.domain) {
+        return olds;
+    }
+    const { domain, ...rest } = olds;
+    const table: TableSpec = { name: domain.table, file: domain.file, columns: domain.columns, primaryKey: domain.columns[0].name, piiColumns: domain.piiColumns };
+    const sameData = news.source.kind === "files" && olds.fingerprint === fingerprintTogether(news.source.dir);
+    return { ...rest, domainName: domain.name, tables: [table], fingerprint: sameData ? news.fingerprint : olds.fingerprint };
+}
 
 const loadProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: LoadInputs) {
-        const rowCount = await loadRows(inputs);
-        return { id: `${inputs.database}.${inputs.domain.table}`, outs: { ...inputs, rowCount } };
+        const rowCounts = await loadRows(inputs);
+        return { id: `${inputs.database}.${inputs.tables.map(t => t.name).join("+")}`, outs: { ...inputs, rowCounts } };
     },
     async diff(_id: string, olds: LoadInputs, news: LoadInputs) {
-        // A reload replaces the table's rows, and `pulumi preview` says so; protected domain data refuses it.
-        return inputsDiff(olds, news, RELOADING_INPUTS);
+        // A reload replaces the tables' rows, and `pulumi preview` says so; protected domain data refuses it.
+        const diff = inputsDiff(asDeclaredTables(olds, news), news, RELOADING_INPUTS);
+        // A load saved with one table's count is updated, which counts each table's rows again.
+        return (olds as { rowCounts?: unknown }).rowCounts === undefined ? { ...diff, changes: true } : diff;
     },
     async update(_id: string, _olds: LoadInputs, news: LoadInputs) {
-        return { outs: { ...news, rowCount: await storedRows(news) } };
+        return { outs: { ...news, rowCounts: await storedRows(news) } };
     },
 };
 
@@ -249,17 +301,19 @@ export interface DomainDataLoadArgs {
     tunnel?: pulumi.Input<KubeTunnel>;
     owner: CredentialsInput;
     database: pulumi.Input<string>;
-    domain: pulumi.Input<DomainSpec>;
+    domainName: pulumi.Input<string>;
+    tables: pulumi.Input<TableSpec[]>;
     source: pulumi.Input<DataSource>;
-    /** Changes exactly when the data changes; a new value reloads the table. */
+    /** Changes exactly when the domain's data changes; a new value reloads its tables. */
     fingerprint: pulumi.Input<string>;
 }
 
-/** The domain table's rows, loaded from CSV files or the synthetic generator. */
+/** The domain tables' rows, loaded from CSV files or the synthetic generator. */
 export class DomainDataLoad extends pulumi.dynamic.Resource {
-    public readonly rowCount!: pulumi.Output<number>;
+    /** Rows each table holds after the load, counted there. */
+    public readonly rowCounts!: pulumi.Output<Record<string, number>>;
 
     constructor(name: string, args: DomainDataLoadArgs, opts?: pulumi.CustomResourceOptions) {
-        super(loadProvider, name, { ...args, rowCount: undefined }, { ...opts, additionalSecretOutputs: ["owner"] }, "datamesh", "DomainDataLoad");
+        super(loadProvider, name, { ...args, rowCounts: undefined }, { ...opts, additionalSecretOutputs: ["owner"] }, "datamesh", "DomainDataLoad");
     }
 }

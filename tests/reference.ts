@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseCsv } from "../lib/csv";
 import { readDomainFile } from "../lib/dataset";
-import { domainByName } from "../lib/domains";
+import { jaffleTable } from "../lib/domains";
 
 /*
  * An independent model of the insights, computed in TypeScript straight from the domain CSVs, so
@@ -23,9 +23,9 @@ export function centsToDollars(cents: bigint): string {
 }
 
 export function referenceInsights(dataDir: string): { dim_customers: TextTable; fct_orders: TextTable } {
-    const customers = readDomainFile(domainByName("customers"), dataDir);
-    const orders = readDomainFile(domainByName("orders"), dataDir);
-    const payments = readDomainFile(domainByName("payments"), dataDir);
+    const customers = readDomainFile(jaffleTable("customers"), dataDir);
+    const orders = readDomainFile(jaffleTable("orders"), dataDir);
+    const payments = readDomainFile(jaffleTable("payments"), dataDir);
 
     const paymentsByOrder = new Map<number, { method: string; cents: bigint }[]>();
     for (const [, orderId, method, amount] of payments) {

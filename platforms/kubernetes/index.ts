@@ -72,7 +72,7 @@ export class KubernetesPlatform implements Platform {
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
         if (!this.cluster.target) {
             // A render writes manifests only; rows are loaded by a live deploy.
-            return { database: pulumi.output(request.domain.name), rowCount: pulumi.output(undefined), resource: request.server.resource as pulumi.CustomResource };
+            return { database: pulumi.output(request.domain.name), rowCounts: pulumi.output(undefined), resource: request.server.resource as pulumi.CustomResource };
         }
         return domainSetupOverTcp(name, request, opts);
     }

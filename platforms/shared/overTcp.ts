@@ -24,7 +24,7 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             database: domain.name,
             owner: request.owner,
             reader: request.reader,
-            domain,
+            tables: domain.tables,
         },
         { ...opts, dependsOn: [server.resource] },
     );
@@ -38,13 +38,14 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             owner: request.owner,
             // Known before the access step runs, so that a preview can tell a reload from a restart.
             database: domain.name,
-            domain,
+            domainName: domain.name,
+            tables: domain.tables,
             source: request.source,
             fingerprint: request.fingerprint,
         },
         { ...opts, dependsOn: [access] },
     );
-    return { database: access.database, rowCount: load.rowCount, resource: load };
+    return { database: access.database, rowCounts: load.rowCounts, resource: load };
 }
 
 export function metastoreSetupOverTcp(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource {

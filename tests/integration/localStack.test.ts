@@ -8,7 +8,7 @@ import { runCheckStatement } from "../../resources/insightsCheck";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { formatCsvField } from "../../lib/csv";
 import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
-import { domainByName, DOMAINS } from "../../lib/domains";
+import { DOMAINS, jaffleTable } from "../../lib/domains";
 import { domainAccessSql, icebergMetastoreSql } from "../../lib/sql";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
@@ -201,7 +201,7 @@ describe("the local stack, deployed for real", () => {
         };
         const mariadbAdmin = await mysql.createConnection({ host: orders.host, port: orders.port, ...admin("orders-server") });
         try {
-            const spec = { engine: "mariadb" as const, database: "awkward", ownerUser: "awkward_owner", ownerPassword: AWKWARD_PASSWORD, readerUser: "awkward_reader", readerPassword: AWKWARD_PASSWORD, domain: domainByName("orders") };
+            const spec = { engine: "mariadb" as const, database: "awkward", ownerUser: "awkward_owner", ownerPassword: AWKWARD_PASSWORD, readerUser: "awkward_reader", readerPassword: AWKWARD_PASSWORD, tables: [jaffleTable("orders")] };
             for (const sql of domainAccessSql(spec).server) {
                 await mariadbAdmin.query(sql);
             }
@@ -691,8 +691,8 @@ describe("the local stack, deployed for real", () => {
         const scale = 30;
         const csvDir = path.join(mesh.projectDir, "synthetic-as-csv");
         fs.mkdirSync(csvDir);
-        for (const domain of DOMAINS) {
-            writeCsv(path.join(csvDir, domain.file), [domain.columns.map(c => c.name), ...syntheticRows(domain, scale)]);
+        for (const table of DOMAINS.flatMap(d => d.tables)) {
+            writeCsv(path.join(csvDir, table.file), [table.columns.map(c => c.name), ...syntheticRows(table, scale)]);
         }
         await mesh.stack.removeConfig("datamesh:dataDir");
         await mesh.stack.setConfig("datamesh:scale", { value: String(scale) });

@@ -34,7 +34,9 @@ describe("loadConfig", () => {
             insightsSchema: "jaffle_shop",
             dataSource: { kind: "files", dir: CANONICAL_DATA_DIR },
         });
-        expect(config.dataFingerprint).toMatch(/^files:[0-9a-f]{64}$/);
+        expect(config.dataFingerprint).toMatch(/^[0-9a-f]{64}$/);
+        expect(Object.keys(config.domainFingerprints)).toEqual(["customers", "orders", "payments"]);
+        Object.values(config.domainFingerprints).forEach(fingerprint => expect(fingerprint).toMatch(/^files:[0-9a-f]{64}$/));
         expect(config.cacheDir).toBe(path.join(os.homedir(), ".cache", "datamesh"));
     });
 
@@ -85,7 +87,10 @@ describe("loadConfig", () => {
     });
 
     it("reads a scale as a synthetic data source", () => {
-        expect(loadConfig({ scale: "12" }, context)).toMatchObject({ dataSource: { kind: "synthetic", scale: 12 }, dataFingerprint: "synthetic:v1:scale=12" });
+        expect(loadConfig({ scale: "12" }, context)).toMatchObject({
+            dataSource: { kind: "synthetic", scale: 12 },
+            domainFingerprints: { customers: "synthetic:v1:scale=12", orders: "synthetic:v1:scale=12", payments: "synthetic:v1:scale=12" },
+        });
     });
 
     it("resolves relative folders against the project", () => {
@@ -143,7 +148,7 @@ describe("loadConfig", () => {
         const dir = makeTempDir("config");
         fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "customers.csv"), path.join(dir, "customers.csv"));
         fs.copyFileSync(path.join(CANONICAL_DATA_DIR, "orders.csv"), path.join(dir, "orders.csv"));
-        expect(error({ dataDir: dir })).toBe(`invalid configuration:\ndatamesh:dataDir: data folder '${dir}' is missing '${path.join(dir, "payments.csv")}'`);
+        expect(error({ dataDir: dir })).toBe(`invalid configuration:\ndatamesh:dataDir: data folder '${dir}' is missing '${path.join(dir, "payments.csv")}' (domain payments)`);
     });
 
     it("rejects a certificate that does not cover the host clients use, naming the key and the host", () => {

@@ -3,11 +3,11 @@ import * as path from "path";
 import { makeTempDir } from "./tempDirs";
 import * as crypto from "crypto";
 import { bulkLoadCsv, CANONICAL_DATA_DIR, domainFileRows, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
-import { domainByName, DOMAINS } from "../../lib/domains";
+import { jaffleTable, DOMAINS } from "../../lib/domains";
 
-const customers = domainByName("customers");
-const orders = domainByName("orders");
-const payments = domainByName("payments");
+const customers = jaffleTable("customers");
+const orders = jaffleTable("orders");
+const payments = jaffleTable("payments");
 
 function tempDataDir(files: Record<string, string>): string {
     const dir = makeTempDir("data");
@@ -54,20 +54,21 @@ describe("domain CSV validation", () => {
 
     it("reports a missing file of a data folder by name", () => {
         const dir = tempDataDir({ "customers.csv": "id,first_name,last_name,email\n" });
-        expect(() => validateDataDir(dir)).toThrow(`data folder '${dir}' is missing '${path.join(dir, "orders.csv")}', '${path.join(dir, "payments.csv")}'`);
+        expect(() => validateDataDir(dir, DOMAINS)).toThrow(`data folder '${dir}' is missing '${path.join(dir, "orders.csv")}' (domain orders), '${path.join(dir, "payments.csv")}' (domain payments)`);
     });
 
-    it("fingerprints a data folder by content", () => {
+    it("fingerprints each domain by its own files' content, so that new payments reload only payments", () => {
         const files = {
             "customers.csv": "id,first_name,last_name,email\n1,A,B,a@b\n",
             "orders.csv": "id,user_id,order_date,status\n1,1,2018-01-01,placed\n",
             "payments.csv": "id,order_id,payment_method,amount\n1,1,coupon,1234\n",
         };
-        const a = validateDataDir(tempDataDir(files));
-        const b = validateDataDir(tempDataDir(files));
-        const c = validateDataDir(tempDataDir({ ...files, "payments.csv": "id,order_id,payment_method,amount\n1,1,coupon,1235\n" }));
-        expect(a).toBe(b);
-        expect(a).not.toBe(c);
+        const a = validateDataDir(tempDataDir(files), DOMAINS);
+        const b = validateDataDir(tempDataDir(files), DOMAINS);
+        const c = validateDataDir(tempDataDir({ ...files, "payments.csv": "id,order_id,payment_method,amount\n1,1,coupon,1235\n" }), DOMAINS);
+        expect(a).toEqual(b);
+        expect(c.payments).not.toBe(a.payments);
+        expect({ ...c, payments: a.payments }).toEqual(a);
     });
 });
 
@@ -95,12 +96,14 @@ describe("a data folder read as a stream", () => {
         expect(() => [...domainFileRows(customers, dir)]).toThrow(`${path.join(dir, "customers.csv")}:50002: duplicate id 50000 (first on line 50001)`);
     });
 
-    it("fingerprints a folder by its bytes, as before it was streamed", () => {
-        const hash = crypto.createHash("sha256");
+    it("fingerprints a domain by its files' bytes, as when they were read whole", () => {
         for (const domain of DOMAINS) {
-            hash.update(domain.file).update("\0").update(fs.readFileSync(path.join(CANONICAL_DATA_DIR, domain.file))).update("\0");
+            const hash = crypto.createHash("sha256");
+            for (const table of domain.tables) {
+                hash.update(table.file).update("\0").update(fs.readFileSync(path.join(CANONICAL_DATA_DIR, table.file))).update("\0");
+            }
+            expect(validateDataDir(CANONICAL_DATA_DIR, DOMAINS)[domain.name]).toBe(`files:${hash.digest("hex")}`);
         }
-        expect(validateDataDir(CANONICAL_DATA_DIR)).toBe(`files:${hash.digest("hex")}`);
     });
 });
 
@@ -136,8 +139,14 @@ describe("synthetic data", () => {
     });
 
     it("fingerprints by scale", () => {
-        expect(fingerprintDataSource({ kind: "synthetic", scale: 3 })).toBe("synthetic:v1:scale=3");
-        expect(DOMAINS.map(d => d.name)).toEqual(["customers", "orders", "payments"]);
+        expect(fingerprintDataSource({ kind: "synthetic", scale: 3 }, DOMAINS)).toEqual({ customers: "synthetic:v1:scale=3", orders: "synthetic:v1:scale=3", payments: "synthetic:v1:scale=3" });
+    });
+
+    it("refuses a domain whose tables it cannot generate, naming the table and its declaration", () => {
+        const shipping = { ...DOMAINS[0], name: "shipping", file: "domains/shipping.yaml", tables: [{ ...DOMAINS[0].tables[0], name: "shipments", file: "shipments.csv" }] };
+        expect(() => fingerprintDataSource({ kind: "synthetic", scale: 3 }, [...DOMAINS, shipping])).toThrow(
+            "the synthetic generator (datamesh:scale) has no rows for shipping.shipments (domains/shipping.yaml); it knows customers, orders, payments",
+        );
     });
 });
 
@@ -151,9 +160,9 @@ describe("CSV for the engines' bulk loaders", () => {
 
     it("streams a large source in chunks of about 64 KiB, never as one piece", () => {
         let counted: number | undefined;
-        const sizes = [...bulkLoadCsv(syntheticRows(domainByName("payments"), 100), rows => (counted = rows))].map(chunk => chunk.length);
+        const sizes = [...bulkLoadCsv(syntheticRows(jaffleTable("payments"), 100), rows => (counted = rows))].map(chunk => chunk.length);
         expect(sizes.length).toBeGreaterThan(3);
         expect(Math.max(...sizes)).toBeLessThan(70 * 1024);
-        expect(counted).toBe([...syntheticRows(domainByName("payments"), 100)].length);
+        expect(counted).toBe([...syntheticRows(jaffleTable("payments"), 100)].length);
     });
 });

@@ -1,4 +1,4 @@
-import { domainByName } from "../../lib/domains";
+import { jaffleTable } from "../../lib/domains";
 import { bulkLoadSql, createTableSql, domainAccessSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
@@ -8,15 +8,15 @@ const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
     ownerPassword: "o'wner",
     readerUser: `${domain}_trino`,
     readerPassword: "reader",
-    domain: domainByName(domain),
+    tables: [jaffleTable(domain)],
 });
 
 describe("domain SQL", () => {
     it("creates the table with a primary key and exact integer cents", () => {
-        expect(createTableSql("postgresql", domainByName("payments"))).toBe(
+        expect(createTableSql("postgresql", jaffleTable("payments"))).toBe(
             'CREATE TABLE IF NOT EXISTS "payments" ("id" BIGINT PRIMARY KEY, "order_id" BIGINT NOT NULL, "payment_method" TEXT NOT NULL, "amount" BIGINT NOT NULL)',
         );
-        expect(createTableSql("mariadb", domainByName("orders"))).toMatchSnapshot();
+        expect(createTableSql("mariadb", jaffleTable("orders"))).toMatchSnapshot();
     });
 
     it("gives the Trino reader SELECT on the domain table and nothing more (PostgreSQL)", () => {
@@ -64,8 +64,8 @@ describe("domain SQL", () => {
     });
 
     it("loads through each engine's own bulk loader, naming the columns in the CSV's order", () => {
-        expect(bulkLoadSql("postgresql", domainByName("orders"))).toBe('COPY "orders" ("id", "user_id", "order_date", "status") FROM STDIN WITH (FORMAT csv)');
-        expect(bulkLoadSql("mariadb", domainByName("orders"))).toBe(
+        expect(bulkLoadSql("postgresql", jaffleTable("orders"))).toBe('COPY "orders" ("id", "user_id", "order_date", "status") FROM STDIN WITH (FORMAT csv)');
+        expect(bulkLoadSql("mariadb", jaffleTable("orders"))).toBe(
             "LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE `orders` CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' (`id`, `user_id`, `order_date`, `status`)",
         );
     });

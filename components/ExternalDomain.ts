@@ -1,0 +1,88 @@
+import * as pulumi from "@pulumi/pulumi";
+import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
+import { DomainSpec, Engine } from "../lib/domains";
+import { ExternalDatabaseProbe } from "../resources/externalDatabase";
+
+export interface ExternalDomainArgs {
+    /** The domain's declaration; its `external` part says where the database is and who reads it. */
+    domain: DomainSpec;
+    /** The read-only user's password, from the configuration key the declaration names (secret). */
+    password: pulumi.Input<string>;
+}
+
+/**
+ * A domain whose database its team already runs. The stack creates no server, user or table and
+ * loads no rows: it checks that the database answers with the declared tables, then gives Trino a
+ * catalog for it. The same access rules govern it as a managed domain, so the insights and the
+ * check read it the same way.
+ */
+export class ExternalDomain extends pulumi.ComponentResource {
+    public readonly engine: pulumi.Output<Engine>;
+    public readonly host: pulumi.Output<string>;
+    public readonly port: pulumi.Output<number>;
+    public readonly database: pulumi.Output<string>;
+    /** The read-only user Trino connects as; the domain's team owns it. */
+    public readonly user: pulumi.Output<string>;
+    /** That user's password (secret). */
+    public readonly password: pulumi.Output<string>;
+    public readonly tables: pulumi.Output<string[]>;
+    /** Rows each table held when the stack last read it. */
+    public readonly rowCounts: pulumi.Output<Record<string, number>>;
+    /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
+    public readonly trinoCatalog: pulumi.Output<CatalogSpec>;
+    /** The environment variable that carries the reader's password into Trino (secret). */
+    public readonly trinoEnv: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: ExternalDomainArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("datamesh:index:ExternalDomain", name, {}, opts);
+        const { domain } = args;
+        const external = domain.external;
+        if (!external) {
+            throw new Error(`${name}: domain '${domain.name}' (${domain.file}) is not declared external`);
+        }
+        const password = pulumi.secret(args.password);
+        const probe = new ExternalDatabaseProbe(
+            `${name}-probe`,
+            {
+                domainName: domain.name,
+                engine: domain.engine,
+                host: external.host,
+                port: external.port,
+                database: external.database,
+                schema: domain.trinoSchema,
+                reader: { user: external.user, password },
+                tables: domain.tables,
+            },
+            { parent: this },
+        );
+
+        this.engine = pulumi.output(domain.engine);
+        this.host = pulumi.output(external.host);
+        this.port = pulumi.output(external.port);
+        this.database = pulumi.output(external.database);
+        this.user = pulumi.output(external.user);
+        this.password = password;
+        this.tables = pulumi.output(domain.tables.map(t => t.name));
+        this.rowCounts = probe.rowCounts;
+        const passwordEnv = catalogPasswordEnv(domain.name);
+        // Tied to the probe, so that Trino is configured for the domain only once its database answered.
+        this.trinoCatalog = probe.id.apply(
+            (): CatalogSpec =>
+                domain.engine === "postgresql"
+                    ? { kind: "postgresql", name: domain.name, host: external.host, port: external.port, database: external.database, user: external.user, passwordEnv }
+                    : { kind: "mariadb", name: domain.name, host: external.host, port: external.port, user: external.user, passwordEnv },
+        );
+        this.trinoEnv = pulumi.secret(password.apply(value => ({ [passwordEnv]: value })));
+
+        this.registerOutputs({
+            engine: this.engine,
+            host: this.host,
+            port: this.port,
+            database: this.database,
+            user: this.user,
+            password: this.password,
+            tables: this.tables,
+            rowCounts: this.rowCounts,
+        });
+    }
+}

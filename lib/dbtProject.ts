@@ -1,0 +1,114 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { DomainSpec, TRINO_COLUMN_TYPES } from "./domains";
+
+/*
+ * What the stack reads from the dbt project without running dbt: which models analysts may read,
+ * and whether the project's sources are the declared domains' tables. The declarations are the
+ * data products' contracts, and the sources' columns and data_types are what dbt's source contract
+ * check enforces against Trino on every build, so the two must agree before anything is deployed.
+ */
+
+/** A dbt project that disagrees with the declarations; the message names both files and the field. */
+export class DbtProjectError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "DbtProjectError";
+    }
+}
+
+interface YamlFile {
+    file: string;
+    document: any;
+}
+
+/** Every properties file under models/, parsed, in a stable order. */
+function modelPropertyFiles(projectDir: string): YamlFile[] {
+    const files: string[] = [];
+    const walk = (dir: string) => {
+        for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+            const full = path.join(dir, entry.name);
+            if (entry.isDirectory()) {
+                walk(full);
+            } else if (/\.ya?ml$/.test(entry.name)) {
+                files.push(full);
+            }
+        }
+    };
+    walk(path.join(projectDir, "models"));
+    return files.map(file => {
+        try {
+            return { file, document: parseYaml(fs.readFileSync(file, "utf8")) ?? {} };
+        } catch (e) {
+            throw new DbtProjectError(`${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+        }
+    });
+}
+
+/** The models whose properties declare `access: public` (under config or at the top): the marts analysts read. */
+export function publicModels(projectDir: string): string[] {
+    const models = modelPropertyFiles(projectDir).flatMap(({ document }) => (Array.isArray(document.models) ? document.models : []));
+    const names = models.filter((model: any) => (model.config?.access ?? model.access) === "public").map((model: any) => String(model.name));
+    if (names.length === 0) {
+        throw new DbtProjectError(`${path.join(projectDir, "models")}: no model declares access: public, so analysts would have nothing to read`);
+    }
+    return [...new Set(names)].sort();
+}
+
+/**
+ * Checks every dbt source against the declarations: a source is a declared domain, its tables are
+ * that domain's tables, and each lists every declared column with the type Trino reports for it
+ * and the same PII mark. A declared domain that no source names is allowed: no model reads it yet.
+ */
+export function checkSourcesAgainstDomains(projectDir: string, domains: readonly DomainSpec[]): void {
+    const problems: string[] = [];
+    for (const { file, document } of modelPropertyFiles(projectDir)) {
+        const sources: any[] = Array.isArray(document.sources) ? document.sources : [];
+        sources.forEach((source, sourceIndex) => {
+            const at = `${file}: sources[${sourceIndex}]`;
+            const domain = domains.find(d => d.name === source.name);
+            if (!domain) {
+                problems.push(`${at}.name: '${source.name}' is not a declared domain (${domains.map(d => d.name).join(", ")}); declare it in domains/${source.name}.yaml`);
+                return;
+            }
+            const tables: any[] = Array.isArray(source.tables) ? source.tables : [];
+            tables.forEach((table, tableIndex) => {
+                const tableAt = `${at}.tables[${tableIndex}]`;
+                const declared = domain.tables.find(t => t.name === (table.identifier ?? table.name));
+                if (!declared) {
+                    problems.push(`${tableAt}.name: '${table.name}' is not a table of domain '${domain.name}' (${domain.file} declares ${domain.tables.map(t => t.name).join(", ")})`);
+                    return;
+                }
+                const columns: any[] = Array.isArray(table.columns) ? table.columns : [];
+                for (const column of declared.columns) {
+                    const index = columns.findIndex(c => c?.name === column.name);
+                    const expectedType = TRINO_COLUMN_TYPES[column.type];
+                    if (index < 0) {
+                        problems.push(`${tableAt}.columns: column '${column.name}' of ${domain.file} is missing; add it with data_type: ${expectedType}`);
+                        continue;
+                    }
+                    const listed = columns[index];
+                    if (String(listed.data_type ?? "").toLowerCase() !== expectedType) {
+                        problems.push(`${tableAt}.columns[${index}].data_type: '${listed.data_type ?? ""}', but ${domain.file} declares ${column.name} as ${column.type}, which Trino reports as ${expectedType}`);
+                    }
+                    const markedPii = Boolean(listed.meta?.contains_pii ?? listed.config?.meta?.contains_pii);
+                    const declaredPii = declared.piiColumns.includes(column.name);
+                    if (markedPii !== declaredPii) {
+                        problems.push(
+                            `${tableAt}.columns[${index}].meta.contains_pii: ${markedPii}, but ${domain.file} ${declaredPii ? "declares" : "does not declare"} ${column.name} as PII`,
+                        );
+                    }
+                }
+                columns.forEach((listed, index) => {
+                    if (!declared.columns.some(c => c.name === listed?.name)) {
+                        problems.push(`${tableAt}.columns[${index}].name: '${listed?.name}' is not a column of ${domain.name}.${declared.name} in ${domain.file}`);
+                    }
+                });
+            });
+        });
+    }
+    if (problems.length > 0) {
+        throw new DbtProjectError(`the dbt project's sources disagree with the domain declarations:\n${problems.join("\n")}`);
+    }
+}
