@@ -6,6 +6,7 @@ import { selfSignedCertificate } from "../selfSigned";
 import { makeTempDir } from "./tempDirs";
 import { ConfigError, loadConfig, projectConfig } from "../../config";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
+import { DOMAINS, DomainSpec } from "../../lib/domains";
 
 const context = { stack: "dev", projectDir: "/project", env: {} as NodeJS.ProcessEnv };
 
@@ -177,5 +178,55 @@ describe("loadConfig", () => {
 describe("projectConfig", () => {
     it("keeps only this project's keys, without the namespace", () => {
         expect(projectConfig({ "datamesh:scale": "2", "aws:region": "x", "datamesh:platform": "local" })).toEqual({ scale: "2", platform: "local" });
+    });
+});
+
+describe("loadConfig with declared domains", () => {
+    const shipping: DomainSpec = {
+        ...DOMAINS[1],
+        name: "shipping",
+        owner: "shipping_owner",
+        trinoSchema: "shipping",
+        readers: ["logistics"],
+        file: "domains/shipping.yaml",
+        tables: [{ ...DOMAINS[1].tables[0], name: "shipments", file: "shipments.csv" }],
+    };
+    const loyalty: DomainSpec = {
+        ...DOMAINS[0],
+        name: "loyalty",
+        owner: "loyalty_owner",
+        readers: [],
+        file: "domains/loyalty.yaml",
+        tables: [{ ...DOMAINS[0].tables[0], name: "points", file: "points.csv", piiColumns: [] }],
+        external: { host: "db.example.com", port: 5432, database: "loyalty", user: "trino_reader", passwordKey: "loyaltyPassword" },
+    };
+    const withDomains = (domains: DomainSpec[]) => ({ ...context, domains });
+
+    it("gives a new managed domain the port after the metastore's, so that no existing server moves", () => {
+        const dir = makeTempDir("config-shipping");
+        for (const file of ["customers.csv", "orders.csv", "payments.csv"]) {
+            fs.copyFileSync(path.join(CANONICAL_DATA_DIR, file), path.join(dir, file));
+        }
+        fs.writeFileSync(path.join(dir, "shipments.csv"), "id,user_id,order_date,status\n1,1,2018-01-01,shipped\n");
+        const config = loadConfig({ dataDir: dir }, withDomains([...DOMAINS, shipping]));
+        expect(config.domainPorts).toEqual({ customers: 15430, orders: 15431, payments: 15432, shipping: 15434 });
+        expect(config.metastorePort).toBe(15433);
+        expect(config.readers).toEqual({ shipping: ["logistics"] });
+        expect(() => loadConfig({ dataDir: dir, trinoPort: "15434" }, withDomains([...DOMAINS, shipping]))).toThrow("datamesh:trinoPort: must not fall in the database ports basePort..basePort+4 (15430..15434)");
+    });
+
+    it("takes an external domain's password from the key its declaration names, and gives it no port or data", () => {
+        const config = loadConfig({ loyaltyPassword: "s3cret-reader" }, withDomains([...DOMAINS, loyalty]));
+        expect(config.externalPasswords).toEqual({ loyalty: "s3cret-reader" });
+        expect(Object.keys(config.domainPorts)).toEqual(["customers", "orders", "payments"]);
+        expect(Object.keys(config.domainFingerprints)).toEqual(["customers", "orders", "payments"]);
+        expect(() => loadConfig({}, withDomains([...DOMAINS, loyalty]))).toThrow(
+            "datamesh:loyaltyPassword: not set; external domain 'loyalty' (domains/loyalty.yaml) reads its password from it",
+        );
+    });
+
+    it("merges the readers a declaration names with those the configuration adds", () => {
+        const config = loadConfig({ readers: JSON.stringify({ shipping: ["finance", "logistics"] }), dataDir: CANONICAL_DATA_DIR }, withDomains([...DOMAINS, { ...shipping, tables: DOMAINS[1].tables }]));
+        expect(config.readers).toEqual({ shipping: ["logistics", "finance"] });
     });
 });

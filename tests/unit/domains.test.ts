@@ -1,0 +1,156 @@
+import * as fs from "fs";
+import * as path from "path";
+import { checkSourcesAgainstDomains, publicModels } from "../../lib/dbtProject";
+import { DOMAINS, DOMAINS_DIR, loadDomainDeclarations, parseDomainDeclaration } from "../../lib/domains";
+import { makeTempDir } from "./tempDirs";
+
+const SHIPPING = `name: shipping
+description: Parcels sent for orders.
+owner: shipping_owner
+engine: mariadb
+readers: [logistics]
+rows:
+  from: data
+tables:
+  - name: shipments
+    primaryKey: id
+    pii: [recipient]
+    columns:
+      - { name: id, type: integer }
+      - { name: order_id, type: integer }
+      - { name: recipient, type: text }
+      - { name: shipped_on, type: date }
+`;
+
+/** The shipping declaration with one line replaced, as a user's mistake would change it. */
+function shippingWith(from: string, to: string): string {
+    if (!SHIPPING.includes(from)) {
+        throw new Error(`the test's declaration has no '${from}'`);
+    }
+    return SHIPPING.replace(from, to);
+}
+
+const parse = (text: string) => parseDomainDeclaration(text, "domains/shipping.yaml");
+
+describe("a domain declaration", () => {
+    it("derives what the stack needs: the Trino schema, each table's file and primary key, its PII", () => {
+        expect(parse(SHIPPING)).toEqual({
+            name: "shipping",
+            description: "Parcels sent for orders.",
+            owner: "shipping_owner",
+            engine: "mariadb",
+            trinoSchema: "shipping",
+            readers: ["logistics"],
+            file: "domains/shipping.yaml",
+            tables: [
+                {
+                    name: "shipments",
+                    file: "shipments.csv",
+                    primaryKey: "id",
+                    piiColumns: ["recipient"],
+                    columns: [
+                        { name: "id", type: "integer" },
+                        { name: "order_id", type: "integer" },
+                        { name: "recipient", type: "text" },
+                        { name: "shipped_on", type: "date" },
+                    ],
+                },
+            ],
+        });
+    });
+
+    it("declares an existing database with its reader and the configuration key of its password", () => {
+        const external = parse(shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db.example.com\n  port: 3306\n  database: logistics\n  user: trino_reader\n  passwordKey: shippingPassword\n"));
+        expect(external.external).toEqual({ host: "db.example.com", port: 3306, database: "logistics", user: "trino_reader", passwordKey: "shippingPassword" });
+        // MariaDB's schema in Trino is the database, here the team's own.
+        expect(external.trinoSchema).toBe("logistics");
+    });
+
+    it.each([
+        ["an unknown engine", shippingWith("engine: mariadb", "engine: oracle"), "domains/shipping.yaml: engine: must be one of postgresql, mariadb"],
+        ["a table without a primary key", shippingWith("    primaryKey: id\n", ""), "domains/shipping.yaml: tables[0].primaryKey: table 'shipments' has no primary key"],
+        ["a primary key that is not a column", shippingWith("primaryKey: id", "primaryKey: shipment_id"), "tables[0].primaryKey: 'shipment_id' is not a column of table 'shipments'"],
+        ["a PII column that does not exist", shippingWith("pii: [recipient]", "pii: [recipient_email]"), "domains/shipping.yaml: tables[0].pii[0]: PII column 'recipient_email' is not a column of table 'shipments'"],
+        ["a reader that is also the owner", shippingWith("readers: [logistics]", "readers: [shipping_owner]"), "domains/shipping.yaml: readers: 'shipping_owner' is the domain's owner"],
+        ["an owner that is one of the stack's users", shippingWith("owner: shipping_owner", "owner: analyst"), "domains/shipping.yaml: owner: must not be one of the stack's own Trino users"],
+        ["an unknown column type", shippingWith("{ name: shipped_on, type: date }", "{ name: shipped_on, type: timestamp }"), "tables[0].columns[3].type: must be one of integer, text, date"],
+        ["a duplicate column", shippingWith("{ name: shipped_on, type: date }", "{ name: order_id, type: date }"), "tables[0].columns[3].name: duplicate column 'order_id'"],
+        ["an unknown field", shippingWith("owner: shipping_owner", "owner: shipping_owner\nteam: logistics"), 'domains/shipping.yaml: (the file): Unrecognized key: "team"'],
+        ["rows from nowhere", shippingWith("from: data", "from: s3"), "domains/shipping.yaml: rows"],
+        ["a name that is not the file's", shippingWith("name: shipping", "name: shipments"), "domains/shipping.yaml: name: 'shipments' must match the file's name ('shipping')"],
+        ["text that is not YAML", "name: [shipping", "domains/shipping.yaml: line 1: not valid YAML"],
+        ["an external domain without its password key", shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n"), "rows.passwordKey"],
+    ])("refuses %s, naming the file and the field", (_case, text, message) => {
+        expect(() => parse(text)).toThrow(message);
+    });
+});
+
+describe("the declarations together", () => {
+    function declarationsDir(files: Record<string, string>): string {
+        const dir = makeTempDir("datamesh-domains-");
+        for (const [name, text] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, name), text);
+        }
+        return dir;
+    }
+
+    it("are the project's three jaffle_shop domains, in file-name order", () => {
+        expect(DOMAINS.map(d => [d.name, d.engine, d.owner, d.tables.map(t => t.name)])).toEqual([
+            ["customers", "postgresql", "customers_owner", ["customers"]],
+            ["orders", "mariadb", "orders_owner", ["orders"]],
+            ["payments", "postgresql", "payments_owner", ["payments"]],
+        ]);
+        expect(DOMAINS[0].tables[0].piiColumns).toEqual(["email"]);
+        expect(DOMAINS.every(d => d.file.startsWith(DOMAINS_DIR))).toBe(true);
+    });
+
+    it("refuses a duplicate domain name, naming both files", () => {
+        const dir = declarationsDir({ "shipping.yaml": SHIPPING, "shipping.yml": SHIPPING.replace("shipping_owner", "parcels_owner").replace("shipments", "parcels") });
+        expect(() => loadDomainDeclarations(dir)).toThrow(`${path.join(dir, "shipping.yml")}: name: duplicate domain name 'shipping' (already declared in ${path.join(dir, "shipping.yaml")})`);
+    });
+
+    it("refuses a reader that owns another domain, and a table another domain declares", () => {
+        const returns = SHIPPING.replace(/shipping/g, "returns").replace("shipments", "returned_parcels");
+        const reading = declarationsDir({ "shipping.yaml": SHIPPING.replace("readers: [logistics]", "readers: [returns_owner]"), "returns.yaml": returns });
+        expect(() => loadDomainDeclarations(reading)).toThrow(`${path.join(reading, "shipping.yaml")}: readers[0]: 'returns_owner' is the owner of domain 'returns'`);
+        const sameTable = declarationsDir({ "shipping.yaml": SHIPPING, "returns.yaml": SHIPPING.replace(/shipping/g, "returns") });
+        expect(() => loadDomainDeclarations(sameTable)).toThrow("tables[0].name: duplicate table name 'shipments'");
+    });
+
+    it("refuses an empty or missing folder", () => {
+        expect(() => loadDomainDeclarations(declarationsDir({}))).toThrow("holds no .yaml file");
+        expect(() => loadDomainDeclarations("/nonexistent/domains")).toThrow("'/nonexistent/domains' does not exist");
+    });
+});
+
+describe("the dbt project against the declarations", () => {
+    const DBT_DIR = path.join(__dirname, "..", "..", "dbt");
+
+    /** A copy of the project's dbt models with one properties file rewritten. */
+    function dbtProjectWith(file: string, edit: (text: string) => string): string {
+        const dir = makeTempDir("datamesh-dbt-");
+        fs.cpSync(path.join(DBT_DIR, "models"), path.join(dir, "models"), { recursive: true });
+        const target = path.join(dir, "models", file);
+        fs.writeFileSync(target, edit(fs.readFileSync(target, "utf8")));
+        return dir;
+    }
+
+    it("agrees with them, and publishes the models it declares public", () => {
+        expect(() => checkSourcesAgainstDomains(DBT_DIR, DOMAINS)).not.toThrow();
+        expect(publicModels(DBT_DIR)).toEqual(["dim_customers", "fct_orders"]);
+    });
+
+    it("refuses a source whose column type differs from the declaration, naming both files", () => {
+        const dir = dbtProjectWith("staging/__sources.yml", text => text.replace(/(- name: amount\n\s+data_type: )bigint/, "$1double"));
+        expect(() => checkSourcesAgainstDomains(dir, DOMAINS)).toThrow(/__sources\.yml: sources\[2\]\.tables\[0\]\.columns\[3\]\.data_type: 'double', but .*payments\.yaml declares amount as integer, which Trino reports as bigint/);
+    });
+
+    it("refuses a PII mark that the declaration does not make, a missing column and an undeclared source", () => {
+        const unmarked = dbtProjectWith("staging/__sources.yml", text => text.replace(/\n\s+meta:\n\s+contains_pii: true/, ""));
+        expect(() => checkSourcesAgainstDomains(unmarked, DOMAINS)).toThrow(/columns\[3\]\.meta\.contains_pii: false, but .*customers\.yaml declares email as PII/);
+        const missing = dbtProjectWith("staging/__sources.yml", text => text.replace(/\n\s+- name: status\n\s+data_type: varchar\n\s+description: [^\n]*/, ""));
+        expect(() => checkSourcesAgainstDomains(missing, DOMAINS)).toThrow(/columns: column 'status' of .*orders\.yaml is missing; add it with data_type: varchar/);
+        const undeclared = dbtProjectWith("staging/__sources.yml", text => text.replace("  - name: payments\n", "  - name: refunds\n"));
+        expect(() => checkSourcesAgainstDomains(undeclared, DOMAINS)).toThrow("sources[2].name: 'refunds' is not a declared domain (customers, orders, payments); declare it in domains/refunds.yaml");
+    });
+});
