@@ -154,3 +154,15 @@ describe("the dbt project against the declarations", () => {
         expect(() => checkSourcesAgainstDomains(undeclared, DOMAINS)).toThrow("sources[2].name: 'refunds' is not a declared domain (customers, orders, payments); declare it in domains/refunds.yaml");
     });
 });
+
+describe("the README's example declarations", () => {
+    it("are valid as written, one managed and one external", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map(match => match[1]);
+        const declared = examples.map(text => parseDomainDeclaration(text, `domains/${/^name: (\w+)/m.exec(text)![1]}.yaml`));
+        expect(declared.map(d => [d.name, d.external ? "external" : "managed"])).toEqual([
+            ["shipping", "managed"],
+            ["loyalty", "external"],
+        ]);
+    });
+});
