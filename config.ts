@@ -162,6 +162,8 @@ export interface MeshConfig {
     metastorePort: number;
     /** Each external domain's reader password, from the configuration key its declaration names (secret). */
     externalPasswords: Record<string, string>;
+    /** The administrator's password of each external domain whose reader the stack creates (secret). */
+    externalAdminPasswords: Record<string, string>;
     trinoPort: number;
     /** Trino's plain-HTTP port for its own internal calls. */
     trinoInternalPort: number;
@@ -252,7 +254,11 @@ export function databasePorts(basePort: number, managed: readonly DomainSpec[]):
 }
 
 /** What the declarations need from the configuration: readers that are not the stack's users, and the external domains' passwords. */
-function checkAgainstDomains(raw: Record<string, string>, readers: Record<string, string[]>, domains: readonly DomainSpec[]): { problems: string[]; externalPasswords: Record<string, string> } {
+function checkAgainstDomains(
+    raw: Record<string, string>,
+    readers: Record<string, string[]>,
+    domains: readonly DomainSpec[],
+): { problems: string[]; externalPasswords: Record<string, string>; externalAdminPasswords: Record<string, string> } {
     const problems: string[] = [];
     for (const domain of Object.keys(readers).filter(name => !domains.some(d => d.name === name))) {
         problems.push(`${CONFIG_NAMESPACE}:readers.${domain}: unknown domain '${domain}'; declared domains: ${domains.map(d => d.name).join(", ")}`);
@@ -266,19 +272,23 @@ function checkAgainstDomains(raw: Record<string, string>, readers: Record<string
         });
     }
     const externalPasswords: Record<string, string> = {};
+    const externalAdminPasswords: Record<string, string> = {};
+    const read = (domain: DomainSpec, key: string, whose: string, into: Record<string, string>) => {
+        if (!raw[key]) {
+            problems.push(`${CONFIG_NAMESPACE}:${key}: not set; external domain '${domain.name}' (${domain.file}) reads ${whose} password from it: pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ...`);
+        } else {
+            into[domain.name] = raw[key];
+        }
+    };
     for (const domain of domains) {
-        if (domain.external) {
-            const password = raw[domain.external.passwordKey];
-            if (!password) {
-                problems.push(
-                    `${CONFIG_NAMESPACE}:${domain.external.passwordKey}: not set; external domain '${domain.name}' (${domain.file}) reads its password from it: pulumi config set --secret ${CONFIG_NAMESPACE}:${domain.external.passwordKey} ...`,
-                );
-            } else {
-                externalPasswords[domain.name] = password;
-            }
+        if (domain.external?.passwordKey) {
+            read(domain, domain.external.passwordKey, "its reader's", externalPasswords);
+        }
+        if (domain.external?.admin) {
+            read(domain, domain.external.admin.passwordKey, "its administrator's", externalAdminPasswords);
         }
     }
-    return { problems, externalPasswords };
+    return { problems, externalPasswords, externalAdminPasswords };
 }
 
 /**
@@ -288,13 +298,13 @@ function checkAgainstDomains(raw: Record<string, string>, readers: Record<string
  */
 export function loadConfig(raw: Record<string, string>, context: ConfigContext): MeshConfig {
     const domains = context.domains ?? DOMAINS;
-    const passwordKeys = new Set(domains.flatMap(d => (d.external ? [d.external.passwordKey] : [])));
+    const passwordKeys = new Set(domains.flatMap(d => [d.external?.passwordKey, d.external?.admin?.passwordKey].filter((key): key is string => Boolean(key))));
     const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([key]) => !passwordKeys.has(key))));
     if (!parsed.success) {
         throw new ConfigError(`invalid configuration:\n${describeIssues(parsed.error)}`);
     }
     const c = parsed.data;
-    const { problems, externalPasswords } = checkAgainstDomains(raw, c.readers ?? {}, domains);
+    const { problems, externalPasswords, externalAdminPasswords } = checkAgainstDomains(raw, c.readers ?? {}, domains);
     const managed = domains.filter(d => !d.external);
     const ports = databasePorts(c.basePort, managed);
     const trinoInternalPort = c.trinoInternalPort ?? c.trinoPort + 1;
@@ -340,6 +350,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         domainPorts: ports.domains,
         metastorePort: ports.metastore,
         externalPasswords,
+        externalAdminPasswords,
         trinoPort: c.trinoPort,
         trinoInternalPort,
         protectDomainData: c.protectDomainData === "true",

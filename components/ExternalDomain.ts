@@ -1,13 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
 import { DomainSpec, Engine } from "../lib/domains";
-import { ExternalDatabaseProbe } from "../resources/externalDatabase";
+import { ExternalDatabaseProbe, ExternalReader } from "../resources/externalDatabase";
+import { GeneratedPassword } from "../resources/password";
 
 export interface ExternalDomainArgs {
     /** The domain's declaration; its `external` part says where the database is and who reads it. */
     domain: DomainSpec;
-    /** The read-only user's password, from the configuration key the declaration names (secret). */
-    password: pulumi.Input<string>;
+    /** The read-only user's password, from the configuration key the declaration names (secret); unset when the stack creates the user. */
+    password?: pulumi.Input<string>;
+    /** The administrator's password, when the declaration names an administrator to create the read-only user (secret). */
+    adminPassword?: pulumi.Input<string>;
 }
 
 /**
@@ -40,7 +43,33 @@ export class ExternalDomain extends pulumi.ComponentResource {
         if (!external) {
             throw new Error(`${name}: domain '${domain.name}' (${domain.file}) is not declared external`);
         }
-        const password = pulumi.secret(args.password);
+        let password: pulumi.Output<string>;
+        let reader: ExternalReader | undefined;
+        if (external.admin) {
+            if (args.adminPassword === undefined) {
+                throw new Error(`${name}: domain '${domain.name}' (${domain.file}) names an administrator, but no administrator's password was given`);
+            }
+            password = new GeneratedPassword(`${name}-reader-password`, {}, { parent: this }).value;
+            reader = new ExternalReader(
+                `${name}-reader`,
+                {
+                    domainName: domain.name,
+                    engine: domain.engine,
+                    host: external.host,
+                    port: external.port,
+                    database: external.database,
+                    schema: domain.trinoSchema,
+                    admin: { user: external.admin.user, password: pulumi.secret(args.adminPassword) },
+                    reader: { user: external.user, password },
+                    tables: domain.tables.map(t => t.name),
+                },
+                { parent: this },
+            );
+        } else if (args.password !== undefined) {
+            password = pulumi.secret(args.password);
+        } else {
+            throw new Error(`${name}: domain '${domain.name}' (${domain.file}) needs its reader's password`);
+        }
         const probe = new ExternalDatabaseProbe(
             `${name}-probe`,
             {
@@ -53,7 +82,7 @@ export class ExternalDomain extends pulumi.ComponentResource {
                 reader: { user: external.user, password },
                 tables: domain.tables,
             },
-            { parent: this },
+            { parent: this, dependsOn: reader ? [reader] : [] },
         );
 
         this.engine = pulumi.output(domain.engine);

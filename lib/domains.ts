@@ -44,10 +44,12 @@ export interface ExternalDatabase {
     host: string;
     port: number;
     database: string;
-    /** The read-only user Trino connects as; the stack never changes it. */
+    /** The read-only user Trino connects as. */
     user: string;
-    /** The `datamesh:` configuration key that holds that user's password, as a secret. */
-    passwordKey: string;
+    /** The `datamesh:` configuration key that holds that user's password, as a secret, when the team created the user. */
+    passwordKey?: string;
+    /** An administrator of the database, when the stack is to create the read-only user itself. */
+    admin?: { user: string; passwordKey: string };
 }
 
 export interface DomainSpec {
@@ -116,12 +118,15 @@ const tableSchema = z
         });
     });
 
+const configKey = z.string().regex(/^[a-z][A-Za-z0-9]*$/, "must be a configuration key name in camelCase, such as shippingPassword");
+
 const externalSchema = z.strictObject({
     host: z.string().min(1, "must not be empty"),
     port: z.number({ message: "must be a port number" }).int().min(1).max(65535),
     database: identifier,
     user: z.string().min(1, "must not be empty"),
-    passwordKey: z.string().regex(/^[a-z][A-Za-z0-9]*$/, "must be a configuration key name in camelCase, such as shippingPassword"),
+    passwordKey: configKey.optional(),
+    admin: z.strictObject({ user: z.string().min(1, "must not be empty"), passwordKey: configKey }).optional(),
 });
 
 const declarationSchema = z.strictObject({
@@ -132,7 +137,7 @@ const declarationSchema = z.strictObject({
     schema: identifier.optional(),
     readers: z.array(trinoUser).default([]),
     rows: z.discriminatedUnion("from", [z.strictObject({ from: z.literal("data") }), z.strictObject({ from: z.literal("external"), ...externalSchema.shape })], {
-        message: "must be {from: data} (the stack's data set) or {from: external, host, port, database, user, passwordKey}",
+        message: "must be {from: data} (the stack's data set) or {from: external, host, port, database, user, and passwordKey or admin}",
     }),
     tables: z.array(tableSchema).min(1, "lists no table"),
 });
@@ -171,6 +176,15 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
         throw new DeclarationError(file, `readers: '${declaration.owner}' is the domain's owner; an owner is not also a reader`);
     }
     const external = declaration.rows.from === "external" ? (({ from: _, ...database }) => database)(declaration.rows) : undefined;
+    if (external && Boolean(external.passwordKey) === Boolean(external.admin)) {
+        throw new DeclarationError(
+            file,
+            "rows: give passwordKey (the key of the password of a read-only user your team created) or admin (user and passwordKey of an administrator, for the stack to create the read-only user), not both and not neither",
+        );
+    }
+    if (external?.admin && !/^[a-z_][a-z0-9_]*$/.test(external.user)) {
+        throw new DeclarationError(file, `rows.user: '${external.user}' must be a lower-case SQL name (a-z, 0-9, _) for the stack to create it`);
+    }
     const trinoSchema = declaration.schema ?? (declaration.engine === "postgresql" ? "public" : (external?.database ?? declaration.name));
     if (declaration.engine === "mariadb" && trinoSchema !== (external?.database ?? declaration.name)) {
         throw new DeclarationError(file, `schema: a MariaDB domain's tables are in its database '${external?.database ?? declaration.name}', so the schema cannot be '${trinoSchema}'`);

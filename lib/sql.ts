@@ -68,6 +68,34 @@ export function createPostgresDatabaseSql(database: string, owner?: string): { e
     };
 }
 
+/**
+ * The read-only user the stack creates in an external domain's database, as that database's
+ * administrator: a login with this password, allowed to read the declared tables and nothing
+ * else. Idempotent; a re-run resets the password. PostgreSQL's grants run inside the database.
+ */
+export function externalReaderSql(spec: { engine: Engine; database: string; schema: string; reader: string; password: string; tables: string[] }): { server: string[]; database: string[] } {
+    const q = (n: string) => quoteIdentifier(spec.engine, n);
+    if (spec.engine === "postgresql") {
+        return {
+            server: postgresLoginSql(spec.reader, spec.password),
+            database: [
+                `GRANT CONNECT ON DATABASE ${q(spec.database)} TO ${q(spec.reader)}`,
+                `GRANT USAGE ON SCHEMA ${q(spec.schema)} TO ${q(spec.reader)}`,
+                ...spec.tables.map(table => `GRANT SELECT ON ${q(spec.schema)}.${q(table)} TO ${q(spec.reader)}`),
+            ],
+        };
+    }
+    const account = `${quoteLiteral("mariadb", spec.reader)}@'%'`;
+    return {
+        server: [
+            `CREATE USER IF NOT EXISTS ${account} IDENTIFIED BY ${quoteLiteral("mariadb", spec.password)}`,
+            `ALTER USER ${account} IDENTIFIED BY ${quoteLiteral("mariadb", spec.password)}`,
+            ...spec.tables.map(table => `GRANT SELECT ON ${q(spec.database)}.${q(table)} TO ${account}`),
+        ],
+        database: [],
+    };
+}
+
 export function domainAccessSql(spec: DomainAccessSpec): { server: string[]; database: string[] } {
     const q = (n: string) => quoteIdentifier(spec.engine, n);
     if (spec.engine === "postgresql") {

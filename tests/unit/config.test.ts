@@ -221,7 +221,7 @@ describe("loadConfig with declared domains", () => {
         expect(Object.keys(config.domainPorts)).toEqual(["customers", "orders", "payments"]);
         expect(Object.keys(config.domainFingerprints)).toEqual(["customers", "orders", "payments"]);
         expect(() => loadConfig({}, withDomains([...DOMAINS, loyalty]))).toThrow(
-            "datamesh:loyaltyPassword: not set; external domain 'loyalty' (domains/loyalty.yaml) reads its password from it",
+            "datamesh:loyaltyPassword: not set; external domain 'loyalty' (domains/loyalty.yaml) reads its reader's password from it",
         );
     });
 

@@ -79,7 +79,7 @@ describe("a domain declaration", () => {
         ["rows from nowhere", shippingWith("from: data", "from: s3"), "domains/shipping.yaml: rows"],
         ["a name that is not the file's", shippingWith("name: shipping", "name: shipments"), "domains/shipping.yaml: name: 'shipments' must match the file's name ('shipping')"],
         ["text that is not YAML", "name: [shipping", "domains/shipping.yaml: line 1: not valid YAML"],
-        ["an external domain without its password key", shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n"), "rows.passwordKey"],
+        ["an external domain without its password key", shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n"), "domains/shipping.yaml: rows: give passwordKey"],
     ])("refuses %s, naming the file and the field", (_case, text, message) => {
         expect(() => parse(text)).toThrow(message);
     });
@@ -164,5 +164,24 @@ describe("the README's example declarations", () => {
             ["shipping", "managed"],
             ["loyalty", "external"],
         ]);
+    });
+});
+
+describe("an external domain whose reader the stack creates", () => {
+    const external = (rows: string) => parse(shippingWith("rows:\n  from: data\n", `rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: trino_reader\n${rows}`));
+
+    it("names an administrator and the key of its password instead of the reader's", () => {
+        expect(external("  admin: { user: root, passwordKey: shippingAdminPassword }\n").external).toEqual({
+            host: "db",
+            port: 3306,
+            database: "logistics",
+            user: "trino_reader",
+            admin: { user: "root", passwordKey: "shippingAdminPassword" },
+        });
+    });
+
+    it("refuses both a reader's password and an administrator, or neither", () => {
+        expect(() => external("  passwordKey: a\n  admin: { user: root, passwordKey: b }\n")).toThrow("domains/shipping.yaml: rows: give passwordKey");
+        expect(() => external("")).toThrow("not both and not neither");
     });
 });

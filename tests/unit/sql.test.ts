@@ -1,5 +1,5 @@
 import { jaffleTable } from "../../lib/domains";
-import { bulkLoadSql, createTableSql, domainAccessSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
+import { bulkLoadSql, createTableSql, domainAccessSql, externalReaderSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
     engine,
@@ -68,5 +68,16 @@ describe("domain SQL", () => {
         expect(bulkLoadSql("mariadb", jaffleTable("orders"))).toBe(
             "LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE `orders` CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' (`id`, `user_id`, `order_date`, `status`)",
         );
+    });
+});
+
+describe("the read-only user of an external domain", () => {
+    it("may log in and read the declared tables, and nothing else", () => {
+        const postgres = externalReaderSql({ engine: "postgresql", database: "loyalty", schema: "public", reader: "trino_reader", password: "p'w", tables: ["points"] });
+        expect(postgres.server[1]).toBe(`ALTER ROLE "trino_reader" WITH LOGIN PASSWORD 'p''w'`);
+        expect(postgres.database).toEqual(['GRANT CONNECT ON DATABASE "loyalty" TO "trino_reader"', 'GRANT USAGE ON SCHEMA "public" TO "trino_reader"', 'GRANT SELECT ON "public"."points" TO "trino_reader"']);
+        const mariadb = externalReaderSql({ engine: "mariadb", database: "loyalty", schema: "loyalty", reader: "trino_reader", password: "pw", tables: ["points", "tiers"] });
+        expect(mariadb.server.filter(sql => sql.startsWith("GRANT"))).toEqual(["GRANT SELECT ON `loyalty`.`points` TO 'trino_reader'@'%'", "GRANT SELECT ON `loyalty`.`tiers` TO 'trino_reader'@'%'"]);
+        expect(mariadb.database).toEqual([]);
     });
 });
