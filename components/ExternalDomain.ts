@@ -49,7 +49,7 @@ export class ExternalDomain extends pulumi.ComponentResource {
             if (args.adminPassword === undefined) {
                 throw new Error(`${name}: domain '${domain.name}' (${domain.file}) names an administrator, but no administrator's password was given`);
             }
-            password = new GeneratedPassword(`${name}-reader-password`, {}, { parent: this }).value;
+            password = pulumi.secret(new GeneratedPassword(`${name}-reader-password`, {}, { parent: this }).value);
             reader = new ExternalReader(
                 `${name}-reader`,
                 {

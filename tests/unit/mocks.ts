@@ -29,7 +29,9 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
         case "LocalTrinoServer":
             return { pid: 4343, url: `https://127.0.0.1:${args.inputs.port}`, version: "476" };
         case "DomainDataLoad":
-            return { rowCount: 100 };
+            return { rowCounts: Object.fromEntries(args.inputs.tables.map((t: { name: string }) => [t.name, 100])) };
+        case "ExternalDatabaseProbe":
+            return { rowCounts: Object.fromEntries(args.inputs.tables.map((t: { name: string }) => [t.name, 7])) };
         case "LocalDbtRun":
             return { runId: "run-1", summary: "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" };
         case "InsightsReconciliation":

@@ -1,0 +1,75 @@
+import { dependsOn, recordDependencies } from "./dependencies";
+import { attachUrns, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
+import type { DomainSpec } from "../../lib/domains";
+
+// Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
+// the real serialization is exercised by the integration tests' `pulumi up`.
+jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeFunction: async () => ({ text: "exports.handler = undefined;", exportName: "handler" }) }));
+
+const LOYALTY: DomainSpec = {
+    name: "loyalty",
+    description: "Loyalty points, in the CRM team's own PostgreSQL.",
+    owner: "loyalty_owner",
+    engine: "postgresql",
+    trinoSchema: "public",
+    readers: [],
+    file: "domains/loyalty.yaml",
+    tables: [{ name: "points", file: "points.csv", primaryKey: "customer_id", piiColumns: [], columns: [{ name: "customer_id", type: "integer" }, { name: "points", type: "integer" }] }],
+    external: { host: "crm-db.internal", port: 5433, database: "loyalty", user: "trino_reader", admin: { user: "postgres", passwordKey: "loyaltyAdminPassword" } },
+};
+
+let resources: RecordedResource[];
+let dependencies: Map<string, string[]>;
+let given: import("../../components/ExternalDomain").ExternalDomain;
+let created: import("../../components/ExternalDomain").ExternalDomain;
+
+const named = (name: string) => {
+    const found = resources.find(r => r.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}; have ${resources.map(r => r.name).join(", ")}`);
+    }
+    return found;
+};
+
+beforeAll(async () => {
+    resources = await installMocks();
+    dependencies = recordDependencies();
+    const { ExternalDomain } = await import("../../components/ExternalDomain");
+    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword" } }, password: "team-reader-password" });
+    created = new ExternalDomain("loyalty", { domain: LOYALTY, adminPassword: "admin-password" });
+    await valueOf(created.trinoCatalog);
+    await valueOf(given.trinoCatalog);
+    attachUrns(resources);
+});
+
+describe("an external domain", () => {
+    it("creates no server, database, table or data load: only a probe, and a reader when given an administrator", () => {
+        const kinds = (component: string) => resources.filter(r => r.urn.includes(`datamesh:index:ExternalDomain$`) && r.name.startsWith(`${component}-`)).map(r => `${r.type.split(":").pop()} ${r.name}`);
+        expect(kinds("crm").sort()).toEqual(["ExternalDatabaseProbe crm-probe"]);
+        expect(kinds("loyalty").sort()).toEqual(["ExternalDatabaseProbe loyalty-probe", "ExternalReader loyalty-reader", "GeneratedPassword loyalty-reader-password"]);
+    });
+
+    it("probes the database as the reader the stack made, after making it, and gives Trino a catalog only then", async () => {
+        expect(dependsOn(dependencies, named("loyalty-probe").urn, named("loyalty-reader").urn)).toBe(true);
+        expect(named("loyalty-reader").inputs).toMatchObject({ host: "crm-db.internal", port: 5433, database: "loyalty", schema: "public", tables: ["points"] });
+        expect(named("loyalty-probe").inputs.reader.value).toEqual({ user: "trino_reader", password: "generated-loyalty-reader-password" });
+        expect(await valueOf(created.trinoCatalog)).toEqual({
+            kind: "postgresql",
+            name: "loyalty",
+            host: "crm-db.internal",
+            port: 5433,
+            database: "loyalty",
+            user: "trino_reader",
+            passwordEnv: "LOYALTY_DB_PASSWORD",
+        });
+        expect(await valueOf(created.rowCounts)).toEqual({ points: 7 });
+    });
+
+    it("keeps both passwords secret, and hands Trino the reader's through its environment", async () => {
+        expect(await isSecret(created.password)).toBe(true);
+        expect(await isSecret(given.password)).toBe(true);
+        expect(await isSecret(created.trinoEnv)).toBe(true);
+        expect(await valueOf(given.trinoEnv)).toEqual({ CRM_DB_PASSWORD: "team-reader-password" });
+        expect(named("loyalty-reader").inputs.admin.value).toEqual({ user: "postgres", password: "admin-password" });
+    });
+});
