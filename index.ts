@@ -117,6 +117,18 @@ function declareMesh() {
         check: insightsCheck.summary,
         dbtSummary: dbt.summary,
         publishedRun: insightsCheck.publishedRun,
+        mesh: {
+            domains: Object.fromEntries(
+                domainComponents.map((d, i) => {
+                    const domain = config.domains[i];
+                    return [
+                        domain.name,
+                        { engine: domain.engine, owner: domain.owner, external: Boolean(domain.external), catalog: domain.name, schema: domain.trinoSchema, tables: d.tables, rows: d.rowCounts },
+                    ];
+                }),
+            ),
+            insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS, run: insightsCheck.publishedRun, rebuiltAt: insightsCheck.rebuiltAt, reason: insightsCheck.reason },
+        },
         exampleQuery: `SELECT customer_id, first_name, last_name, number_of_orders, customer_lifetime_value FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.dim_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 10`,
     };
 }

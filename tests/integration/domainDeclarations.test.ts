@@ -578,12 +578,12 @@ describe("two domains added by declaration, deployed for real", () => {
     it("governs the new catalogs by their declarations: owners, dbt without PII", async () => {
         const outputs = await mesh!.stack.outputs();
         expect(Object.keys(outputs.users.value)).toEqual(expect.arrayContaining(["shipping_owner", "loyalty_owner"]));
-        const rulesFiles = fs
-            .readdirSync(mesh!.stateDir, { recursive: true })
-            .map(String)
-            .filter(file => path.basename(file) === "rules.json" && path.basename(path.dirname(file)) === "etc");
-        expect(rulesFiles).toHaveLength(1);
-        const rules = JSON.parse(fs.readFileSync(path.join(mesh!.stateDir, rulesFiles[0]), "utf8"));
+        // The rules file Trino itself is told to read, not just any file of that name in the state folder.
+        const trinoEtc = path.join((await mesh!.resourceOutputs())["trino-server"].workDir, "etc");
+        const rulesFile = /^security\.config-file=(.+)$/m.exec(fs.readFileSync(path.join(trinoEtc, "access-control.properties"), "utf8"))?.[1];
+        expect(rulesFile).toBe(path.join(trinoEtc, "rules.json"));
+        expect(rulesFile!.startsWith(`${mesh!.stateDir}${path.sep}`)).toBe(true);
+        const rules = JSON.parse(fs.readFileSync(rulesFile!, "utf8"));
         expect(rules.catalogs).toEqual(
             expect.arrayContaining([
                 { allow: "all", catalog: "shipping", user: "shipping_owner" },

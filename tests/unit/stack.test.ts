@@ -211,6 +211,25 @@ describe("stack outputs", () => {
         expect(await valueOf(orders.password)).toBe("generated-orders-owner-password");
     });
 
+    it("summarizes the mesh: each domain's engine, owner, catalog, tables and rows, and the insights' last rebuild", async () => {
+        const domain = stack.mesh.domains.orders;
+        expect({ ...domain, tables: await valueOf(domain.tables), rows: await valueOf(domain.rows) }).toEqual({
+            engine: "mariadb",
+            owner: "orders_owner",
+            external: false,
+            catalog: "orders",
+            schema: "orders",
+            tables: ["orders"],
+            // What the load resource counted in the table after loading it.
+            rows: byName("orders-data").state.rowCounts,
+        });
+        expect(Object.keys(stack.mesh.domains)).toEqual(["customers", "orders", "payments"]);
+        const insights = stack.mesh.insights;
+        expect(insights.publicTables).toEqual(["dim_customers", "fct_orders"]);
+        const publication = byName("check-publication").state;
+        expect([await valueOf(insights.run), await valueOf(insights.rebuiltAt), await valueOf(insights.reason)]).toEqual([publication.publishedRun, publication.rebuiltAt, publication.reason]);
+    });
+
     it("publishes only after the check of the run, to the schema analysts read", () => {
         const publication = byName("check-publication");
         expect(dependsOn(dependencies, publication.urn, byName("check-reconciliation").urn)).toBe(true);
