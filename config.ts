@@ -67,6 +67,7 @@ const configSchema = z
         basePort: port.default(15430),
         trinoPort: port.default(18080),
         trinoInternalPort: port.optional(),
+        docsPort: port.optional(),
         protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
         insightsSchema: identifier.default("jaffle_shop"),
@@ -167,6 +168,8 @@ export interface MeshConfig {
     trinoPort: number;
     /** Trino's plain-HTTP port for its own internal calls. */
     trinoInternalPort: number;
+    /** The dbt docs site's port. */
+    docsPort: number;
     /** Whether `pulumi destroy` must refuse to delete the domain databases. */
     protectDomainData: boolean;
     /** Host names clients use for Trino besides localhost and 127.0.0.1; the certificate covers them. */
@@ -308,9 +311,13 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
     const managed = domains.filter(d => !d.external);
     const ports = databasePorts(c.basePort, managed);
     const trinoInternalPort = c.trinoInternalPort ?? c.trinoPort + 1;
+    const docsPort = c.docsPort ?? c.trinoPort + 2;
     const databasePortList = [...Object.values(ports.domains), ports.metastore];
     const lastDatabasePort = Math.max(...databasePortList);
-    for (const [key, value] of [["trinoPort", c.trinoPort], ["trinoInternalPort", trinoInternalPort]] as const) {
+    if (docsPort === c.trinoPort || docsPort === trinoInternalPort) {
+        problems.push(`${CONFIG_NAMESPACE}:docsPort: must differ from trinoPort and trinoInternalPort (${c.trinoPort}, ${trinoInternalPort})`);
+    }
+    for (const [key, value] of [["trinoPort", c.trinoPort], ["trinoInternalPort", trinoInternalPort], ["docsPort", docsPort]] as const) {
         if (value >= c.basePort && value <= lastDatabasePort) {
             problems.push(`${CONFIG_NAMESPACE}:${key}: must not fall in the database ports basePort..basePort+${lastDatabasePort - c.basePort} (${c.basePort}..${lastDatabasePort})`);
         }
@@ -353,6 +360,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         externalAdminPasswords,
         trinoPort: c.trinoPort,
         trinoInternalPort,
+        docsPort,
         protectDomainData: c.protectDomainData === "true",
         trinoHostnames,
         trinoTls: c.trinoCertificate && c.trinoPrivateKey ? { certificatePem: c.trinoCertificate, privateKeyPem: c.trinoPrivateKey } : undefined,

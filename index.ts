@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { DbtJob } from "./components/DbtJob";
+import { DocsSite } from "./components/DocsSite";
 import { DomainDatabase } from "./components/DomainDatabase";
 import { ExternalDomain } from "./components/ExternalDomain";
 import { InsightsCatalog } from "./components/InsightsCatalog";
@@ -105,8 +106,13 @@ function declareMesh() {
         dbt,
     });
 
+    const docs = new DocsSite("docs", { platform, dbt, check: insightsCheck, port: config.docsPort });
+
     return {
         trinoUrl: trino.url,
+        // Trino's own web UI, behind the same HTTPS and password login as its clients.
+        trinoUiUrl: pulumi.interpolate`${trino.url}/ui/`,
+        docsUrl: docs.url,
         trinoCaCert: trino.caCert,
         users: trino.users,
         trinoVersion: trino.version,

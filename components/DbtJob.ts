@@ -3,6 +3,7 @@ import { renderDbtProfile } from "../catalogs/dbt";
 import { digestDirectory, shortDigest } from "../lib/digest";
 import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
+import { DbtRunRequest } from "../platforms/platform";
 import { SourceFingerprint } from "../resources/sourceFingerprint";
 import { TrinoCoordinator } from "./TrinoCoordinator";
 
@@ -48,6 +49,8 @@ export class DbtJob extends pulumi.ComponentResource {
     public readonly sourceFingerprint: pulumi.Output<string>;
     /** A digest of everything else a run is built from. */
     public readonly buildConfig: string;
+    /** How the platform runs dbt on this project: what the docs site generates its pages with. */
+    public readonly runRequest: DbtRunRequest;
 
     constructor(name: string, args: DbtJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:DbtJob", name, {}, opts);
@@ -76,31 +79,28 @@ export class DbtJob extends pulumi.ComponentResource {
         this.buildConfig = shortDigest(JSON.stringify({ catalog: args.insightsCatalog, schema: args.insightsSchema, vars, threads: DBT_THREADS }));
         // The same project on the same source content builds the same run, so a run's schema is named after both.
         this.runSchema = fingerprint.apply(fingerprint => `${args.insightsSchema}__${shortDigest(projectDigest, fingerprint, this.buildConfig).slice(0, 12)}`);
-        const run = args.platform.dbtRun(
-            `${name}-run`,
-            {
-                component: name,
-                projectDir: args.projectDir,
-                projectDigest,
-                runSchema: this.runSchema,
-                sourcesDigest: fingerprint.apply(fingerprint => shortDigest(fingerprint, this.buildConfig)),
-                trino: { host: args.trino.meshHost, port: args.trino.meshPort, caCert: args.trino.caCert },
-                password: credentials.apply(c => c.password),
-                profile: trino =>
-                    renderDbtProfile({
-                        host: trino.host,
-                        port: trino.port,
-                        user: args.trino.users[args.role].user,
-                        passwordEnv: trino.passwordEnv,
-                        caCertFile: trino.caCertFile,
-                        catalog: args.insightsCatalog,
-                        schema: trino.schema,
-                        threads: DBT_THREADS,
-                    }),
-                vars,
-            },
-            { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...args.after] },
-        );
+        this.runRequest = {
+            component: name,
+            projectDir: args.projectDir,
+            projectDigest,
+            runSchema: this.runSchema,
+            sourcesDigest: fingerprint.apply(fingerprint => shortDigest(fingerprint, this.buildConfig)),
+            trino: { host: args.trino.meshHost, port: args.trino.meshPort, caCert: args.trino.caCert },
+            password: credentials.apply(c => c.password),
+            profile: trino =>
+                renderDbtProfile({
+                    host: trino.host,
+                    port: trino.port,
+                    user: args.trino.users[args.role].user,
+                    passwordEnv: trino.passwordEnv,
+                    caCertFile: trino.caCertFile,
+                    catalog: args.insightsCatalog,
+                    schema: trino.schema,
+                    threads: DBT_THREADS,
+                }),
+            vars,
+        };
+        const run = args.platform.dbtRun(`${name}-run`, this.runRequest, { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...args.after] });
 
         this.runId = run.runId;
         this.summary = run.summary;

@@ -135,6 +135,21 @@ export interface DbtRunRequest {
     vars: Record<string, string>;
 }
 
+export interface DocsSiteRequest {
+    component: string;
+    /** The port the site listens on, where the platform publishes ports. */
+    port: number;
+    /** The dbt project, profile and credentials, as for the run. */
+    run: DbtRunRequest;
+    /** The published run; a new one generates the site again. */
+    publishedRun: pulumi.Input<string>;
+}
+
+export interface DocsSite {
+    url: pulumi.Output<string>;
+    resource: pulumi.Resource;
+}
+
 export interface DbtRun {
     runId: pulumi.Output<string>;
     summary: pulumi.Output<string>;
@@ -173,5 +188,7 @@ export interface Platform {
     warehouse(name: string, opts: pulumi.CustomResourceOptions): Warehouse;
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer;
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun;
+    /** The dbt docs site of the published insights; undefined where the platform does not serve one yet. */
+    docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite | undefined;
     insightsCheck(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun;
 }

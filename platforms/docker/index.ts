@@ -12,6 +12,8 @@ import {
     DatabaseServerRequest,
     DbtRun,
     DbtRunRequest,
+    DocsSite,
+    DocsSiteRequest,
     DomainSetup,
     DomainSetupRequest,
     InsightsCheckRequest,
@@ -304,6 +306,11 @@ export class DockerPlatform implements Platform {
             version: once(coordinator, this.trinoVersion),
             resource: coordinator,
         };
+    }
+
+    /** Not yet served on this platform: docsUrl is empty, as the README says. */
+    docsSite(_name: string, _request: DocsSiteRequest, _opts: pulumi.CustomResourceOptions): DocsSite | undefined {
+        return undefined;
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {

@@ -6,6 +6,8 @@ import {
     DatabaseServerRequest,
     DbtRun,
     DbtRunRequest,
+    DocsSite,
+    DocsSiteRequest,
     DomainSetup,
     DomainSetupRequest,
     InsightsCheckRequest,
@@ -89,6 +91,11 @@ export class KubernetesPlatform implements Platform {
 
     trinoServer(_name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
         return trinoServer(this.cluster, this.args.images.trinoImage, request, opts);
+    }
+
+    /** Not yet served on this platform: docsUrl is empty, as the README says. */
+    docsSite(_name: string, _request: DocsSiteRequest, _opts: pulumi.CustomResourceOptions): DocsSite | undefined {
+        return undefined;
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {

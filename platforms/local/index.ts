@@ -7,6 +7,8 @@ import {
     DatabaseServerRequest,
     DbtRun,
     DbtRunRequest,
+    DocsSite,
+    DocsSiteRequest,
     DomainSetup,
     DomainSetupRequest,
     InsightsCheckRequest,
@@ -21,6 +23,7 @@ import { withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { LocalDatabaseServer } from "./databaseServer";
 import { DBT_PASSWORD_ENV, LocalDbtRun } from "./dbtRun";
+import { LocalDocsSite } from "./docsSite";
 import { LocalDirectory } from "./directory";
 import { LocalToolchain } from "./toolchain";
 import { LocalTrinoServer } from "./trinoServer";
@@ -164,5 +167,33 @@ export class LocalPlatform implements Platform {
             this.withState(opts),
         );
         return { runId: run.runId, summary: run.summary, resource: run };
+    }
+
+    docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
+        const workDir = this.place(name);
+        const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
+        const { run } = request;
+        const profile = pulumi
+            .all([run.trino.host, run.trino.port, request.publishedRun])
+            .apply(([host, port, schema]) => run.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
+        const site = new LocalDocsSite(
+            name,
+            {
+                component: request.component,
+                port: request.port,
+                dbtBin: this.args.toolchain.dbtBin,
+                projectDir: run.projectDir,
+                profile,
+                caCert: run.trino.caCert,
+                caCertFile,
+                env: pulumi.secret(pulumi.output(run.password).apply(password => ({ [DBT_PASSWORD_ENV]: password }))),
+                vars: run.vars,
+                publishedRun: request.publishedRun,
+                projectDigest: run.projectDigest,
+                workDir,
+            },
+            this.withState(opts),
+        );
+        return { url: site.url, resource: site };
     }
 }

@@ -32,6 +32,8 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { rowCounts: Object.fromEntries(args.inputs.tables.map((t: { name: string }) => [t.name, 100])) };
         case "ExternalDatabaseProbe":
             return { rowCounts: Object.fromEntries(args.inputs.tables.map((t: { name: string }) => [t.name, 7])) };
+        case "LocalDocsSite":
+            return { pid: 4444, url: `http://127.0.0.1:${args.inputs.port}/`, generatedAt: "2026-01-01T00:00:01Z" };
         case "LocalDbtRun":
             return { runId: "run-1", summary: "Done. PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1" };
         case "InsightsReconciliation":

@@ -32,6 +32,7 @@ beforeAll(async () => {
     stack = await import("../../index");
     await valueOf(stack.check);
     await valueOf(stack.trinoUrl);
+    await valueOf(stack.docsUrl);
     attachUrns(resources);
 });
 
@@ -40,6 +41,7 @@ describe("the mesh's inventory", () => {
         const components = resources.filter(r => r.type.startsWith("datamesh:index:")).map(r => `${r.type} ${r.name}`);
         expect(components.sort()).toEqual([
             "datamesh:index:DbtJob dbt",
+            "datamesh:index:DocsSite docs",
             "datamesh:index:DomainDatabase customers",
             "datamesh:index:DomainDatabase orders",
             "datamesh:index:DomainDatabase payments",
@@ -209,6 +211,16 @@ describe("stack outputs", () => {
         expect(await valueOf(orders.port)).toBe(25431);
         expect(await valueOf(orders.user)).toBe("orders_owner");
         expect(await valueOf(orders.password)).toBe("generated-orders-owner-password");
+    });
+
+    it("serves the docs of the published run, generated after its publication, with dbt's profile and password", async () => {
+        const site = byName("docs-site");
+        expect(site.inputs.port).toBe(28082);
+        expect(site.inputs.publishedRun).toBe(byName("check-publication").state.publishedRun);
+        expect(dependsOn(dependencies, site.urn, byName("check-publication").urn)).toBe(true);
+        expect(site.inputs.profile).toContain(`schema: ${site.inputs.publishedRun}`);
+        expect(site.inputs.env[SECRET_SIG]).toBeDefined();
+        expect(await valueOf(stack.trinoUiUrl)).toBe("https://127.0.0.1:28080/ui/");
     });
 
     it("summarizes the mesh: each domain's engine, owner, catalog, tables and rows, and the insights' last rebuild", async () => {
