@@ -4,6 +4,7 @@
 #     Iceberg JDBC metastore of "insights")
 #   - MariaDB server + client (domain database "orders")
 #   - small tools used by the other scripts (curl, tar/gzip, unzip, procps)
+#   - Chromium, which the browser tests drive through playwright-core (npm)
 #
 # The database services are installed but never started or enabled: the
 # project runs its own instances (own data dirs, ports, loopback only).
@@ -29,6 +30,7 @@ PACKAGES=(
   unzip
   procps
   openssl
+  chromium
 )
 
 is_installed() {

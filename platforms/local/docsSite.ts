@@ -117,7 +117,7 @@ async function serve(inputs: DocsInputs): Promise<{ pid: number; url: string }> 
     return { pid, url: `http://127.0.0.1:${inputs.port}/` };
 }
 
-const docsProvider: pulumi.dynamic.ResourceProvider = {
+export const localDocsProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: DocsInputs) {
         fs.mkdirSync(siteDir(inputs), { recursive: true });
         await assertPortFree(inputs.port, inputs.component);
@@ -169,6 +169,6 @@ export class LocalDocsSite extends pulumi.dynamic.Resource {
     public readonly generatedAt!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDocsSiteArgs, opts?: pulumi.CustomResourceOptions) {
-        super(docsProvider, name, { ...args, pid: undefined, url: undefined, generatedAt: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDocsSite");
+        super(localDocsProvider, name, { ...args, pid: undefined, url: undefined, generatedAt: undefined }, { ...opts, additionalSecretOutputs: ["env"] }, "datamesh", "LocalDocsSite");
     }
 }

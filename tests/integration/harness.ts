@@ -88,7 +88,8 @@ export async function createMesh(label: string, config: Record<string, string> =
     const backendDir = path.join(root, "backend");
     fs.mkdirSync(backendDir);
     const stateDir = path.join(root, "state");
-    const basePort = await freePortRange(12);
+    // Databases from basePort, Trino at basePort+10 and +11, the docs site at +12.
+    const basePort = await freePortRange(13);
     const trinoPort = basePort + 10;
     const pulumi = await pulumiCommand();
     const binDir = path.dirname(pulumi.command);
