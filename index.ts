@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { DbtJob } from "./components/DbtJob";
 import { DocsSite } from "./components/DocsSite";
-import { DomainDatabase } from "./components/DomainDatabase";
+import { DomainDatabase, MeshDomain } from "./components/DomainDatabase";
 import { ExternalDomain } from "./components/ExternalDomain";
 import { InsightsCatalog } from "./components/InsightsCatalog";
 import { InsightsCheck } from "./components/InsightsCheck";
@@ -35,7 +35,7 @@ const TRINO_USERS: Record<string, string> = {
 };
 
 /** The domain's part of the mesh: a database the stack runs and loads, or one its team already runs. */
-function declareDomain(domain: DomainSpec): DomainDatabase | ExternalDomain {
+function declareDomain(domain: DomainSpec): MeshDomain {
     if (domain.external) {
         return new ExternalDomain(domain.name, { domain, password: config.externalPasswords[domain.name], adminPassword: config.externalAdminPasswords[domain.name] });
     }

@@ -5,6 +5,24 @@ import { DomainSpec, Engine } from "../lib/domains";
 import { Platform } from "../platforms";
 import { GeneratedPassword } from "../resources/password";
 
+/** What the mesh needs of a domain, managed or external: how to reach it, what it holds, and Trino's catalog for it. */
+export interface MeshDomain extends pulumi.Resource {
+    engine: pulumi.Output<Engine>;
+    host: pulumi.Output<string>;
+    port: pulumi.Output<number>;
+    database: pulumi.Output<string>;
+    /** Who the `domains` output names: a managed domain's owner, an external domain's reader. */
+    user: pulumi.Output<string>;
+    /** That user's password (secret). */
+    password: pulumi.Output<string>;
+    tables: pulumi.Output<string[]>;
+    rowCounts: pulumi.Output<Record<string, number>>;
+    /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
+    trinoCatalog: pulumi.Output<CatalogSpec>;
+    /** The environment variable that carries Trino's password for the domain (secret). */
+    trinoEnv: pulumi.Output<Record<string, string>>;
+}
+
 export interface DomainDatabaseArgs {
     /** The domain's declaration: engine, owner, tables and columns. */
     domain: DomainSpec;
@@ -24,7 +42,7 @@ export interface DomainDatabaseArgs {
  * One domain of the mesh in a database of its own: the server instance, the database, an owner
  * user who holds the data, a read-only user for Trino, the tables and their rows.
  */
-export class DomainDatabase extends pulumi.ComponentResource {
+export class DomainDatabase extends pulumi.ComponentResource implements MeshDomain {
     public readonly engine: pulumi.Output<Engine>;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;

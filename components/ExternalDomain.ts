@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
 import { DomainSpec, Engine } from "../lib/domains";
 import { ExternalDatabaseProbe, ExternalReader } from "../resources/externalDatabase";
+import { MeshDomain } from "./DomainDatabase";
 import { GeneratedPassword } from "../resources/password";
 
 export interface ExternalDomainArgs {
@@ -19,7 +20,7 @@ export interface ExternalDomainArgs {
  * catalog for it. The same access rules govern it as a managed domain, so the insights and the
  * check read it the same way.
  */
-export class ExternalDomain extends pulumi.ComponentResource {
+export class ExternalDomain extends pulumi.ComponentResource implements MeshDomain {
     public readonly engine: pulumi.Output<Engine>;
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;

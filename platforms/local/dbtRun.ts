@@ -82,6 +82,21 @@ function failedNodes(targetDir: string): string[] {
     }
 }
 
+/**
+ * dbt's environment: only what it needs, so that nothing of the deploying shell (a CA bundle
+ * variable, say, which would override the profile's certificate) changes what it does.
+ */
+export function dbtEnvironment(dbtBin: string, secrets: Record<string, string>): NodeJS.ProcessEnv {
+    return {
+        ...secrets,
+        PATH: `${path.dirname(dbtBin)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: process.env.HOME,
+        DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
+        DO_NOT_TRACK: "1",
+        LANG: "C.UTF-8",
+    };
+}
+
 function runDbt(inputs: DbtInputs, args: string[], what: string, extraVars: Record<string, string> = {}): string {
     const profilesDir = path.join(inputs.workDir, "profile");
     return runToCompletion(
@@ -102,14 +117,7 @@ function runDbt(inputs: DbtInputs, args: string[], what: string, extraVars: Reco
         ],
         {
             cwd: inputs.workDir,
-            env: {
-                ...inputs.env,
-                PATH: `${path.dirname(inputs.dbtBin)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-                HOME: process.env.HOME,
-                DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
-                DO_NOT_TRACK: "1",
-                LANG: "C.UTF-8",
-            },
+            env: dbtEnvironment(inputs.dbtBin, inputs.env),
             what: `${inputs.component}: ${what}`,
         },
     );

@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { changedInputs } from "../../resources/inputs";
+import { dbtEnvironment } from "./dbtRun";
 import { assertPortFree, isOurProcess, runToCompletion, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "./process";
 
 /*
@@ -68,14 +69,7 @@ function generate(inputs: DocsInputs): string {
         ],
         {
             cwd: inputs.workDir,
-            env: {
-                ...inputs.env,
-                PATH: `${path.dirname(inputs.dbtBin)}:${process.env.PATH ?? "/usr/bin:/bin"}`,
-                HOME: process.env.HOME,
-                DBT_SEND_ANONYMOUS_USAGE_STATS: "false",
-                DO_NOT_TRACK: "1",
-                LANG: "C.UTF-8",
-            },
+            env: dbtEnvironment(inputs.dbtBin, inputs.env),
             what: `${inputs.component}: dbt docs generate of ${inputs.publishedRun}`,
         },
     );
