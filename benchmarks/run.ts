@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { bulkLoadCsv, DataSource, domainRows } from "../lib/dataset";
+import { DataSource, domainBulkLoadCsv } from "../lib/dataset";
 import { DOMAINS } from "../lib/domains";
 import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
 import { queryTrino } from "../lib/trinoQuery";
@@ -142,7 +142,7 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
             let rows = 0;
             const out = fs.openSync(file, "w");
             fs.writeSync(out, domain.columns.map(c => c.name).join(",") + "\n");
-            for (const chunk of bulkLoadCsv(domainRows(domain, source), counted => (rows = counted))) {
+            for (const chunk of domainBulkLoadCsv(domain, source, counted => (rows = counted))) {
                 fs.writeSync(out, chunk);
             }
             fs.closeSync(out);

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { bulkLoadCsv, DataSource, domainRows } from "../lib/dataset";
+import { DataSource, domainBulkLoadCsv } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { bulkLoadSql, createPostgresDatabaseSql, domainAccessSql, quoteIdentifier } from "../lib/sql";
@@ -184,7 +184,7 @@ export async function loadRows(inputs: LoadInputs): Promise<number> {
     try {
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
         await session.run(`DELETE FROM ${table}`);
-        const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, inputs.domain), bulkLoadCsv(domainRows(inputs.domain, inputs.source), rows => (sent = rows)));
+        const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, inputs.domain), domainBulkLoadCsv(inputs.domain, inputs.source, rows => (sent = rows)));
         if (taken !== sent) {
             throw new Error(`${sent} rows sent, but the engine took ${taken}`);
         }
