@@ -473,7 +473,13 @@ export function* bulkLoadCsv(rows: Iterable<Row>, counted: (rows: number) => voi
     let chunk = "";
     let count = 0;
     for (const row of rows) {
-        chunk += row.map(value => (typeof value === "number" ? String(value) : `"${value.replace(/"/g, '""')}"`)).join(",") + "\n";
+        // Appended value by value, and a text searched for a quote before any is replaced: an array
+        // and a regular expression per row took a quarter to a third of the time.
+        for (let column = 0; column < row.length; column++) {
+            const value = row[column];
+            chunk += (column === 0 ? "" : ",") + (typeof value === "number" ? String(value) : `"${value.includes('"') ? value.replace(/"/g, '""') : value}"`);
+        }
+        chunk += "\n";
         count++;
         if (chunk.length >= BULK_CHUNK_BYTES) {
             yield Buffer.from(chunk, "utf8");
