@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { bulkLoadCsv, DataSource, tableRows } from "../lib/dataset";
+import { DataSource, tableBulkLoadCsv } from "../lib/dataset";
 import { DOMAINS, jaffleTable } from "../lib/domains";
 import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
 import { queryTrino } from "../lib/trinoQuery";
@@ -143,7 +143,7 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
             let rows = 0;
             const out = fs.openSync(file, "w");
             fs.writeSync(out, table.columns.map(c => c.name).join(",") + "\n");
-            for (const chunk of bulkLoadCsv(tableRows(table, source), counted => (rows = counted))) {
+            for (const chunk of tableBulkLoadCsv(table, source, counted => (rows = counted))) {
                 fs.writeSync(out, chunk);
             }
             fs.closeSync(out);

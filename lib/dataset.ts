@@ -1,8 +1,9 @@
+import { isUtf8 } from "buffer";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { StringDecoder } from "string_decoder";
-import { CsvError, CsvRecord, parseCsvChunks } from "./csv";
+import { CsvBatch, CsvError, parseCsvBytes } from "./csv";
 import { DomainSpec, TableSpec } from "./domains";
 
 /** A typed table row: integers as numbers, text and ISO dates as strings. */
@@ -16,9 +17,6 @@ export type DataSource =
 /** The canonical jaffle_shop data that ships with the project. */
 export const CANONICAL_DATA_DIR = path.join(__dirname, "..", "data", "jaffle_shop");
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const INTEGER = /^-?\d{1,15}$/;
-
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** A day that exists in the proleptic Gregorian calendar (2018-02-29 does not, 2020-02-29 does). */
@@ -27,21 +25,273 @@ function isCalendarDate(year: number, month: number, day: number): boolean {
     return month >= 1 && month <= 12 && day >= 1 && day <= DAYS_IN_MONTH[month - 1] + (month === 2 && leap ? 1 : 0);
 }
 
-function parseValue(raw: string, type: string, column: string, file: string, line: number): number | string {
-    if (type === "integer") {
-        if (!INTEGER.test(raw)) {
-            throw new CsvError(file, line, `column '${column}' must be an integer, got '${raw}'`);
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const MINUS = 0x2d;
+const LF = 0x0a;
+const ZERO = 0x30;
+
+/** The value of a run of ASCII digits, or NaN if anything else is among them. */
+function digitsValue(data: Buffer, start: number, end: number): number {
+    let value = 0;
+    for (let p = start; p < end; p++) {
+        const digit = data[p] - ZERO;
+        if (digit < 0 || digit > 9) {
+            return NaN;
         }
-        return Number(raw);
+        value = value * 10 + digit;
     }
-    if (type === "date") {
-        const match = ISO_DATE.exec(raw);
-        if (!match || !isCalendarDate(Number(match[1]), Number(match[2]), Number(match[3]))) {
-            throw new CsvError(file, line, `column '${column}' must be a date as YYYY-MM-DD, got '${raw}'`);
+    return value;
+}
+
+/** An integer field's value as Number() reads it, or NaN unless it is -?[0-9]{1,15} (so always exact). */
+function integerValue(data: Buffer, start: number, end: number): number {
+    const negative = start < end && data[start] === MINUS;
+    const digits = negative ? start + 1 : start;
+    if (end - digits < 1 || end - digits > 15) {
+        return NaN;
+    }
+    const value = digitsValue(data, digits, end);
+    return negative ? -value : value;
+}
+
+/** Whether a field is YYYY-MM-DD in ASCII digits and a day of the calendar. */
+function isIsoDate(data: Buffer, start: number, end: number): boolean {
+    return (
+        end - start === 10 &&
+        data[start + 4] === MINUS &&
+        data[start + 7] === MINUS &&
+        isCalendarDate(digitsValue(data, start, start + 4), digitsValue(data, start + 5, start + 7), digitsValue(data, start + 8, end))
+    );
+}
+
+/** A 53-bit hash of a text key's bytes: equal texts have equal hashes, and a shared hash is checked. */
+function textKeyHash(data: Buffer, start: number, end: number): number {
+    let a = 0x811c9dc5;
+    let b = 0x9747b28c;
+    for (let p = start; p < end; p++) {
+        a = Math.imul(a ^ data[p], 0x01000193);
+        b = Math.imul(b ^ data[p], 0x5bd1e995);
+        b ^= b >>> 15;
+    }
+    return (a >>> 0) * 0x200000 + (b >>> 11);
+}
+
+/** Spreads an integer of up to 53 bits over 32 for a hash table slot. */
+function slotHash(key: number): number {
+    const low = key >>> 0;
+    const high = ((key - low) / 0x100000000) | 0;
+    let h = Math.imul(low, 0x9e3779b1) ^ Math.imul(high ^ 0x85ebca6b, 0xc2b2ae35);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    return h ^ (h >>> 13);
+}
+
+/** What the bitmap may always take (64 KiB), beyond the 16 bytes a key a hash table would. */
+const BITMAP_FREE_WORDS = 16 * 1024;
+
+/**
+ * The primary keys seen so far, integers of up to 53 bits, in typed arrays: a Map of a million keys
+ * takes tens of megabytes. Keys from 0 up are bits of a bitmap for as long as it costs no more than
+ * a hash table would (the usual ids 1..n take a bit each); any other key goes to a hash table of
+ * doubles, 16 to 32 bytes a key. A key is in the bitmap exactly when it is below the bitmap's size.
+ */
+class KeySet {
+    private bits = new Uint32Array(0);
+    private table = new Float64Array(1024).fill(NaN);
+    private tableKeys = 0;
+    /** The bitmap may grow only up to the least key the table holds. */
+    private leastTableKey = Infinity;
+    private keys = 0;
+
+    /** Adds a key; false if it was there already. */
+    add(key: number): boolean {
+        if (key >= 0 && key >= this.bits.length * 32 && key < this.leastTableKey) {
+            this.growBits(key);
         }
-        return raw;
+        if (key >= 0 && key < this.bits.length * 32) {
+            const word = key >>> 5;
+            const bit = 1 << (key & 31);
+            if ((this.bits[word] & bit) !== 0) {
+                return false;
+            }
+            this.bits[word] |= bit;
+            this.keys++;
+            return true;
+        }
+        if (2 * (this.tableKeys + 1) > this.table.length) {
+            this.growTable();
+        }
+        if (!insert(this.table, key)) {
+            return false;
+        }
+        this.tableKeys++;
+        this.keys++;
+        if (key >= 0 && key < this.leastTableKey) {
+            this.leastTableKey = key;
+        }
+        return true;
     }
-    return raw;
+
+    private growBits(key: number): void {
+        const words = Math.min(Math.max(2 * this.bits.length, Math.floor(key / 32) + 1), 4 * this.keys + BITMAP_FREE_WORDS, Math.floor(this.leastTableKey / 32));
+        if (words * 32 > key) {
+            const bits = new Uint32Array(words);
+            bits.set(this.bits);
+            this.bits = bits;
+        }
+    }
+
+    private growTable(): void {
+        const table = new Float64Array(2 * this.table.length).fill(NaN);
+        for (const key of this.table) {
+            if (!Number.isNaN(key)) {
+                insert(table, key);
+            }
+        }
+        this.table = table;
+    }
+}
+
+/** Open addressing with linear probing; false if the key is there already. */
+function insert(table: Float64Array, key: number): boolean {
+    const mask = table.length - 1;
+    for (let slot = slotHash(key) & mask; ; slot = (slot + 1) & mask) {
+        const held = table[slot];
+        if (Number.isNaN(held)) {
+            table[slot] = key;
+            return true;
+        }
+        if (held === key) {
+            return false;
+        }
+    }
+}
+
+/** One table's CSV bytes, and a way to read them again from the start. */
+interface CsvSource {
+    file: string;
+    chunks: Iterable<Buffer>;
+    reread: () => Iterable<Buffer>;
+}
+
+/** A batch whose records from `first` on are valid rows; `integers` holds each integer field's value. */
+interface ValidBatch {
+    csv: CsvBatch;
+    first: number;
+    integers: Float64Array;
+}
+
+/**
+ * Validates one table's CSV as it is read: the header must name the table's columns in order,
+ * every row must have one field per column with the column's type, and primary keys are unique.
+ * A bad row stops the reading with its file and line; a batch is handed out once all its rows pass.
+ */
+function* validBatches(table: TableSpec, source: CsvSource): Generator<ValidBatch> {
+    const { file } = source;
+    const columns = table.columns;
+    const types = columns.map(c => c.type);
+    const expectedHeader = columns.map(c => c.name).join(",");
+    const keyColumn = keyColumnOf(table);
+    const integerKey = types[keyColumn] === "integer";
+    const keys = new KeySet();
+    const valid: ValidBatch = { csv: new CsvBatch(), first: 0, integers: new Float64Array(0) };
+    let headerSeen = false;
+    for (const csv of parseCsvBytes(source.chunks, file)) {
+        const { data, lines, firstField, starts, ends } = csv;
+        let first = 0;
+        if (!headerSeen && csv.records > 0) {
+            const header = csv.fieldTexts(0).join(",");
+            if (header !== expectedHeader) {
+                throw new CsvError(file, lines[0], `header is '${header}'; expected '${expectedHeader}'`);
+            }
+            headerSeen = true;
+            first = 1;
+        }
+        if (valid.integers.length < firstField[csv.records]) {
+            valid.integers = new Float64Array(2 * firstField[csv.records]);
+        }
+        const integers = valid.integers;
+        for (let record = first; record < csv.records; record++) {
+            const line = lines[record];
+            const firstOfRecord = firstField[record];
+            const count = firstField[record + 1] - firstOfRecord;
+            if (count !== columns.length) {
+                throw new CsvError(file, line, `expected ${columns.length} fields, found ${count}`);
+            }
+            for (let column = 0; column < types.length; column++) {
+                const field = firstOfRecord + column;
+                if (types[column] === "integer") {
+                    const value = integerValue(data, starts[field], ends[field]);
+                    if (Number.isNaN(value)) {
+                        throw new CsvError(file, line, `column '${columns[column].name}' must be an integer, got '${csv.text(field)}'`);
+                    }
+                    integers[field] = value;
+                } else if (types[column] === "date" && !isIsoDate(data, starts[field], ends[field])) {
+                    throw new CsvError(file, line, `column '${columns[column].name}' must be a date as YYYY-MM-DD, got '${csv.text(field)}'`);
+                }
+            }
+            const keyField = firstOfRecord + keyColumn;
+            const key = integerKey ? integers[keyField] : textKeyHash(data, starts[keyField], ends[keyField]);
+            if (!keys.add(key)) {
+                const keyBytes = integerKey ? undefined : Buffer.from(data.subarray(starts[keyField], ends[keyField]));
+                const firstLine = firstLineOfKey(source, keyColumn, keyBytes ?? key, line);
+                if (firstLine !== undefined) {
+                    throw new CsvError(file, line, `duplicate ${table.primaryKey} ${keyBytes ? keyBytes.toString("utf8") : key} (first on line ${firstLine})`);
+                }
+            }
+        }
+        valid.csv = csv;
+        valid.first = first;
+        yield valid;
+    }
+    if (!headerSeen) {
+        throw new CsvError(file, 1, `missing header row; expected '${expectedHeader}'`);
+    }
+}
+
+/**
+ * The line where a primary key first appears before `line`, found by reading the source again:
+ * only a compact set of the keys is kept while reading, not where each one was. Undefined when
+ * there is none, a text key having only shared its hash with another.
+ */
+function firstLineOfKey(source: CsvSource, keyColumn: number, key: number | Buffer, line: number): number | undefined {
+    let header = true;
+    for (const csv of parseCsvBytes(source.reread(), source.file)) {
+        for (let record = 0; record < csv.records; record++) {
+            if (csv.lines[record] >= line) {
+                return undefined;
+            }
+            const field = csv.firstField[record] + keyColumn;
+            const start = csv.starts[field];
+            const end = csv.ends[field];
+            if (!header && (typeof key === "number" ? integerValue(csv.data, start, end) === key : csv.data.subarray(start, end).equals(key))) {
+                return csv.lines[record];
+            }
+            header = false;
+        }
+    }
+    return undefined;
+}
+
+/** Where the primary key is among a table's columns. */
+function keyColumnOf(table: TableSpec): number {
+    const column = table.columns.findIndex(c => c.name === table.primaryKey);
+    if (column < 0) {
+        throw new Error(`table '${table.name}' has no column '${table.primaryKey}' for its primary key`);
+    }
+    return column;
+}
+
+/** The valid rows, typed, each yielded once checked. */
+function* domainCsvRows(table: TableSpec, source: CsvSource): Generator<Row> {
+    const types = table.columns.map(c => c.type);
+    for (const { csv, first, integers } of validBatches(table, source)) {
+        for (let record = first; record < csv.records; record++) {
+            const firstOfRecord = csv.firstField[record];
+            yield types.map((type, column) => (type === "integer" ? integers[firstOfRecord + column] : csv.text(firstOfRecord + column)));
+        }
+    }
 }
 
 /**
@@ -49,63 +299,78 @@ function parseValue(raw: string, type: string, column: string, file: string, lin
  * every row must have one field per column with the column's type, and primary keys are unique.
  */
 export function parseDomainCsv(table: TableSpec, text: string, file: string): Row[] {
-    return [...domainCsvRows(table, [text], file)];
-}
-
-/**
- * The same validation as rows are read: each row is yielded once checked, and a bad row stops the
- * reading with its file and line. Only the primary keys seen so far are kept, to find duplicates.
- */
-export function* domainCsvRows(table: TableSpec, chunks: Iterable<string>, file: string): Generator<Row> {
-    const expectedHeader = table.columns.map(c => c.name);
-    const key = expectedHeader.indexOf(table.primaryKey);
-    const seenKeys = new Map<number | string, number>();
-    let header: CsvRecord | undefined;
-    for (const record of parseCsvChunks(chunks, file)) {
-        if (!header) {
-            header = record;
-            if (header.fields.join(",") !== expectedHeader.join(",")) {
-                throw new CsvError(file, header.line, `header is '${header.fields.join(",")}'; expected '${expectedHeader.join(",")}'`);
-            }
-            continue;
-        }
-        if (record.fields.length !== table.columns.length) {
-            throw new CsvError(file, record.line, `expected ${table.columns.length} fields, found ${record.fields.length}`);
-        }
-        const row = record.fields.map((raw, i) => parseValue(raw, table.columns[i].type, table.columns[i].name, file, record.line));
-        const firstSeen = seenKeys.get(row[key]);
-        if (firstSeen !== undefined) {
-            throw new CsvError(file, record.line, `duplicate ${table.primaryKey} ${row[key]} (first on line ${firstSeen})`);
-        }
-        seenKeys.set(row[key], record.line);
-        yield row;
-    }
-    if (!header) {
-        throw new CsvError(file, 1, `missing header row; expected '${expectedHeader.join(",")}'`);
-    }
+    const bytes = Buffer.from(text, "utf8");
+    return [...domainCsvRows(table, { file, chunks: [bytes], reread: () => [bytes] })];
 }
 
 const READ_BLOCK_BYTES = 1024 * 1024;
 
-/** A file's text a block at a time; a UTF-8 character split between blocks is kept whole. */
-function* fileText(file: string): Generator<string> {
+/**
+ * Where a UTF-8 character cut off by the end of the bytes starts (their length if none), by the
+ * rule Node's StringDecoder holds such a character back for the next block with.
+ */
+function cutCharacterStart(bytes: Buffer): number {
+    for (let p = bytes.length - 1; p >= 0 && p >= bytes.length - 4; p--) {
+        const byte = bytes[p];
+        if ((byte & 0xc0) === 0x80) {
+            continue;
+        }
+        const length = (byte & 0xe0) === 0xc0 ? 2 : (byte & 0xf0) === 0xe0 ? 3 : (byte & 0xf8) === 0xf0 ? 4 : 0;
+        return bytes.length - p < length ? p : bytes.length;
+    }
+    return bytes.length;
+}
+
+/**
+ * A file's bytes a block at a time, each block ending between characters. Bytes that are not valid
+ * UTF-8 come out as U+FFFD, exactly as a StringDecoder fed the same blocks replaces them: the rows
+ * and the fingerprint are those of the file's text, as when the file was read as a string.
+ */
+function* fileBytes(file: string): Generator<Buffer> {
     const fd = fs.openSync(file, "r");
     try {
-        const decoder = new StringDecoder("utf8");
-        const block = Buffer.alloc(READ_BLOCK_BYTES);
-        for (let read = fs.readSync(fd, block); read > 0; read = fs.readSync(fd, block)) {
-            yield decoder.write(block.subarray(0, read));
+        // Set at the first block that is not valid UTF-8; every later block then goes through it.
+        let decoder: StringDecoder | undefined;
+        let held = Buffer.alloc(0);
+        for (;;) {
+            const block = Buffer.allocUnsafe(held.length + READ_BLOCK_BYTES);
+            held.copy(block);
+            const read = fs.readSync(fd, block, held.length, READ_BLOCK_BYTES, null);
+            if (read === 0) {
+                break;
+            }
+            const bytes = block.subarray(0, held.length + read);
+            if (!decoder) {
+                const whole = cutCharacterStart(bytes);
+                if (isUtf8(bytes.subarray(0, whole))) {
+                    held = bytes.subarray(whole);
+                    yield bytes.subarray(0, whole);
+                    continue;
+                }
+                // The decoder starts where one fed every earlier block would be: holding the cut character.
+                decoder = new StringDecoder("utf8");
+                decoder.write(held);
+            }
+            yield Buffer.from(decoder.write(bytes.subarray(held.length)), "utf8");
+            held = Buffer.alloc(0);
         }
-        yield decoder.end();
+        const rest = (decoder ?? new StringDecoder("utf8")).end(held);
+        if (rest) {
+            yield Buffer.from(rest, "utf8");
+        }
     } finally {
         fs.closeSync(fd);
     }
 }
 
+function fileSource(table: TableSpec, dir: string): CsvSource {
+    const file = path.join(dir, table.file);
+    return { file, chunks: fileBytes(file), reread: () => fileBytes(file) };
+}
+
 /** Reads and validates one table's file from a data folder, as a stream of rows. */
 export function domainFileRows(table: TableSpec, dir: string): Generator<Row> {
-    const file = path.join(dir, table.file);
-    return domainCsvRows(table, fileText(file), file);
+    return domainCsvRows(table, fileSource(table, dir));
 }
 
 /** Reads and validates one table's file from a data folder. */
@@ -132,15 +397,15 @@ export function validateDataDir(dir: string, domains: readonly DomainSpec[]): Re
             for (const table of domain.tables) {
                 hash.update(table.file).update("\0");
                 // One pass: each block is hashed as it is parsed, and no file is held whole.
-                const file = path.join(dir, table.file);
+                const source = fileSource(table, dir);
                 const blocks = function* () {
-                    for (const text of fileText(file)) {
-                        hash.update(text);
-                        yield text;
+                    for (const bytes of source.chunks) {
+                        hash.update(bytes);
+                        yield bytes;
                     }
                 };
                 // Every row is validated; none is kept.
-                for (const rows = domainCsvRows(table, blocks(), file); !rows.next().done; );
+                for (const batches = validBatches(table, { ...source, chunks: blocks() }); !batches.next().done; );
                 hash.update("\0");
             }
             return [domain.name, `files:${hash.digest("hex")}`];
@@ -216,11 +481,6 @@ export function* syntheticRows(table: TableSpec, scale: number): Generator<Row> 
     }
 }
 
-/** The rows of one table from a data source, as they are read or generated. */
-export function tableRows(table: TableSpec, source: DataSource): Iterable<Row> {
-    return source.kind === "files" ? domainFileRows(table, source.dir) : syntheticRows(table, source.scale);
-}
-
 const BULK_CHUNK_BYTES = 64 * 1024;
 
 /**
@@ -232,7 +492,13 @@ export function* bulkLoadCsv(rows: Iterable<Row>, counted: (rows: number) => voi
     let chunk = "";
     let count = 0;
     for (const row of rows) {
-        chunk += row.map(value => (typeof value === "number" ? String(value) : `"${value.replace(/"/g, '""')}"`)).join(",") + "\n";
+        // Appended value by value, and a text searched for a quote before any is replaced: an array
+        // and a regular expression per row took a quarter to a third of the time.
+        for (let column = 0; column < row.length; column++) {
+            const value = row[column];
+            chunk += (column === 0 ? "" : ",") + (typeof value === "number" ? String(value) : `"${value.includes('"') ? value.replace(/"/g, '""') : value}"`);
+        }
+        chunk += "\n";
         count++;
         if (chunk.length >= BULK_CHUNK_BYTES) {
             yield Buffer.from(chunk, "utf8");
@@ -243,6 +509,93 @@ export function* bulkLoadCsv(rows: Iterable<Row>, counted: (rows: number) => voi
         yield Buffer.from(chunk, "utf8");
     }
     counted(count);
+}
+
+/** Room left in a chunk after its 64 KiB, so that a row of usual length never has to wait for a new one. */
+const BULK_CHUNK_SLACK = 4 * 1024;
+
+/**
+ * `bulkLoadCsv` of a data folder's file, byte for byte, written straight from the file's bytes as
+ * each batch of records is validated: a row object and a string per field cost several times the
+ * parse itself.
+ */
+function* fileBulkLoadCsv(table: TableSpec, dir: string, counted: (rows: number) => void): Generator<Buffer> {
+    const integerColumns = table.columns.map(c => c.type === "integer");
+    let chunk = Buffer.allocUnsafe(BULK_CHUNK_BYTES + BULK_CHUNK_SLACK);
+    let size = 0;
+    let count = 0;
+    for (const { csv, first } of validBatches(table, fileSource(table, dir))) {
+        const { data, firstField, starts, ends } = csv;
+        for (let record = first; record < csv.records; record++) {
+            const firstOfRecord = firstField[record];
+            for (let column = 0; column < integerColumns.length; column++) {
+                const start = starts[firstOfRecord + column];
+                const end = ends[firstOfRecord + column];
+                // Enough for a text of nothing but quotes, doubled, its own quotes and the separator.
+                const room = 2 * (end - start) + 3;
+                if (size + room > chunk.length) {
+                    if (size > 0) {
+                        yield chunk.subarray(0, size);
+                    }
+                    chunk = Buffer.allocUnsafe(Math.max(BULK_CHUNK_BYTES + BULK_CHUNK_SLACK, room));
+                    size = 0;
+                }
+                if (integerColumns[column]) {
+                    size = writeInteger(chunk, size, data, start, end);
+                } else {
+                    chunk[size++] = QUOTE;
+                    for (let p = start; p < end; p++) {
+                        const byte = data[p];
+                        chunk[size++] = byte;
+                        if (byte === QUOTE) {
+                            chunk[size++] = QUOTE;
+                        }
+                    }
+                    chunk[size++] = QUOTE;
+                }
+                chunk[size++] = column + 1 < integerColumns.length ? COMMA : LF;
+            }
+            count++;
+            if (size >= BULK_CHUNK_BYTES) {
+                yield chunk.subarray(0, size);
+                chunk = Buffer.allocUnsafe(BULK_CHUNK_BYTES + BULK_CHUNK_SLACK);
+                size = 0;
+            }
+        }
+    }
+    if (size > 0) {
+        yield chunk.subarray(0, size);
+    }
+    counted(count);
+}
+
+/** A valid integer field as String(Number(field)) has it: no leading zeros, and no minus on zero. */
+function writeInteger(chunk: Buffer, size: number, data: Buffer, start: number, end: number): number {
+    const negative = data[start] === MINUS;
+    let p = negative ? start + 1 : start;
+    while (p < end - 1 && data[p] === ZERO) {
+        p++;
+    }
+    if (negative && !(p === end - 1 && data[p] === ZERO)) {
+        chunk[size++] = MINUS;
+    }
+    while (p < end) {
+        chunk[size++] = data[p++];
+    }
+    return size;
+}
+
+/**
+ * One table's rows from a data source as CSV for the engines' bulk loaders (see `bulkLoadCsv`),
+ * as they are read or generated. `counted` receives the number of rows once the last chunk is out.
+ */
+export function tableBulkLoadCsv(table: TableSpec, source: DataSource, counted: (rows: number) => void): Iterable<Buffer> {
+    return source.kind === "files" ? fileBulkLoadCsv(table, source.dir, counted) : bulkLoadCsv(syntheticRows(table, source.scale), counted);
+}
+
+/** The rows of one table from a data source, as they are read or generated. */
+export function tableRows(table: TableSpec, source: DataSource): Iterable<Row> {
+    return source.kind === "files" ? domainFileRows(table, source.dir) : syntheticRows(table, source.scale);
 }
 
 /**

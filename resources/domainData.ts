@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { bulkLoadCsv, DataSource, tableRows } from "../lib/dataset";
+import { DataSource, tableBulkLoadCsv } from "../lib/dataset";
 import { Engine, TableSpec } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { bulkLoadSql, createPostgresDatabaseSql, domainAccessSql, quoteIdentifier } from "../lib/sql";
@@ -191,7 +191,7 @@ export async function loadRows(inputs: LoadInputs): Promise<Record<string, numbe
         for (const table of inputs.tables) {
             loading = table.name;
             await session.run(`DELETE FROM ${quoteIdentifier(inputs.engine, table.name)}`);
-            const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, table), bulkLoadCsv(tableRows(table, inputs.source), rows => (sent[table.name] = rows)));
+            const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, table), tableBulkLoadCsv(table, inputs.source, rows => (sent[table.name] = rows)));
             if (taken !== sent[table.name]) {
                 throw new Error(`${sent[table.name]} rows sent, but the engine took ${taken}`);
             }
