@@ -8,6 +8,8 @@
  *   - the check reads what it reconciles: the insights, its runs, and the domain tables (never a
  *     PII column).
  * dbt-trino also reads Trino's own `system` catalog to list materialized views.
+ * Every user runs queries, and sees and kills only their own: without a query rule Trino would let
+ * any user read every other user's SQL (in its web UI too) and kill it.
  */
 
 /** A domain as governance sees it: its catalog, its owner, and the columns that are PII. */
@@ -114,5 +116,7 @@ export function renderAccessRules(spec: AccessSpec): string {
         { user: anyOf([analyst]), catalog: insights.catalog, schema: insights.schema, table: anyOf(insights.publicTables), privileges: ["SELECT"] },
         ...readers.flatMap(r => withoutPii(r.user, r.domain)),
     ];
-    return `${JSON.stringify(sortKeys({ catalogs, schemas, tables }), null, 2)}\n`;
+    // Trino always lets users view and kill their own queries; this rule grants running them and nothing of others'.
+    const queries: Rule[] = [{ allow: ["execute"] }];
+    return `${JSON.stringify(sortKeys({ catalogs, queries, schemas, tables }), null, 2)}\n`;
 }

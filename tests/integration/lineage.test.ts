@@ -110,7 +110,7 @@ describe("the dbt docs site", () => {
 });
 
 describe("Trino's web UI", () => {
-    it("lets the analyst log in over HTTPS and lists the query the analyst ran", async () => {
+    it("lets the analyst log in over HTTPS and lists the query the analyst ran, and no one else's", async () => {
         const outputs = await mesh.stack.outputs();
         const uiUrl: string = outputs.trinoUiUrl.value;
         expect(uiUrl).toBe(`${mesh.trinoUrl}/ui/`);
@@ -129,6 +129,8 @@ describe("Trino's web UI", () => {
         // The finished queries are listed once the overview's first refresh has loaded them.
         await page.locator("button", { hasText: "Finished" }).click();
         await page.getByText(marker).first().waitFor({ timeout: 30_000 });
+        // The analyst sees its own queries only: none of the many dbt ran to build the insights.
+        expect(await page.getByText("dbt-trino").count()).toBe(0);
         await screenshot(page, "trino-ui.png");
         await context.close();
     });

@@ -57,6 +57,10 @@ describe("access rules", () => {
         }
     });
 
+    it("lets every user run queries, and see and kill only their own", () => {
+        expect((JSON.parse(text) as { queries: unknown }).queries).toEqual([{ allow: ["execute"] }]);
+    });
+
     it("denies anyone not named", () => {
         for (const catalog of ["customers", "orders", "payments", "insights", "system"]) {
             expect(firstMatch(rules.catalogs, "stranger", { catalog })).toBeUndefined();
