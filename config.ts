@@ -58,6 +58,19 @@ const pemCertificates = z.string().superRefine((bundle, ctx) => {
 const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and -, at most 63");
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _)");
 
+/** Extra readers per domain, as JSON. */
+const readersSchema = z
+    .string()
+    .transform((text, ctx) => {
+        try {
+            return JSON.parse(text) as unknown;
+        } catch {
+            ctx.addIssue({ code: "custom", message: 'must be JSON such as {"orders": ["finance"]}' });
+            return z.NEVER;
+        }
+    })
+    .pipe(z.record(z.string(), z.array(identifier).min(1, "lists no reader")));
+
 /** The stack's configuration keys, without the `datamesh:` prefix. Unknown keys are rejected. */
 const configSchema = z
     .object({
@@ -84,20 +97,7 @@ const configSchema = z
             // Trino decodes a client's password as ISO-8859-1; a character outside it (such as €) could never be sent.
             .regex(/^[\u0020-\u007e\u00a0-\u00ff]*$/, "must consist of printable Latin-1 characters (such as é or ß, not €): Trino reads passwords as ISO-8859-1")
             .optional(),
-        readers: z
-            .string()
-            .transform((text, ctx) => {
-                try {
-                    return JSON.parse(text) as unknown;
-                } catch {
-                    ctx.addIssue({ code: "custom", message: 'must be JSON such as {"orders": ["finance"]}' });
-                    return z.NEVER;
-                }
-            })
-            .pipe(
-                z.record(z.string(), z.array(identifier).min(1, "lists no reader")),
-            )
-            .optional(),
+        readers: readersSchema.optional(),
         dataDir: z.string().min(1).optional(),
         scale: z.coerce.number().int().min(1).max(10_000).optional(),
         workers: z.coerce.number({ message: "must be a whole number, 0 or more" }).int("must be a whole number, 0 or more").min(0, "must be 0 or more (0: the coordinator schedules work itself)").max(100).default(0),
@@ -303,11 +303,13 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
     const domains = context.domains ?? DOMAINS;
     const passwordKeys = new Set(domains.flatMap(d => [d.external?.passwordKey, d.external?.admin?.passwordKey].filter((key): key is string => Boolean(key))));
     const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([key]) => !passwordKeys.has(key))));
+    // What the declarations say of the configuration is reported with any other mistake, all at once.
+    const readers = raw.readers === undefined ? undefined : readersSchema.safeParse(raw.readers).data;
+    const { problems, externalPasswords, externalAdminPasswords } = checkAgainstDomains(raw, readers ?? {}, domains);
     if (!parsed.success) {
-        throw new ConfigError(`invalid configuration:\n${describeIssues(parsed.error)}`);
+        throw new ConfigError(`invalid configuration:\n${[describeIssues(parsed.error), ...problems].join("\n")}`);
     }
     const c = parsed.data;
-    const { problems, externalPasswords, externalAdminPasswords } = checkAgainstDomains(raw, c.readers ?? {}, domains);
     const managed = domains.filter(d => !d.external);
     const ports = databasePorts(c.basePort, managed);
     const trinoInternalPort = c.trinoInternalPort ?? c.trinoPort + 1;

@@ -451,14 +451,17 @@ describe("the local stack, deployed for real", () => {
         await expectInsightsToEqual(mesh, canonicalExpected());
     });
 
-    it("re-runs only the dbt job and the check when a model changes", async () => {
+    it("re-runs only the dbt job, the check and the docs when a model changes", async () => {
         const before = await mesh.resourceOutputs();
         const model = path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql");
         fs.appendFileSync(model, "\n-- edited by the integration test\n");
         const result = await mesh.stack.up();
-        expect(result.summary.resourceChanges).toMatchObject({ update: 3 });
+        expect(result.summary.resourceChanges).toMatchObject({ update: 4 });
         const after = await mesh.resourceOutputs();
         expect(after["dbt-run"].runId).not.toBe(before["dbt-run"].runId);
+        // The docs site documents the newly published run, generated after it was published, by the same server.
+        expect(after["docs-site"]).toMatchObject({ publishedRun: after["check-publication"].publishedRun, pid: before["docs-site"].pid });
+        expect(after["docs-site"].generatedAt > before["docs-site"].generatedAt).toBe(true);
         // The new run is published, the one before it is kept for rollback, and every other run is dropped.
         expect(after["check-publication"]).toMatchObject({ reason: "model change", previousRun: before["check-publication"].publishedRun });
         expect(after["check-publication"].publishedRun).not.toBe(before["check-publication"].publishedRun);
@@ -535,8 +538,8 @@ describe("the local stack, deployed for real", () => {
         fs.cpSync(path.join(fixture, "data"), dataDir, { recursive: true });
         await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
         const result = await mesh.stack.up();
-        // Three reloads, which replace the tables' rows, the sources read anew, and a run built, checked and published.
-        expect(result.summary.resourceChanges).toMatchObject({ replace: 3, update: 4 });
+        // Three reloads, which replace the tables' rows, the sources read anew, a run built, checked and published, and its docs.
+        expect(result.summary.resourceChanges).toMatchObject({ replace: 3, update: 5 });
         const expected = { dim_customers: readTextTable(path.join(fixture, "expected", "dim_customers.csv")), fct_orders: readTextTable(path.join(fixture, "expected", "fct_orders.csv")) };
         await expectInsightsToEqual(mesh, expected);
         const customers = expected.dim_customers.rows.length;
@@ -634,7 +637,8 @@ describe("the local stack, deployed for real", () => {
         await paymentsDb.end();
 
         const result = await mesh.stack.up();
-        expect(result.summary.resourceChanges).toMatchObject({ update: 4 });
+        // The sources read anew, a run built, checked and published, and its docs.
+        expect(result.summary.resourceChanges).toMatchObject({ update: 5 });
         expect((await mesh.resourceOutputs())["check-publication"].reason).toBe("domain data change");
 
         // The same two changes applied to the CSVs, and the insights recomputed from them by the reference model.

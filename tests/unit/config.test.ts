@@ -230,3 +230,11 @@ describe("loadConfig with declared domains", () => {
         expect(config.readers).toEqual({ shipping: ["logistics", "finance"] });
     });
 });
+
+describe("loadConfig's errors, all at once", () => {
+    it("names a reader of an unknown domain beside the other keys' mistakes", () => {
+        const message = error({ platform: "nomad", readers: JSON.stringify({ shipping: ["finance"] }) });
+        expect(message).toContain("datamesh:platform: Invalid option");
+        expect(message).toContain("datamesh:readers.shipping: unknown domain 'shipping'; declared domains: customers, orders, payments");
+    });
+});
