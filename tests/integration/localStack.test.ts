@@ -493,7 +493,8 @@ describe("the local stack, deployed for real", () => {
         const staging = path.join(mesh.projectDir, "dbt", "models", "staging", "stg_orders.sql");
         fs.appendFileSync(staging, "\n-- edited by the integration test\n");
         const second = await mesh.stack.up();
-        expect(second.summary.resourceChanges).toMatchObject({ update: 3 });
+        // The run, the check, the publication and the docs of the new run.
+        expect(second.summary.resourceChanges).toMatchObject({ update: 4 });
         const third = await mesh.resourceOutputs();
         expect(third["dbt-run"].built).toContain(`since ${after["check-publication"].publishedRun} `);
         expect(third["check-publication"].dropped).toEqual([runBefore]);
@@ -713,7 +714,8 @@ describe("the local stack, deployed for real", () => {
             const before = await mesh.resourceOutputs();
             const rowsBefore = await domainTables(mesh);
             const insightsBefore = await publishedInsights(mesh);
-            const basePort = await freePortRange(12);
+            // Databases from basePort, Trino at basePort+10 and +11, the docs site at +12.
+            const basePort = await freePortRange(13);
             const trinoPort = basePort + 10;
             await mesh.stack.setConfig("datamesh:basePort", { value: String(basePort) });
             await mesh.stack.setConfig("datamesh:trinoPort", { value: String(trinoPort) });
