@@ -163,7 +163,6 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                 sql(`DROP TABLE IF EXISTS ${scratch(scratchTable)}`);
                 sql(like(scratchTable));
             }
-            // The scratch table reads its rows from the file of the domain's table.
             const stackLoad = (scratchTable: string, from: DataSource) =>
                 timed(() =>
                     loadRows({
@@ -173,7 +172,8 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                         owner: { user: target.user, password: target.password },
                         database: target.database,
                         domainName: domain.name,
-                        tables: [{ ...table, name: scratchTable }],
+                        tables: [table],
+                        intoTables: { [table.name]: scratchTable },
                         source: from,
                         fingerprint: "benchmark",
                     }),

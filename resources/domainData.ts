@@ -175,6 +175,8 @@ export interface LoadInputs extends Endpoint {
     tables: TableSpec[];
     source: DataSource;
     fingerprint: string;
+    /** Tables to load instead of the declared ones, by declared name: the benchmark loads scratch tables beside them. */
+    intoTables?: Record<string, string>;
 }
 
 /**
@@ -190,8 +192,9 @@ export async function loadRows(inputs: LoadInputs): Promise<Record<string, numbe
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
         for (const table of inputs.tables) {
             loading = table.name;
-            await session.run(`DELETE FROM ${quoteIdentifier(inputs.engine, table.name)}`);
-            const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, table), tableBulkLoadCsv(table, inputs.source, rows => (sent[table.name] = rows)));
+            const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
+            await session.run(`DELETE FROM ${quoteIdentifier(inputs.engine, into.name)}`);
+            const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, into), tableBulkLoadCsv(table, inputs.source, rows => (sent[table.name] = rows)));
             if (taken !== sent[table.name]) {
                 throw new Error(`${sent[table.name]} rows sent, but the engine took ${taken}`);
             }
@@ -219,7 +222,7 @@ export async function loadRows(inputs: LoadInputs): Promise<Record<string, numbe
 async function countRows(session: Session, inputs: LoadInputs): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (const table of inputs.tables) {
-        counts[table.name] = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdentifier(inputs.engine, table.name)}`));
+        counts[table.name] = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdentifier(inputs.engine, inputs.intoTables?.[table.name] ?? table.name)}`));
     }
     return counts;
 }
