@@ -59,6 +59,15 @@ export interface IcebergJdbcCatalog {
 
 export type CatalogSpec = PostgresqlCatalog | MariadbCatalog | IcebergJdbcCatalog;
 
+/** A domain's catalog: its engine's connector, reaching the domain's database as its reader. */
+export function domainCatalog(domain: { name: string; engine: "postgresql" | "mariadb" }, endpoint: { host: string; port: number; database: string; user: string }): CatalogSpec {
+    const { host, port, user } = endpoint;
+    const passwordEnv = catalogPasswordEnv(domain.name);
+    return domain.engine === "postgresql"
+        ? { kind: "postgresql", name: domain.name, host, port, database: endpoint.database, user, passwordEnv }
+        : { kind: "mariadb", name: domain.name, host, port, user, passwordEnv };
+}
+
 /** The environment variable that carries a catalog's database password into Trino. */
 export function catalogPasswordEnv(catalogName: string): string {
     return `${catalogName.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_DB_PASSWORD`;

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
+import { CatalogSpec, catalogPasswordEnv, domainCatalog } from "../catalogs/trino";
 import { DataSource } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { Platform } from "../platforms";
@@ -97,11 +97,9 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         this.rowCounts = setup.rowCounts.apply(counts => counts ?? {});
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
-        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort, setup.resource.id]).apply(([host, port]): CatalogSpec =>
-            domain.engine === "postgresql"
-                ? { kind: "postgresql", name: domain.name, host, port, database: domain.name, user: readerUser, passwordEnv }
-                : { kind: "mariadb", name: domain.name, host, port, user: readerUser, passwordEnv },
-        );
+        this.trinoCatalog = pulumi
+            .all([server.meshHost, server.meshPort, setup.resource.id])
+            .apply(([host, port]) => domainCatalog(domain, { host, port, database: domain.name, user: readerUser }));
         this.trinoEnv = pulumi.secret(readerPassword.value.apply(password => ({ [passwordEnv]: password })));
 
         this.registerOutputs({

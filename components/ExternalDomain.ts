@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CatalogSpec, catalogPasswordEnv } from "../catalogs/trino";
+import { CatalogSpec, catalogPasswordEnv, domainCatalog } from "../catalogs/trino";
 import { DomainSpec, Engine } from "../lib/domains";
 import { ExternalDatabaseProbe, ExternalReader } from "../resources/externalDatabase";
 import { MeshDomain } from "./DomainDatabase";
@@ -96,12 +96,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
         this.rowCounts = probe.rowCounts;
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the probe, so that Trino is configured for the domain only once its database answered.
-        this.trinoCatalog = probe.id.apply(
-            (): CatalogSpec =>
-                domain.engine === "postgresql"
-                    ? { kind: "postgresql", name: domain.name, host: external.host, port: external.port, database: external.database, user: external.user, passwordEnv }
-                    : { kind: "mariadb", name: domain.name, host: external.host, port: external.port, user: external.user, passwordEnv },
-        );
+        this.trinoCatalog = probe.id.apply(() => domainCatalog(domain, external));
         this.trinoEnv = pulumi.secret(password.apply(value => ({ [passwordEnv]: value })));
 
         this.registerOutputs({

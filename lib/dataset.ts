@@ -593,11 +593,6 @@ export function tableBulkLoadCsv(table: TableSpec, source: DataSource, counted: 
     return source.kind === "files" ? fileBulkLoadCsv(table, source.dir, counted) : bulkLoadCsv(syntheticRows(table, source.scale), counted);
 }
 
-/** The rows of one table from a data source, as they are read or generated. */
-export function tableRows(table: TableSpec, source: DataSource): Iterable<Row> {
-    return source.kind === "files" ? domainFileRows(table, source.dir) : syntheticRows(table, source.scale);
-}
-
 /**
  * Each managed domain's fingerprint, which changes exactly when that domain's data changes. The
  * synthetic generator knows the jaffle_shop tables only: another domain needs a data folder.

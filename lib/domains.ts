@@ -258,9 +258,6 @@ export function loadDomainDeclarations(dir: string): DomainSpec[] {
 /** The project's domains, from its `domains/` folder. */
 export const DOMAINS: readonly DomainSpec[] = loadDomainDeclarations(DOMAINS_DIR);
 
-/** The domains whose servers and rows the stack creates. */
-export const MANAGED_DOMAINS: readonly DomainSpec[] = DOMAINS.filter(d => !d.external);
-
 export function domainByName(name: string): DomainSpec {
     const domain = DOMAINS.find(d => d.name === name);
     if (!domain) {

@@ -536,7 +536,7 @@ describe("two domains added by declaration, deployed for real", () => {
         await setUpLoyaltyDatabase(external, loyaltyPassword);
         externalBefore = await externalDatabaseAsItsTeamSeesIt(external);
 
-        // The checkout as createMesh copies it: /work/main may change under a long test, the copy must not be blamed for it.
+        // The checkout as createMesh copies it: the checkout may change under a long test, and the copy must not be blamed for it.
         repoFiles = projectFiles(REPO_DIR, NOT_COPIED);
         mesh = await createMesh("domains");
         for (const [relative, text] of Object.entries(declarationFiles(external.port))) {
