@@ -22,6 +22,8 @@ export const DEFAULT_IMAGES = {
     seaweedfsImage: "chrislusf/seaweedfs:4.53",
     // No maintained image ships dbt-trino: a plain Python image installs dbt/requirements.txt when the dbt Job starts.
     dbtImage: "python:3.11.14-slim-bookworm",
+    // The docs site's server on kubernetes: Python's own static file server, apart from dbtImage so that a dbt image change never takes the site down.
+    docsImage: "python:3.11.14-slim-bookworm",
     // The docker platform builds dbt/Dockerfile FROM this image; the Dockerfile's own default is the same.
     dbtBaseImage: "python:3.11.14-slim-bookworm",
 } as const;
@@ -108,6 +110,7 @@ const configSchema = z
         trinoImage: pinnedImage.default(DEFAULT_IMAGES.trinoImage),
         seaweedfsImage: pinnedImage.default(DEFAULT_IMAGES.seaweedfsImage),
         dbtImage: pinnedImage.default(DEFAULT_IMAGES.dbtImage),
+        docsImage: pinnedImage.default(DEFAULT_IMAGES.docsImage),
         dbtBaseImage: pinnedImage.default(DEFAULT_IMAGES.dbtBaseImage),
         pipIndexUrl: z.string().url("must be a URL such as https://pypi.example.com/simple").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
         pipCaBundle: pemCertificates.optional(),
@@ -385,6 +388,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
             trinoImage: c.trinoImage,
             seaweedfsImage: c.seaweedfsImage,
             dbtImage: c.dbtImage,
+            docsImage: c.docsImage,
             dbtBaseImage: c.dbtBaseImage,
         },
         pip: { indexUrl: c.pipIndexUrl, caBundle: c.pipCaBundle },

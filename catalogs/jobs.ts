@@ -33,12 +33,17 @@ export function renderCheckScript(spec: { queryFile: string; caCertFile: string 
     ].join("");
 }
 
-/**
- * dbt's two steps, as the dbt job runs them: the sources' contract first, then the build. Given a
- * requirements file, an image without dbt (a plain Python image) installs the pinned toolchain
- * first; either way the log states which dbt ran.
- */
-export function renderDbtScript(spec: { projectDir: string; profilesDir: string; workDir: string; vars: Record<string, string>; requirementsFile?: string }): string {
+export interface DbtScriptSpec {
+    projectDir: string;
+    profilesDir: string;
+    workDir: string;
+    vars: Record<string, string>;
+    /** Given, an image without dbt (a plain Python image) installs the pinned toolchain first. */
+    requirementsFile?: string;
+}
+
+/** The script's opening: its folder, dbt (installed when the image has none), and the flags every dbt command takes. */
+function dbtPreamble(spec: DbtScriptSpec): { lines: string[]; flags: string } {
     const sortedVars = Object.fromEntries(Object.keys(spec.vars).sort().map(k => [k, spec.vars[k]]));
     const varsJson = JSON.stringify(sortedVars);
     if (varsJson.includes("'")) {
@@ -46,26 +51,54 @@ export function renderDbtScript(spec: { projectDir: string; profilesDir: string;
     }
     const install = spec.requirementsFile
         ? [
-              `if ! command -v dbt >/dev/null 2>&1; then
-`,
-              `  echo "no dbt in this image: installing the pinned requirements from the package index"
-`,
-              `  python3 -m venv ${spec.workDir}/venv
-`,
-              `  ${spec.workDir}/venv/bin/pip install --quiet --no-input --disable-pip-version-check --requirement ${spec.requirementsFile}
-`,
-              `  PATH="${spec.workDir}/venv/bin:$PATH"
-`,
-              `fi
-`,
+              `if ! command -v dbt >/dev/null 2>&1; then\n`,
+              `  echo "no dbt in this image: installing the pinned requirements from the package index"\n`,
+              `  python3 -m venv ${spec.workDir}/venv\n`,
+              `  ${spec.workDir}/venv/bin/pip install --quiet --no-input --disable-pip-version-check --requirement ${spec.requirementsFile}\n`,
+              `  PATH="${spec.workDir}/venv/bin:$PATH"\n`,
+              `fi\n`,
+              `dbt --version\n`,
           ]
         : [];
-    const common = `--project-dir ${spec.projectDir} --profiles-dir ${spec.profilesDir} --target-path ${spec.workDir}/target --log-path ${spec.workDir}/logs --vars '${varsJson}' --no-use-colors`;
+    return {
+        lines: [HEADER, `mkdir -p ${spec.workDir}\ncd ${spec.workDir}\n`, ...install],
+        flags: `--project-dir ${spec.projectDir} --profiles-dir ${spec.profilesDir} --target-path ${spec.workDir}/target --log-path ${spec.workDir}/logs --vars '${varsJson}' --no-use-colors`,
+    };
+}
+
+/**
+ * dbt's build, as the dbt job runs it: the sources' contract first, then the models. Either way
+ * the log states which dbt ran.
+ */
+export function renderDbtScript(spec: DbtScriptSpec): string {
+    const { lines, flags } = dbtPreamble(spec);
+    return [...lines, `dbt build ${flags}\n`].join("");
+}
+
+/**
+ * The docs site's generation: `dbt docs generate --static`, then the page moved into a folder of
+ * its own under siteDir and the `current` link swapped to it in one rename, so the server never
+ * shows a half-written page and a failed generation leaves the last one served. Older pages go
+ * once the link has moved. The closing line names the run and the page's size.
+ */
+export function renderDocsScript(spec: DbtScriptSpec & { siteDir: string; pageName: string }): string {
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(spec.pageName)) {
+        throw new Error(`docs page name '${spec.pageName}' must be lower-case letters, digits, underscores and dashes`);
+    }
+    const { lines, flags } = dbtPreamble(spec);
+    const pages = `${spec.siteDir}/pages`;
     return [
-        HEADER,
-        `mkdir -p ${spec.workDir}\ncd ${spec.workDir}\n`,
-        ...install,
-        ...(spec.requirementsFile ? [`dbt --version\n`] : []),
-        `dbt build ${common}\n`,
+        ...lines,
+        `dbt docs generate --static ${flags}\n`,
+        `test -s ${spec.workDir}/target/static_index.html\n`,
+        // A new folder even when the same run is generated again, so the served link never points at a folder being written.
+        `mkdir -p ${pages}\n`,
+        `page="$(basename "$(mktemp -d ${pages}/${spec.pageName}.XXXXXX)")"\n`,
+        `chmod 0755 "${pages}/$page"\n`,
+        `cp ${spec.workDir}/target/static_index.html "${pages}/$page/index.html"\n`,
+        `ln -sfn "pages/$page" ${spec.siteDir}/.current\n`,
+        `mv -T ${spec.siteDir}/.current ${spec.siteDir}/current\n`,
+        `for old in ${pages}/*; do [ "$old" = "${pages}/$page" ] || rm -rf "$old"; done\n`,
+        `echo "docs site: serving ${spec.pageName} ($(wc -c < "${pages}/$page/index.html") bytes)"\n`,
     ].join("");
 }

@@ -23,6 +23,7 @@ import { assertPinnedTrinoImage } from "../shared/options";
 import { domainSetupOverTcp, metastoreSetupOverTcp } from "../shared/overTcp";
 import { Cluster } from "./cluster";
 import { databaseServer } from "./databaseServer";
+import { docsSite } from "./docsSite";
 import { dbtRun, insightsCheck } from "./jobs";
 import { kubernetesTrinoHostnames, trinoServer } from "./trino";
 import { externalWarehouse, seaweedfsWarehouse } from "./warehouse";
@@ -93,9 +94,8 @@ export class KubernetesPlatform implements Platform {
         return trinoServer(this.cluster, this.args.images.trinoImage, request, opts);
     }
 
-    /** Not yet served on this platform: docsUrl is empty, as the README says. */
-    docsSite(_name: string, _request: DocsSiteRequest, _opts: pulumi.CustomResourceOptions): DocsSite | undefined {
-        return undefined;
+    docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
+        return docsSite(this.cluster, { server: this.args.images.docsImage, dbt: this.args.images.dbtImage }, name, request, opts);
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { CHECK_ENV, renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
+import { CHECK_ENV, DbtScriptSpec, renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
 import { projectFiles, shortDigest } from "../../lib/digest";
 import { checkStatement } from "../../lib/reconcile";
 import { KubernetesJobOutcome } from "../../resources/kubernetesJob";
@@ -21,7 +21,7 @@ const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
 const DBT_TIMEOUT_SECONDS = 1800;
 const CHECK_TIMEOUT_SECONDS = 600;
 
-interface JobSpec {
+export interface JobSpec {
     component: string;
     role: string;
     image: string;
@@ -32,7 +32,11 @@ interface JobSpec {
     size: ResourceSize;
     runKey: pulumi.Input<string>;
     /** A further ConfigMap mounted as a folder tree (ConfigMap keys cannot hold a '/'). */
-    tree?: { configMap: k8s.core.v1.ConfigMap; mountPath: string; items: { key: string; path: string }[] };
+    tree?: ProjectTree;
+    /** A volume claim the Job writes to, and the pod it shares the claim with, whose node the Job runs on. */
+    sharedClaim?: { claimName: pulumi.Input<string>; mountPath: string; besidePodLabels: Record<string, string> };
+    /** The user and group the container runs as; unset, the image's own. */
+    runAs?: number;
     /** The log line that sums the run up. */
     summaryPattern: string;
     timeoutSeconds: number;
@@ -61,6 +65,8 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                     metadata: { labels: cluster.labels(spec.component, spec.role) },
                     spec: {
                         restartPolicy: "Never",
+                        ...(spec.sharedClaim ? { affinity: sameNodeAs(spec.sharedClaim.besidePodLabels) } : {}),
+                        ...(spec.runAs !== undefined ? { securityContext: { runAsUser: spec.runAs, runAsGroup: spec.runAs, runAsNonRoot: true } } : {}),
                         containers: [
                             {
                                 name: spec.role,
@@ -71,6 +77,7 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                                 volumeMounts: [
                                     { name: "job-files", mountPath, readOnly: true },
                                     ...(spec.tree ? [{ name: "job-tree", mountPath: spec.tree.mountPath, readOnly: true }] : []),
+                                    ...(spec.sharedClaim ? [{ name: "shared", mountPath: spec.sharedClaim.mountPath }] : []),
                                 ],
                                 resources: resources(spec.size),
                             },
@@ -78,6 +85,7 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                         volumes: [
                             { name: "job-files", configMap: { name: configMap.metadata.name } },
                             ...(spec.tree ? [{ name: "job-tree", configMap: { name: spec.tree.configMap.metadata.name, items: spec.tree.items } }] : []),
+                            ...(spec.sharedClaim ? [{ name: "shared", persistentVolumeClaim: { claimName: spec.sharedClaim.claimName } }] : []),
                         ],
                     },
                 },
@@ -98,51 +106,102 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
     return { finished: pulumi.all([created.metadata.name, outcome.summary]).apply(([jobName]) => jobName), summary: outcome.summary, resource: outcome };
 }
 
-/** `dbt build` as a Job; the project reaches it as a ConfigMap tree, its password through a Secret. */
-export function dbtRun(cluster: Cluster, image: string, name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
-    const projectDir = "/etc/datamesh/dbt-project";
-    const profilesDir = "/etc/datamesh/dbt";
-    const files = projectFiles(request.projectDir).map(relativePath => ({ relativePath, content: fs.readFileSync(path.join(request.projectDir, relativePath)) }));
+export interface ProjectTree {
+    configMap: k8s.core.v1.ConfigMap;
+    mountPath: string;
+    items: { key: string; path: string }[];
+}
+
+/** A volume claim's pod must share its node: a ReadWriteOnce volume attaches to one node at a time. */
+function sameNodeAs(labels: Record<string, string>): k8s.types.input.core.v1.Affinity {
+    return { podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: "kubernetes.io/hostname" }] } };
+}
+
+/** The dbt project as a ConfigMap mounted as its folder tree; ConfigMap keys cannot hold a '/', so each file gets a flat key. */
+export function dbtProjectTree(cluster: Cluster, name: string, component: string, projectDir: string, mountPath: string, opts: pulumi.CustomResourceOptions): ProjectTree {
+    const files = projectFiles(projectDir).map(relativePath => ({ relativePath, content: fs.readFileSync(path.join(projectDir, relativePath)) }));
     const projectKey = (relativePath: string) => relativePath.replace(/[^A-Za-z0-9._-]/g, "_");
     const keys = files.map(f => projectKey(f.relativePath));
     const clash = keys.find((k, i) => keys.indexOf(k) !== i);
     if (clash) {
-        throw new Error(`${request.component}: two dbt project files map to the ConfigMap key '${clash}'`);
+        throw new Error(`${component}: two dbt project files map to the ConfigMap key '${clash}'`);
     }
-    const project = new k8s.core.v1.ConfigMap(
-        `${name}-project`,
+    const configMap = new k8s.core.v1.ConfigMap(
+        name,
         {
-            metadata: cluster.metadata(`${name}-project`, request.component, "dbt"),
+            metadata: cluster.metadata(name, component, "dbt"),
             data: Object.fromEntries(files.map(f => [projectKey(f.relativePath), f.content.toString("utf8")])),
         },
         cluster.options(opts),
     );
+    return { configMap, mountPath, items: files.map(f => ({ key: projectKey(f.relativePath), path: f.relativePath })) };
+}
+
+const DBT_PROJECT_DIR = "/etc/datamesh/dbt-project";
+const DBT_PROFILES_DIR = "/etc/datamesh/dbt";
+
+export interface DbtJobSpec {
+    role: string;
+    /** The schema the profile points dbt at. */
+    schema: pulumi.Input<string>;
+    /** The Job's script, given where the project, profile and work folder are, and the schema. */
+    script: (spec: DbtScriptSpec, schema: string) => string;
+    runKey: pulumi.Input<string>;
+    summaryPattern: string;
+    sharedClaim?: JobSpec["sharedClaim"];
+    runAs?: number;
+}
+
+/** A dbt command as a Job: the project as a ConfigMap tree, the profile for the given schema, the password through a Secret. */
+export function dbtJob(cluster: Cluster, image: string, name: string, request: DbtRunRequest, spec: DbtJobSpec, opts: pulumi.CustomResourceOptions) {
+    const tree = dbtProjectTree(cluster, `${name}-project`, request.component, request.projectDir, DBT_PROJECT_DIR, opts);
     const profile = pulumi
-        .all([request.trino.host, request.trino.port, request.runSchema])
-        .apply(([host, port, schema]) => request.profile({ host, port, caCertFile: `${profilesDir}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV, schema }));
+        .all([request.trino.host, request.trino.port, spec.schema])
+        .apply(([host, port, schema]) => request.profile({ host, port, caCertFile: `${DBT_PROFILES_DIR}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV, schema }));
     const requirements = fs.readFileSync(path.join(request.projectDir, "requirements.txt"), "utf8");
-    const run = job(
+    const scriptSpec: DbtScriptSpec = { projectDir: DBT_PROJECT_DIR, profilesDir: DBT_PROFILES_DIR, workDir: "/tmp/dbt", vars: request.vars, requirementsFile: `${DBT_PROFILES_DIR}/requirements.txt` };
+    return job(
         cluster,
         name,
         {
             component: request.component,
-            role: "dbt",
+            role: spec.role,
             image,
-            files: pulumi.all([profile, request.trino.caCert]).apply(([profileText, caCert]) => ({
+            files: pulumi.all([profile, request.trino.caCert, spec.schema]).apply(([profileText, caCert, schema]) => ({
                 "profiles.yml": profileText,
                 "trino-ca.pem": caCert,
                 "requirements.txt": requirements,
-                "run.sh": renderDbtScript({ projectDir, profilesDir, workDir: "/tmp/dbt", vars: request.vars, requirementsFile: `${profilesDir}/requirements.txt` }),
+                "run.sh": spec.script(scriptSpec, schema),
             })),
             script: "run.sh",
             secrets: { [DBT_PASSWORD_ENV]: request.password },
             // dbt would otherwise write its anonymous user id into the read-only profile folder and call home.
             env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false", HOME: "/tmp" },
             size: RESOURCE_SIZES.dbt,
-            runKey: pulumi.all([request.projectDigest, request.runSchema]).apply(parts => parts.join(":")),
-            tree: { configMap: project, mountPath: projectDir, items: files.map(f => ({ key: projectKey(f.relativePath), path: f.relativePath })) },
-            summaryPattern: "Done\\. PASS=",
+            runKey: spec.runKey,
+            tree,
+            sharedClaim: spec.sharedClaim,
+            runAs: spec.runAs,
+            summaryPattern: spec.summaryPattern,
             timeoutSeconds: DBT_TIMEOUT_SECONDS,
+        },
+        opts,
+    );
+}
+
+/** `dbt build` as a Job. */
+export function dbtRun(cluster: Cluster, image: string, name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
+    const run = dbtJob(
+        cluster,
+        image,
+        name,
+        request,
+        {
+            role: "dbt",
+            schema: request.runSchema,
+            script: renderDbtScript,
+            runKey: pulumi.all([request.projectDigest, request.runSchema]).apply(parts => parts.join(":")),
+            summaryPattern: "Done\\. PASS=",
         },
         opts,
     );

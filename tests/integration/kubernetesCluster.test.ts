@@ -7,6 +7,8 @@ import { queryTrino } from "../../lib/trinoQuery";
 import { runCheckStatement } from "../../resources/insightsCheck";
 import { EXPECTED_DIR, readTextTable, TextTable } from "../reference";
 import { createMesh, kubernetesProviderDir, MeshUnderTest, REPO_DIR } from "./harness";
+import type { Browser } from "playwright-core";
+import { analystSeesInTrinoUi, DIM_CUSTOMERS_UPSTREAM, launchChromium, lineageUpstream, screenshot } from "./browser";
 import { startTestCluster, TestCluster } from "./testCluster";
 
 // Pods start, images load and dbt runs inside the cluster: every step waits for a real `pulumi up`.
@@ -35,6 +37,11 @@ async function query(sql: string, role = "dbt"): Promise<TextTable> {
         const outcome = await queryTrino({ url: `https://127.0.0.1:${localPort}`, user: user.user, password: user.password, caCert: outputs.trinoCaCert.value }, sql);
         return { header: outcome.columns, rows: outcome.rows.map(row => row.map(cell => (cell === null ? "" : String(cell)))) };
     });
+}
+
+/** The docs site's page, fetched through a port-forward to its Service, as a user of the cluster would open it. */
+async function docsPage(): Promise<string> {
+    return withPortForward({ ...target, namespace, service: "docs-site", port: 8080 }, async localPort => (await fetch(`http://127.0.0.1:${localPort}/`)).text());
 }
 
 async function expectInsightsToEqual(expectedDir: string) {
@@ -70,7 +77,8 @@ beforeAll(async () => {
     target = { kubeconfig: cluster.kubeconfig, context };
     namespace = `mesh-it-${crypto.randomBytes(3).toString("hex")}`;
     const images = Object.fromEntries(Object.entries(cluster.settings).filter(([key]) => key.endsWith("Image")));
-    mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", ...images });
+    // The test images have no separate docs server image; the dbt one has python3 too.
+    mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", docsImage: images.dbtImage, ...images });
     await mesh.stack.up();
 }, 1_800_000);
 
@@ -116,6 +124,44 @@ describe("the kubernetes platform on a live cluster", () => {
         await expect(query(`SELECT count(*) FROM insights.${run}.dim_customers`, "analyst")).rejects.toThrow(/Access Denied/);
     });
 
+    it("serves the dbt docs in the cluster: a browser finds dim_customers fed by the three domains, with no credential in the page", async () => {
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.docsUrl.value).toBe(`http://docs-site.${namespace}.svc.cluster.local:8080/`);
+        const browser: Browser = await launchChromium();
+        try {
+            const upstream = await withPortForward({ ...target, namespace, service: "docs-site", port: 8080 }, async localPort => {
+                const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+                const ids = await lineageUpstream(page, `http://127.0.0.1:${localPort}/`, "dim_customers");
+                await screenshot(page, "kubernetes-lineage-graph.png");
+                return ids;
+            });
+            expect(upstream).toEqual(expect.arrayContaining(DIM_CUSTOMERS_UPSTREAM));
+        } finally {
+            await browser.close();
+        }
+        const html = await docsPage();
+        expect(html).toContain("payments_owner");
+        for (const secret of [outputs.users.value.dbt.password, outputs.users.value.analyst.password]) {
+            expect({ secretFound: html.includes(secret) }).toEqual({ secretFound: false });
+        }
+    });
+
+    it("lets the analyst log in to Trino's web UI over HTTPS, through a port-forward, and lists the analyst's own query", async () => {
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.trinoUiUrl.value).toBe(`https://trino.${namespace}.svc.cluster.local:8443/ui/`);
+        const marker = `kubernetes_ui_${Date.now()}`;
+        await query(`SELECT count(*) AS ${marker} FROM ${INSIGHTS}.dim_customers`, "analyst");
+        const browser: Browser = await launchChromium();
+        try {
+            const listed = await withPortForward({ ...target, namespace, service: "trino", port: 8443 }, localPort =>
+                analystSeesInTrinoUi(browser, `https://127.0.0.1:${localPort}/ui/`, outputs.users.value.analyst.password, marker, "kubernetes-trino-ui.png"),
+            );
+            expect(listed).toEqual({ ownQuery: true, dbtQueries: 0 });
+        } finally {
+            await browser.close();
+        }
+    });
+
     it("runs queries on the worker, which reads and writes the warehouse", async () => {
         const nodes = await query("SELECT coordinator, state FROM system.runtime.nodes ORDER BY coordinator");
         expect(nodes.rows).toEqual([
@@ -142,14 +188,18 @@ describe("the kubernetes platform on a live cluster", () => {
         expect(await jobNames()).toEqual(before);
     });
 
-    it("re-runs exactly the dbt Job and the check Job when a model changes", async () => {
+    it("re-runs exactly the dbt Job, the check Job and the docs Job when a model changes, and serves the new docs", async () => {
         const before = await jobNames();
+        const docsServers = await podsOf("docs");
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited by the integration test\n");
         await mesh.stack.up();
         const after = await jobNames();
         const started = after.filter(name => !before.includes(name));
-        expect(started.map(name => name.replace(/-[0-9a-f]{10}$/, "")).sort()).toEqual(["check-reconciliation", "dbt-run"]);
+        expect(started.map(name => name.replace(/-[0-9a-f]{10}$/, "")).sort()).toEqual(["check-reconciliation", "dbt-run", "docs-site-generate"]);
         await expectInsightsToEqual(EXPECTED_DIR);
+        // The same server pod serves the new page: the swap needs no restart.
+        expect(await podsOf("docs")).toEqual(docsServers);
+        expect(await docsPage()).toContain("edited by the integration test");
     });
 
     it("loses no insights when the coordinator and worker pods are deleted", async () => {
@@ -218,7 +268,8 @@ describe("the kubernetes platform on a live cluster", () => {
     it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {
         const claims = await kubectlJson<{ items: { spec: { volumeName: string } }[] }>(target, ["-n", namespace, "get", "pvc"]);
         const volumes = claims.items.map(c => c.spec.volumeName);
-        expect(volumes.length).toBe(5);
+        // Three domains, the metastore, the warehouse and the docs site.
+        expect(volumes.length).toBe(6);
         await mesh.stack.destroy();
         const deadline = Date.now() + 300_000;
         let left: string[] = [];

@@ -1,10 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { readDomainFile } from "../../lib/dataset";
 import { jaffleTable } from "../../lib/domains";
 import { queryTrino } from "../../lib/trinoQuery";
 import { LINEAGE_PICTURE, LINEAGE_PICTURE_DIGEST, lineagePictureDigest } from "../lineagePicture";
+import { analystSeesInTrinoUi, DIM_CUSTOMERS_UPSTREAM, launchChromium, lineageUpstream, screenshot } from "./browser";
 import { allSecrets, createMesh, MeshUnderTest, REPO_DIR } from "./harness";
 
 jest.setTimeout(900_000);
@@ -15,31 +16,8 @@ jest.setTimeout(900_000);
  * analyst. Debian's Chromium, driven by playwright-core; both are installed by scripts/setup.sh.
  */
 
-const CHROMIUM = process.env.DATAMESH_CHROMIUM ?? "/usr/bin/chromium";
-/** Where the test run keeps its screenshots; CI keeps the folder after the run. */
-const ARTIFACTS_DIR = process.env.DATAMESH_TEST_ARTIFACTS ?? path.join(REPO_DIR, "test-artifacts");
-
 let mesh: MeshUnderTest;
 let browser: Browser;
-
-async function launchChromium(): Promise<Browser> {
-    if (!fs.existsSync(CHROMIUM)) {
-        throw new Error(`no Chromium at ${CHROMIUM}: the browser tests need Debian's chromium package; run scripts/setup.sh (or set DATAMESH_CHROMIUM)`);
-    }
-    const { chromium } = await import("playwright-core");
-    // A closed network: without these, Chromium keeps trying to reach Google's services at start.
-    return chromium.launch({
-        executablePath: CHROMIUM,
-        args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-}
-
-async function screenshot(page: Page, name: string): Promise<string> {
-    fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
-    const file = path.join(ARTIFACTS_DIR, name);
-    await page.screenshot({ path: file });
-    return file;
-}
 
 beforeAll(async () => {
     browser = await launchChromium();
@@ -57,31 +35,7 @@ describe("the dbt docs site", () => {
         const docsUrl: string = (await mesh.stack.outputs()).docsUrl.value;
         expect(docsUrl).toBe(`http://127.0.0.1:${mesh.trinoPort + 2}/`);
         const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-        await page.goto(docsUrl);
-        await page.fill("input[ng-model='search.query']", "dim_customers");
-        await page.locator(".search-result", { hasText: "dim_customers" }).first().click();
-        await page.waitForURL(/#!\/model\/model\.jaffle_shop_mesh\.dim_customers/);
-        await page.getByTitle("View Lineage Graph").click();
-        await page.locator("a[ng-click='showExpanded()']").click();
-        // The graph the page drew: every node upstream of dim_customers, read from its own cytoscape graph
-        // (the project has no DOM types, so the page's code is given as text).
-        const upstream = await page.waitForFunction(`(() => {
-            const graph = document.querySelector("#cy")?._cyreg?.cy;
-            const node = graph?.getElementById("model.jaffle_shop_mesh.dim_customers");
-            const ids = node && node.length > 0 ? node.predecessors("node").map(n => n.id()) : [];
-            return ids.some(id => id.startsWith("source.")) ? ids : undefined;
-        })()`);
-        const ids = (await upstream.jsonValue()) as string[];
-        expect(ids).toEqual(
-            expect.arrayContaining([
-                "source.jaffle_shop_mesh.customers.customers",
-                "source.jaffle_shop_mesh.orders.orders",
-                "source.jaffle_shop_mesh.payments.payments",
-                "model.jaffle_shop_mesh.stg_customers",
-                "model.jaffle_shop_mesh.stg_orders",
-                "model.jaffle_shop_mesh.stg_payments",
-            ]),
-        );
+        expect(await lineageUpstream(page, docsUrl, "dim_customers")).toEqual(expect.arrayContaining(DIM_CUSTOMERS_UPSTREAM));
         // The pointer away from the buttons' tooltips, and the layout settled, before the picture is taken.
         await page.mouse.move(0, 0);
         await page.waitForTimeout(1500);
@@ -117,22 +71,8 @@ describe("Trino's web UI", () => {
         const analyst = await mesh.connection("analyst");
         const marker = `lineage_test_${Date.now()}`;
         await queryTrino(analyst, `SELECT count(*) AS ${marker} FROM insights.jaffle_shop.dim_customers`);
-        // The certificate is the stack's own CA, which the other tests verify with Node's TLS; Chromium is not given it.
-        const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1400, height: 900 } });
-        const page = await context.newPage();
-        await page.goto(uiUrl);
-        await page.waitForURL(/\/ui\/login\.html/);
-        await page.fill("#username", "analyst");
-        await page.fill("#password", analyst.password!);
-        await page.click("#submit");
-        await page.waitForURL(/\/ui\/$/);
-        // The finished queries are listed once the overview's first refresh has loaded them.
-        await page.locator("button", { hasText: "Finished" }).click();
-        await page.getByText(marker).first().waitFor({ timeout: 30_000 });
-        // The analyst sees its own queries only: none of the many dbt ran to build the insights.
-        expect(await page.getByText("dbt-trino").count()).toBe(0);
-        await screenshot(page, "trino-ui.png");
-        await context.close();
+        const listed = await analystSeesInTrinoUi(browser, uiUrl, analyst.password!, marker, "trino-ui.png");
+        expect(listed).toEqual({ ownQuery: true, dbtQueries: 0 });
     });
 
     it("refuses the analyst a wrong password", async () => {

@@ -50,6 +50,7 @@ beforeAll(async () => {
     stack = await import("../../index");
     await valueOf(stack.check);
     await valueOf(stack.trinoUrl);
+    await valueOf(stack.docsUrl);
     attachUrns(resources);
 });
 
@@ -79,7 +80,7 @@ describe("the kubernetes platform's inventory", () => {
         }
         // Rows never travel in an API object, whatever the data set's size.
         expect(ofKind("core/v1:ConfigMap").filter(c => JSON.stringify(c.inputs.data).includes("INSERT INTO")).map(c => c.name)).toEqual([]);
-        expect(ofKind("batch/v1:Job").map(j => j.name).sort()).toEqual(["check-reconciliation", "dbt-run"]);
+        expect(ofKind("batch/v1:Job").map(j => j.name).sort()).toEqual(["check-reconciliation", "dbt-run", "docs-site-generate"]);
     });
 
     it("mounts exactly the generated catalogs into the coordinator and the workers", async () => {
@@ -233,6 +234,42 @@ describe("the kubernetes platform's order", () => {
         const files = named("core/v1:ConfigMap", "dbt-run").inputs.data;
         expect(files["requirements.txt"]).toContain("dbt-trino==");
         expect(files["run.sh"]).toContain("--requirement /etc/datamesh/dbt/requirements.txt");
+    });
+
+    it("serves the dbt docs from a volume claim, and generates them in a Job on the claim's node after the publication", async () => {
+        const server = named("apps/v1:Deployment", "docs-site");
+        const claim = named("core/v1:PersistentVolumeClaim", "docs-site");
+        expect(podSpec(server).volumes).toEqual([{ name: "site", persistentVolumeClaim: { claimName: claim.inputs.metadata.name } }]);
+        expect(server.inputs.spec.strategy).toEqual({ type: "Recreate" });
+        const [serve] = containersOf(server);
+        expect(serve.command).toEqual(["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", "/site/current", "8080"]);
+        expect(serve.volumeMounts).toEqual([{ name: "site", mountPath: "/site", readOnly: true }]);
+        expect(serve.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+        const service = named("core/v1:Service", "docs-site");
+        expect(service.inputs.spec.selector).toEqual(server.inputs.spec.selector.matchLabels);
+
+        const generate = named("batch/v1:Job", "docs-site-generate");
+        expect(generate.inputs.metadata.name).toMatch(/^docs-site-generate-[0-9a-f]{10}$/);
+        const generateSpec = podSpec(generate);
+        // The Service never picks the generating pod, and the pod runs where the claim is attached.
+        const generateLabels = generate.inputs.spec.template.metadata.labels;
+        expect(Object.entries(service.inputs.spec.selector).every(([key, value]) => generateLabels[key] === value)).toBe(false);
+        expect(generateSpec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual([
+            { labelSelector: { matchLabels: server.inputs.spec.selector.matchLabels }, topologyKey: "kubernetes.io/hostname" },
+        ]);
+        expect(generateSpec.volumes).toContainEqual({ name: "shared", persistentVolumeClaim: { claimName: claim.inputs.metadata.name } });
+        expect(generateSpec.containers[0].volumeMounts).toContainEqual({ name: "shared", mountPath: "/site" });
+        const script: string = named("core/v1:ConfigMap", "docs-site-generate").inputs.data["run.sh"];
+        const publication = resources.find(r => r.name === "check-publication")!;
+        expect(script).toContain("dbt docs generate --static");
+        expect(script).toContain(`docs site: serving ${publication.state.publishedRun}`);
+        expect(named("core/v1:ConfigMap", "docs-site-generate").inputs.data["profiles.yml"]).toContain(`schema: ${publication.state.publishedRun}`);
+
+        // After the publication, and the docsUrl only once the page is in place.
+        expect(dependsOn(dependencies, generate.urn, publication.urn)).toBe(true);
+        expect(dependsOn(dependencies, generate.urn, server.urn)).toBe(true);
+        expect(await valueOf(stack.docsUrl)).toBe(`http://docs-site.${NAMESPACE}.svc.cluster.local:8080/`);
+        expect(dynamic("KubernetesJobOutcome", "docs-site-generate-outcome").inputs.jobName).toBe(generate.inputs.metadata.name);
     });
 });
 
