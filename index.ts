@@ -37,7 +37,12 @@ const TRINO_USERS: Record<string, string> = {
 /** The domain's part of the mesh: a database the stack runs and loads, or one its team already runs. */
 function declareDomain(domain: DomainSpec): MeshDomain {
     if (domain.external) {
-        return new ExternalDomain(domain.name, { domain, password: config.externalPasswords[domain.name], adminPassword: config.externalAdminPasswords[domain.name] });
+        return new ExternalDomain(domain.name, {
+            domain,
+            password: config.externalPasswords[domain.name],
+            adminPassword: config.externalAdminPasswords[domain.name],
+            live: platform.live,
+        });
     }
     return new DomainDatabase(domain.name, {
         domain,

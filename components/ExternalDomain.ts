@@ -12,6 +12,8 @@ export interface ExternalDomainArgs {
     password?: pulumi.Input<string>;
     /** The administrator's password, when the declaration names an administrator to create the read-only user (secret). */
     adminPassword?: pulumi.Input<string>;
+    /** False when the platform only writes manifests: the database is then neither probed nor given a reader. */
+    live: boolean;
 }
 
 /**
@@ -51,8 +53,32 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                 throw new Error(`${name}: domain '${domain.name}' (${domain.file}) names an administrator, but no administrator's password was given`);
             }
             password = pulumi.secret(new GeneratedPassword(`${name}-reader-password`, {}, { parent: this }).value);
-            reader = new ExternalReader(
-                `${name}-reader`,
+            if (args.live) {
+                reader = new ExternalReader(
+                    `${name}-reader`,
+                    {
+                        domainName: domain.name,
+                        engine: domain.engine,
+                        host: external.host,
+                        port: external.port,
+                        database: external.database,
+                        schema: domain.trinoSchema,
+                        admin: { user: external.admin.user, password: pulumi.secret(args.adminPassword) },
+                        reader: { user: external.user, password },
+                        tables: domain.tables.map(t => t.name),
+                    },
+                    { parent: this },
+                );
+            }
+        } else if (args.password !== undefined) {
+            password = pulumi.secret(args.password);
+        } else {
+            throw new Error(`${name}: domain '${domain.name}' (${domain.file}) needs its reader's password`);
+        }
+        let probe: ExternalDatabaseProbe | undefined;
+        if (args.live) {
+            probe = new ExternalDatabaseProbe(
+                `${name}-probe`,
                 {
                     domainName: domain.name,
                     engine: domain.engine,
@@ -60,31 +86,12 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                     port: external.port,
                     database: external.database,
                     schema: domain.trinoSchema,
-                    admin: { user: external.admin.user, password: pulumi.secret(args.adminPassword) },
                     reader: { user: external.user, password },
-                    tables: domain.tables.map(t => t.name),
+                    tables: domain.tables,
                 },
-                { parent: this },
+                { parent: this, dependsOn: reader ? [reader] : [] },
             );
-        } else if (args.password !== undefined) {
-            password = pulumi.secret(args.password);
-        } else {
-            throw new Error(`${name}: domain '${domain.name}' (${domain.file}) needs its reader's password`);
         }
-        const probe = new ExternalDatabaseProbe(
-            `${name}-probe`,
-            {
-                domainName: domain.name,
-                engine: domain.engine,
-                host: external.host,
-                port: external.port,
-                database: external.database,
-                schema: domain.trinoSchema,
-                reader: { user: external.user, password },
-                tables: domain.tables,
-            },
-            { parent: this, dependsOn: reader ? [reader] : [] },
-        );
 
         this.engine = pulumi.output(domain.engine);
         this.host = pulumi.output(external.host);
@@ -93,10 +100,10 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
         this.user = pulumi.output(external.user);
         this.password = password;
         this.tables = pulumi.output(domain.tables.map(t => t.name));
-        this.rowCounts = probe.rowCounts;
+        this.rowCounts = probe ? probe.rowCounts : pulumi.output<Record<string, number>>({});
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Tied to the probe, so that Trino is configured for the domain only once its database answered.
-        this.trinoCatalog = probe.id.apply(() => domainCatalog(domain, external));
+        this.trinoCatalog = probe ? probe.id.apply(() => domainCatalog(domain, external)) : pulumi.output(domainCatalog(domain, external));
         this.trinoEnv = pulumi.secret(password.apply(value => ({ [passwordEnv]: value })));
 
         this.registerOutputs({

@@ -22,6 +22,7 @@ let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
 let given: import("../../components/ExternalDomain").ExternalDomain;
 let created: import("../../components/ExternalDomain").ExternalDomain;
+let rendered: import("../../components/ExternalDomain").ExternalDomain;
 
 const named = (name: string) => {
     const found = resources.find(r => r.name === name);
@@ -35,10 +36,12 @@ beforeAll(async () => {
     resources = await installMocks();
     dependencies = recordDependencies();
     const { ExternalDomain } = await import("../../components/ExternalDomain");
-    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword" } }, password: "team-reader-password" });
-    created = new ExternalDomain("loyalty", { domain: LOYALTY, adminPassword: "admin-password" });
+    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword" } }, password: "team-reader-password", live: true });
+    created = new ExternalDomain("loyalty", { domain: LOYALTY, adminPassword: "admin-password", live: true });
+    rendered = new ExternalDomain("rendered", { domain: { ...LOYALTY, name: "rendered" }, adminPassword: "admin-password", live: false });
     await valueOf(created.trinoCatalog);
     await valueOf(given.trinoCatalog);
+    await valueOf(rendered.trinoCatalog);
     attachUrns(resources);
 });
 
@@ -71,5 +74,12 @@ describe("an external domain", () => {
         expect(await isSecret(created.trinoEnv)).toBe(true);
         expect(await valueOf(given.trinoEnv)).toEqual({ CRM_DB_PASSWORD: "team-reader-password" });
         expect(named("loyalty-reader").inputs.admin.value).toEqual({ user: "postgres", password: "admin-password" });
+    });
+
+    it("neither probes the database nor makes its reader when the platform only writes manifests", async () => {
+        const kinds = resources.filter(r => r.urn.includes(`datamesh:index:ExternalDomain$`) && r.name.startsWith("rendered-")).map(r => `${r.type.split(":").pop()} ${r.name}`);
+        expect(kinds).toEqual(["GeneratedPassword rendered-reader-password"]);
+        expect(await valueOf(rendered.trinoCatalog)).toMatchObject({ name: "rendered", host: "crm-db.internal", port: 5433 });
+        expect(await valueOf(rendered.rowCounts)).toEqual({});
     });
 });
