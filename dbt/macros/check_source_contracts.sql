@@ -6,8 +6,8 @@
 
       dbt run-operation check_source_contracts --vars '{...same vars as dbt build...}'
 
-  For each source table it reads the actual columns from
-  <catalog>.information_schema.columns in Trino and compares:
+  It reads the actual columns of every source table from <catalog>.information_schema.columns
+  in Trino, all in one query, and compares:
     - a declared column that is missing breaks the contract (renamed or dropped);
     - a declared column whose type differs breaks it. Types are compared by base name,
       case-insensitively; varchar and varchar(n) are the same type (a length change is not
@@ -34,8 +34,24 @@
     {{ exceptions.raise_compiler_error('source contract check: no sources found in project ' ~ project_name) }}
   {%- endif -%}
 
+  {#- Every source's actual columns in one query, one branch per source, since each query to
+      Trino costs a round trip of its own. -#}
+  {%- set branches = [] -%}
+  {%- for source in sources -%}
+    {%- do branches.append(
+          "select " ~ loop.index0 ~ " as source_index, column_name, data_type, ordinal_position"
+          ~ " from " ~ adapter.quote(source.database | lower) ~ ".information_schema.columns"
+          ~ " where table_schema = '" ~ (source.schema | lower | replace("'", "''")) ~ "'"
+          ~ " and table_name = '" ~ (source.identifier | lower | replace("'", "''")) ~ "'") -%}
+  {%- endfor -%}
+  {%- set actual_by_source = {} -%}
+  {%- for row in run_query(branches | join('\nunion all\n') ~ '\norder by source_index, ordinal_position') -%}
+    {%- do actual_by_source.setdefault(row[0] | int, []).append([row[1], row[2]]) -%}
+  {%- endfor -%}
+
   {%- set problems = [] -%}
   {%- for source in sources -%}
+    {%- set source_index = loop.index0 -%}
     {%- set where = 'source contract broken: domain ' ~ source.source_name ~ ', table ' ~ source.name ~ ': ' -%}
     {%- set declared = source.columns.values() | list -%}
     {%- set source_problems = [] -%}
@@ -49,19 +65,11 @@
     {%- endfor -%}
 
     {%- if source_problems | length == 0 -%}
-      {%- set actual_query -%}
-        select column_name, data_type
-        from {{ adapter.quote(source.database | lower) }}.information_schema.columns
-        where table_schema = '{{ source.schema | lower | replace("'", "''") }}'
-          and table_name = '{{ source.identifier | lower | replace("'", "''") }}'
-        order by ordinal_position
-      {%- endset -%}
       {%- set actual = {} -%}
       {%- set actual_names = [] -%}
-      {%- for row in run_query(actual_query) -%}
-        {%- set column_name = row[0] | lower -%}
-        {%- do actual.update({column_name: row[1]}) -%}
-        {%- do actual_names.append(row[0]) -%}
+      {%- for column_name, data_type in actual_by_source.get(source_index, []) -%}
+        {%- do actual.update({column_name | lower: data_type}) -%}
+        {%- do actual_names.append(column_name) -%}
       {%- endfor -%}
 
       {%- if actual_names | length == 0 -%}
