@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { renderDbtScript } from "../../catalogs/jobs";
+import { renderDbtScript, renderDocsScript } from "../../catalogs/jobs";
 import { NodeSpec, renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
 import { ImageKey, PipSettings, PlatformName } from "../../config";
 import { projectFiles } from "../../lib/digest";
@@ -56,6 +56,7 @@ const HEALTHCHECKS: Record<Engine, string[]> = {
     mariadb: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
 };
 const DATABASE_PROBE: HealthcheckTiming = { intervalSeconds: 2, timeoutSeconds: 5, startPeriodSeconds: 120, retries: 5 };
+const DOCS_SITE_PROBE: HealthcheckTiming = { intervalSeconds: 2, timeoutSeconds: 5, startPeriodSeconds: 30, retries: 5 };
 const TRINO_PROBE: HealthcheckTiming = { intervalSeconds: 5, timeoutSeconds: 5, startPeriodSeconds: 300, retries: 3 };
 const ADMIN_PASSWORD_FILE = "/run/secrets/admin-password";
 
@@ -70,6 +71,8 @@ const DBT_DIRS = { project: "/dbt/project", profiles: "/dbt/profile", work: "/db
 const DBT_SCRIPT_FILE = "/dbt/run.sh";
 const DBT_SECRETS_FILE = "/dbt/secrets.env";
 const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
+const DOCS_SITE_DIR = "/site";
+const DOCS_SITE_PORT = 8080;
 
 /** A shell command that exports the variables in an uploaded file, then replaces itself with `command`. */
 function withSecrets(secretsFile: string, command: string): string[] {
@@ -137,6 +140,8 @@ export class DockerPlatform implements Platform {
     private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
     /** Set by warehouse(): Trino's nodes share the Iceberg files through it. */
     private warehouseVolume?: docker.Volume;
+    /** Set by dbtRun(): the docs site is generated and served from the same image. */
+    private dbtImage?: docker.Image;
 
     constructor(private readonly args: DockerPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
@@ -308,14 +313,9 @@ export class DockerPlatform implements Platform {
         };
     }
 
-    /** Not yet served on this platform: docsUrl is empty, as the README says. */
-    docsSite(_name: string, _request: DocsSiteRequest, _opts: pulumi.CustomResourceOptions): DocsSite | undefined {
-        return undefined;
-    }
-
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
         // Only the toolchain is in the image, so it builds in parallel with the servers dbt waits for.
-        const image = new docker.Image(
+        this.dbtImage = new docker.Image(
             `${name}-image`,
             {
                 imageName: DOCKER_DBT_IMAGE,
@@ -324,23 +324,131 @@ export class DockerPlatform implements Platform {
             },
             { ...opts, dependsOn: [] },
         );
+        const run = this.dbtContainer(
+            name,
+            request,
+            {
+                image: this.dbtImage,
+                schema: request.runSchema,
+                script: renderDbtScript({ projectDir: DBT_DIRS.project, profilesDir: DBT_DIRS.profiles, workDir: DBT_DIRS.work, vars: request.vars }),
+                labels: [
+                    { label: "datamesh.dbt.project-digest", value: request.projectDigest },
+                    { label: "datamesh.dbt.run-schema", value: request.runSchema },
+                ],
+                failure: "dbt exited with code {code}; nothing was published, and the published insights are unchanged",
+            },
+            opts,
+        );
+        return { runId: pulumi.all([run.container.id, run.summary]).apply(([id]) => id), summary: run.summary, resource: run.container };
+    }
+
+    /**
+     * The dbt docs of the published insights: a volume the site lives in, a container from the dbt
+     * image that serves it on 127.0.0.1, and after each publication a one-shot container that
+     * generates the page into the volume and swaps the served link in one rename, so a failed
+     * generation leaves the last page served.
+     */
+    docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
+        const image = this.dbtImage;
+        if (!image) {
+            throw new Error(`${request.component}: the docs site is generated with the dbt image, which the dbt run builds; declare the dbt job first`);
+        }
+        const volume = new docker.Volume(`${name}-volume`, { name: this.dockerName(`${name}-volume`) }, opts);
+        const siteMount = { volumeName: volume.name, containerPath: DOCS_SITE_DIR };
+        // Docker makes a new volume's root belong to root; the dbt image runs as its own user.
+        const owner = new docker.Container(
+            `${name}-owner`,
+            {
+                name: this.dockerName(`${name}-owner`),
+                image: image.repoDigest,
+                user: "root",
+                entrypoints: ["chown"],
+                command: ["dbt:dbt", DOCS_SITE_DIR],
+                volumes: [siteMount],
+                attach: true,
+                mustRun: false,
+            },
+            { ...opts, deleteBeforeReplace: true },
+        );
+        const owned = owner.exitCode.apply(exitCode => {
+            if (exitCode !== 0) {
+                throw new Error(`${request.component}: giving the docs volume to dbt's user failed with exit code ${exitCode}`);
+            }
+            return volume.name;
+        });
+        const server = new docker.Container(
+            name,
+            {
+                name: this.dockerName(name),
+                image: image.repoDigest,
+                // Python's own static file server follows the `current` link at each request, so a swap needs no restart.
+                entrypoints: ["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", `${DOCS_SITE_DIR}/current`, String(DOCS_SITE_PORT)],
+                ports: [{ internal: DOCS_SITE_PORT, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
+                volumes: [{ volumeName: owned, containerPath: DOCS_SITE_DIR, readOnly: true }],
+                // Listening is all it takes: before the first generation the server answers 404.
+                healthcheck: containerHealthcheck(["CMD", "python3", "-c", `import socket; socket.create_connection(("127.0.0.1", ${DOCS_SITE_PORT}), 2)`], DOCS_SITE_PROBE),
+                wait: true,
+                waitTimeout: 60,
+                restart: "unless-stopped",
+            },
+            // The replacement needs the published port that the old container holds.
+            { ...opts, deleteBeforeReplace: true },
+        );
+        const generation = this.dbtContainer(
+            `${name}-generate`,
+            request.run,
+            {
+                image,
+                schema: request.publishedRun,
+                script: pulumi
+                    .output(request.publishedRun)
+                    .apply(publishedRun =>
+                        renderDocsScript({ projectDir: DBT_DIRS.project, profilesDir: DBT_DIRS.profiles, workDir: DBT_DIRS.work, vars: request.run.vars, siteDir: DOCS_SITE_DIR, pageName: publishedRun }),
+                    ),
+                labels: [
+                    { label: "datamesh.dbt.project-digest", value: request.run.projectDigest },
+                    { label: "datamesh.docs.published-run", value: request.publishedRun },
+                ],
+                volumes: [{ volumeName: owned, containerPath: DOCS_SITE_DIR }],
+                failure: "dbt docs generate exited with code {code}; the docs site still serves the last page",
+            },
+            { ...opts, dependsOn: [server] },
+        );
+        const url = pulumi.all([server.id, generation.summary]).apply(() => `http://127.0.0.1:${request.port}/`);
+        return { url, resource: generation.container };
+    }
+
+    /** A one-shot container of the dbt image on the network, its project, profile, CA and secrets uploaded; its failure raised with its log. */
+    private dbtContainer(
+        name: string,
+        request: DbtRunRequest,
+        spec: {
+            image: docker.Image;
+            schema: pulumi.Input<string>;
+            script: pulumi.Input<string>;
+            labels: docker.types.input.ContainerLabel[];
+            volumes?: docker.types.input.ContainerVolume[];
+            /** What the error says; {code} is the exit code. */
+            failure: string;
+        },
+        opts: pulumi.CustomResourceOptions,
+    ): { container: docker.Container; summary: pulumi.Output<string> } {
         const caCertFile = `${DBT_DIRS.profiles}/trino-ca.pem`;
         const profile = pulumi
-            .all([request.trino.host, request.trino.port, request.runSchema])
+            .all([request.trino.host, request.trino.port, spec.schema])
             .apply(([host, port, schema]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
         const project = projectFiles(request.projectDir).map(file => ({
             file: `${DBT_DIRS.project}/${file.split(path.sep).join("/")}`,
             content: fs.readFileSync(path.join(request.projectDir, file), "utf8"),
         }));
-        const script = renderDbtScript({ projectDir: DBT_DIRS.project, profilesDir: DBT_DIRS.profiles, workDir: DBT_DIRS.work, vars: request.vars });
         const secrets = pulumi.secret(pulumi.output(request.password).apply(password => renderEnvFile({ [DBT_PASSWORD_ENV]: password })));
-        const run = new docker.Container(
+        const container = new docker.Container(
             name,
             {
                 name: this.dockerName(name),
-                image: image.repoDigest,
+                image: spec.image.repoDigest,
                 entrypoints: withSecrets(DBT_SECRETS_FILE, `/bin/sh ${DBT_SCRIPT_FILE}`),
-                uploads: pulumi.all([profile, request.trino.caCert, secrets]).apply(([profileYml, caCert, env]) => [
+                uploads: pulumi.all([profile, request.trino.caCert, secrets, spec.script]).apply(([profileYml, caCert, env, script]) => [
                     ...project,
                     { file: `${DBT_DIRS.profiles}/profiles.yml`, content: profileYml },
                     { file: caCertFile, content: caCert },
@@ -349,10 +457,8 @@ export class DockerPlatform implements Platform {
                 ]),
                 networksAdvanced: [{ name: this.network.name }],
                 // Labels cannot change on a container, so a new project or a new run replaces it: that replacement is the re-run.
-                labels: [
-                    { label: "datamesh.dbt.project-digest", value: request.projectDigest },
-                    { label: "datamesh.dbt.run-schema", value: request.runSchema },
-                ],
+                labels: spec.labels,
+                ...(spec.volumes ? { volumes: spec.volumes } : {}),
                 // Without a TTY, Docker frames the output with binary headers, which the provider would keep in the saved logs.
                 tty: true,
                 attach: true,
@@ -362,17 +468,17 @@ export class DockerPlatform implements Platform {
             { ...opts, deleteBeforeReplace: true },
         );
         // Docker records a failed run like any other exit, so the failure is raised here, where the deployment sees it.
-        const summary = pulumi.all([run.exitCode, run.containerLogs]).apply(([exitCode, logs]) => {
+        const summary = pulumi.all([container.exitCode, container.containerLogs]).apply(([exitCode, logs]) => {
             const lines = logLines(logs);
             if (exitCode !== 0) {
                 throw new Error(
-                    `${request.component}: dbt exited with code ${exitCode}; nothing was published, and the published insights are unchanged. ` +
+                    `${request.component}: ${spec.failure.replace("{code}", String(exitCode))}. ` +
                         `It runs again when the project or the data change, or with \`pulumi up --replace\` on its container.\n${lines.slice(-40).join("\n")}`,
                 );
             }
             const last = lines.pop();
             return last ? last.replace(/^\d\d:\d\d:\d\d\s+/, "") : "dbt finished without output";
         });
-        return { runId: pulumi.all([run.id, summary]).apply(([id]) => id), summary, resource: run };
+        return { container, summary };
     }
 }

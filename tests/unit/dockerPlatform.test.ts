@@ -61,6 +61,7 @@ beforeAll(async () => {
     stack = await import("../../index");
     await valueOf(stack.check);
     await valueOf(stack.trinoUrl);
+    await valueOf(stack.docsUrl);
     attachUrns(resources);
 });
 
@@ -262,6 +263,37 @@ describe("dbt on docker", () => {
     });
 });
 
+describe("the dbt docs site on docker", () => {
+    it("serves a volume from the dbt image on 127.0.0.1, and generates the page into it after the publication", async () => {
+        const server = byName("docs-site");
+        const volume = byName("docs-site-volume");
+        expect(server.inputs.image).toBe(byName("dbt-run").inputs.image);
+        expect(server.inputs.entrypoints).toEqual(["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", "/site/current", "8080"]);
+        expect(server.inputs.ports).toEqual([{ internal: 8080, external: 28082, ip: "127.0.0.1", protocol: "tcp" }]);
+        expect(server.inputs.volumes).toEqual([{ volumeName: volume.inputs.name, containerPath: "/site", readOnly: true }]);
+        // The volume is handed to dbt's user before anything writes to it.
+        const owner = byName("docs-site-owner");
+        expect(owner.inputs).toMatchObject({ user: "root", entrypoints: ["chown"], command: ["dbt:dbt", "/site"], volumes: [{ volumeName: volume.inputs.name, containerPath: "/site" }] });
+
+        const generate = byName("docs-site-generate");
+        const publication = byName("check-publication");
+        expect(generate.inputs.volumes).toEqual([{ volumeName: volume.inputs.name, containerPath: "/site" }]);
+        expect(generate.inputs.labels).toEqual([
+            { label: "datamesh.dbt.project-digest", value: digestDirectory(DBT_DIR) },
+            { label: "datamesh.docs.published-run", value: publication.state.publishedRun },
+        ]);
+        const script = uploaded("docs-site-generate", "/dbt/run.sh").content!;
+        expect(script).toContain("dbt docs generate --static");
+        expect(script).toContain(`docs site: serving ${publication.state.publishedRun}`);
+        expect(uploaded("docs-site-generate", "/dbt/profile/profiles.yml").content).toContain(`schema: ${publication.state.publishedRun}`);
+        expect(reveal(byName("docs-site-generate").inputs.uploads).map((u: { file: string }) => u.file)).toEqual(uploadsOf("dbt-run").map(u => u.file));
+
+        expect(dependsOn(dependencies, generate.urn, publication.urn)).toBe(true);
+        expect(dependsOn(dependencies, generate.urn, server.urn)).toBe(true);
+        expect(await valueOf(stack.docsUrl)).toBe("http://127.0.0.1:28082/");
+    });
+});
+
 describe("a second `pulumi up`", () => {
     const probed = () => containers().filter(c => c.inputs.healthcheck !== undefined);
 
@@ -269,17 +301,19 @@ describe("a second `pulumi up`", () => {
         const database = { interval: "2s", timeout: "5s", startPeriod: "2m0s", startInterval: "0s", retries: 5 };
         const trino = { interval: "5s", timeout: "5s", startPeriod: "5m0s", startInterval: "0s", retries: 3 };
         const servers = ["customers-server", "orders-server", "payments-server", "insights-metastore"];
+        const docs = { interval: "2s", timeout: "5s", startPeriod: "30s", startInterval: "0s", retries: 5 };
         const nodes = ["trino-server", "trino-server-worker-1", "trino-server-worker-2"];
-        expect(probed().map(c => c.name).sort()).toEqual([...servers, ...nodes].sort());
+        expect(probed().map(c => c.name).sort()).toEqual([...servers, ...nodes, "docs-site"].sort());
         for (const container of probed()) {
             const { tests, ...timing } = container.inputs.healthcheck;
             expect(tests[0]).toBe("CMD");
-            expect({ container: container.name, timing }).toEqual({ container: container.name, timing: nodes.includes(container.name) ? trino : database });
+            const expected = nodes.includes(container.name) ? trino : container.name === "docs-site" ? docs : database;
+            expect({ container: container.name, timing }).toEqual({ container: container.name, timing: expected });
         }
     });
 
     it("leaves the provider nothing to change: each container's inputs equal the state the provider saved for it", () => {
-        expect(containers().length).toBe(9);
+        expect(containers().length).toBe(12);
         for (const container of containers()) {
             const saved = Object.fromEntries(Object.keys(container.inputs).map(key => [key, container.state[key]]));
             expect({ container: container.name, inputs: container.inputs }).toEqual({ container: container.name, inputs: saved });
@@ -292,7 +326,7 @@ describe("secrets", () => {
         const passwords = resources.filter(r => r.type.endsWith(":GeneratedPassword")).map(r => `generated-${r.name}`);
         expect(passwords.length).toBeGreaterThan(10);
         const secrets = [...passwords, "a2V5c3RvcmU=", "keystore"];
-        expect(containers().length).toBe(9);
+        expect(containers().length).toBe(12);
         for (const container of containers()) {
             const { envs, command, entrypoints, labels } = container.inputs;
             const exposed = JSON.stringify(reveal({ envs, command, entrypoints, labels }));
