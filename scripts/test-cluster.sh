@@ -112,7 +112,14 @@ start() {
     # otherwise be used for the bridge address.
     env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY \
         setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null 8>&- &
-    echo "$! $exe" >"$PIDS/$name"
+    local pid=$! i
+    echo "$pid $exe" >"$PIDS/$name"
+    # The job is the program only once env and setsid have exec'd it (slow for a large binary not yet
+    # in the page cache); until then alive() would take the start for an exit.
+    for (( i = 0; i < 200; i++ )); do
+        [[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" == "$exe" || ! -d "/proc/$pid" ]] && break
+        sleep 0.05
+    done
 }
 
 pid_of() {
