@@ -31,6 +31,8 @@ export interface JobSpec {
     env: Record<string, pulumi.Input<string>>;
     size: ResourceSize;
     runKey: pulumi.Input<string>;
+    /** Where the container finds `files`: the scripts inside them name their neighbours by this path. */
+    filesDir: string;
     /** A further ConfigMap mounted as a folder tree (ConfigMap keys cannot hold a '/'). */
     tree?: ProjectTree;
     /** A volume claim the Job writes to, and the pod it shares the claim with, whose node the Job runs on. */
@@ -48,7 +50,6 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
     const secret = cluster.secret(name, spec.component, spec.role, spec.secrets, opts);
     // A Job's pod spec cannot change, so anything in it that can, the image too, names a new run.
     const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files), spec.image).slice(0, 10)}`);
-    const mountPath = `/etc/datamesh/${spec.role}`;
     const created = new k8s.batch.v1.Job(
         name,
         {
@@ -71,11 +72,11 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                             {
                                 name: spec.role,
                                 image: spec.image,
-                                command: ["/bin/sh", `${mountPath}/${spec.script}`],
+                                command: ["/bin/sh", `${spec.filesDir}/${spec.script}`],
                                 env: Object.entries(spec.env).map(([envName, value]) => ({ name: envName, value })),
                                 envFrom: [{ secretRef: { name: secret.metadata.name } }],
                                 volumeMounts: [
-                                    { name: "job-files", mountPath, readOnly: true },
+                                    { name: "job-files", mountPath: spec.filesDir, readOnly: true },
                                     ...(spec.tree ? [{ name: "job-tree", mountPath: spec.tree.mountPath, readOnly: true }] : []),
                                     ...(spec.sharedClaim ? [{ name: "shared", mountPath: spec.sharedClaim.mountPath }] : []),
                                 ],
@@ -179,6 +180,7 @@ export function dbtJob(cluster: Cluster, image: string, name: string, request: D
             env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false", HOME: "/tmp" },
             size: RESOURCE_SIZES.dbt,
             runKey: spec.runKey,
+            filesDir: DBT_PROFILES_DIR,
             tree,
             sharedClaim: spec.sharedClaim,
             runAs: spec.runAs,
@@ -232,6 +234,7 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
             },
             size: RESOURCE_SIZES.job,
             runKey: request.dbtRunId,
+            filesDir: mountPath,
             summaryPattern: "^OK: ",
             timeoutSeconds: CHECK_TIMEOUT_SECONDS,
         },

@@ -228,6 +228,21 @@ describe("the kubernetes platform's order", () => {
         expect(Object.keys(project.inputs.data)).toHaveLength(tree.configMap.items.length);
     });
 
+    it("mounts every file a Job's command and scripts name", () => {
+        for (const jobResource of ofKind("batch/v1:Job")) {
+            const [container] = containersOf(jobResource);
+            const filesVolume = podSpec(jobResource).volumes.find((v: any) => v.name === "job-files");
+            const scripts = Object.values(named("core/v1:ConfigMap", jobResource.name).inputs.data as Record<string, string>).join("\n");
+            const namedPaths = [...container.command, ...(scripts.match(/\/etc\/datamesh\/[A-Za-z0-9._/-]+/g) ?? [])].filter((p: string) => p.startsWith("/etc/datamesh/"));
+            expect(filesVolume.configMap.name).toBe(jobResource.name);
+            expect(namedPaths.length).toBeGreaterThan(1);
+            for (const filePath of namedPaths) {
+                const mounted = container.volumeMounts.some((m: any) => filePath === m.mountPath || filePath.startsWith(`${m.mountPath}/`));
+                expect({ job: jobResource.name, filePath, mounted }).toEqual({ job: jobResource.name, filePath, mounted: true });
+            }
+        }
+    });
+
     it("runs dbt from a plain Python image by default, installing the pinned requirements the ConfigMap carries", () => {
         const dbt = named("batch/v1:Job", "dbt-run");
         expect(containersOf(dbt)[0].image).toMatch(/^python:3\.11\.\d+-slim-bookworm$/);
