@@ -212,7 +212,7 @@ export function dbtRun(cluster: Cluster, image: string, name: string, request: D
 
 /** The check statement, run by the Trino CLI in a Job; it fails naming every table that differs. */
 export function insightsCheck(cluster: Cluster, image: string, name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
-    const mountPath = "/etc/datamesh/check";
+    const filesDir = "/etc/datamesh/check";
     const run = job(
         cluster,
         name,
@@ -221,7 +221,7 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
             role: "check",
             image,
             files: pulumi.all([request.trino.caCert, request.targets]).apply(([caCert, targets]) => ({
-                "check.sh": renderCheckScript({ queryFile: `${mountPath}/check.sql`, caCertFile: `${mountPath}/trino-ca.pem` }),
+                "check.sh": renderCheckScript({ queryFile: `${filesDir}/check.sql`, caCertFile: `${filesDir}/trino-ca.pem` }),
                 "check.sql": renderStatementFile(checkStatement(targets)),
                 "trino-ca.pem": caCert,
             })),
@@ -234,7 +234,7 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
             },
             size: RESOURCE_SIZES.job,
             runKey: request.dbtRunId,
-            filesDir: mountPath,
+            filesDir,
             summaryPattern: "^OK: ",
             timeoutSeconds: CHECK_TIMEOUT_SECONDS,
         },

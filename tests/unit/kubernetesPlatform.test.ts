@@ -228,17 +228,19 @@ describe("the kubernetes platform's order", () => {
         expect(Object.keys(project.inputs.data)).toHaveLength(tree.configMap.items.length);
     });
 
-    it("mounts every file a Job's command and scripts name", () => {
+    it("mounts every file a Job's command and scripts name, and each one it names among its own files is there", () => {
         for (const jobResource of ofKind("batch/v1:Job")) {
             const [container] = containersOf(jobResource);
             const filesVolume = podSpec(jobResource).volumes.find((v: any) => v.name === "job-files");
-            const scripts = Object.values(named("core/v1:ConfigMap", jobResource.name).inputs.data as Record<string, string>).join("\n");
-            const namedPaths = [...container.command, ...(scripts.match(/\/etc\/datamesh\/[A-Za-z0-9._/-]+/g) ?? [])].filter((p: string) => p.startsWith("/etc/datamesh/"));
+            const files = named("core/v1:ConfigMap", jobResource.name).inputs.data as Record<string, string>;
+            const filesDir = container.volumeMounts.find((m: any) => m.name === "job-files").mountPath;
+            const namedPaths = [...container.command, ...(Object.values(files).join("\n").match(/\/etc\/datamesh\/[A-Za-z0-9._/-]+/g) ?? [])].filter((p: string) => p.startsWith("/etc/datamesh/"));
             expect(filesVolume.configMap.name).toBe(jobResource.name);
             expect(namedPaths.length).toBeGreaterThan(1);
             for (const filePath of namedPaths) {
                 const mounted = container.volumeMounts.some((m: any) => filePath === m.mountPath || filePath.startsWith(`${m.mountPath}/`));
-                expect({ job: jobResource.name, filePath, mounted }).toEqual({ job: jobResource.name, filePath, mounted: true });
+                const missingFile = filePath.startsWith(`${filesDir}/`) && !(filePath.slice(filesDir.length + 1) in files);
+                expect({ job: jobResource.name, filePath, mounted, missingFile }).toEqual({ job: jobResource.name, filePath, mounted: true, missingFile: false });
             }
         }
     });
