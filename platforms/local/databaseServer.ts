@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Engine } from "../../lib/domains";
-import { assertPortFree, handOver, isOurProcess, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
+import { assertPortFree, handOver, isOurProcess, processesOn, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
 
 /*
  * A PostgreSQL or MariaDB server as a process on this machine, with its own data folder and port
@@ -53,9 +54,49 @@ async function canLogIn(inputs: ServerInputs): Promise<boolean> {
     return true;
 }
 
-function mariadbSocket(inputs: ServerInputs): string {
-    // A Unix socket path must stay under ~100 bytes, and state folders can be deep.
-    return path.join(os.tmpdir(), `datamesh-mariadb-${inputs.port}.sock`);
+const SOCKET_NAME = "mariadbd.sock";
+// A Unix socket path must stay under 108 bytes; leave room for the kernel's terminator and a margin.
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * The folder of MariaDB's root socket: `run/` in the server's own folder, or, when that path is too
+ * long for a socket, a folder under the system's temporary folder named after the server's folder.
+ * Either is 0700 and owned by the server's account, so that no other user can plant a socket there
+ * and catch the administrator's password.
+ */
+export function mariadbSocketDir(workDir: string): string {
+    const own = path.join(workDir, "run");
+    if (path.join(own, SOCKET_NAME).length <= MAX_SOCKET_PATH) {
+        return own;
+    }
+    const digest = crypto.createHash("sha256").update(path.resolve(workDir)).digest("hex").slice(0, 16);
+    return path.join(os.tmpdir(), `datamesh-mariadb-${digest}`);
+}
+
+function mariadbSocket(workDir: string): string {
+    return path.join(mariadbSocketDir(workDir), SOCKET_NAME);
+}
+
+/** Creates the socket folder, or takes it over only when it is a private folder already ours, and clears a stale socket a killed server left. */
+function prepareSocketDir(inputs: ServerInputs, runAs: RunAs | undefined): void {
+    const dir = mariadbSocketDir(inputs.workDir);
+    const owner = runAs?.uid ?? process.getuid?.() ?? 0;
+    try {
+        fs.mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+            throw error;
+        }
+    }
+    const stat = fs.lstatSync(dir);
+    const ownedByUs = stat.uid === owner || stat.uid === process.getuid?.();
+    if (!stat.isDirectory() || !ownedByUs || (stat.mode & 0o077) !== 0) {
+        throw new Error(`${inputs.component}: the MariaDB socket folder ${dir} exists and is not a private folder of this stack (a folder, mode 0700, owned by the server's account); remove it and run pulumi up again`);
+    }
+    if (runAs) {
+        fs.chownSync(dir, runAs.uid, runAs.gid);
+    }
+    fs.rmSync(path.join(dir, SOCKET_NAME), { force: true });
 }
 
 function initialize(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefined): void {
@@ -99,7 +140,7 @@ function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | und
             `--datadir=${dataDir}`,
             `--port=${inputs.port}`,
             "--bind-address=127.0.0.1",
-            `--socket=${mariadbSocket(inputs)}`,
+            `--socket=${mariadbSocket(inputs.workDir)}`,
             `--pid-file=${path.join(inputs.workDir, "mariadbd.pid")}`,
             "--skip-name-resolve",
             "--innodb-buffer-pool-size=64M",
@@ -111,19 +152,24 @@ function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | und
     };
 }
 
-/** Gives MariaDB's administrator a password over the root socket, once, right after install. */
-export async function provisionMariadbAdmin(inputs: ServerInputs): Promise<void> {
+/**
+ * Gives MariaDB's administrator a password over the socket, as the account mariadb-install-db made
+ * for socket logins: root's when the server runs as `mysql` under root, the current user's
+ * otherwise. Says false while the server does not accept on its socket yet.
+ */
+export async function provisionMariadbAdmin(inputs: ServerInputs, runAs: RunAs | undefined): Promise<boolean> {
     const mysql = require("mysql2/promise");
+    const socket = mariadbSocket(inputs.workDir);
+    const socketUser = runAs || process.getuid?.() === 0 ? "root" : os.userInfo().username;
     let connection;
     try {
-        connection = await mysql.createConnection({ socketPath: mariadbSocket(inputs), user: "root" });
+        connection = await mysql.createConnection({ socketPath: socket, user: socketUser });
     } catch (error) {
         const failure = error as { code?: string; message: string };
-        // Root's socket login works for the OS root user only; refused, the administrator is not ours to set up.
-        if (failure.code === "ER_ACCESS_DENIED_ERROR" || failure.code === "ER_ACCESS_DENIED_NO_PASSWORD_ERROR") {
-            return;
+        if (failure.code === "ENOENT" || failure.code === "ECONNREFUSED") {
+            return false;
         }
-        throw new Error(`${inputs.component}: cannot reach MariaDB's root socket ${mariadbSocket(inputs)} to set up its administrator: ${failure.message}`);
+        throw new Error(`${inputs.component}: MariaDB refused the socket login of '${socketUser}' on ${socket}, so its administrator cannot be set up: ${failure.message}`);
     }
     try {
         const account = `'${LOCAL_ADMIN_USER.mariadb}'@'127.0.0.1'`;
@@ -135,6 +181,18 @@ export async function provisionMariadbAdmin(inputs: ServerInputs): Promise<void>
     } finally {
         await connection.end();
     }
+    return true;
+}
+
+/** Stops every process that runs on this server's folder: the recorded one, and one a failed start or update left unrecorded. */
+async function stopServerProcesses(workDir: string, engine: Engine, recordedPid: number | undefined): Promise<void> {
+    const pids = new Set(processesOn(workDir));
+    if (isOurProcess(recordedPid, workDir)) {
+        pids.add(recordedPid!);
+    }
+    for (const pid of pids) {
+        await stopProcess(pid, undefined, STOP_SIGNAL[engine]);
+    }
 }
 
 /** Starts the server on its folder (created and initialised when new) and waits until the administrator can log in. */
@@ -143,10 +201,9 @@ export async function startServer(inputs: ServerInputs): Promise<ServerOutputs> 
     const runAs = unprivilegedUser(inputs.engine === "postgresql" ? "postgres" : "mysql");
     const dataDir = path.join(inputs.workDir, "data");
     fs.mkdirSync(inputs.workDir, { recursive: true, mode: 0o750 });
-    if (inputs.engine === "postgresql") {
-        handOver(inputs.workDir, runAs);
-    } else if (runAs) {
-        handOver(inputs.workDir, runAs);
+    handOver(inputs.workDir, runAs);
+    if (inputs.engine === "mariadb") {
+        prepareSocketDir(inputs, runAs);
     }
     initialize(inputs, dataDir, runAs);
     const logFile = path.join(inputs.workDir, "server.log");
@@ -158,29 +215,32 @@ export async function startServer(inputs: ServerInputs): Promise<ServerOutputs> 
         runAs: inputs.engine === "postgresql" ? runAs : undefined,
     });
     const what = `${inputs.component}: ${inputs.engine} on port ${inputs.port}`;
-    if (inputs.engine === "mariadb") {
-        await waitUntilReady({ what, pid, logFile, timeoutMs: STARTUP_TIMEOUT_MS, ready: async () => fs.existsSync(mariadbSocket(inputs)) });
-        await provisionMariadbAdmin(inputs);
+    try {
+        if (inputs.engine === "mariadb") {
+            await waitUntilReady({ what, pid, logFile, timeoutMs: STARTUP_TIMEOUT_MS, ready: () => provisionMariadbAdmin(inputs, runAs) });
+        }
+        await waitUntilReady({ what, pid, logFile, timeoutMs: STARTUP_TIMEOUT_MS, ready: () => canLogIn(inputs) });
+    } catch (error) {
+        // A server that never became ready is not recorded in the state, so nothing else would ever stop it.
+        await stopProcess(pid, undefined, STOP_SIGNAL[inputs.engine]);
+        throw error;
     }
-    await waitUntilReady({ what, pid, logFile, timeoutMs: STARTUP_TIMEOUT_MS, ready: () => canLogIn(inputs) });
     return { ...inputs, pid, host: "127.0.0.1", adminUser: LOCAL_ADMIN_USER[inputs.engine] };
 }
 
 /** Stops the server the engine's fast way and removes its folder, data included. */
 export async function stopAndRemove(server: ServerOutputs): Promise<void> {
-    if (isOurProcess(server.pid, server.workDir)) {
-        await stopProcess(server.pid, undefined, STOP_SIGNAL[server.engine]);
-    }
+    await stopServerProcesses(server.workDir, server.engine, server.pid);
     fs.rmSync(server.workDir, { recursive: true, force: true });
     if (server.engine === "mariadb") {
-        fs.rmSync(mariadbSocket(server), { force: true });
+        fs.rmSync(mariadbSocketDir(server.workDir), { recursive: true, force: true });
     }
 }
 
 /** A new engine, folder or administrator means a new server; a new port or new programs restart this one on its data. */
 const REPLACING_INPUTS: (keyof ServerInputs)[] = ["engine", "workDir", "adminPassword"];
 
-const serverProvider: pulumi.dynamic.ResourceProvider = {
+export const databaseServerProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ServerInputs) {
         const outs = await startServer(inputs);
         return { id: inputs.workDir, outs };
@@ -193,9 +253,7 @@ const serverProvider: pulumi.dynamic.ResourceProvider = {
         return { changes, replaces, deleteBeforeReplace: true };
     },
     async update(_id: string, olds: ServerOutputs, news: ServerInputs) {
-        if (isOurProcess(olds.pid, olds.workDir)) {
-            await stopProcess(olds.pid, undefined, STOP_SIGNAL[olds.engine]);
-        }
+        await stopServerProcesses(olds.workDir, olds.engine, olds.pid);
         return { outs: await startServer(news) };
     },
     async delete(_id: string, olds: ServerOutputs) {
@@ -220,6 +278,6 @@ export class LocalDatabaseServer extends pulumi.dynamic.Resource {
     public readonly adminPassword!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDatabaseServerArgs, opts?: pulumi.CustomResourceOptions) {
-        super(serverProvider, name, { ...args, pid: undefined, host: undefined, adminUser: undefined }, { ...opts, additionalSecretOutputs: ["adminPassword"] }, "datamesh", "LocalDatabaseServer");
+        super(databaseServerProvider, name, { ...args, pid: undefined, host: undefined, adminUser: undefined }, { ...opts, additionalSecretOutputs: ["adminPassword"] }, "datamesh", "LocalDatabaseServer");
     }
 }

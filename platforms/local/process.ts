@@ -43,6 +43,29 @@ export function isOurProcess(pid: number | undefined, marker: string): boolean {
     }
 }
 
+/**
+ * Every process that runs on `folder`: one of its arguments is the folder or lies inside it. Finds a
+ * server whose start failed after it was spawned, which no state recorded.
+ */
+export function processesOn(folder: string): number[] {
+    const inside = (arg: string) => arg === folder || arg.includes(`${folder}/`);
+    const found: number[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        const pid = Number(entry);
+        if (!Number.isInteger(pid) || pid === process.pid) {
+            continue;
+        }
+        try {
+            if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").some(inside)) {
+                found.push(pid);
+            }
+        } catch {
+            // Gone while listing, or not ours to read.
+        }
+    }
+    return found;
+}
+
 /** Fails with a message naming the port and the component when something already listens there. */
 export async function assertPortFree(port: number, component: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {

@@ -74,15 +74,10 @@ function newestPostgresBinDir(): string[] {
         .map(v => path.join(root, v, "bin"));
 }
 
-export function findLocalToolchain(options: { cacheDir: string; trinoVersion: string; projectDir: string }): LocalToolchain {
+/** PostgreSQL's and MariaDB's programs, from the machine's packages. */
+export function findDatabasePrograms(): Pick<LocalToolchain, "postgres" | "mariadb"> {
     const pgDirs = newestPostgresBinDir();
-    const trinoHome = path.join(options.cacheDir, "trino", options.trinoVersion, "server");
-    firstExisting([path.join(trinoHome, "bin", "launcher")], `Trino ${options.trinoVersion}`);
-    const requirements = path.join(options.projectDir, "dbt", "requirements.txt");
     return {
-        trinoHome,
-        javaHome: findJavaHome(24),
-        dbtBin: firstExisting([path.join(options.cacheDir, "dbt", dbtEnvironmentKey(requirements), "venv", "bin", "dbt")], "the dbt virtual environment"),
         postgres: {
             init: firstExisting(pgDirs.map(d => path.join(d, "initdb")), "PostgreSQL's initdb"),
             server: firstExisting(pgDirs.map(d => path.join(d, "postgres")), "the PostgreSQL server"),
@@ -91,5 +86,17 @@ export function findLocalToolchain(options: { cacheDir: string; trinoVersion: st
             init: firstExisting(onPath("mariadb-install-db", ["/usr/bin", "/usr/local/bin"]), "mariadb-install-db"),
             server: firstExisting(onPath("mariadbd", ["/usr/sbin", "/usr/local/sbin"]), "the MariaDB server (mariadbd)"),
         },
+    };
+}
+
+export function findLocalToolchain(options: { cacheDir: string; trinoVersion: string; projectDir: string }): LocalToolchain {
+    const trinoHome = path.join(options.cacheDir, "trino", options.trinoVersion, "server");
+    firstExisting([path.join(trinoHome, "bin", "launcher")], `Trino ${options.trinoVersion}`);
+    const requirements = path.join(options.projectDir, "dbt", "requirements.txt");
+    return {
+        trinoHome,
+        javaHome: findJavaHome(24),
+        dbtBin: firstExisting([path.join(options.cacheDir, "dbt", dbtEnvironmentKey(requirements), "venv", "bin", "dbt")], "the dbt virtual environment"),
+        ...findDatabasePrograms(),
     };
 }

@@ -6,6 +6,7 @@ import { CHECK_ENV, renderCheckScript, renderStatementFile } from "../../catalog
 import { checkStatement, CheckTargets } from "../../lib/reconcile";
 import { runCheckStatement } from "../../resources/insightsCheck";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
+import { processesOn } from "../../platforms/local/process";
 import { formatCsvField } from "../../lib/csv";
 import { CANONICAL_DATA_DIR, syntheticRows } from "../../lib/dataset";
 import { DOMAINS, jaffleTable } from "../../lib/domains";
@@ -434,20 +435,29 @@ describe("the local stack, deployed for real", () => {
         expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
     });
 
-    it("keeps the insights across a restart of the Trino process", async () => {
+    it("heals every server killed with SIGKILL on the next pulumi up, with the domains' rows and the published insights unchanged", async () => {
         const before = await mesh.resourceOutputs();
-        const trinoPid: number = before["trino-server"].pid;
-        process.kill(-trinoPid, "SIGKILL");
-        for (let i = 0; i < 100 && isAlive(trinoPid); i++) {
-            await new Promise(r => setTimeout(r, 100));
+        const rowsBefore = await domainTables(mesh);
+        const insightsBefore = await publishedInsights(mesh);
+        const servers = ["customers-server", "orders-server", "payments-server", "insights-metastore", "trino-server"];
+        for (const server of servers) {
+            const pid: number = before[server].pid;
+            process.kill(-pid, "SIGKILL");
+            for (let i = 0; i < 100 && isAlive(pid); i++) {
+                await new Promise(r => setTimeout(r, 100));
+            }
+            expect({ server, alive: isAlive(pid) }).toEqual({ server, alive: false });
         }
-        expect(isAlive(trinoPid)).toBe(false);
         const result = await mesh.stack.up();
-        expect(result.summary.resourceChanges).toMatchObject({ update: 1 });
+        expect(result.summary.resourceChanges).toMatchObject({ update: servers.length });
         const after = await mesh.resourceOutputs();
-        expect(after["trino-server"].pid).not.toBe(trinoPid);
+        for (const server of servers) {
+            expect({ server, restarted: after[server].pid !== before[server].pid, alive: isAlive(after[server].pid) }).toEqual({ server, restarted: true, alive: true });
+            pids.push(after[server].pid);
+        }
         expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
-        pids.push(after["trino-server"].pid);
+        expect(await domainTables(mesh)).toEqual(rowsBefore);
+        expect(await publishedInsights(mesh)).toEqual(insightsBefore);
         await expectInsightsToEqual(mesh, canonicalExpected());
     });
 
@@ -764,8 +774,14 @@ describe("the local stack, deployed for real", () => {
         await mesh.stack.up();
     });
 
-    it("leaves no process, port or state folder behind after pulumi destroy", async () => {
+    it("leaves no process, port or state folder behind after pulumi destroy, even after an up that failed on a killed server", async () => {
+        const resources = await mesh.resourceOutputs();
+        process.kill(-resources["orders-server"].pid, "SIGKILL");
+        // The up heals the server, then fails in dbt: the destroy that follows must still find every process.
+        fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\nthis is not sql\n");
+        await expect(mesh.stack.up()).rejects.toThrow(/dbt build/);
         await mesh.stack.destroy();
+        expect(processesOn(mesh.stateDir)).toEqual([]);
         for (const pid of pids) {
             expect({ pid, alive: isAlive(pid) }).toEqual({ pid, alive: false });
         }
