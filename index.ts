@@ -9,8 +9,10 @@ import { InsightsCheck } from "./components/InsightsCheck";
 import { TrinoCoordinator } from "./components/TrinoCoordinator";
 import { renderAccessRules } from "./catalogs/accessRules";
 import { loadConfig, projectConfig } from "./config";
+import { readAudits } from "./lib/audits";
 import { checkSourcesAgainstDomains, publicModels } from "./lib/dbtProject";
-import { DomainSpec, domainByName, jaffleTable } from "./lib/domains";
+import { DomainSpec } from "./lib/domains";
+import { ModelAudit } from "./lib/reconcile";
 import { readVersions } from "./lib/versions";
 import { createPlatform } from "./platforms";
 
@@ -25,6 +27,8 @@ const INSIGHTS_CATALOG = "insights";
 checkSourcesAgainstDomains(DBT_PROJECT_DIR, config.domains);
 /** What analysts read: the models the dbt project declares `access: public`. */
 const PUBLIC_MARTS = publicModels(DBT_PROJECT_DIR);
+/** What the gate compares each public model with; a public model without an audit is refused here. */
+const AUDITS = readAudits(DBT_PROJECT_DIR, config.domains);
 /** Trino's users by role; the role names are the keys of the `users` output. */
 const TRINO_USERS: Record<string, string> = {
     analyst: "analyst",
@@ -54,10 +58,9 @@ function declareDomain(domain: DomainSpec): MeshDomain {
     });
 }
 
-/** A jaffle_shop table as Trino names it, for the check's recomputation. */
-function trinoTable(domainName: string): string {
-    const domain = domainByName(domainName);
-    return `${domain.name}.${domain.trinoSchema}.${jaffleTable(domainName).name}`;
+/** A first query for a newcomer: the first public model, in key order. */
+function exampleQuery(audit: ModelAudit): string {
+    return `SELECT ${audit.columns.join(", ")} FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.${audit.model} ORDER BY ${audit.key.join(", ")} LIMIT 10`;
 }
 
 /** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
@@ -106,8 +109,7 @@ function declareMesh() {
         checkRole: "check",
         publishRole: "dbt",
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
-        publicTables: PUBLIC_MARTS,
-        sources: { customers: trinoTable("customers"), orders: trinoTable("orders"), payments: trinoTable("payments") },
+        audits: AUDITS,
         dbt,
     });
 
@@ -140,7 +142,7 @@ function declareMesh() {
             ),
             insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS, run: insightsCheck.publishedRun, rebuiltAt: insightsCheck.rebuiltAt, reason: insightsCheck.reason },
         },
-        exampleQuery: `SELECT customer_id, first_name, last_name, number_of_orders, customer_lifetime_value FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.dim_customers ORDER BY customer_lifetime_value DESC NULLS LAST LIMIT 10`,
+        exampleQuery: exampleQuery(AUDITS[0]),
     };
 }
 

@@ -10,6 +10,7 @@ import { queryTrino } from "../lib/trinoQuery";
 import { loadRows } from "../resources/domainData";
 import { readColumns } from "../resources/sourceFingerprint";
 import { CheckTargets } from "../lib/reconcile";
+import { readAudits } from "../lib/audits";
 import { readVersions } from "../lib/versions";
 import { findLocalToolchain } from "../platforms/local/toolchain";
 import { runCheckStatement } from "../resources/insightsCheck";
@@ -292,11 +293,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
         const federated: FederatedBuild[] = [];
         const centralized: DbtTimes[] = [];
         const checkConnection = await mesh.connection("check");
-        const targets = {
-            dimCustomers: "insights.jaffle_shop.dim_customers",
-            fctOrders: "insights.jaffle_shop.fct_orders",
-            ...Object.fromEntries(DOMAINS.map(d => [d.name, `${d.name}.${d.trinoSchema}.${jaffleTable(d.name).name}`])),
-        } as CheckTargets;
+        const targets: CheckTargets = { catalog: "insights", schema: "jaffle_shop", audits: readAudits(path.join(REPO_DIR, "dbt"), DOMAINS) };
         for (let i = 0; i < RUNS; i++) {
             sourceScanFloorSeconds.push(await sourceScanFloor(mesh));
             checkSeconds.push(

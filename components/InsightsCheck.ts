@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ModelAudit } from "../lib/reconcile";
 import { Platform } from "../platforms";
 import { InsightsPublication, PublishedDigestReader, publishedDigestStatement, RebuildReason } from "../resources/publication";
 import { DbtJob } from "./DbtJob";
@@ -15,18 +16,16 @@ export interface InsightsCheckArgs {
     publishRole: string;
     /** The insights catalog, and the schema analysts read. */
     insights: { catalog: string; schema: string };
-    /** The tables analysts read; each is published as a view of the run's table. */
-    publicTables: string[];
-    /** The domain tables the insights must reconcile with, as Trino names them (catalog.schema.table). */
-    sources: { customers: string; orders: string; payments: string };
+    /** Every public model with its audit; each model is published as a view of the run's table once all pass. */
+    audits: ModelAudit[];
     /** The dbt run to check and publish. */
     dbt: DbtJob;
 }
 
 /**
  * The gate between a dbt run and the analysts. Each new run is checked in its own schema: every
- * row and column of dim_customers and fct_orders against a recomputation from the domains, money
- * exact to the cent. Only a run that passes is published, by switching the published views to its
+ * row and column of every public model against its audit, an independent query over the domains,
+ * money exact to the cent. Only a run that passes is published, by switching the published views to its
  * tables; a failure names the table and the first differing keys, and leaves the published
  * insights as they were. The published views are checked again on every deployment.
  */
@@ -40,15 +39,14 @@ export class InsightsCheck extends pulumi.ComponentResource {
 
     constructor(name: string, args: InsightsCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:InsightsCheck", name, {}, opts);
-        const domains = args.sources;
-        const runTable = (table: string) => args.dbt.runSchema.apply(schema => `${args.insights.catalog}.${schema}.${table}`);
+        const audits = args.audits;
         const audit = args.platform.insightsCheck(
             `${name}-reconciliation`,
             {
                 component: name,
                 trino: { url: args.trino.url, meshHost: args.trino.meshHost, meshPort: args.trino.meshPort, caCert: args.trino.caCert },
                 credentials: args.trino.credentials(args.checkRole),
-                targets: pulumi.all([runTable("dim_customers"), runTable("fct_orders")]).apply(([dimCustomers, fctOrders]) => ({ dimCustomers, fctOrders, ...domains })),
+                targets: args.dbt.runSchema.apply(schema => ({ catalog: args.insights.catalog, schema, audits })),
                 dbtRunId: args.dbt.runId,
             },
             { parent: this },
@@ -65,7 +63,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
         const checker = args.trino.deployerAccess(args.checkRole);
         const digestReader = new PublishedDigestReader(
             `${name}-digest-reader`,
-            { checker, statement: publishedDigestStatement({ catalog: args.insights.catalog, schema: args.insights.schema, domains }) },
+            { checker, statement: publishedDigestStatement({ catalog: args.insights.catalog, schema: args.insights.schema, audits }) },
             { parent: this, dependsOn: [args.trino.ready] },
         );
         const publication = new InsightsPublication(
@@ -77,8 +75,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
                 catalog: args.insights.catalog,
                 schema: args.insights.schema,
                 runSchema: args.dbt.runSchema,
-                tables: args.publicTables,
-                domains,
+                audits,
                 audit: audit.summary,
                 cause: pulumi.all([args.dbt.projectDigest, args.dbt.sourceFingerprint]).apply(([projectDigest, sourceFingerprint]) => ({
                     projectDigest,

@@ -46,10 +46,19 @@ function modelPropertyFiles(projectDir: string): YamlFile[] {
     });
 }
 
+/** Every model's properties, with the file and the index that name it in an error. */
+export function modelProperties(projectDir: string): { file: string; index: number; model: any }[] {
+    return modelPropertyFiles(projectDir).flatMap(({ file, document }) =>
+        (Array.isArray(document.models) ? document.models : []).map((model: any, index: number) => ({ file, index, model })),
+    );
+}
+
 /** The models whose properties declare `access: public` (under config or at the top): the marts analysts read. */
 export function publicModels(projectDir: string): string[] {
-    const models = modelPropertyFiles(projectDir).flatMap(({ document }) => (Array.isArray(document.models) ? document.models : []));
-    const names = models.filter((model: any) => (model.config?.access ?? model.access) === "public").map((model: any) => String(model.name));
+    const names = modelProperties(projectDir)
+        .map(({ model }) => model)
+        .filter((model: any) => (model.config?.access ?? model.access) === "public")
+        .map((model: any) => String(model.name));
     if (names.length === 0) {
         throw new DbtProjectError(`${path.join(projectDir, "models")}: no model declares access: public, so analysts would have nothing to read`);
     }

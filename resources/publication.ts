@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import { CheckTargets, insightsDigestStatement } from "../lib/reconcile";
+import { CheckTargets, insightsDigestStatement, ModelAudit } from "../lib/reconcile";
 import { isTrinoRefusal, queryTrino, startReading, takeReading, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 import { runCheckStatement } from "./insightsCheck";
 import { inputsDiff } from "./inputs";
@@ -38,10 +38,8 @@ interface PublicationInputs {
     schema: string;
     /** The run to publish, a schema named `<schema>__<run>`. */
     runSchema: string;
-    /** The tables analysts read, each published as a view of the same name. */
-    tables: string[];
-    /** The domain tables the published views are checked against. */
-    domains: Pick<CheckTargets, "customers" | "orders" | "payments">;
+    /** The public models, each published as a view of the same name and checked against its audit. */
+    audits: ModelAudit[];
     /** The check's summary of the run, from the check that gated it. */
     audit: string;
     cause: RebuildCause;
@@ -121,7 +119,7 @@ function reasonFor(olds: PublicationInputs | undefined, news: PublicationInputs)
 }
 
 /** The statement that reads the published insights' row counts and checksums, through the views as analysts read them. */
-export function publishedDigestStatement(inputs: Pick<PublicationInputs, "catalog" | "schema" | "domains">): string {
+export function publishedDigestStatement(inputs: Pick<PublicationInputs, "catalog" | "schema" | "audits">): string {
     return insightsDigestStatement(publishedTargets(inputs));
 }
 
@@ -140,7 +138,7 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const before = await publishedSources(connection, inputs);
         const switched: string[] = [];
         try {
-            for (const table of inputs.tables) {
+            for (const table of publicTables(inputs)) {
                 await switchView(connection, inputs, table, inputs.runSchema, before.get(table));
                 switched.push(table);
             }
@@ -155,11 +153,11 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
             throw new Error(`${inputs.component}: could not publish ${inputs.runSchema}; the published insights are as they were: ${(error as Error).message}`);
         }
         const after = await publishedSources(connection, inputs);
-        const runs = new Set(inputs.tables.map(table => after.get(table)));
+        const runs = new Set(publicTables(inputs).map(table => after.get(table)));
         if (runs.size !== 1 || !runs.has(inputs.runSchema)) {
             throw new Error(`${inputs.component}: after publishing ${inputs.runSchema}, the views read ${[...runs].join(", ")}`);
         }
-        const replaced = inputs.tables.map(table => before.get(table)).find(run => run && run !== inputs.runSchema);
+        const replaced = publicTables(inputs).map(table => before.get(table)).find(run => run && run !== inputs.runSchema);
         const previousRun = replaced ?? (olds?.previousRun !== inputs.runSchema ? olds?.previousRun : undefined) ?? "";
         const prefix = `${inputs.schema}__`;
         const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${trinoLiteral(prefix)})`)).filter(
@@ -184,8 +182,12 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
 }
 
 /** The check statement against the published views. */
-export function publishedTargets(inputs: Pick<PublicationInputs, "catalog" | "schema" | "domains">): CheckTargets {
-    return { dimCustomers: qualified(inputs.catalog, inputs.schema, "dim_customers"), fctOrders: qualified(inputs.catalog, inputs.schema, "fct_orders"), ...inputs.domains };
+export function publishedTargets(inputs: Pick<PublicationInputs, "catalog" | "schema" | "audits">): CheckTargets {
+    return { catalog: inputs.catalog, schema: inputs.schema, audits: inputs.audits };
+}
+
+function publicTables(inputs: Pick<PublicationInputs, "audits">): string[] {
+    return inputs.audits.map(audit => audit.model);
 }
 
 /** The check statement against what analysts read now: its summary and the insights' digest, or an error naming every table that differs. */
@@ -199,7 +201,7 @@ async function checkPublished(inputs: PublicationInputs, publishedRun: string): 
     });
 }
 
-const PUBLISH_KEYS: (keyof PublicationInputs)[] = ["catalog", "schema", "runSchema", "tables", "audit"];
+const PUBLISH_KEYS: (keyof PublicationInputs)[] = ["catalog", "schema", "runSchema", "audits", "audit"];
 
 export const publicationProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: PublicationInputs) {
@@ -244,10 +246,8 @@ export interface InsightsPublicationArgs {
     schema: string;
     /** The run schema to publish; it exists and has passed the check. */
     runSchema: pulumi.Input<string>;
-    /** The tables to publish. */
-    tables: string[];
-    /** The domain tables, fully qualified. */
-    domains: Pick<CheckTargets, "customers" | "orders" | "payments">;
+    /** The public models to publish, with their audits. */
+    audits: ModelAudit[];
     /** The gating check's summary. */
     audit: pulumi.Input<string>;
     /** What the run was built from. */

@@ -406,6 +406,11 @@ const FCT_SHIPMENTS_YML = `models:
       access: public
       contract:
         enforced: true
+      meta:
+        audit:
+          query: audits/fct_shipments.sql
+          key: [shipment_id]
+          money: [order_amount]
     data_tests:
       - columns_not_null:
           arguments:
@@ -436,6 +441,31 @@ const FCT_SHIPMENTS_YML = `models:
         description: The customer's loyalty points; null without a loyalty account.
 `;
 
+// The mart's audit: the same rows from the domain tables alone, written apart from the models.
+const FCT_SHIPMENTS_AUDIT = `-- The audit of fct_shipments: each shipment with its order's customer and amount, and the
+-- customer's loyalty points, from the domain tables alone. Payments are integer cents.
+with
+
+paid as (
+    select order_id, sum(amount) as cents
+    from payments.public.payments
+    group by order_id
+)
+
+select
+    s.id as shipment_id,
+    s.order_id,
+    o.user_id as customer_id,
+    s.shipped_date,
+    s.carrier,
+    cast(coalesce(paid.cents, 0) as decimal(38, 2)) / 100 as order_amount,
+    l.points as loyalty_points
+from shipping.shipping.shipments s
+left join orders.orders.orders o on o.id = s.order_id
+left join paid on paid.order_id = s.order_id
+left join loyalty.public.points l on l.customer_id = o.user_id
+`;
+
 const NEW_GROUPS = `  - name: shipping
     owner:
       name: shipping_owner
@@ -460,6 +490,7 @@ function declarationFiles(loyaltyPort: number): Record<string, string> {
         "dbt/models/staging/stg_loyalty_points.yml": STG_LOYALTY_POINTS_YML,
         "dbt/models/marts/fct_shipments.sql": FCT_SHIPMENTS_SQL,
         "dbt/models/marts/fct_shipments.yml": FCT_SHIPMENTS_YML,
+        "dbt/audits/fct_shipments.sql": FCT_SHIPMENTS_AUDIT,
     };
 }
 
@@ -621,7 +652,53 @@ describe("two domains added by declaration, deployed for real", () => {
 
     it("still reconciles the existing insights", async () => {
         const outputs = await mesh!.stack.outputs();
-        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders/);
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = audit 100, customer_lifetime_value 1672\.00 = audit 1672\.00; fct_orders 99 rows = audit 99, .*; fct_shipments 5 rows = audit 5, order_amount 74\.00 = audit 74\.00/);
+    });
+
+    it("refuses a seeded bug in the new mart, naming the mart and the key, and keeps what analysts read", async () => {
+        const before = await mesh!.resourceOutputs();
+        const model = path.join(mesh!.projectDir, "dbt", "models", "marts", "fct_shipments.sql");
+        const original = fs.readFileSync(model, "utf8");
+        // A customer without a loyalty account gets 0 points instead of none.
+        fs.writeFileSync(model, original.replace("loyalty_points.loyalty_points", "coalesce(loyalty_points.loyalty_points, 0) as loyalty_points"));
+        try {
+            const message = await mesh!.stack.up().then(
+                () => "pulumi up succeeded",
+                (error: Error) => error.message,
+            );
+            expect(message).toMatch(
+                /the insights do not reconcile with the domains; nothing was published:\s+insights\.jaffle_shop__[0-9a-f]{12}\.fct_shipments: 1 rows differ \(0 missing, 0 extra, 0 duplicated, 1 different\); first keys: shipment_id=3 different: loyalty_points 0, expected NULL/,
+            );
+            expect(message).not.toMatch(/dim_customers: \d+ rows differ|fct_orders: \d+ rows differ/);
+        } finally {
+            fs.writeFileSync(model, original);
+        }
+        const shipments = await queryAsText(mesh!, "SELECT * FROM insights.jaffle_shop.fct_shipments ORDER BY shipment_id", "analyst");
+        expect(shipments).toEqual(EXPECTED_FCT_SHIPMENTS);
+        const after = await mesh!.resourceOutputs();
+        expect(after["check-publication"].publishedRun).toBe(before["check-publication"].publishedRun);
+    });
+
+    it("refuses a public mart without an audit before any resource changes, naming the model and its file", async () => {
+        const before = await mesh!.stack.exportStack();
+        const files = { sql: path.join(mesh!.projectDir, "dbt", "models", "marts", "fct_carriers.sql"), yml: path.join(mesh!.projectDir, "dbt", "models", "marts", "fct_carriers.yml") };
+        fs.writeFileSync(files.sql, "select carrier, count(*) as shipments from {{ ref('stg_shipments') }} group by carrier\n");
+        fs.writeFileSync(files.yml, "models:\n  - name: fct_carriers\n    config:\n      group: insights\n      access: public\n    columns:\n      - name: carrier\n        data_type: varchar\n      - name: shipments\n        data_type: bigint\n");
+        try {
+            const message = await mesh!.stack.up().then(
+                () => "pulumi up succeeded",
+                (error: Error) => error.message,
+            );
+            expect(message).toContain(`${files.yml}: models[0] (fct_carriers): a public model needs an audit before analysts may read it`);
+        } finally {
+            fs.rmSync(files.sql);
+            fs.rmSync(files.yml);
+        }
+        const after = await mesh!.stack.exportStack();
+        const byUrn = (deployment: typeof before) => Object.fromEntries(deployment.deployment.resources.map((r: { urn: string; outputs?: unknown }) => [r.urn, r.outputs]));
+        expect(byUrn(after)).toEqual(byUrn(before));
+        const published = await queryAsText(mesh!, "SELECT table_name FROM insights.information_schema.tables WHERE table_schema = 'jaffle_shop' ORDER BY table_name", "analyst");
+        expect(published.rows).toEqual([["dim_customers"], ["fct_orders"], ["fct_shipments"]]);
     });
 
     it("needed files under domains/, dbt/ and data/ only, and no change to the stack's code", () => {

@@ -7,6 +7,8 @@ import { queryTrino } from "../../lib/trinoQuery";
 import { runCheckStatement } from "../../resources/insightsCheck";
 import { EXPECTED_DIR, readTextTable, TextTable } from "../reference";
 import { createMesh, kubernetesProviderDir, MeshUnderTest, REPO_DIR } from "./harness";
+import { readAudits } from "../../lib/audits";
+import { DOMAINS } from "../../lib/domains";
 import type { Browser } from "playwright-core";
 import { analystSeesInTrinoUi, DIM_CUSTOMERS_UPSTREAM, launchChromium, lineageUpstream, screenshot } from "./browser";
 import { startTestCluster, TestCluster } from "./testCluster";
@@ -102,7 +104,7 @@ describe("the kubernetes platform on a live cluster", () => {
         expect(version).toBe("476");
         expect(outputs.dbtSummary.value).toMatch(/Done\. PASS=\d+ WARN=0 ERROR=0 SKIP=0 .*TOTAL=\d+$/);
         expect(outputs.check.value).toMatch(
-            /^OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672\.00 = payments 1672\.00; lifetime value 1672\.00 = payments 1672\.00; published jaffle_shop__[0-9a-f]{12}, rebuilt \S+ \(first deploy\)$/,
+            /^OK: dim_customers 100 rows = audit 100, customer_lifetime_value 1672\.00 = audit 1672\.00; fct_orders 99 rows = audit 99, .*, amount 1672\.00 = audit 1672\.00; published jaffle_shop__[0-9a-f]{12}, rebuilt \S+ \(first deploy\)$/,
         );
         const counted = await query("SELECT (SELECT count(*) FROM customers.public.customers), (SELECT count(*) FROM orders.orders.orders), (SELECT count(*) FROM payments.public.payments)");
         expect([outputs.domains.value.customers.rows.customers, outputs.domains.value.orders.rows.orders, outputs.domains.value.payments.rows.payments].map(String)).toEqual(counted.rows[0]);
@@ -115,7 +117,7 @@ describe("the kubernetes platform on a live cluster", () => {
         const verdict = await withPortForward({ ...target, namespace, service: "trino", port: 8443 }, localPort =>
             runCheckStatement(
                 { url: `https://127.0.0.1:${localPort}`, user: check.user, password: check.password, caCert: outputs.trinoCaCert.value },
-                { dimCustomers: `insights.${run}.dim_customers`, fctOrders: `insights.${run}.fct_orders`, customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" },
+                { catalog: "insights", schema: run, audits: readAudits(path.join(REPO_DIR, "dbt"), DOMAINS) },
             ),
         );
         expect(verdict.ok).toBe(true);
@@ -248,7 +250,7 @@ describe("the kubernetes platform on a live cluster", () => {
         await mesh.stack.up();
         const outputs = await mesh.stack.outputs();
         expect(outputs.domains.value.customers.rows.customers).toBe(100_000);
-        expect(outputs.check.value).toMatch(/^OK: dim_customers 100000 rows = 100000 customers; .*\(domain data change\)$/);
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100000 rows = audit 100000, .*\(domain data change\)$/);
         expect((await query(`SELECT count(*) FROM ${INSIGHTS}.dim_customers`)).rows).toEqual([["100000"]]);
     });
 
@@ -262,7 +264,7 @@ describe("the kubernetes platform on a live cluster", () => {
         // The fix comes with a model edit, so the run is new, whatever the failed run left behind.
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited again by the integration test\n");
         await mesh.stack.up();
-        expect((await mesh.stack.outputs()).check.value).toMatch(/^OK: dim_customers 100000 rows = 100000 customers; .*\(model change\)$/);
+        expect((await mesh.stack.outputs()).check.value).toMatch(/^OK: dim_customers 100000 rows = audit 100000, .*\(model change\)$/);
     });
 
     it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {

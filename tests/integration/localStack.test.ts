@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { CHECK_ENV, renderCheckScript, renderStatementFile } from "../../catalogs/jobs";
 import { checkStatement, CheckTargets } from "../../lib/reconcile";
+import { readAudits } from "../../lib/audits";
 import { runCheckStatement } from "../../resources/insightsCheck";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { processesOn } from "../../platforms/local/process";
@@ -25,6 +26,9 @@ jest.setTimeout(900_000);
  */
 
 const INSIGHTS = "insights.jaffle_shop";
+/** The check's summary of the canonical data: rows and money totals of both models, each beside its audit's. */
+const CANONICAL_SUMMARY =
+    /^OK: dim_customers 100 rows = audit 100, customer_lifetime_value 1672\.00 = audit 1672\.00; fct_orders 99 rows = audit 99, credit_card_amount (\d+\.\d\d) = audit \1, coupon_amount (\d+\.\d\d) = audit \2, bank_transfer_amount (\d+\.\d\d) = audit \3, gift_card_amount (\d+\.\d\d) = audit \4, amount 1672\.00 = audit 1672\.00/;
 // A quote and a backslash, which quoting easily gets wrong, and a non-ASCII letter, which Trino reads as ISO-8859-1.
 const AWKWARD_PASSWORD = `the user's "naïve" C:\\choice`;
 
@@ -132,7 +136,7 @@ describe("the local stack, deployed for real", () => {
         const outputs = await mesh.stack.outputs();
         expect(outputs.trinoUrl.value).toBe(mesh.trinoUrl);
         expect(outputs.insights.value).toEqual({ catalog: "insights", schema: "jaffle_shop" });
-        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672.00 = payments 1672.00/);
+        expect(outputs.check.value).toMatch(CANONICAL_SUMMARY);
         expect(outputs.domains.value.orders).toMatchObject({ engine: "mariadb", host: "127.0.0.1", port: mesh.basePort + 1, database: "orders", user: "orders_owner" });
         expect(outputs.domains.value.orders.password).toMatch(/^[A-Za-z0-9]{24}$/);
         const stored = mesh.storedState();
@@ -345,12 +349,12 @@ describe("the local stack, deployed for real", () => {
                     [CHECK_ENV.password]: check.password!,
                 });
             };
-            const published = { dimCustomers: `${INSIGHTS}.dim_customers`, fctOrders: `${INSIGHTS}.fct_orders`, ...DOMAIN_TABLES };
+            const published: CheckTargets = { catalog: "insights", schema: "jaffle_shop", audits: readAudits(path.join(mesh.projectDir, "dbt"), DOMAINS) };
             const good = runJob(published);
             const inProcess = await runCheckStatement(check, published);
             // The CLI's own noise on stderr (JVM and terminal warnings) is shown only when the check fails.
             expect({ status: good.status, stdout: good.stdout.trim(), stderr: good.status === 0 ? "" : good.stderr }).toEqual({ status: 0, stdout: inProcess.summary, stderr: "" });
-            expect(inProcess.summary).toBe("OK: dim_customers 100 rows = 100 customers; fct_orders 99 rows = 99 orders; amount 1672.00 = payments 1672.00; lifetime value 1672.00 = payments 1672.00");
+            expect(inProcess.summary).toMatch(CANONICAL_SUMMARY);
 
             // A run with a wrong count, a missing and an extra customer, and two payment methods swapped.
             const wrongRun = "jaffle_shop__00000000000f";
@@ -366,7 +370,7 @@ describe("the local stack, deployed for real", () => {
                 `CREATE TABLE insights.${wrongRun}.fct_orders AS SELECT order_id, customer_id, order_date, status, coupon_amount AS credit_card_amount, credit_card_amount AS coupon_amount, ` +
                     `bank_transfer_amount, gift_card_amount, amount FROM ${INSIGHTS}.fct_orders`,
             );
-            const wrong = { ...published, dimCustomers: `insights.${wrongRun}.dim_customers`, fctOrders: `insights.${wrongRun}.fct_orders` };
+            const wrong = { ...published, schema: wrongRun };
             const failed = runJob(wrong);
             const failedInProcess = await runCheckStatement(check, wrong);
             expect(failed.status).toBe(1);
@@ -417,7 +421,7 @@ describe("the local stack, deployed for real", () => {
         expect(after["check-reconciliation"].summary).toBe(before["check-reconciliation"].summary);
         expect(after["check-publication"]).toEqual(before["check-publication"]);
         const outputs = await mesh.stack.outputs();
-        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = 100 customers; .*; published jaffle_shop__[0-9a-f]{12}, rebuilt \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(first deploy\)$/);
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100 rows = audit 100, .*; published jaffle_shop__[0-9a-f]{12}, rebuilt \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(first deploy\)$/);
     });
 
     it("checks the published insights on every pulumi up, and fails a no-op up when they are wrong", async () => {
@@ -556,7 +560,7 @@ describe("the local stack, deployed for real", () => {
         const customers = expected.dim_customers.rows.length;
         const orders = expected.fct_orders.rows.length;
         const outputs = await mesh.stack.outputs();
-        expect(outputs.check.value).toMatch(new RegExp(`^OK: dim_customers ${customers} rows = ${customers} customers; fct_orders ${orders} rows = ${orders} orders;`));
+        expect(outputs.check.value).toMatch(new RegExp(`^OK: dim_customers ${customers} rows = audit ${customers}, .*; fct_orders ${orders} rows = audit ${orders},`));
     });
 
     describe("the check as a gate, on the odd-cents data", () => {
@@ -714,7 +718,7 @@ describe("the local stack, deployed for real", () => {
         await mesh.stack.up();
         await expectInsightsToEqual(mesh, referenceInsights(csvDir));
         const outputs = await mesh.stack.outputs();
-        expect(outputs.check.value).toMatch(/^OK: dim_customers 3000 rows = 3000 customers; fct_orders 3000 rows = 3000 orders/);
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 3000 rows = audit 3000, .*; fct_orders 3000 rows = audit 3000,/);
     });
 
     it("moves the servers to new ports and restarts Trino with a new heap in place, with the data protected, losing no row", async () => {

@@ -1,4 +1,7 @@
-import { checkStatement, checkVerdict, insightsDigestStatement, KEYS_SHOWN, PAYMENT_METHODS } from "../../lib/reconcile";
+import * as path from "path";
+import { readAudits } from "../../lib/audits";
+import { DOMAINS } from "../../lib/domains";
+import { checkStatement, checkVerdict, insightsDigestStatement, KEYS_SHOWN } from "../../lib/reconcile";
 import { centsToDollars } from "../reference";
 
 /*
@@ -7,46 +10,58 @@ import { centsToDollars } from "../reference";
  * and the cluster Job apply.
  */
 
-const targets = { dimCustomers: "insights.s__run.dim_customers", fctOrders: "insights.s__run.fct_orders", customers: "customers.public.customers", orders: "orders.orders.orders", payments: "payments.public.payments" };
+const audits = readAudits(path.join(__dirname, "..", "..", "dbt"), DOMAINS);
+const targets = { catalog: "insights", schema: "s__run", audits };
 
 describe("the check statement", () => {
     const sql = checkStatement(targets);
 
-    it("is one statement over exactly the given tables", () => {
+    it("is one statement over exactly the public models and the domain tables their audits read", () => {
         expect(sql).toMatchSnapshot();
         expect(sql.trim().endsWith(";")).toBe(false);
         const tables = new Set(sql.match(/\b(?:insights|customers|orders|payments)\.[a-z_]+\.[a-z_]+\b/g));
-        expect([...tables].sort()).toEqual(Object.values(targets).sort());
+        expect([...tables].sort()).toEqual(
+            ["insights.s__run.dim_customers", "insights.s__run.fct_orders", "customers.public.customers", "orders.orders.orders", "payments.public.payments"].sort(),
+        );
     });
 
-    it("compares every column of both insights, both ways, with NULL equal only to NULL", () => {
-        for (const column of ["first_name", "last_name", "first_order", "most_recent_order", "number_of_orders", "customer_lifetime_value", "order_date", "status", "amount", ...PAYMENT_METHODS.map(m => `${m}_amount`)]) {
-            expect(sql).toContain(`a.${column} IS DISTINCT FROM e.${column}`);
+    it("compares every contract column of every public model, both ways, with NULL equal only to NULL", () => {
+        expect(audits.map(a => a.model)).toEqual(["dim_customers", "fct_orders"]);
+        for (const audit of audits) {
+            for (const column of audit.columns.filter(c => !audit.key.includes(c))) {
+                expect(sql).toContain(`a.${column} IS DISTINCT FROM e.${column}`);
+            }
         }
-        expect(sql.match(/FULL OUTER JOIN/g)).toHaveLength(2);
-        expect(sql).toContain("count(built_key) - count(DISTINCT built_key) AS duplicated");
+        expect(sql.match(/FULL OUTER JOIN/g)).toHaveLength(audits.length);
+        expect(sql.match(/row_number\(\) OVER \(PARTITION BY/g)).toHaveLength(2 * audits.length);
         expect(sql).toContain(`1, ${KEYS_SHOWN}`);
     });
 
-    it("recomputes money from integer cents, never through the models' own macro", () => {
+    it("reads the audits as written, which recompute money from integer cents, never through the models' own macro", () => {
+        for (const audit of audits) {
+            expect(sql).toContain(audit.query);
+        }
         expect(sql).not.toContain("cents_to_dollars");
-        expect(sql).toContain("CAST(pc.cents AS decimal(38, 2)) / 100 AS customer_lifetime_value");
         expect(sql).not.toMatch(/\bdouble\b|\breal\b/);
+    });
+
+    it("refuses to check nothing", () => {
+        expect(() => checkStatement({ catalog: "insights", schema: "s", audits: [] })).toThrow(/no public model has an audit/);
     });
 });
 
 describe("the insights' digest", () => {
     const sql = insightsDigestStatement(targets);
 
-    it("reads only the two insights, and every column the check compares, so that any change to them shows", () => {
+    it("reads only the public models, and every column the check compares, so that any change to them shows", () => {
         expect(sql).toMatchSnapshot();
         const tables = new Set(sql.match(/\b(?:insights|customers|orders|payments)\.[a-z_]+\.[a-z_]+\b/g));
-        expect([...tables].sort()).toEqual([targets.dimCustomers, targets.fctOrders].sort());
+        expect([...tables].sort()).toEqual(["insights.s__run.dim_customers", "insights.s__run.fct_orders"]);
         const check = checkStatement(targets);
         for (const column of check.match(/\ba\.([a-z_]+) IS DISTINCT FROM/g)!.map(m => m.slice(2, -" IS DISTINCT FROM".length))) {
             expect(sql).toContain(column);
         }
-        expect(sql.match(/checksum\(ROW\(/g)).toHaveLength(2);
+        expect(sql.match(/checksum\(ROW\(/g)).toHaveLength(audits.length);
     });
 });
 

@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { digestDirectory } from "../../lib/digest";
 import { publishedDigestStatement } from "../../resources/publication";
+import { readAudits } from "../../lib/audits";
+import { DOMAINS } from "../../lib/domains";
 import { dependsOn, recordDependencies } from "./dependencies";
 import { attachUrns, FAKE_TOOLCHAIN, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
 
@@ -181,13 +183,9 @@ describe("dbt and the check", () => {
         expect(check.inputs.trino[SECRET_SIG]).toBeDefined();
         expect(check.inputs.trino.value).toMatchObject({ url: "https://127.0.0.1:28080", user: "datamesh_check", password: "generated-trino-check-password" });
         const runSchema = byName("dbt-run").inputs.runSchema;
-        expect(check.inputs.targets).toEqual({
-            dimCustomers: `insights.${runSchema}.dim_customers`,
-            fctOrders: `insights.${runSchema}.fct_orders`,
-            customers: "customers.public.customers",
-            orders: "orders.orders.orders",
-            payments: "payments.public.payments",
-        });
+        // Every public model, in the run's schema, against the audit the dbt project declares beside it.
+        expect(check.inputs.targets).toEqual({ catalog: "insights", schema: runSchema, audits: readAudits(path.join(__dirname, "..", "..", "dbt"), DOMAINS) });
+        expect(check.inputs.targets.audits.map((a: { model: string }) => a.model)).toEqual(["dim_customers", "fct_orders"]);
     });
 });
 
@@ -245,7 +243,8 @@ describe("stack outputs", () => {
     it("publishes only after the check of the run, to the schema analysts read", () => {
         const publication = byName("check-publication");
         expect(dependsOn(dependencies, publication.urn, byName("check-reconciliation").urn)).toBe(true);
-        expect(publication.inputs).toMatchObject({ catalog: "insights", schema: "jaffle_shop", tables: ["dim_customers", "fct_orders"], runSchema: byName("dbt-run").inputs.runSchema });
+        expect(publication.inputs).toMatchObject({ catalog: "insights", schema: "jaffle_shop", runSchema: byName("dbt-run").inputs.runSchema });
+        expect(publication.inputs.audits).toEqual(byName("check-reconciliation").inputs.targets.audits);
         expect(publication.inputs.publisher.value.connection.user).toBe("dbt");
         expect(publication.inputs.checker.value.connection.user).toBe("datamesh_check");
     });
