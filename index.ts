@@ -7,11 +7,11 @@ import { ExternalDomain } from "./components/ExternalDomain";
 import { InsightsCatalog } from "./components/InsightsCatalog";
 import { InsightsCheck } from "./components/InsightsCheck";
 import { TrinoCoordinator } from "./components/TrinoCoordinator";
-import { renderAccessRules } from "./catalogs/accessRules";
+import { GovernedDomain, renderAccessRules } from "./catalogs/accessRules";
 import { loadConfig, projectConfig } from "./config";
 import { readAudits } from "./lib/audits";
 import { checkSourcesAgainstDomains, publicModels } from "./lib/dbtProject";
-import { DomainSpec } from "./lib/domains";
+import { DomainSpec, TRINO_COLUMN_TYPES } from "./lib/domains";
 import { ModelAudit } from "./lib/reconcile";
 import { readVersions } from "./lib/versions";
 import { createPlatform } from "./platforms";
@@ -58,6 +58,17 @@ function declareDomain(domain: DomainSpec): MeshDomain {
     });
 }
 
+/** A domain as its access rules see it: each table's PII columns, with what others read of them. */
+function governedDomain(domain: DomainSpec): GovernedDomain {
+    const piiColumns = Object.fromEntries(
+        domain.tables.map(table => [
+            table.name,
+            table.piiColumns.map(name => ({ name, mask: table.piiMasks?.[name] ?? "deny", trinoType: TRINO_COLUMN_TYPES[table.columns.find(c => c.name === name)!.type] })),
+        ]),
+    );
+    return { name: domain.name, catalog: domain.name, owner: domain.owner, piiColumns };
+}
+
 /** A first query for a newcomer: the first public model, in key order. */
 function exampleQuery(audit: ModelAudit): string {
     return `SELECT ${audit.columns.join(", ")} FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.${audit.model} ORDER BY ${audit.key.join(", ")} LIMIT 10`;
@@ -79,12 +90,14 @@ function declareMesh() {
         catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
         secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
         users: TRINO_USERS,
-        accessRules: renderAccessRules({
-            domains: config.domains.map(d => ({ name: d.name, catalog: d.name, owner: d.owner, piiColumns: Object.fromEntries(d.tables.map(t => [t.name, t.piiColumns])) })),
-            insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
-            users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
-            readers: config.readers,
-        }),
+        accessRules: piiMaskKey =>
+            renderAccessRules({
+                domains: config.domains.map(governedDomain),
+                insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
+                users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
+                readers: config.readers,
+                piiMaskKey,
+            }),
         presetPasswords: config.analystPassword ? { analyst: config.analystPassword } : {},
         probeRole: "check",
         extraHostnames: config.trinoHostnames,

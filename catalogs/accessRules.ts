@@ -2,23 +2,31 @@
  * Trino's file-based access control rules, generated from the domain declarations. Trino applies
  * the first rule that matches, and denies what no rule allows, so every grant here is explicit:
  *   - a domain owner reads and writes its own catalog, and nothing else;
- *   - the dbt runner reads every domain catalog (never a PII column), builds each run in a schema
+ *   - the dbt runner reads every domain catalog (a PII column only as its domain masks it: denied,
+ *     NULL, or a keyed hash), builds each run in a schema
  *     of its own (`<schema>__<run>`), and publishes it as views in the insights schema;
  *   - the analyst reads the published views of the public marts and nothing else, never a run;
- *   - the check reads what it reconciles: the insights, its runs, and the domain tables (never a
- *     PII column).
+ *   - the check reads what it reconciles: the insights, its runs, and the domain tables (PII
+ *     masked as for dbt).
  * dbt-trino also reads Trino's own `system` catalog to list materialized views.
  * Every user runs queries, and sees and kills only their own: without a query rule Trino would let
  * any user read every other user's SQL (in its web UI too) and kill it.
  */
+
+/** A PII column, what it reads as to everyone but its owner, and its Trino type (a mask must keep it). */
+export interface PiiColumn {
+    name: string;
+    mask: "deny" | "null" | "hash";
+    trinoType: string;
+}
 
 /** A domain as governance sees it: its catalog, its owner, and the columns that are PII. */
 export interface GovernedDomain {
     name: string;
     catalog: string;
     owner: string;
-    /** PII columns by table; only the owner may read them. */
-    piiColumns: Record<string, string[]>;
+    /** PII columns by table; only the owner reads their values. */
+    piiColumns: Record<string, PiiColumn[]>;
 }
 
 export interface AccessSpec {
@@ -27,6 +35,8 @@ export interface AccessSpec {
     users: { dbt: string; analyst: string; check: string };
     /** Extra read-only users by domain name: they read the domain's catalog, never its PII. */
     readers?: Record<string, string[]>;
+    /** The key of the `hash` masks: a generated secret that only Trino's configuration holds (letters and digits). */
+    piiMaskKey: string;
 }
 
 const ALL_PRIVILEGES = ["DELETE", "GRANT_SELECT", "INSERT", "OWNERSHIP", "SELECT", "UPDATE"];
@@ -42,8 +52,27 @@ function anyOf(names: string[]): string {
 
 type Rule = Record<string, unknown>;
 
-/** Column rules that hide every PII column of a domain, one table rule per table that has any. */
-function withoutPii(user: string, domain: GovernedDomain): Rule[] {
+/**
+ * The SQL a masked column reads as. A keyed hash (HMAC-SHA256) keeps equal values equal, so joins
+ * on it still work, and without the key no one can test guesses against it; a bigint keeps its
+ * type as the hash's first 8 bytes.
+ */
+function maskExpression(column: PiiColumn, key: string): string {
+    if (column.mask === "null") {
+        return `CAST(NULL AS ${column.trinoType})`;
+    }
+    const hmac = (text: string) => `hmac_sha256(to_utf8(${text}), to_utf8('${key}'))`;
+    if (column.trinoType === "varchar") {
+        return `to_hex(${hmac(column.name)})`;
+    }
+    if (column.trinoType === "bigint") {
+        return `from_big_endian_64(substr(${hmac(`CAST(${column.name} AS varchar)`)}, 1, 8))`;
+    }
+    throw new Error(`PII column '${column.name}' is ${column.trinoType}, which cannot be hashed; mask it with null or deny`);
+}
+
+/** Column rules that deny or mask every PII column of a domain, one table rule per table that has any. */
+function withoutPii(user: string, domain: GovernedDomain, key: string): Rule[] {
     const rules: Rule[] = Object.entries(domain.piiColumns)
         .filter(([, columns]) => columns.length > 0)
         .sort(([a], [b]) => a.localeCompare(b))
@@ -52,7 +81,9 @@ function withoutPii(user: string, domain: GovernedDomain): Rule[] {
             catalog: domain.catalog,
             table,
             privileges: ["SELECT"],
-            columns: [...columns].sort().map(name => ({ name, allow: false })),
+            columns: [...columns]
+                .sort((a, b) => a.name.localeCompare(b.name))
+                .map(column => (column.mask === "deny" ? { name: column.name, allow: false } : { name: column.name, mask: maskExpression(column, key) })),
         }));
     rules.push({ user, catalog: domain.catalog, privileges: ["SELECT"] });
     return rules;
@@ -85,6 +116,10 @@ export function renderAccessRules(spec: AccessSpec): string {
         return { domain, user: anyOf(users) };
     });
     const { dbt, analyst, check } = spec.users;
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(spec.piiMaskKey)) {
+        throw new Error("the PII mask key must be at least 16 letters, digits, - or _, which a SQL string literal holds as they are");
+    }
+    const key = spec.piiMaskKey;
     const domainCatalogs = anyOf(spec.domains.map(d => d.catalog));
     const insights = spec.insights;
     anyOf([insights.schema]);
@@ -107,14 +142,14 @@ export function renderAccessRules(spec: AccessSpec): string {
     ];
     const tables: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, privileges: ALL_PRIVILEGES })),
-        ...spec.domains.flatMap(d => withoutPii(dbt, d)),
+        ...spec.domains.flatMap(d => withoutPii(dbt, d, key)),
         { user: anyOf([dbt]), catalog: insights.catalog, schema: insightsSchemas, privileges: ALL_PRIVILEGES },
         { user: anyOf([dbt]), catalog: "system", privileges: ["SELECT"] },
-        ...spec.domains.flatMap(d => withoutPii(check, d)),
+        ...spec.domains.flatMap(d => withoutPii(check, d, key)),
         { user: anyOf([check]), catalog: insights.catalog, schema: insightsSchemas, privileges: ["SELECT"] },
         { user: anyOf([check]), catalog: "system", schema: "runtime", table: "nodes", privileges: ["SELECT"] },
         { user: anyOf([analyst]), catalog: insights.catalog, schema: insights.schema, table: anyOf(insights.publicTables), privileges: ["SELECT"] },
-        ...readers.flatMap(r => withoutPii(r.user, r.domain)),
+        ...readers.flatMap(r => withoutPii(r.user, r.domain, key)),
     ];
     // Trino always lets users view and kill their own queries; this rule grants running them and nothing of others'.
     const queries: Rule[] = [{ allow: ["execute"] }];

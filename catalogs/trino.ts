@@ -244,8 +244,9 @@ export function renderPasswordAuthenticator(passwordFileDir: string): string {
     return renderProperties({ "file.password-file": `${passwordFileDir}/password.db`, "password-authenticator.name": "file" });
 }
 
-export function renderAccessControl(etcDir: string): string {
-    return renderProperties({ "access-control.name": "file", "security.config-file": `${etcDir}/rules.json`, "security.refresh-period": "5s" });
+/** Points Trino at rules.json, which lies beside password.db: it holds the PII mask key, so it travels as a secret. */
+export function renderAccessControl(secretDir: string): string {
+    return renderProperties({ "access-control.name": "file", "security.config-file": `${secretDir}/rules.json`, "security.refresh-period": "5s" });
 }
 
 /**
@@ -304,23 +305,23 @@ export function renderLogProperties(): string {
 }
 
 /**
- * Every file of a coordinator's etc/ folder but password.db (see renderPasswordDb), keyed by path
- * relative to etc/, in sorted order. They hold no secret, so a diff can show them.
+ * Every file of a coordinator's etc/ folder but password.db (see renderPasswordDb) and rules.json
+ * (catalogs/accessRules.ts), keyed by path relative to etc/, in sorted order. They hold no secret,
+ * so a diff can show them; the two secret files go to the secret folder (etc/ itself locally).
  */
-export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; catalogs: CatalogSpec[]; accessRules: string }): Record<string, string> {
+export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; catalogs: CatalogSpec[] }): Record<string, string> {
     const names = spec.catalogs.map(c => c.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) {
         throw new Error(`catalog '${duplicate}' is declared twice`);
     }
     const files: Record<string, string> = {
-        "access-control.properties": renderAccessControl(spec.coordinator.etcDir),
+        "access-control.properties": renderAccessControl(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
         "config.properties": renderCoordinatorConfig(spec.coordinator),
         "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap }),
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
         "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
-        "rules.json": spec.accessRules,
     };
     for (const catalog of spec.catalogs) {
         files[`catalog/${catalog.name}.properties`] = renderCatalog(catalog);

@@ -72,8 +72,8 @@ export interface TrinoCoordinatorArgs {
     users: Record<string, string>;
     /** Passwords the user chose, by role (secret); these roles get no generated password. */
     presetPasswords?: Record<string, pulumi.Input<string>>;
-    /** The file-based access control rules (see catalogs/accessRules.ts). */
-    accessRules: string;
+    /** Renders the file-based access control rules (catalogs/accessRules.ts) with the key of the PII hash masks, which the coordinator generates and only Trino's configuration holds. */
+    accessRules: (piiMaskKey: string) => string;
     /** The role whose user proves the coordinator ready with `SELECT 1`. */
     probeRole: string;
     /** Host names the certificate covers, besides localhost and 127.0.0.1. */
@@ -124,6 +124,7 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
             }),
         );
         const sharedSecret = new GeneratedPassword(`${name}-shared-secret`, { length: 64 }, child);
+        const piiMaskKey = new GeneratedPassword(`${name}-pii-mask-key`, { length: 32 }, child);
         const tls = args.certificate ? suppliedTls(args.certificate) : generatedTls(name, args, child);
 
         const catalogs = pulumi.all(args.catalogs);
@@ -149,7 +150,7 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 keystore: tls.keystore,
                 caCert: tls.caCert,
                 users,
-                accessRules: args.accessRules,
+                accessRules: pulumi.secret(piiMaskKey.value.apply(args.accessRules)),
                 probe,
             },
             child,

@@ -21,6 +21,14 @@ export type ColumnType = (typeof COLUMN_TYPES)[number];
 /** The type Trino reports for a column of each declared type, on the tables the stack creates. */
 export const TRINO_COLUMN_TYPES: Record<ColumnType, string> = { integer: "bigint", text: "varchar", date: "date" };
 
+/**
+ * What a PII column reads as to everyone but its domain's owner: `deny` refuses any query that
+ * reads it (a `select *` included), `null` reads as NULL, `hash` as a keyed hash of the value, so
+ * that joins on it still work and the value is never shown.
+ */
+export const PII_MASKS = ["deny", "null", "hash"] as const;
+export type PiiMask = (typeof PII_MASKS)[number];
+
 export interface ColumnSpec {
     name: string;
     type: ColumnType;
@@ -35,8 +43,10 @@ export interface TableSpec {
     columns: ColumnSpec[];
     /** The column whose values identify a row. */
     primaryKey: string;
-    /** Columns that are personal data: only the domain's owner may read them. */
+    /** Columns that are personal data: only the domain's owner reads their values. */
     piiColumns: string[];
+    /** What everyone but the owner gets of each PII column; a column not listed is denied. */
+    piiMasks?: Record<string, PiiMask>;
 }
 
 /** An existing database the stack federates but neither creates nor loads. */
@@ -93,7 +103,13 @@ const tableSchema = z
         name: identifier,
         description: z.string().optional(),
         primaryKey: identifier.optional(),
-        pii: z.array(identifier).default([]),
+        // A list denies every column in it; a map names each column's mask (YAML reads a bare null as null).
+        pii: z
+            .union([
+                z.array(identifier),
+                z.record(z.string(), z.unknown()).transform(masks => Object.fromEntries(Object.entries(masks).map(([column, mask]) => [column, mask === null ? "null" : mask]))),
+            ])
+            .default([]),
         columns: z.array(columnSchema).min(1, "lists no column"),
     })
     .superRefine((table, ctx) => {
@@ -108,12 +124,20 @@ const tableSchema = z
         } else if (!names.includes(table.primaryKey)) {
             ctx.addIssue({ code: "custom", path: ["primaryKey"], message: `'${table.primaryKey}' is not a column of table '${table.name}' (${names.join(", ")})` });
         }
-        table.pii.forEach((column, index) => {
-            if (!names.includes(column)) {
-                ctx.addIssue({ code: "custom", path: ["pii", index], message: `PII column '${column}' is not a column of table '${table.name}' (${names.join(", ")})` });
+        const masks: [string, unknown][] = Array.isArray(table.pii) ? table.pii.map(column => [column, "deny"]) : Object.entries(table.pii);
+        masks.forEach(([column, mask], index) => {
+            const at = Array.isArray(table.pii) ? ["pii", index] : ["pii", column];
+            if (!(PII_MASKS as readonly unknown[]).includes(mask)) {
+                ctx.addIssue({ code: "custom", path: at, message: `must be one of ${PII_MASKS.join(", ")}` });
+            }
+            const declared = table.columns.find(c => c.name === column);
+            if (!declared) {
+                ctx.addIssue({ code: "custom", path: at, message: `PII column '${column}' is not a column of table '${table.name}' (${names.join(", ")})` });
+            } else if (mask === "hash" && declared.type === "date") {
+                ctx.addIssue({ code: "custom", path: at, message: `a date column cannot be hashed: mask '${column}' with null or deny` });
             }
             if (column === table.primaryKey) {
-                ctx.addIssue({ code: "custom", path: ["pii", index], message: `the primary key '${column}' cannot be PII: dbt joins on it` });
+                ctx.addIssue({ code: "custom", path: at, message: `the primary key '${column}' cannot be PII: dbt joins on it` });
             }
         });
     });
@@ -200,7 +224,8 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
             file: `${table.name}.csv`,
             columns: table.columns.map(({ name, type }) => ({ name, type })),
             primaryKey: table.primaryKey!,
-            piiColumns: table.pii,
+            piiColumns: Array.isArray(table.pii) ? table.pii : Object.keys(table.pii),
+            ...(Array.isArray(table.pii) ? {} : { piiMasks: table.pii as Record<string, PiiMask> }),
         })),
         readers: declaration.readers,
         ...(external ? { external } : {}),

@@ -236,7 +236,7 @@ export class DockerPlatform implements Platform {
             throw new Error(`${request.component}: on docker, the warehouse must be declared before the Trino server that mounts it`);
         }
         const discoveryUri = `http://${TRINO_ALIAS}:${request.internalPort}`;
-        const files = pulumi.all([request.catalogs, request.accessRules]).apply(([catalogs, accessRules]) =>
+        const files = pulumi.output(request.catalogs).apply(catalogs =>
             renderEtc({
                 node: TRINO_NODE,
                 coordinator: {
@@ -251,10 +251,13 @@ export class DockerPlatform implements Platform {
                     includeCoordinator: request.workers === 0,
                 },
                 catalogs,
-                accessRules,
             }),
         );
-        const coordinatorEtc = pulumi.secret(pulumi.all([files, request.users]).apply(([etcFiles, users]): Record<string, string> => ({ ...etcFiles, "password.db": renderPasswordDb(users) })));
+        const coordinatorEtc = pulumi.secret(
+            pulumi
+                .all([files, request.users, request.accessRules])
+                .apply(([etcFiles, users, accessRules]): Record<string, string> => ({ ...etcFiles, "password.db": renderPasswordDb(users), "rules.json": accessRules })),
+        );
         const workerFiles = files.apply(coordinatorFiles => ({
             ...renderWorkerEtc({
                 node: TRINO_NODE,

@@ -31,7 +31,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const secretDir = `${etcDir}/secrets`;
     const node = { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" };
     const discoveryUri = `http://${cluster.serviceHost(TRINO_SERVICE)}:${TRINO_HTTP_PORT}`;
-    const etc = pulumi.all([request.catalogs, request.accessRules]).apply(([catalogs, accessRules]) =>
+    const etc = pulumi.output(request.catalogs).apply(catalogs =>
         renderEtc({
             node,
             coordinator: {
@@ -47,7 +47,6 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
                 includeCoordinator: request.workers === 0,
             },
             catalogs,
-            accessRules,
         }),
     );
     const catalogFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => file.startsWith("catalog/")).map(([file, text]) => [file.slice("catalog/".length), text])));
@@ -67,7 +66,11 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
             metadata: cluster.metadata(`${component}-files`, component, "coordinator"),
             type: "Opaque",
             data: pulumi.secret(
-                pulumi.all([request.keystore.base64, passwordDb]).apply(([keystore, db]) => ({ [request.keystore.file]: keystore, "password.db": Buffer.from(db).toString("base64") })),
+                pulumi.all([request.keystore.base64, passwordDb, request.accessRules]).apply(([keystore, db, rules]) => ({
+                    [request.keystore.file]: keystore,
+                    "password.db": Buffer.from(db).toString("base64"),
+                    "rules.json": Buffer.from(rules).toString("base64"),
+                })),
             ),
         },
         cluster.options(opts),
@@ -78,7 +81,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const annotations = (config: pulumi.Input<Record<string, string>>) => ({
         "checksum/config": checksum(config),
         "checksum/catalog": checksum(catalogFiles),
-        "checksum/secrets": checksum(request.env, request.keystore.base64, passwordDb),
+        "checksum/secrets": checksum(request.env, request.keystore.base64, passwordDb, request.accessRules),
     });
     const heap = request.maxHeap;
     const trinoContainer = (mounts: { name: string; mountPath: string; readOnly?: boolean }[], ports: { name: string; containerPort: number }[]) => ({

@@ -100,7 +100,7 @@ export class LocalPlatform implements Platform {
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
         const workDir = this.place(name);
         const etcDir = path.join(workDir, "etc");
-        const files = pulumi.all([request.catalogs, request.accessRules]).apply(([catalogs, accessRules]) =>
+        const files = pulumi.output(request.catalogs).apply(catalogs =>
             renderEtc({
                 node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin"), loopbackOnly: true },
                 coordinator: {
@@ -113,7 +113,6 @@ export class LocalPlatform implements Platform {
                     sharedSecretEnv: request.sharedSecretEnv,
                 },
                 catalogs,
-                accessRules,
             }),
         );
         const trino = new LocalTrinoServer(
@@ -128,8 +127,12 @@ export class LocalPlatform implements Platform {
                 files,
                 secretFiles: pulumi.secret(
                     pulumi
-                        .all([request.keystore.base64, request.users])
-                        .apply(([keystore, users]) => ({ [request.keystore.file]: keystore, "password.db": Buffer.from(renderPasswordDb(users)).toString("base64") })),
+                        .all([request.keystore.base64, request.users, request.accessRules])
+                        .apply(([keystore, users, accessRules]) => ({
+                            [request.keystore.file]: keystore,
+                            "password.db": Buffer.from(renderPasswordDb(users)).toString("base64"),
+                            "rules.json": Buffer.from(accessRules).toString("base64"),
+                        })),
                 ),
                 env: request.env,
                 probe: request.probe,

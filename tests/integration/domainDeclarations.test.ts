@@ -144,7 +144,8 @@ tables:
   - name: shipments
     description: One row per shipment.
     primaryKey: id
-    pii: [recipient_name]
+    # Everyone but the shipping team reads the recipient as a keyed hash: joins still work, names never show.
+    pii: { recipient_name: hash }
     columns:
       - { name: id, type: integer, description: "Primary key of the shipment." }
       - { name: order_id, type: integer, description: "The order shipped (orders.id)." }
@@ -243,14 +244,8 @@ const STG_SHIPMENTS_SQL = `with
 
 source as (
 
-    -- recipient_name is PII: it is never read, so it cannot reach the insights
-    select
-        id,
-        order_id,
-        shipped_date,
-        carrier
-
-    from {{ source('shipping', 'shipments') }}
+    -- recipient_name is PII that the domain masks with a keyed hash, so select * reads the hash
+    select * from {{ source('shipping', 'shipments') }}
 
 ),
 
@@ -264,6 +259,7 @@ renamed as (
 
         ---------- text
         carrier,
+        recipient_name as recipient_hash,
 
         ---------- dates
         shipped_date
@@ -278,8 +274,8 @@ select * from renamed
 const STG_SHIPMENTS_YML = `models:
   - name: stg_shipments
     description: >
-      Shipments from the shipping domain, one row per shipment. The recipient's name (PII) is
-      deliberately not carried.
+      Shipments from the shipping domain, one row per shipment. The recipient's name (PII)
+      arrives as the domain's keyed hash, never in clear.
     config:
       group: shipping
       access: protected
@@ -301,6 +297,8 @@ const STG_SHIPMENTS_YML = `models:
                 field: order_id
       - name: carrier
         description: Who carries the parcel.
+      - name: recipient_hash
+        description: A keyed hash of the recipient's name, the same for the same name.
       - name: shipped_date
         description: The date the parcel left.
 `;
@@ -381,6 +379,7 @@ final as (
         orders.customer_id,
         shipments.shipped_date,
         shipments.carrier,
+        shipments.recipient_hash,
         orders.amount as order_amount,
         -- null when the customer has no loyalty account
         loyalty_points.loyalty_points
@@ -433,6 +432,9 @@ const FCT_SHIPMENTS_YML = `models:
       - name: carrier
         data_type: varchar
         description: Who carries the parcel.
+      - name: recipient_hash
+        data_type: varchar
+        description: A keyed hash of the recipient's name.
       - name: order_amount
         data_type: decimal(18, 2)
         description: Total amount paid for the order, in dollars; 0.00 when unpaid.
@@ -458,6 +460,7 @@ select
     o.user_id as customer_id,
     s.shipped_date,
     s.carrier,
+    s.recipient_name as recipient_hash,
     cast(coalesce(paid.cents, 0) as decimal(38, 2)) / 100 as order_amount,
     l.points as loyalty_points
 from shipping.shipping.shipments s
@@ -499,16 +502,26 @@ function declarationFiles(loyaltyPort: number): Record<string, string> {
  * data/jaffle_shop/expected/fct_orders.csv (2: customer 3, 20.00; 4: 50, 25.00; 6: 54, 6.00;
  * 9: 53, 23.00; 65: 26, 0.00), and the points from LOYALTY_ROWS (customer 54 has none).
  */
-const EXPECTED_FCT_SHIPMENTS = {
-    header: ["shipment_id", "order_id", "customer_id", "shipped_date", "carrier", "order_amount", "loyalty_points"],
-    rows: [
-        ["1", "2", "3", "2018-01-03", "UPS", "20.00", "120"],
-        ["2", "4", "50", "2018-01-06", "DHL", "25.00", "45"],
-        ["3", "6", "54", "2018-01-09", "UPS", "6.00", ""],
-        ["4", "9", "53", "2018-01-13", "FedEx", "23.00", "0"],
-        ["5", "65", "26", "2018-03-10", "DHL", "0.00", "310"],
-    ],
-};
+const RECIPIENTS = ["Kathleen Payne", "Billy Long", "Rose Morgan", "Bailey, Anne", "Aaron Ruiz"];
+
+/** The recipient's name as the domain's mask shows it: HMAC-SHA256 under the stack's mask key, in Trino's upper-case hex. */
+function recipientHash(name: string, maskKey: string): string {
+    return crypto.createHmac("sha256", maskKey).update(name, "utf8").digest("hex").toUpperCase();
+}
+
+function expectedFctShipments(maskKey: string) {
+    const hash = (i: number) => recipientHash(RECIPIENTS[i], maskKey);
+    return {
+        header: ["shipment_id", "order_id", "customer_id", "shipped_date", "carrier", "recipient_hash", "order_amount", "loyalty_points"],
+        rows: [
+            ["1", "2", "3", "2018-01-03", "UPS", hash(0), "20.00", "120"],
+            ["2", "4", "50", "2018-01-06", "DHL", hash(1), "25.00", "45"],
+            ["3", "6", "54", "2018-01-09", "UPS", hash(2), "6.00", ""],
+            ["4", "9", "53", "2018-01-13", "FedEx", hash(3), "23.00", "0"],
+            ["5", "65", "26", "2018-03-10", "DHL", hash(4), "0.00", "310"],
+        ],
+    };
+}
 
 describe("an external domain that cannot be reached", () => {
     let mesh: MeshUnderTest | undefined;
@@ -558,6 +571,9 @@ describe("two domains added by declaration, deployed for real", () => {
     let externalBefore: Awaited<ReturnType<typeof externalDatabaseAsItsTeamSeesIt>>;
     const loyaltyPassword = crypto.randomBytes(18).toString("hex");
 
+    /** The stack's PII mask key, read back from its state (decrypted by the CLI). */
+    const maskKey = async (): Promise<string> => JSON.parse((await mesh!.resourceOutputs())["trino-pii-mask-key"].value.plaintext);
+
     const denied = async (role: string, sql: string, message: RegExp) => {
         await expect(queryTrino(await mesh!.connection(role), sql)).rejects.toThrow(message);
     };
@@ -606,7 +622,7 @@ describe("two domains added by declaration, deployed for real", () => {
         expect(mesh!.storedState()).not.toContain(loyaltyPassword);
     });
 
-    it("governs the new catalogs by their declarations: owners, dbt without PII", async () => {
+    it("governs the new catalogs by their declarations: owners, dbt with PII masked as declared", async () => {
         const outputs = await mesh!.stack.outputs();
         expect(Object.keys(outputs.users.value)).toEqual(expect.arrayContaining(["shipping_owner", "loyalty_owner"]));
         // The rules file Trino itself is told to read, not just any file of that name in the state folder.
@@ -627,7 +643,13 @@ describe("two domains added by declaration, deployed for real", () => {
             expect.arrayContaining([
                 { catalog: "shipping", privileges: ["DELETE", "GRANT_SELECT", "INSERT", "OWNERSHIP", "SELECT", "UPDATE"], user: "shipping_owner" },
                 { catalog: "loyalty", privileges: ["DELETE", "GRANT_SELECT", "INSERT", "OWNERSHIP", "SELECT", "UPDATE"], user: "loyalty_owner" },
-                { catalog: "shipping", columns: [{ allow: false, name: "recipient_name" }], privileges: ["SELECT"], table: "shipments", user: "dbt" },
+                {
+                    catalog: "shipping",
+                    columns: [{ mask: `to_hex(hmac_sha256(to_utf8(recipient_name), to_utf8('${await maskKey()}')))`, name: "recipient_name" }],
+                    privileges: ["SELECT"],
+                    table: "shipments",
+                    user: "dbt",
+                },
                 { catalog: "insights", privileges: ["SELECT"], schema: "jaffle_shop", table: "(dim_customers|fct_orders|fct_shipments)", user: "analyst" },
             ]),
         );
@@ -637,7 +659,13 @@ describe("two domains added by declaration, deployed for real", () => {
         await denied("shipping_owner", "SELECT count(*) FROM loyalty.public.points", /Access Denied: Cannot (access catalog|select from table) loyalty/);
         await denied("shipping_owner", "SELECT count(*) FROM orders.orders.orders", /Access Denied: Cannot (access catalog|select from table) orders/);
         await denied("loyalty_owner", "SELECT count(*) FROM shipping.shipping.shipments", /Access Denied: Cannot (access catalog|select from table) shipping/);
-        await denied("dbt", "SELECT recipient_name FROM shipping.shipping.shipments", /Access Denied: Cannot select from (columns \[recipient_name\]|table shipping\.shipping\.shipments)/);
+        // dbt and the check read the recipient only as its keyed hash, computed here apart from Trino.
+        const key = await maskKey();
+        for (const role of ["dbt", "check"]) {
+            const masked = await queryAsText(mesh!, "SELECT recipient_name FROM shipping.shipping.shipments ORDER BY id", role);
+            expect({ role, rows: masked.rows }).toEqual({ role, rows: RECIPIENTS.map(name => [recipientHash(name, key)]) });
+        }
+        expect((await queryAsText(mesh!, "SELECT recipient_name FROM shipping.shipping.shipments ORDER BY id", "shipping_owner")).rows).toEqual(RECIPIENTS.map(name => [name]));
         expect((await queryAsText(mesh!, "SELECT count(carrier) FROM shipping.shipping.shipments", "dbt")).rows).toEqual([["5"]]);
     });
 
@@ -645,9 +673,31 @@ describe("two domains added by declaration, deployed for real", () => {
         const published = await queryAsText(mesh!, "SELECT table_name FROM insights.information_schema.tables WHERE table_schema = 'jaffle_shop' ORDER BY table_name", "analyst");
         expect(published.rows).toEqual([["dim_customers"], ["fct_orders"], ["fct_shipments"]]);
         const shipments = await queryAsText(mesh!, "SELECT * FROM insights.jaffle_shop.fct_shipments ORDER BY shipment_id", "analyst");
-        expect(shipments).toEqual(EXPECTED_FCT_SHIPMENTS);
+        expect(shipments).toEqual(expectedFctShipments(await maskKey()));
         await denied("analyst", "SELECT count(*) FROM shipping.shipping.shipments", /Access Denied: Cannot (access catalog|select from table) shipping/);
         await denied("analyst", "SELECT count(*) FROM loyalty.public.points", /Access Denied: Cannot (access catalog|select from table) loyalty/);
+    });
+
+    it("lets no recipient's name reach the insights in clear: no published table, no run's table, not the docs site", async () => {
+        const schemas = (await queryAsText(mesh!, "SELECT schema_name FROM insights.information_schema.schemata WHERE schema_name LIKE 'jaffle_shop%' ORDER BY 1")).rows.flat();
+        expect(schemas.length).toBeGreaterThan(1);
+        const read: string[] = [];
+        for (const schema of schemas) {
+            const tables = (await queryAsText(mesh!, `SELECT table_name FROM insights.information_schema.tables WHERE table_schema = '${schema}'`)).rows.flat();
+            for (const table of tables) {
+                read.push(`${schema}.${table} ${JSON.stringify(await queryAsText(mesh!, `SELECT * FROM insights.${schema}.${table}`))}`);
+            }
+        }
+        const docsUrl: string = (await mesh!.stack.outputs()).docsUrl.value;
+        const docs = await (await fetch(docsUrl)).text();
+        expect(docs).toContain("fct_shipments");
+        const everything = [...read, docs].join("\n");
+        // What the search would find if the mask failed: the hashes it did find, so the search looked where the column went.
+        expect(everything).toContain(recipientHash(RECIPIENTS[3], await maskKey()));
+        for (const name of RECIPIENTS) {
+            expect({ name, found: everything.includes(name) || everything.includes(name.replace(", ", ",")) }).toEqual({ name, found: false });
+        }
+        expect(read.filter(text => text.includes("fct_shipments")).length).toBeGreaterThanOrEqual(2);
     });
 
     it("still reconciles the existing insights", async () => {
@@ -674,7 +724,7 @@ describe("two domains added by declaration, deployed for real", () => {
             fs.writeFileSync(model, original);
         }
         const shipments = await queryAsText(mesh!, "SELECT * FROM insights.jaffle_shop.fct_shipments ORDER BY shipment_id", "analyst");
-        expect(shipments).toEqual(EXPECTED_FCT_SHIPMENTS);
+        expect(shipments).toEqual(expectedFctShipments(await maskKey()));
         const after = await mesh!.resourceOutputs();
         expect(after["check-publication"].publishedRun).toBe(before["check-publication"].publishedRun);
     });

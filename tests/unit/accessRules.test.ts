@@ -2,15 +2,16 @@ import { AccessSpec, renderAccessRules } from "../../catalogs/accessRules";
 
 const spec: AccessSpec = {
     domains: [
-        { name: "customers", catalog: "customers", owner: "customers_owner", piiColumns: { customers: ["email"] } },
+        { name: "customers", catalog: "customers", owner: "customers_owner", piiColumns: { customers: [{ name: "email", mask: "deny", trinoType: "varchar" }] } },
         { name: "orders", catalog: "orders", owner: "orders_owner", piiColumns: { orders: [] } },
         { name: "payments", catalog: "payments", owner: "payments_owner", piiColumns: {} },
     ],
     insights: { catalog: "insights", schema: "jaffle_shop", publicTables: ["fct_orders", "dim_customers"] },
     users: { dbt: "dbt", analyst: "analyst", check: "datamesh_check" },
+    piiMaskKey: "k3yOfTheMasks0nly4Trino",
 };
 
-type Rule = { user?: string; catalog?: string; schema?: string; table?: string; allow?: string; privileges?: string[]; columns?: { name: string; allow: boolean }[] };
+type Rule = { user?: string; catalog?: string; schema?: string; table?: string; allow?: string; privileges?: string[]; columns?: { name: string; allow?: boolean; mask?: string }[] };
 
 /** Trino's first-match semantics over the generated rules, for the questions the tests ask. */
 function firstMatch(rules: Rule[], user: string, target: { catalog: string; schema?: string; table?: string }): Rule | undefined {
@@ -73,6 +74,44 @@ describe("access rules", () => {
         expect(firstMatch(withReaders.catalogs, "audit", { catalog: "orders" })?.allow).toBe("read-only");
         expect(firstMatch(withReaders.catalogs, "finance", { catalog: "customers" })).toBeUndefined();
         expect(firstMatch(withReaders.tables, "crm", { catalog: "customers", schema: "public", table: "customers" })?.columns).toEqual([{ name: "email", allow: false }]);
+    });
+
+    it("masks a PII column as its domain declares, for everyone but the owner: NULL, or a keyed hash of its type", () => {
+        const masked: AccessSpec = {
+            ...spec,
+            domains: [
+                {
+                    name: "customers",
+                    catalog: "customers",
+                    owner: "customers_owner",
+                    piiColumns: {
+                        customers: [
+                            { name: "email", mask: "hash", trinoType: "varchar" },
+                            { name: "phone", mask: "null", trinoType: "varchar" },
+                            { name: "tax_id", mask: "hash", trinoType: "bigint" },
+                            { name: "born", mask: "deny", trinoType: "date" },
+                        ],
+                    },
+                },
+                ...spec.domains.slice(1),
+            ],
+            readers: { customers: ["crm"] },
+        };
+        const maskedRules = JSON.parse(renderAccessRules(masked)) as { tables: Rule[] };
+        const expected = [
+            { name: "born", allow: false },
+            { name: "email", mask: "to_hex(hmac_sha256(to_utf8(email), to_utf8('k3yOfTheMasks0nly4Trino')))" },
+            { name: "phone", mask: "CAST(NULL AS varchar)" },
+            { name: "tax_id", mask: "from_big_endian_64(substr(hmac_sha256(to_utf8(CAST(tax_id AS varchar)), to_utf8('k3yOfTheMasks0nly4Trino')), 1, 8))" },
+        ];
+        for (const user of ["dbt", "datamesh_check", "crm"]) {
+            expect({ user, columns: firstMatch(maskedRules.tables, user, { catalog: "customers", schema: "public", table: "customers" })?.columns }).toEqual({ user, columns: expected });
+        }
+        expect(firstMatch(maskedRules.tables, "customers_owner", { catalog: "customers", schema: "public", table: "customers" })?.columns).toBeUndefined();
+        expect(() => renderAccessRules({ ...masked, domains: [{ ...masked.domains[0], piiColumns: { customers: [{ name: "born", mask: "hash", trinoType: "date" }] } }] })).toThrow(
+            "PII column 'born' is date, which cannot be hashed; mask it with null or deny",
+        );
+        expect(() => renderAccessRules({ ...spec, piiMaskKey: "x' OR '1" })).toThrow("the PII mask key must be at least 16 letters, digits, - or _");
     });
 
     it("refuses an access rule for an unknown domain", () => {

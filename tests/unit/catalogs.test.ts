@@ -60,12 +60,11 @@ describe("Trino catalogs", () => {
         expect(() => renderCatalog({ ...customers, name: "Customers" })).toThrow("catalog name 'Customers' must be a lower-case identifier");
     });
 
-    it("renders the whole etc folder but the password file: one file per catalog, security, and no secret", () => {
+    it("renders the whole etc folder but the password file and the access rules: one file per catalog, security, and no secret", () => {
         const etc = renderEtc({
             node: { environment: "datamesh", nodeId: "dev-trino", dataDir: "/state/trino/data", pluginDir: "/cache/trino/476/server/plugin", loopbackOnly: true },
             coordinator,
             catalogs: [orders, customers, insights],
-            accessRules: '{"catalogs":[]}\n',
         });
         expect(Object.keys(etc)).toEqual([
             "access-control.properties",
@@ -77,7 +76,6 @@ describe("Trino catalogs", () => {
             "log.properties",
             "node.properties",
             "password-authenticator.properties",
-            "rules.json",
         ]);
         expect(etc).toMatchSnapshot();
     });
@@ -110,13 +108,15 @@ describe("Trino catalogs", () => {
 
     it("refuses a catalog declared twice", () => {
         expect(() =>
-            renderEtc({ node: { environment: "e", nodeId: "n", dataDir: "/d", pluginDir: "/p" }, coordinator, catalogs: [customers, customers], accessRules: "{}" }),
+            renderEtc({ node: { environment: "e", nodeId: "n", dataDir: "/d", pluginDir: "/p" }, coordinator, catalogs: [customers, customers] }),
         ).toThrow("catalog 'customers' is declared twice");
     });
 
     it("lays out a cluster: the coordinator leaves work to workers, which find it by its service name", () => {
         const clusterCoordinator = { ...coordinator, etcDir: "/etc/trino", secretDir: "/etc/trino/secrets", discoveryUri: "http://trino:8080", includeCoordinator: false };
-        const etc = renderEtc({ node: { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" }, coordinator: clusterCoordinator, catalogs: [customers], accessRules: "{}" });
+        const etc = renderEtc({ node: { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" }, coordinator: clusterCoordinator, catalogs: [customers] });
+        // The rules hold the PII mask key: Trino reads them beside the password file, from the secret folder.
+        expect(etc["access-control.properties"]).toContain("security.config-file=/etc/trino/secrets/rules.json\n");
         expect(etc["config.properties"]).toContain("node-scheduler.include-coordinator=false\n");
         expect(etc["config.properties"]).toContain("discovery.uri=http://trino:8080\n");
         expect(etc["config.properties"]).toContain("http-server.https.keystore.path=/etc/trino/secrets/keystore.p12\n");

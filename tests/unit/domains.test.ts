@@ -59,6 +59,12 @@ describe("a domain declaration", () => {
         });
     });
 
+    it("takes a mask per PII column, a list of PII columns being denied", () => {
+        const masked = parse(shippingWith("pii: [recipient]", "pii: { recipient: hash, order_id: null }"));
+        expect(masked.tables[0]).toMatchObject({ piiColumns: ["recipient", "order_id"], piiMasks: { recipient: "hash", order_id: "null" } });
+        expect(parse(SHIPPING).tables[0].piiMasks).toBeUndefined();
+    });
+
     it("declares an existing database with its reader and the configuration key of its password", () => {
         const external = parse(shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db.example.com\n  port: 3306\n  database: logistics\n  user: trino_reader\n  passwordKey: shippingPassword\n"));
         expect(external.external).toEqual({ host: "db.example.com", port: 3306, database: "logistics", user: "trino_reader", passwordKey: "shippingPassword" });
@@ -79,6 +85,9 @@ describe("a domain declaration", () => {
         ["rows from nowhere", shippingWith("from: data", "from: s3"), "domains/shipping.yaml: rows"],
         ["a name that is not the file's", shippingWith("name: shipping", "name: shipments"), "domains/shipping.yaml: name: 'shipments' must match the file's name ('shipping')"],
         ["text that is not YAML", "name: [shipping", "domains/shipping.yaml: line 1: not valid YAML"],
+        ["a PII mask that does not exist", shippingWith("pii: [recipient]", "pii: { recipient: redact }"), "domains/shipping.yaml: tables[0].pii.recipient: must be one of deny, null, hash"],
+        ["a hashed date", shippingWith("pii: [recipient]", "pii: { shipped_on: hash }"), "domains/shipping.yaml: tables[0].pii.shipped_on: a date column cannot be hashed"],
+        ["a masked column that does not exist", shippingWith("pii: [recipient]", "pii: { recipient_email: null }"), "tables[0].pii.recipient_email: PII column 'recipient_email' is not a column"],
         ["an external domain without its password key", shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n"), "domains/shipping.yaml: rows: give passwordKey"],
     ])("refuses %s, naming the file and the field", (_case, text, message) => {
         expect(() => parse(text)).toThrow(message);
@@ -158,7 +167,7 @@ describe("the dbt project against the declarations", () => {
 describe("the README's example declarations", () => {
     it("are valid as written, one managed and one external", () => {
         const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
-        const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map(match => match[1]);
+        const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map(match => match[1]).filter(text => /^name: /m.test(text) && !/^models:/m.test(text));
         const declared = examples.map(text => parseDomainDeclaration(text, `domains/${/^name: (\w+)/m.exec(text)![1]}.yaml`));
         expect(declared.map(d => [d.name, d.external ? "external" : "managed"])).toEqual([
             ["shipping", "managed"],

@@ -46,7 +46,8 @@ describe("optional governance settings", () => {
         expect(resources.some(r => r.name === "trino-finance-password")).toBe(true);
         const files = resources.find(r => r.name === "trino-server")!.inputs.files;
         expect(passwordDb()).toMatch(/^finance:\$2y\$/m);
-        const rules = JSON.parse(files["rules.json"]);
+        expect(files["rules.json"]).toBeUndefined();
+        const rules = JSON.parse(Buffer.from(resources.find(r => r.name === "trino-server")!.inputs.secretFiles.value["rules.json"], "base64").toString("utf8"));
         expect(rules.catalogs).toContainEqual({ user: "finance", catalog: "orders", allow: "read-only" });
     });
 
