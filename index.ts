@@ -11,7 +11,8 @@ import { GovernedDomain, renderAccessRules } from "./catalogs/accessRules";
 import { loadConfig, projectConfig } from "./config";
 import { readAudits } from "./lib/audits";
 import { checkSourcesAgainstDomains, publicModels } from "./lib/dbtProject";
-import { DomainSpec, TRINO_COLUMN_TYPES } from "./lib/domains";
+import { DomainSpec } from "./lib/domains";
+import { trinoTypeOfManagedColumn } from "./lib/sql";
 import { ModelAudit } from "./lib/reconcile";
 import { readVersions } from "./lib/versions";
 import { createPlatform } from "./platforms";
@@ -63,7 +64,7 @@ function governedDomain(domain: DomainSpec): GovernedDomain {
     const piiColumns = Object.fromEntries(
         domain.tables.map(table => [
             table.name,
-            table.piiColumns.map(name => ({ name, mask: table.piiMasks?.[name] ?? "deny", trinoType: TRINO_COLUMN_TYPES[table.columns.find(c => c.name === name)!.type] })),
+            table.piiColumns.map(name => ({ name, mask: table.piiMasks?.[name] ?? "deny", trinoType: trinoTypeOfManagedColumn(domain.engine, table.columns.find(c => c.name === name)!.type) })),
         ]),
     );
     return { name: domain.name, catalog: domain.name, owner: domain.owner, piiColumns };

@@ -62,8 +62,9 @@ function maskExpression(column: PiiColumn, key: string): string {
         return `CAST(NULL AS ${column.trinoType})`;
     }
     const hmac = (text: string) => `hmac_sha256(to_utf8(${text}), to_utf8('${key}'))`;
-    if (column.trinoType === "varchar") {
-        return `to_hex(${hmac(column.name)})`;
+    if (/^varchar(\(\d+\))?$/.test(column.trinoType)) {
+        // Trino takes a mask only of the column's exact type; 64 hex digits fit any VARCHAR the stack creates.
+        return column.trinoType === "varchar" ? `to_hex(${hmac(column.name)})` : `CAST(to_hex(${hmac(column.name)}) AS ${column.trinoType})`;
     }
     if (column.trinoType === "bigint") {
         return `from_big_endian_64(substr(${hmac(`CAST(${column.name} AS varchar)`)}, 1, 8))`;

@@ -206,6 +206,11 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
             "rows: give passwordKey (the key of the password of a read-only user your team created) or admin (user and passwordKey of an administrator, for the stack to create the read-only user), not both and not neither",
         );
     }
+    const maskedExternally = external ? declaration.tables.flatMap((table, index) => (Array.isArray(table.pii) ? [] : Object.entries(table.pii).filter(([, mask]) => mask !== "deny").map(([column]) => `tables[${index}].pii.${column}`))) : [];
+    if (maskedExternally.length > 0) {
+        // Trino takes a mask only of the column's exact type, which the stack knows of the tables it creates, not of a team's own.
+        throw new DeclarationError(file, `${maskedExternally[0]}: an external domain's PII can only be denied (deny, or a list); null and hash need a table the stack creates`);
+    }
     if (external?.admin && !/^[a-z_][a-z0-9_]*$/.test(external.user)) {
         throw new DeclarationError(file, `rows.user: '${external.user}' must be a lower-case SQL name (a-z, 0-9, _) for the stack to create it`);
     }

@@ -33,6 +33,11 @@ const COLUMN_TYPES: Record<Engine, Record<ColumnType, string>> = {
     mariadb: { integer: "BIGINT", text: "VARCHAR(1024)", date: "DATE" },
 };
 
+/** The type Trino reads a column of a table the stack created as: its connectors keep a VARCHAR's length. */
+export function trinoTypeOfManagedColumn(engine: Engine, type: ColumnType): string {
+    return COLUMN_TYPES[engine][type].toLowerCase().replace(/^text$/, "varchar");
+}
+
 /** A domain table's DDL, as declared: every column NOT NULL, the primary key its own. */
 export function createTableSql(engine: Engine, table: TableSpec): string {
     const q = (n: string) => quoteIdentifier(engine, n);

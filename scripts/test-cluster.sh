@@ -615,8 +615,9 @@ print_outputs() {
     echo "KUBECONFIG=$ADMIN_KUBECONFIG"
     echo "datamesh:platform=kubernetes"
     local settings="$CACHE/test-images/settings"
+    # Printed from the script, not the file a build left, so that a line added since (docsImage) shows with cached images too.
     if [[ -r "$settings" && "${DATAMESH_TEST_CLUSTER_TEST_IMAGES:-1}" != 0 ]]; then
-        grep -E '^datamesh:[A-Za-z0-9_.]+=' "$settings" | grep -v '^datamesh:platform=' || true
+        bash "$REPO/scripts/test-images.sh" settings | grep -E '^datamesh:[A-Za-z0-9_.]+=' | grep -v '^datamesh:platform=' || true
     fi
 }
 

@@ -83,6 +83,9 @@ settings_text() {
     for name in "${ALL_NAMES[@]}"; do
         printf 'datamesh:%s=%s\n' "$(config_key "$name")" "$(image_ref "$name")"
     done
+    # The docs server needs python3 and chown, which the dbt test image has; without this line a stack
+    # keeps the default docs image, which the test cluster cannot pull.
+    printf 'datamesh:docsImage=%s\n' "$(image_ref dbt)"
 }
 
 # ------------------------------------------------------------------ the Docker engine

@@ -7,6 +7,7 @@ import * as path from "path";
 import { ConfigError, CONFIG_NAMESPACE } from "../../config";
 import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
 import { withDependencies } from "../shared/options";
+import { KubernetesRollout, WorkloadKind } from "./rollout";
 
 /*
  * The namespace the whole mesh lives in, the provider that reaches it, and the naming every object
@@ -110,6 +111,27 @@ export class Cluster {
 
     metadata(name: string, component: string, role: string) {
         return { name, namespace: this.namespace, labels: this.labels(component, role) };
+    }
+
+    /** A workload's metadata: on a live cluster the provider's await is skipped, since the stack awaits the rollout itself (see rollout). */
+    workloadMetadata(name: string, component: string, role: string) {
+        return { ...this.metadata(name, component, role), ...(this.target ? { annotations: { "pulumi.com/skipAwait": "true" } } : {}) };
+    }
+
+    /**
+     * What waits for a workload: its rollout, awaited by the deploying machine, which names a pod
+     * that cannot start within a minute; the workload itself when only rendering.
+     */
+    rollout(workload: k8s.apps.v1.Deployment | k8s.apps.v1.StatefulSet, kind: WorkloadKind, component: string, name: string, opts: pulumi.CustomResourceOptions): pulumi.Resource {
+        const target = this.target;
+        if (!target) {
+            return workload;
+        }
+        return new KubernetesRollout(
+            `${name}-rollout`,
+            { target, namespace: this.namespace, kind, name: workload.metadata.name, component, generation: workload.metadata.generation, timeoutSeconds: 600 },
+            { ...withDependencies(opts, workload), provider: undefined },
+        );
     }
 
     secret(name: string, component: string, role: string, values: pulumi.Input<Record<string, pulumi.Input<string>>>, opts: pulumi.CustomResourceOptions): k8s.core.v1.Secret {

@@ -11,7 +11,7 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
     const engine = ENGINE_IMAGES[request.engine];
     const postgres = request.engine === "postgresql";
     const adminSecret = cluster.secret(`${name}-admin`, request.component, "database", { password: request.adminPassword }, opts);
-    const { statefulSet, service } = singleServer(
+    const { service, ready } = singleServer(
         cluster,
         name,
         {
@@ -38,7 +38,7 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
         withDependencies(opts, adminSecret),
     );
     // Known once the server is up, so whatever uses the name waits for it.
-    const serviceName = pulumi.all([service.metadata.name, statefulSet.id]).apply(([serviceName]) => serviceName);
+    const serviceName = pulumi.all([service.metadata.name, ready.urn]).apply(([serviceName]) => serviceName);
     const host = serviceName.apply(n => cluster.serviceHost(n));
     return {
         host,
@@ -48,6 +48,6 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
         adminUser: pulumi.output(engine.adminUser),
         adminPassword: pulumi.secret(pulumi.output(request.adminPassword)),
         tunnel: cluster.tunnel(serviceName, engine.port),
-        resource: statefulSet,
+        resource: ready,
     };
 }

@@ -36,7 +36,7 @@ export function docsSite(cluster: Cluster, images: { server: string; dbt: string
     const server = new k8s.apps.v1.Deployment(
         name,
         {
-            metadata: cluster.metadata(name, request.component, "docs"),
+            metadata: cluster.workloadMetadata(name, request.component, "docs"),
             spec: {
                 replicas: 1,
                 // The claim attaches to one node: the old pod lets go of it before the new one takes it.
@@ -95,7 +95,7 @@ export function docsSite(cluster: Cluster, images: { server: string; dbt: string
             sharedClaim: { claimName: claim.metadata.name, mountPath: SITE_DIR, besidePodLabels: labels },
             runAs: SITE_USER,
         },
-        { ...opts, dependsOn: [server] },
+        { ...opts, dependsOn: [cluster.rollout(server, "Deployment", request.component, name, opts)] },
     );
     const url = pulumi.all([service.metadata.name, generation.finished]).apply(([serviceName]) => `http://${cluster.serviceHost(serviceName)}:${SITE_PORT}/`);
     return { url, resource: generation.resource };

@@ -5,7 +5,7 @@ import * as path from "path";
 import { CHECK_ENV, DbtScriptSpec, renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
 import { projectFiles, shortDigest } from "../../lib/digest";
 import { checkStatement } from "../../lib/reconcile";
-import { KubernetesJobOutcome } from "../../resources/kubernetesJob";
+import { KubernetesJobOutcome } from "./jobOutcome";
 import { DbtRun, DbtRunRequest, InsightsCheckRequest, InsightsCheckRun } from "../platform";
 import { Cluster } from "./cluster";
 import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";

@@ -18,14 +18,19 @@ export interface SingleServerSpec {
 /**
  * One server pod with its own volume claim, as a single-replica StatefulSet, and the Service in
  * front of it. The claim comes from the cluster's default StorageClass, so it outlives the pod: a
- * rescheduled pod finds its rows again. The provider waits until the pod is ready.
+ * rescheduled pod finds its rows again. `ready` waits until the pod is ready.
  */
-export function singleServer(cluster: Cluster, name: string, spec: SingleServerSpec, opts: pulumi.CustomResourceOptions): { statefulSet: k8s.apps.v1.StatefulSet; service: k8s.core.v1.Service } {
+export function singleServer(
+    cluster: Cluster,
+    name: string,
+    spec: SingleServerSpec,
+    opts: pulumi.CustomResourceOptions,
+): { statefulSet: k8s.apps.v1.StatefulSet; service: k8s.core.v1.Service; ready: pulumi.Resource } {
     const labels = cluster.labels(spec.component, spec.role);
     const statefulSet = new k8s.apps.v1.StatefulSet(
         name,
         {
-            metadata: cluster.metadata(name, spec.component, spec.role),
+            metadata: cluster.workloadMetadata(name, spec.component, spec.role),
             spec: {
                 serviceName: name,
                 replicas: 1,
@@ -57,5 +62,5 @@ export function singleServer(cluster: Cluster, name: string, spec: SingleServerS
         },
         cluster.options(opts),
     );
-    return { statefulSet, service };
+    return { statefulSet, service, ready: cluster.rollout(statefulSet, "StatefulSet", spec.component, name, opts) };
 }

@@ -99,7 +99,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const coordinator = new k8s.apps.v1.Deployment(
         `${component}-coordinator`,
         {
-            metadata: cluster.metadata(`${component}-coordinator`, component, "coordinator"),
+            metadata: cluster.workloadMetadata(`${component}-coordinator`, component, "coordinator"),
             spec: {
                 replicas: 1,
                 selector: { matchLabels: coordinatorLabels },
@@ -137,7 +137,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const worker = new k8s.apps.v1.Deployment(
         `${component}-worker`,
         {
-            metadata: cluster.metadata(`${component}-worker`, component, "worker"),
+            metadata: cluster.workloadMetadata(`${component}-worker`, component, "worker"),
             spec: {
                 replicas: request.workers,
                 selector: { matchLabels: workerLabels },
@@ -178,7 +178,9 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
         },
         cluster.options(opts),
     );
-    const host = pulumi.all([service.metadata.name, coordinator.id]).apply(([serviceName]) => cluster.serviceHost(serviceName));
+    const coordinatorReady = cluster.rollout(coordinator, "Deployment", component, `${component}-coordinator`, opts);
+    const workersReady = cluster.rollout(worker, "Deployment", component, `${component}-worker`, opts);
+    const host = pulumi.all([service.metadata.name, coordinatorReady.urn]).apply(([serviceName]) => cluster.serviceHost(serviceName));
     const port = pulumi.output(TRINO_HTTPS_PORT);
     const tunnel = cluster.tunnel(service.metadata.name, TRINO_HTTPS_PORT);
     // What runs is read from the coordinator once every node has joined; a render has only the image to go by.
@@ -193,7 +195,7 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
                   rollout: checksum(image, request.workers, coordinatorFiles, workerFiles, catalogFiles, request.env, request.keystore.base64, passwordDb),
                   component,
               },
-              { ...opts, dependsOn: [coordinator, worker, service] },
+              { ...opts, dependsOn: [coordinatorReady, workersReady, service] },
           )
         : undefined;
     return {
@@ -202,8 +204,8 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
         port,
         meshHost: host,
         meshPort: port,
-        version: running ? running.version : coordinator.id.apply(() => imageTag(image) ?? ""),
+        version: running ? running.version : coordinatorReady.urn.apply(() => imageTag(image) ?? ""),
         tunnel,
-        resource: running ?? coordinator,
+        resource: running ?? coordinatorReady,
     };
 }

@@ -52,7 +52,7 @@ export function seaweedfsWarehouse(cluster: Cluster, image: string, name: string
         })),
         opts,
     );
-    const { statefulSet, service } = singleServer(
+    const { service, ready: serving } = singleServer(
         cluster,
         name,
         {
@@ -90,10 +90,10 @@ export function seaweedfsWarehouse(cluster: Cluster, image: string, name: string
                   create: true,
                   names: { accessKey: `${component}: the warehouse's access key`, secretKey: `${component}: the warehouse's secret key`, bucket: `${component}: the warehouse bucket` },
               },
-              { ...opts, dependsOn: [statefulSet, service] },
+              { ...opts, dependsOn: [serving, service] },
           )
         : undefined;
-    const ready = bucket ?? statefulSet;
+    const ready = bucket ?? serving;
     const storage: S3Warehouse = { kind: "s3", endpoint, region: "us-east-1", bucket: name, pathStyle: true, accessKeyEnv: ACCESS_KEY_ENV, secretKeyEnv: SECRET_KEY_ENV };
-    return { storage: ready.id.apply(() => storage), trinoEnv: trinoEnv(accessKey.value, secretKey.value), resource: ready };
+    return { storage: ready.urn.apply(() => storage), trinoEnv: trinoEnv(accessKey.value, secretKey.value), resource: ready };
 }

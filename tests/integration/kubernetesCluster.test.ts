@@ -78,9 +78,10 @@ beforeAll(async () => {
     const context = spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "config", "current-context"], { encoding: "utf8" }).stdout.trim();
     target = { kubeconfig: cluster.kubeconfig, context };
     namespace = `mesh-it-${crypto.randomBytes(3).toString("hex")}`;
-    const images = Object.fromEntries(Object.entries(cluster.settings).filter(([key]) => key.endsWith("Image")));
-    // The test images have no separate docs server image; the dbt one has python3 too.
-    mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", docsImage: images.dbtImage, ...images });
+    // Exactly what `scripts/test-cluster.sh up` prints, as its usage tells a user to set: nothing added by hand.
+    const printed = Object.fromEntries(Object.entries(cluster.settings).filter(([key]) => key !== "kubeconfig" && key !== "kubeContext"));
+    expect(Object.keys(printed).sort()).toEqual(["dbtImage", "docsImage", "mariadbImage", "platform", "postgresImage", "seaweedfsImage", "trinoImage"]);
+    mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", ...printed });
     await mesh.stack.up();
 }, 1_800_000);
 
@@ -265,6 +266,28 @@ describe("the kubernetes platform on a live cluster", () => {
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited again by the integration test\n");
         await mesh.stack.up();
         expect((await mesh.stack.outputs()).check.value).toMatch(/^OK: dim_customers 100000 rows = audit 100000, .*\(model change\)$/);
+    });
+
+    it.each([
+        ["docsImage", "docs: Deployment {ns}/docs-site cannot start: pod {ns}/docs-site-[a-z0-9]+-[a-z0-9]+ cannot start container site-owner from image {image}"],
+        ["mariadbImage", "orders: StatefulSet {ns}/orders-server cannot start: pod {ns}/orders-server-0 cannot start container mariadb from image {image}"],
+    ])("fails pulumi up within minutes when %s cannot be pulled, naming the workload, the pod and the image, and heals once it is fixed", async (key, expected) => {
+        const image = "datamesh-test/no-such-image:2";
+        const good = cluster.settings[key];
+        await mesh.stack.setConfig(`datamesh:${key}`, { value: image });
+        const started = Date.now();
+        const message = await mesh.stack.up().then(
+            () => "pulumi up succeeded",
+            (error: Error) => error.message,
+        );
+        const pattern = expected.replace(/\{ns\}/g, namespace).replace("{image}", image.replace(/[.]/g, "\\."));
+        expect(message).toMatch(new RegExp(`${pattern}: (ErrImagePull|ImagePullBackOff)`));
+        expect(Date.now() - started).toBeLessThan(300_000);
+        await mesh.stack.setConfig(`datamesh:${key}`, { value: good });
+        await mesh.stack.up();
+        const outputs = await mesh.stack.outputs();
+        expect(outputs.check.value).toMatch(/^OK: dim_customers 100000 rows = audit 100000, /);
+        expect(outputs.domains.value.orders.rows.orders).toBeGreaterThan(0);
     });
 
     it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {

@@ -90,6 +90,7 @@ describe("access rules", () => {
                             { name: "phone", mask: "null", trinoType: "varchar" },
                             { name: "tax_id", mask: "hash", trinoType: "bigint" },
                             { name: "born", mask: "deny", trinoType: "date" },
+                            { name: "nickname", mask: "hash", trinoType: "varchar(1024)" },
                         ],
                     },
                 },
@@ -101,6 +102,8 @@ describe("access rules", () => {
         const expected = [
             { name: "born", allow: false },
             { name: "email", mask: "to_hex(hmac_sha256(to_utf8(email), to_utf8('k3yOfTheMasks0nly4Trino')))" },
+            // Trino takes a mask only of the column's exact type: a bounded VARCHAR (MariaDB's) keeps its length.
+            { name: "nickname", mask: "CAST(to_hex(hmac_sha256(to_utf8(nickname), to_utf8('k3yOfTheMasks0nly4Trino'))) AS varchar(1024))" },
             { name: "phone", mask: "CAST(NULL AS varchar)" },
             { name: "tax_id", mask: "from_big_endian_64(substr(hmac_sha256(to_utf8(CAST(tax_id AS varchar)), to_utf8('k3yOfTheMasks0nly4Trino')), 1, 8))" },
         ];

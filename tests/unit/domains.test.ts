@@ -88,6 +88,11 @@ describe("a domain declaration", () => {
         ["a PII mask that does not exist", shippingWith("pii: [recipient]", "pii: { recipient: redact }"), "domains/shipping.yaml: tables[0].pii.recipient: must be one of deny, null, hash"],
         ["a hashed date", shippingWith("pii: [recipient]", "pii: { shipped_on: hash }"), "domains/shipping.yaml: tables[0].pii.shipped_on: a date column cannot be hashed"],
         ["a masked column that does not exist", shippingWith("pii: [recipient]", "pii: { recipient_email: null }"), "tables[0].pii.recipient_email: PII column 'recipient_email' is not a column"],
+        [
+            "a hash mask on an external domain",
+            shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n  passwordKey: k\n").replace("pii: [recipient]", "pii: { recipient: hash }"),
+            "domains/shipping.yaml: tables[0].pii.recipient: an external domain's PII can only be denied",
+        ],
         ["an external domain without its password key", shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n"), "domains/shipping.yaml: rows: give passwordKey"],
     ])("refuses %s, naming the file and the field", (_case, text, message) => {
         expect(() => parse(text)).toThrow(message);

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { KubeTarget, kubectl, kubectlJson } from "../lib/kubectl";
+import { KubeTarget, kubectl, kubectlJson } from "../../lib/kubectl";
+import { PodStatus, stuckContainers } from "./pods";
 
 /*
  * A cluster Job's result, read back from the cluster once the Job has finished: its own closing
@@ -19,25 +20,9 @@ interface JobOutcomeInputs {
     timeoutSeconds: number;
 }
 
-interface PodStatus {
-    metadata: { name: string };
-    spec: { containers: { name: string; image: string }[] };
-    status: {
-        phase?: string;
-        containerStatuses?: {
-            name: string;
-            image: string;
-            state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode: number; reason?: string; message?: string } };
-        }[];
-    };
-}
-
 interface JobStatus {
     status: { succeeded?: number; failed?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
 }
-
-/** Waiting reasons that no amount of waiting cures. */
-const STUCK_REASONS = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"];
 
 async function jobLog(inputs: JobOutcomeInputs): Promise<string> {
     const outcome = await kubectl(inputs.target, ["-n", inputs.namespace, "logs", `job/${inputs.jobName}`, "--all-containers", "--tail=200"]);
@@ -67,11 +52,7 @@ async function awaitJob(inputs: JobOutcomeInputs): Promise<string> {
             throw new Error(`${label} failed (${failed.reason ?? "Failed"}: ${failed.message ?? ""}):\n${lastLines(await jobLog(inputs), 30)}`);
         }
         const pods = await kubectlJson<{ items: PodStatus[] }>(inputs.target, ["-n", inputs.namespace, "get", "pods", "-l", `job-name=${inputs.jobName}`]);
-        const stuck = pods.items.flatMap(pod =>
-            (pod.status.containerStatuses ?? [])
-                .filter(c => STUCK_REASONS.includes(c.state?.waiting?.reason ?? ""))
-                .map(c => `pod ${inputs.namespace}/${pod.metadata.name} cannot start container ${c.name} from image ${c.image}: ${c.state?.waiting?.reason}: ${c.state?.waiting?.message ?? ""}`),
-        );
+        const stuck = stuckContainers(inputs.namespace, pods.items);
         stuckSightings = stuck.length > 0 ? stuckSightings + 1 : 0;
         if (stuckSightings >= 6) {
             throw new Error(`${label} cannot run: ${stuck.join("; ")}`);
