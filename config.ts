@@ -98,6 +98,8 @@ const configSchema = z
             .min(12, "must be at least 12 characters (or leave the key unset to have one generated)")
             // Trino decodes a client's password as ISO-8859-1; a character outside it (such as €) could never be sent.
             .regex(/^[\u0020-\u007e\u00a0-\u00ff]*$/, "must consist of printable Latin-1 characters (such as é or ß, not €): Trino reads passwords as ISO-8859-1")
+            // bcrypt, which Trino's password file uses, reads only the first 72 bytes: a longer password would admit anything sharing them.
+            .refine(password => Buffer.byteLength(password, "utf8") <= 72, { message: "must be at most 72 bytes in UTF-8 (bcrypt, which Trino's password file uses, ignores the rest)" })
             .optional(),
         readers: readersSchema.optional(),
         dataDir: z.string().min(1).optional(),

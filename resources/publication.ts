@@ -144,13 +144,26 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
             }
         } catch (error) {
             // Readers must not be left with some views on the new run and some on the old one.
+            const unrestored: string[] = [];
             for (const table of switched) {
                 const previous = before.get(table);
                 if (previous) {
-                    await switchView(connection, inputs, table, previous, previous).catch(() => undefined);
+                    await switchView(connection, inputs, table, previous, previous).catch(failure => unrestored.push(`${table}: ${(failure as Error).message}`));
                 }
             }
-            throw new Error(`${inputs.component}: could not publish ${inputs.runSchema}; the published insights are as they were: ${(error as Error).message}`);
+            const cause = (error as Error).message;
+            if (unrestored.length === 0) {
+                throw new Error(`${inputs.component}: could not publish ${inputs.runSchema}; the published insights are as they were: ${cause}`);
+            }
+            // Say what analysts read now, as Trino answers it, not what the rollback meant them to read.
+            const now = await publishedSources(connection, inputs).then(
+                sources => publicTables(inputs).map(table => `${table} reads ${sources.get(table) || "no run"}`).join(", "),
+                failure => `unknown (${(failure as Error).message})`,
+            );
+            throw new Error(
+                `${inputs.component}: could not publish ${inputs.runSchema} (${cause}), and could not switch back ${unrestored.join("; ")}; analysts now read: ${now}. ` +
+                    "Run pulumi up again, or point the views back by hand (docs/design.md, Rollback)",
+            );
         }
         const after = await publishedSources(connection, inputs);
         const runs = new Set(publicTables(inputs).map(table => after.get(table)));

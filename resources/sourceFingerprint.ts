@@ -56,13 +56,32 @@ function columnsOf(source: SourceTable): string {
 export async function readColumns(connection: TrinoConnection, sources: SourceTable[], component: string): Promise<string[][][]> {
     const parts = sources.map((source, i) => `SELECT ${i} AS position, ordinal_position, column_name, data_type ${columnsOf(source)}`);
     const { rows } = await queryTrino(connection, `${parts.join(" UNION ALL ")} ORDER BY position, ordinal_position`);
-    return sources.map((source, i) => {
-        const columns = rows.filter(([position]) => Number(position) === i).map(([, , name, type]) => [String(name), String(type)]);
-        if (columns.length === 0) {
-            throw new Error(`${component}: the source table ${tableName(source)} is gone, or ${connection.user} may no longer read it; the published insights are unchanged`);
+    const columns = sources.map((_, i) => rows.filter(([position]) => Number(position) === i).map(([, , name, type]) => [String(name), String(type)]));
+    for (const [i, source] of sources.entries()) {
+        if (columns[i].length === 0) {
+            throw new Error(`${component}: ${await whyNoColumns(connection, source)}; the published insights are unchanged`);
         }
-        return columns;
-    });
+    }
+    return columns;
+}
+
+/**
+ * Why information_schema lists no column of a table: Trino lists none both when the table is gone
+ * and when it cannot reach the domain's database at all, so the table itself is asked, and a
+ * connection failure is named as one, in Trino's words (which name the database's host and port).
+ */
+async function whyNoColumns(connection: TrinoConnection, source: SourceTable): Promise<string> {
+    const gone = `the source table ${tableName(source)} is gone, or ${connection.user} may no longer read it`;
+    try {
+        await queryTrino(connection, `SELECT count(*) FROM ${quoted(source.catalog)}.${quoted(source.schema)}.${quoted(source.table)} WHERE 1 = 0`);
+        return gone;
+    } catch (error) {
+        const message = (error as Error).message;
+        if (!isTrinoRefusal(error) || /does not exist|Access Denied/i.test(message)) {
+            return isTrinoRefusal(error) ? `${gone} (${message})` : `cannot reach Trino to read ${tableName(source)}: ${message}`;
+        }
+        return `Trino cannot read domain '${source.catalog}' (its catalog's database does not answer): ${message}`;
+    }
 }
 
 interface TableContents {

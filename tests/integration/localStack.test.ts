@@ -698,7 +698,7 @@ describe("the local stack, deployed for real", () => {
         await client.connect();
         await client.query("ALTER TABLE payments RENAME TO payments_elsewhere");
         try {
-            await expect(mesh.stack.up()).rejects.toThrow(/dbt: the source table payments\.public\.payments is gone, or dbt may no longer read it; the published insights are unchanged/);
+            await expect(mesh.stack.up()).rejects.toThrow(/dbt: the source table payments\.public\.payments is gone, or dbt may no longer read it \(Trino: .*Table 'payments\.public\.payments' does not exist\); the published insights are unchanged/);
             expect(await publishedInsights(mesh)).toEqual(before);
         } finally {
             await client.query("ALTER TABLE payments_elsewhere RENAME TO payments");

@@ -54,6 +54,8 @@ describe("loadConfig", () => {
 
     it("takes an analyst password with quotes, backslashes and Latin-1 letters as is", () => {
         expect(loadConfig({ analystPassword: `it's "naïve" C:\\dir ß` }, context).analystPassword).toBe(`it's "naïve" C:\\dir ß`);
+        // 72 bytes in UTF-8, all of which bcrypt reads.
+        expect(loadConfig({ analystPassword: "ß".repeat(36) }, context).analystPassword).toBe("ß".repeat(36));
     });
 
     it("reads the container platforms' settings: workers, namespace, pinned images", () => {
@@ -115,6 +117,8 @@ describe("loadConfig", () => {
         [{ analystPassword: "" }, /datamesh:analystPassword: must be at least 12 characters/],
         [{ analystPassword: "costs 5 € a month" }, /datamesh:analystPassword: must consist of printable Latin-1 characters .*Trino reads passwords as ISO-8859-1/],
         [{ analystPassword: "correct horse\tbattery" }, /datamesh:analystPassword: must consist of printable Latin-1 characters/],
+        // 37 characters, 74 bytes: each ß is two bytes in UTF-8.
+        [{ analystPassword: "ß".repeat(37) }, /datamesh:analystPassword: must be at most 72 bytes in UTF-8 \(bcrypt/],
         [{ trinoHostnames: "Trino_Host" }, /datamesh:trinoHostnames\.0: must be lower-case DNS names/],
         [{ trinoCertificate: "x" }, /datamesh:trinoPrivateKey: set both datamesh:trinoCertificate and datamesh:trinoPrivateKey, or neither/],
         [{ trinoCertificate: "x", trinoPrivateKey: "y" }, /datamesh:trinoCertificate: is not a PEM certificate/],

@@ -73,3 +73,35 @@ describe("the domains' fingerprint", () => {
         expect(trino.statements[2]).toContain('checksum(ROW("id", "amount_cents"))');
     });
 });
+
+describe("a source table whose columns Trino cannot list", () => {
+    let trino: StandInTrino;
+    let probe: StandInAnswer;
+    const inputs = () => ({
+        component: "dbt",
+        access: { connection: { url: trino.url, user: "dbt", password: "secret" } },
+        sources: [{ catalog: "payments", schema: "public", table: "payments" }],
+        trinoVersion: "476",
+        loaded: "v1",
+    });
+
+    beforeAll(async () => {
+        // information_schema lists nothing both for a dropped table and for a database Trino cannot reach.
+        trino = await startStandInTrino(sql => (sql.includes("WHERE 1 = 0") ? probe : { rows: [] }));
+    });
+    afterAll(() => trino.close());
+
+    it("is named a connection failure when the domain's database does not answer, in Trino's words with its address", async () => {
+        probe = { error: "Connection to 127.0.0.1:15432 refused. Check that the hostname and port are correct and that the postmaster is accepting TCP/IP connections.", errorName: "JDBC_ERROR" };
+        await expect(sourceFingerprintProvider.create!(inputs())).rejects.toThrow(
+            "dbt: Trino cannot read domain 'payments' (its catalog's database does not answer): Trino: Connection to 127.0.0.1:15432 refused.",
+        );
+    });
+
+    it("is named gone when Trino says the table does not exist", async () => {
+        probe = { error: "line 1:22: Table 'payments.public.payments' does not exist", errorName: "TABLE_NOT_FOUND" };
+        await expect(sourceFingerprintProvider.create!(inputs())).rejects.toThrow(
+            "dbt: the source table payments.public.payments is gone, or dbt may no longer read it (Trino: line 1:22: Table 'payments.public.payments' does not exist); the published insights are unchanged",
+        );
+    });
+});

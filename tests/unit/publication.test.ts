@@ -1,0 +1,69 @@
+import { publicationProvider } from "../../resources/publication";
+import { ModelAudit } from "../../lib/reconcile";
+import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
+
+/*
+ * Publishing switches every public model's view to the new run, one after the other. When a switch
+ * fails, the views already switched go back; when that fails too, the error says so and names what
+ * analysts read now, as Trino answers it, instead of claiming the insights are as they were.
+ */
+
+const audit = (model: string): ModelAudit => ({ model, query: "select 1 as id", key: ["id"], columns: ["id"], textColumns: [], money: [] });
+
+describe("publishing a run", () => {
+    let trino: StandInTrino;
+    /** Which run each view reads, as the stand-in's information_schema answers. */
+    let views: Record<string, string>;
+    let failing: (sql: string) => boolean;
+
+    const answer = (sql: string): StandInAnswer => {
+        if (failing(sql)) {
+            return { error: "Access Denied: Cannot create view", errorName: "PERMISSION_DENIED" };
+        }
+        const view = /CREATE OR REPLACE VIEW insights\.s\.(\w+) SECURITY DEFINER AS SELECT \* FROM insights\.(\w+)\./.exec(sql);
+        if (view) {
+            views[view[1]] = view[2];
+            return { rows: [] };
+        }
+        if (sql.includes("information_schema.tables t")) {
+            return { rows: Object.entries(views).map(([table, run]) => [table, "VIEW", `SELECT * FROM insights.${run}.${table}`]) };
+        }
+        return { rows: [] };
+    };
+    const inputs = () => ({
+        component: "check",
+        publisher: { connection: { url: trino.url, user: "dbt", password: "p" } },
+        checker: { connection: { url: trino.url, user: "datamesh_check", password: "p" } },
+        catalog: "insights",
+        schema: "s",
+        runSchema: "s__new",
+        audits: [audit("a_mart"), audit("b_mart")],
+        audit: "OK: a_mart 1 rows = audit 1; b_mart 1 rows = audit 1",
+        cause: { projectDigest: "p", sourceFingerprint: "f", config: "c" },
+    });
+
+    beforeAll(async () => {
+        trino = await startStandInTrino(sql => answer(sql));
+    });
+    afterAll(() => trino.close());
+    beforeEach(() => {
+        views = { a_mart: "s__old", b_mart: "s__old" };
+    });
+
+    it("switches back the views it switched when a later one fails, and says the insights are as they were", async () => {
+        failing = sql => sql.includes("VIEW insights.s.b_mart") && sql.includes("s__new");
+        await expect(publicationProvider.create!(inputs())).rejects.toThrow("check: could not publish s__new; the published insights are as they were: Trino: Access Denied");
+        expect(views).toEqual({ a_mart: "s__old", b_mart: "s__old" });
+    });
+
+    it("says so when switching back fails too, naming what analysts read now as Trino answers it", async () => {
+        failing = sql => sql.includes("VIEW insights.s.b_mart") || (sql.includes("VIEW insights.s.a_mart") && sql.includes("s__old"));
+        const message = await publicationProvider.create!(inputs()).then(
+            () => "published",
+            (error: Error) => error.message,
+        );
+        expect(message).toContain("check: could not publish s__new (Trino: Access Denied: Cannot create view), and could not switch back a_mart: Trino: Access Denied");
+        expect(message).toContain("analysts now read: a_mart reads s__new, b_mart reads s__old");
+        expect(message).not.toContain("as they were");
+    });
+});
