@@ -13,7 +13,8 @@ export function renderProperties(values: Record<string, PropertyValue>): string 
             if (/[\r\n]/.test(value) || /[\r\n=:\s]/.test(key)) {
                 throw new Error(`property '${key}' cannot be written to a properties file: keys must not contain separators and values must be one line`);
             }
-            return `${key}=${value}\n`;
+            // Java reads a backslash in a properties value as an escape: written doubled, it reads as itself.
+            return `${key}=${value.replace(/\\/g, "\\\\")}\n`;
         })
         .join("");
 }

@@ -38,3 +38,48 @@ export function assertCertificateCovers(certificatePem: string, privateKeyPem: s
         throw new Error(`the certificate does not cover ${uncovered.join(", ")} (it names: ${certificate.subjectAltName ?? "no subject alternative names"})`);
     }
 }
+
+const CERTIFICATE_ERRORS = /self[- ]signed certificate|unable to verify|unable to get (local )?issuer certificate|certificate has expired|certificate is not yet valid|does not match certificate's altnames|ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE/i;
+
+/** Whether a failed HTTPS request failed on the server's certificate, which no retry can cure. */
+export function isCertificateMismatch(error: unknown): boolean {
+    const parts: string[] = [];
+    for (let e = error as { message?: string; code?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+        parts.push(String(e.message ?? ""), String(e.code ?? ""));
+    }
+    return CERTIFICATE_ERRORS.test(parts.join(" "));
+}
+
+/** A certificate as an error names it: its subject, its issuer, and its SHA-256 fingerprint. */
+function describeCertificate(subject: string, issuer: string, fingerprint256: string): string {
+    const oneLine = (name: string) => name.replace(/\n/g, ", ");
+    return `'${oneLine(subject)}' issued by '${oneLine(issuer)}' (SHA-256 ${fingerprint256})`;
+}
+
+/**
+ * Both sides of a certificate mismatch on 127.0.0.1:port: the certificate the server presents, read
+ * without trusting it, and the CA the client was told to trust.
+ */
+export async function describeCertificateMismatch(port: number, expectedCaPem: string, error: Error): Promise<string> {
+    const tls = require("tls") as typeof import("tls");
+    const presented = await new Promise<string>(resolve => {
+        const socket = tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () => {
+            const peer = socket.getPeerCertificate();
+            const name = (fields: Record<string, string | string[]> | undefined) =>
+                Object.entries(fields ?? {})
+                    .map(([key, value]) => `${key}=${value}`)
+                    .join(", ");
+            resolve(peer && peer.fingerprint256 ? describeCertificate(name(peer.subject as never), name(peer.issuer as never), peer.fingerprint256) : "no certificate");
+            socket.end();
+        });
+        socket.on("error", failure => resolve(`no certificate could be read (${failure.message})`));
+    });
+    let expected: string;
+    try {
+        const ca = new crypto.X509Certificate(expectedCaPem);
+        expected = describeCertificate(ca.subject, ca.issuer, ca.fingerprint256);
+    } catch (failure) {
+        expected = `a CA that does not parse (${(failure as Error).message})`;
+    }
+    return `the server presents a certificate the stack does not trust (${error.message}): it presents ${presented}; the stack expects one signed by ${expected}`;
+}

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { z } from "zod";
@@ -145,7 +146,13 @@ const tableSchema = z
 const configKey = z.string().regex(/^[a-z][A-Za-z0-9]*$/, "must be a configuration key name in camelCase, such as shippingPassword");
 
 const externalSchema = z.strictObject({
-    host: z.string().min(1, "must not be empty"),
+    // It goes into Trino's JDBC URL: anything but a host name or an IP address could smuggle in driver parameters.
+    host: z
+        .string()
+        .min(1, "must not be empty")
+        .refine(host => net.isIP(host) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host), {
+            message: "must be a host name or an IP address",
+        }),
     port: z.number({ message: "must be a port number" }).int().min(1).max(65535),
     database: identifier,
     user: z.string().min(1, "must not be empty"),

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { KubeTunnel, withPortForward } from "../lib/kubectl";
+import { describeCertificateMismatch, isCertificateMismatch } from "../lib/certificates";
 import { queryTrino } from "../lib/trinoQuery";
 
 /*
@@ -24,17 +25,27 @@ interface ClusterTrinoFacts {
     activeNodes: number;
 }
 
+class CertificateMismatch extends Error {}
+
 async function readCluster(inputs: ClusterTrinoInputs): Promise<ClusterTrinoFacts> {
     const deadline = Date.now() + 600_000;
     let last = "no answer yet";
     while (Date.now() < deadline) {
         try {
             const facts = await withPortForward(inputs.tunnel, async localPort => {
-                const { rows } = await queryTrino(
-                    { url: `https://127.0.0.1:${localPort}`, user: inputs.probe.user, password: inputs.probe.password, caCert: inputs.caCert },
-                    "SELECT node_version, count(*) FROM system.runtime.nodes WHERE state = 'active' GROUP BY node_version",
-                );
-                return rows.map(([version, count]) => ({ version: String(version), count: Number(count) }));
+                try {
+                    const { rows } = await queryTrino(
+                        { url: `https://127.0.0.1:${localPort}`, user: inputs.probe.user, password: inputs.probe.password, caCert: inputs.caCert },
+                        "SELECT node_version, count(*) FROM system.runtime.nodes WHERE state = 'active' GROUP BY node_version",
+                    );
+                    return rows.map(([version, count]) => ({ version: String(version), count: Number(count) }));
+                } catch (error) {
+                    if (isCertificateMismatch(error)) {
+                        // No wait cures a certificate the stack does not trust: say at once what was presented and what was expected.
+                        throw new CertificateMismatch(`${inputs.component}: ${await describeCertificateMismatch(localPort, inputs.caCert, error as Error)}`);
+                    }
+                    throw error;
+                }
             });
             const active = facts.reduce((sum, f) => sum + f.count, 0);
             if (facts.length > 1) {
@@ -45,6 +56,9 @@ async function readCluster(inputs: ClusterTrinoInputs): Promise<ClusterTrinoFact
             }
             last = `${active} of ${inputs.nodes} nodes active`;
         } catch (error) {
+            if (error instanceof CertificateMismatch) {
+                throw error;
+            }
             const message = (error as Error).message;
             // Waiting cures a coordinator that is still starting, not a refusal.
             if (/different releases|Access Denied|Authentication failed|Unauthorized/.test(message)) {

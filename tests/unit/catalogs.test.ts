@@ -1,5 +1,10 @@
 import { renderDbtProfile } from "../../catalogs/dbt";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import { envReference, renderProperties } from "../../catalogs/properties";
+import { findJavaHome } from "../../platforms/local/toolchain";
+import { makeTempDir } from "./tempDirs";
 import { CatalogSpec, catalogPasswordEnv, CoordinatorSpec, renderCatalog, renderWorkerEtc, S3Warehouse, renderCoordinatorConfig, renderEtc, renderJvmConfig, renderPasswordDb } from "../../catalogs/trino";
 import { renderYaml } from "../../catalogs/yaml";
 
@@ -34,6 +39,23 @@ describe("properties", () => {
 
     it("refuses values that would break the file", () => {
         expect(() => renderProperties({ a: "one\ntwo" })).toThrow("property 'a' cannot be written");
+    });
+
+    it("writes values that Java's own Properties.load reads back as they were, backslashes included", () => {
+        const values = { a: "C:\\data\\new", b: "\\u0041 is not A", c: "ends with \\", d: "plain" };
+        const dir = makeTempDir("properties");
+        const file = path.join(dir, "values.properties");
+        fs.writeFileSync(file, renderProperties(values));
+        const reader = path.join(dir, "Read.java");
+        fs.writeFileSync(
+            reader,
+            "import java.io.*; import java.util.*;\n" +
+                "public class Read { public static void main(String[] a) throws Exception { Properties p = new Properties(); try (Reader r = new InputStreamReader(new FileInputStream(a[0]), \"UTF-8\")) { p.load(r); }\n" +
+                "  for (String k : new TreeSet<>(p.stringPropertyNames())) System.out.println(k + \"\\t\" + p.getProperty(k)); } }\n",
+        );
+        const java = path.join(findJavaHome(11), "bin", "java");
+        const read = execFileSync(java, [reader, file], { encoding: "utf8" });
+        expect(Object.fromEntries(read.trim().split("\n").map(line => line.split("\t")))).toEqual(values);
     });
 
     it("refers to secrets through the environment", () => {

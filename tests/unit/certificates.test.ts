@@ -26,3 +26,30 @@ describe("a certificate the user supplies for Trino", () => {
         expect(() => assertCertificateCovers("not a certificate", key, names)).toThrow(/^is not a PEM certificate/);
     });
 });
+
+describe("a server certificate the client does not trust", () => {
+    it("is recognised as no retry's to cure, and named with both sides: what the server presents and the CA expected", async () => {
+        const https = require("https") as typeof import("https");
+        const { describeCertificateMismatch, isCertificateMismatch } = await import("../../lib/certificates");
+        const { queryTrino } = await import("../../lib/trinoQuery");
+        const presented = selfSigned("DNS:localhost,IP:127.0.0.1");
+        const expected = selfSigned("DNS:localhost,IP:127.0.0.1");
+        const server = https.createServer({ cert: presented.cert, key: presented.key }, (_request, response) => response.end("{}"));
+        await new Promise<void>(resolve => server.listen(0, "127.0.0.1", resolve));
+        const port = (server.address() as import("net").AddressInfo).port;
+        try {
+            const failure = await queryTrino({ url: `https://127.0.0.1:${port}`, user: "u", password: "p", caCert: expected.cert }, "SELECT 1").then(
+                () => new Error("the query went through"),
+                (error: Error) => error,
+            );
+            expect(isCertificateMismatch(failure)).toBe(true);
+            expect(isCertificateMismatch(new Error("connect ECONNREFUSED 127.0.0.1:1"))).toBe(false);
+            const message = await describeCertificateMismatch(port, expected.cert, failure);
+            const fingerprint = (pem: string) => new (require("crypto").X509Certificate)(pem).fingerprint256;
+            expect(message).toContain(`it presents 'CN=datamesh-test' issued by 'CN=datamesh-test' (SHA-256 ${fingerprint(presented.cert)})`);
+            expect(message).toContain(`the stack expects one signed by 'CN=datamesh-test' issued by 'CN=datamesh-test' (SHA-256 ${fingerprint(expected.cert)})`);
+        } finally {
+            server.close();
+        }
+    });
+});

@@ -93,6 +93,11 @@ describe("a domain declaration", () => {
             shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n  passwordKey: k\n").replace("pii: [recipient]", "pii: { recipient: hash }"),
             "domains/shipping.yaml: tables[0].pii.recipient: an external domain's PII can only be denied",
         ],
+        [
+            "an external host that smuggles in driver parameters",
+            shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db:3306/x?allowLoadLocalInfile=true#\n  port: 3306\n  database: logistics\n  user: r\n  passwordKey: k\n"),
+            "domains/shipping.yaml: rows.host: must be a host name or an IP address",
+        ],
         ["an external domain without its password key", shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: db\n  port: 3306\n  database: logistics\n  user: r\n"), "domains/shipping.yaml: rows: give passwordKey"],
     ])("refuses %s, naming the file and the field", (_case, text, message) => {
         expect(() => parse(text)).toThrow(message);
