@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
 import { shortDigest } from "../../lib/digest";
-import { ClusterTrino } from "../../resources/clusterTrino";
+import { ClusterTrino } from "./clusterTrino";
 import { TrinoServer, TrinoServerRequest } from "../platform";
 import { imageTag } from "../shared/options";
 import { Cluster } from "./cluster";

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { S3Warehouse } from "../../catalogs/trino";
 import { CONFIG_NAMESPACE, ExternalS3 } from "../../config";
 import { GeneratedPassword } from "../../resources/password";
-import { WarehouseBucket } from "../../resources/warehouseBucket";
+import { WarehouseBucket } from "./warehouseBucket";
 import { Warehouse } from "../platform";
 import { Cluster } from "./cluster";
 import { singleServer } from "./singleServer";

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readVersions } from "../../lib/versions";
-import { ensureBucket, BucketInputs } from "../../resources/warehouseBucket";
+import { ensureBucket, BucketInputs } from "../../platforms/kubernetes/warehouseBucket";
 import { freePortRange, isListening } from "./harness";
 
 /*

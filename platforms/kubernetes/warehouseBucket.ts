@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { KubeTunnel, openPortForward } from "../lib/kubectl";
-import { createBucket, bucketLocation, S3Answer, S3Location } from "../lib/s3";
+import { KubeTunnel, openPortForward } from "../../lib/kubectl";
+import { createBucket, bucketLocation, S3Answer, S3Location } from "../../lib/s3";
 
 /*
  * The insights' bucket, proven usable from the deploying machine before Trino is told about it: the

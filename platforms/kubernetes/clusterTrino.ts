@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { KubeTunnel, withPortForward } from "../lib/kubectl";
-import { describeCertificateMismatch, isCertificateMismatch } from "../lib/certificates";
-import { queryTrino } from "../lib/trinoQuery";
+import { KubeTunnel, withPortForward } from "../../lib/kubectl";
+import { describeCertificateMismatch, isCertificateMismatch } from "../../lib/certificates";
+import { queryTrino } from "../../lib/trinoQuery";
 
 /*
  * What the Trino coordinator in a cluster reports about itself, read through a port-forward to its
