@@ -129,6 +129,21 @@ function declareMesh() {
 
     const docs = new DocsSite("docs", { platform, dbt, check: insightsCheck, port: config.docsPort });
 
+    /** A domain's tables as this `up` read them through Trino: rows and columns by table; when only rendering, nothing was read. */
+    const tablesRead = (domain: DomainSpec) =>
+        dbt.sourceTables.apply(tables =>
+            Object.fromEntries(
+                tables
+                    .filter(facts => facts.table.startsWith(`${domain.name}.${domain.trinoSchema}.`))
+                    .map(facts => [facts.table.split(".").pop()!, { rows: facts.rows, columns: Object.fromEntries(facts.columns.map(([name, type]) => [name, type])) }]),
+            ),
+        );
+    /** Each table's row count as read on this `up`; the loads' own counts when nothing was read. */
+    const rowsRead = (domain: DomainSpec, loaded: pulumi.Output<Record<string, number>>) =>
+        pulumi.all([tablesRead(domain), loaded]).apply(([read, counts]) =>
+            Object.keys(read).length > 0 ? Object.fromEntries(Object.entries(read).map(([table, facts]) => [table, facts.rows])) : counts,
+        );
+
     return {
         trinoUrl: trino.url,
         // Trino's own web UI, behind the same HTTPS and password login as its clients.
@@ -139,7 +154,10 @@ function declareMesh() {
         trinoVersion: trino.version,
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
         domains: Object.fromEntries(
-            domainComponents.map((d, i) => [config.domains[i].name, { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: d.rowCounts }]),
+            domainComponents.map((d, i) => [
+                config.domains[i].name,
+                { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: rowsRead(config.domains[i], d.rowCounts) },
+            ]),
         ),
         check: insightsCheck.summary,
         dbtSummary: dbt.summary,
@@ -150,7 +168,15 @@ function declareMesh() {
                     const domain = config.domains[i];
                     return [
                         domain.name,
-                        { engine: domain.engine, owner: domain.owner, external: Boolean(domain.external), catalog: domain.name, schema: domain.trinoSchema, tables: d.tables, rows: d.rowCounts },
+                        {
+                            engine: domain.engine,
+                            owner: domain.owner,
+                            external: Boolean(domain.external),
+                            catalog: domain.name,
+                            schema: domain.trinoSchema,
+                            tables: tablesRead(domain),
+                            rows: rowsRead(domain, d.rowCounts),
+                        },
                     ];
                 }),
             ),

@@ -5,6 +5,13 @@ import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
 import { DbtRunRequest } from "../platforms/platform";
 import { SourceFingerprint } from "../resources/sourceFingerprint";
+
+/** A source table as the last reading found it: `catalog.schema.table`, its row count, and its columns as [name, type]. */
+export interface SourceTableFacts {
+    table: string;
+    rows: number;
+    columns: string[][];
+}
 import { TrinoCoordinator } from "./TrinoCoordinator";
 
 export interface DbtJobArgs {
@@ -47,6 +54,8 @@ export class DbtJob extends pulumi.ComponentResource {
     public readonly projectDigest: pulumi.Output<string>;
     /** A digest of what the sources held when last read. */
     public readonly sourceFingerprint: pulumi.Output<string>;
+    /** What the sources held when last read, on this `up`, through Trino: each table's rows and columns; empty when only rendering. */
+    public readonly sourceTables: pulumi.Output<SourceTableFacts[]>;
     /** A digest of everything else a run is built from. */
     public readonly buildConfig: string;
     /** How the platform runs dbt on this project: what the docs site generates its pages with. */
@@ -106,6 +115,7 @@ export class DbtJob extends pulumi.ComponentResource {
         this.summary = run.summary;
         this.projectDigest = pulumi.output(projectDigest);
         this.sourceFingerprint = fingerprint;
+        this.sourceTables = sources ? sources.tables.apply(tables => tables.map(({ table, rows, columns }) => ({ table, rows, columns: columns ?? [] }))) : pulumi.output([]);
         this.registerOutputs({ runId: this.runId, runSchema: this.runSchema, summary: this.summary, projectDigest: this.projectDigest, sourceFingerprint: this.sourceFingerprint });
     }
 }

@@ -655,6 +655,10 @@ describe("the local stack, deployed for real", () => {
         // The sources read anew, a run built, checked and published, and its docs.
         expect(result.summary.resourceChanges).toMatchObject({ update: 5 });
         expect((await mesh.resourceOutputs())["check-publication"].reason).toBe("domain data change");
+        // The outputs say what the tables hold now, the owner's row included, not what the stack once loaded.
+        const after = await mesh.stack.outputs();
+        expect(after.domains.value.orders.rows).toEqual({ orders: orders.rows.orders + 1 });
+        expect(after.mesh.value.domains.orders.tables.orders).toEqual({ rows: orders.rows.orders + 1, columns: { id: "bigint", user_id: "bigint", order_date: "date", status: "varchar(1024)" } });
 
         // The same two changes applied to the CSVs, and the insights recomputed from them by the reference model.
         const changedDir = path.join(mesh.projectDir, "odd-cents-changed");

@@ -39,7 +39,11 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
         case "InsightsReconciliation":
             return { summary: "OK: all reconciled" };
         case "SourceFingerprint":
-            return { fingerprint: `fingerprint-of-${args.inputs.sources.map((s: { table: string }) => s.table).join("-")}`, tables: [] };
+            // What Trino answered for each table: a row count the loads never report, and one column.
+            return {
+                fingerprint: `fingerprint-of-${args.inputs.sources.map((s: { table: string }) => s.table).join("-")}`,
+                tables: args.inputs.sources.map((s: { catalog: string; schema: string; table: string }) => ({ table: `${s.catalog}.${s.schema}.${s.table}`, rows: 123, columns: [["id", "bigint"]] })),
+            };
         case "InsightsPublication":
             return {
                 publishedRun: args.inputs.runSchema,

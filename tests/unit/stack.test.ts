@@ -231,10 +231,12 @@ describe("stack outputs", () => {
             external: false,
             catalog: "orders",
             schema: "orders",
-            tables: ["orders"],
-            // What the load resource counted in the table after loading it.
-            rows: byName("orders-data").state.rowCounts,
+            // What this `up` read through Trino, not the declaration or the load's count.
+            tables: { orders: { rows: 123, columns: { id: "bigint" } } },
+            rows: { orders: 123 },
         });
+        expect(byName("orders-data").state.rowCounts).toEqual({ orders: 100 });
+        expect(await valueOf(stack.domains.orders.rows)).toEqual({ orders: 123 });
         expect(Object.keys(stack.mesh.domains)).toEqual(["customers", "orders", "payments"]);
         const insights = stack.mesh.insights;
         expect(insights.publicTables).toEqual(["dim_customers", "fct_orders"]);

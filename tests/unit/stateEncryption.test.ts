@@ -11,6 +11,8 @@ import * as path from "path";
  */
 
 const REPO = path.join(__dirname, "..", "..");
+// Each case sources the script in a few bash processes; on a loaded 2-core machine that takes seconds.
+jest.setTimeout(30_000);
 const folders: string[] = [];
 afterAll(() => folders.forEach(folder => fs.rmSync(folder, { recursive: true, force: true })));
 
