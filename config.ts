@@ -116,6 +116,7 @@ const configSchema = z
         dbtBaseImage: pinnedImage.default(DEFAULT_IMAGES.dbtBaseImage),
         pipIndexUrl: z.string().url("must be a URL such as https://pypi.example.com/simple").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
         pipCaBundle: pemCertificates.optional(),
+        dockerBuildNetwork: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a Docker network mode or name, such as host, none or my-build-net").optional(),
         kubeconfig: z.string().min(1, "must not be empty").optional(),
         kubeContext: z.string().min(1, "must not be empty").optional(),
         warehouseEndpoint: z.string().url("must be the S3 API's URL, such as https://s3.eu-west-1.amazonaws.com").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
@@ -198,6 +199,8 @@ export interface MeshConfig {
     images: Record<ImageKey, string>;
     /** Docker only: where pip fetches dbt's requirements while the dbt image builds; pip's own defaults when unset. */
     pip: PipSettings;
+    /** Docker only: the network the dbt image's RUN steps use; Docker's default bridge when unset. */
+    dockerBuildNetwork?: string;
     /** Kubernetes only: the namespace that holds the whole mesh. */
     namespace: string;
     /** Kubernetes only: write manifests to this folder instead of applying them to a cluster. */
@@ -394,6 +397,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
             dbtBaseImage: c.dbtBaseImage,
         },
         pip: { indexUrl: c.pipIndexUrl, caBundle: c.pipCaBundle },
+        dockerBuildNetwork: c.dockerBuildNetwork,
         namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
         renderYamlTo: c.renderYamlTo ? resolve(c.renderYamlTo) : undefined,
         kubeconfig: c.kubeconfig ? resolve(c.kubeconfig) : undefined,

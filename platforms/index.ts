@@ -46,6 +46,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
                 stack: context.config.stack,
                 images: context.config.images,
                 pip: context.config.pip,
+                buildNetwork: context.config.dockerBuildNetwork,
                 keytool: deployerKeytool(),
                 trinoVersion: context.trinoVersion,
             }),

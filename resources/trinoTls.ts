@@ -42,16 +42,30 @@ function generate(inputs: TlsInputs): { keystoreBase64: string; certificatePem: 
     });
 }
 
-const tlsProvider: pulumi.dynamic.ResourceProvider = {
+/** How long before its expiry an `up` renews the certificate. */
+export const RENEW_WITHIN_DAYS = 30;
+
+/** Whether a certificate expires within RENEW_WITHIN_DAYS of `now` (or already has). */
+export function renewalDue(certificatePem: string, now = new Date()): boolean {
+    const validTo = new Date(new crypto.X509Certificate(certificatePem).validTo);
+    return validTo.getTime() - now.getTime() < RENEW_WITHIN_DAYS * 24 * 3600 * 1000;
+}
+
+export const tlsProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: TlsInputs) {
         return { id: crypto.randomUUID(), outs: { ...inputs, ...generate(inputs) } };
     },
-    async diff(_id: string, olds: TlsInputs, news: TlsInputs) {
+    async diff(_id: string, olds: TlsInputs & { certificatePem?: string }, news: TlsInputs) {
         const names = (i: TlsInputs) => JSON.stringify([i.hostnames, i.ipAddresses, i.keystorePassword, i.validityDays]);
         const changed = names(olds) !== names(news);
-        return { changes: changed || olds.keytool !== news.keytool, replaces: changed ? ["hostnames"] : [], deleteBeforeReplace: false };
+        // Nothing else renews a self-signed certificate: the `up` that finds it near its end makes a new one.
+        const expiring = olds.certificatePem !== undefined && renewalDue(olds.certificatePem);
+        return { changes: changed || expiring || olds.keytool !== news.keytool, replaces: changed ? ["hostnames"] : [], deleteBeforeReplace: false };
     },
     async update(_id: string, olds: TlsInputs & { keystoreBase64: string; certificatePem: string }, news: TlsInputs) {
+        if (renewalDue(olds.certificatePem)) {
+            return { outs: { ...news, ...generate(news) } };
+        }
         return { outs: { ...news, keystoreBase64: olds.keystoreBase64, certificatePem: olds.certificatePem } };
     },
 };

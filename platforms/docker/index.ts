@@ -45,6 +45,8 @@ export interface DockerPlatformArgs {
     images: Record<ImageKey, string>;
     /** Build arguments for pip while the dbt image builds. */
     pip: PipSettings;
+    /** The network the dbt image's RUN steps use (an engine without a default bridge needs host); Docker's default when unset. */
+    buildNetwork?: string;
     keytool: string;
     /** The Trino release the stack pins; the Trino image's tag must name it. */
     trinoVersion: string;
@@ -322,7 +324,12 @@ export class DockerPlatform implements Platform {
             `${name}-image`,
             {
                 imageName: DOCKER_DBT_IMAGE,
-                build: { context: request.projectDir, dockerfile: path.join(request.projectDir, "Dockerfile"), args: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip) },
+                build: {
+                    context: request.projectDir,
+                    dockerfile: path.join(request.projectDir, "Dockerfile"),
+                    args: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip),
+                    ...(this.args.buildNetwork ? { network: this.args.buildNetwork } : {}),
+                },
                 skipPush: true,
             },
             { ...opts, dependsOn: [] },

@@ -53,3 +53,30 @@ describe("a server certificate the client does not trust", () => {
         }
     });
 });
+
+describe("the stack's own Trino certificate", () => {
+    afterEach(() => jest.useRealTimers());
+
+    it("is renewed by the up that finds it within 30 days of its end, and kept before that", async () => {
+        const crypto = await import("crypto");
+        const { tlsProvider } = await import("../../resources/trinoTls");
+        const { findJavaHome } = await import("../../platforms/local/toolchain");
+        const inputs = { keytool: `${findJavaHome(11)}/bin/keytool`, hostnames: ["localhost"], ipAddresses: ["127.0.0.1"], keystorePassword: "keystore-password-1", validityDays: 60 };
+        const { outs: first } = await tlsProvider.create(inputs);
+        const validTo = new Date(new crypto.X509Certificate(first.certificatePem).validTo).getTime();
+
+        // 31 days before its end nothing changes.
+        jest.useFakeTimers({ now: validTo - 31 * 24 * 3600 * 1000, doNotFake: ["nextTick", "setImmediate", "setTimeout", "setInterval"] });
+        await expect(tlsProvider.diff!("id", first, inputs)).resolves.toMatchObject({ changes: false });
+        expect((await tlsProvider.update!("id", first, inputs)).outs.certificatePem).toBe(first.certificatePem);
+
+        // 29 days before it, the next up renews it.
+        jest.setSystemTime(validTo - 29 * 24 * 3600 * 1000);
+        await expect(tlsProvider.diff!("id", first, inputs)).resolves.toMatchObject({ changes: true, replaces: [] });
+        const { outs: renewed } = await tlsProvider.update!("id", first, inputs);
+        expect(renewed.certificatePem).not.toBe(first.certificatePem);
+        expect(renewed.keystoreBase64).not.toBe(first.keystoreBase64);
+        jest.useRealTimers();
+        expect(new crypto.X509Certificate(renewed.certificatePem).checkHost("localhost")).toBe("localhost");
+    });
+});

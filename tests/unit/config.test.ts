@@ -144,6 +144,7 @@ describe("loadConfig", () => {
         [{ platform: "docker", pipIndexUrl: "pypi.example.internal/simple" }, /datamesh:pipIndexUrl: must be a URL such as https:\/\/pypi\.example\.com\/simple/],
         [{ platform: "docker", pipIndexUrl: "ftp://pypi.example.internal/simple" }, /datamesh:pipIndexUrl: must start with http:\/\/ or https:\/\//],
         [{ platform: "docker", pipCaBundle: "/etc/ssl/certs/corporate.pem" }, /datamesh:pipCaBundle: must hold one or more PEM certificates/],
+        [{ platform: "docker", dockerBuildNetwork: "host; rm -rf /" }, /datamesh:dockerBuildNetwork: must be a Docker network mode or name/],
         [{ platform: "docker", pipCaBundle: "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n" }, /datamesh:pipCaBundle: certificate 1 is not a valid PEM certificate/],
     ])("rejects %j naming the key", (raw, message) => {
         expect(error(raw as Record<string, string>)).toMatch(message);

@@ -222,6 +222,7 @@ describe("dbt on docker", () => {
 
     it("passes the base image as the only build argument when pip's settings are unset, so that pip keeps its defaults", () => {
         expect(byName("dbt-run-image").inputs.build.args).toEqual({ DBT_BASE_IMAGE: "python:3.11.14-slim-bookworm" });
+        expect(byName("dbt-run-image").inputs.build.network).toBeUndefined();
         const dockerfile = fs.readFileSync(path.join(DBT_DIR, "Dockerfile"), "utf8");
         expect(dockerfile.match(/^ARG PIP_\w+=.*$/gm)).toEqual(["ARG PIP_INDEX_URL=", "ARG PIP_CA_BUNDLE="]);
         expect(dockerfile).toContain('if [ -n "$PIP_CA_BUNDLE" ]; then printf \'%s\\n\' "$PIP_CA_BUNDLE" > /tmp/pip-ca.pem && export PIP_CERT=/tmp/pip-ca.pem; fi');
@@ -407,7 +408,7 @@ describe("dbt's image behind a registry mirror", () => {
 
     beforeAll(async () => {
         caBundle = selfSignedCertificate("DNS:pypi.example.internal").cert;
-        pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:dbtBaseImage": baseImage, "datamesh:pipIndexUrl": indexUrl, "datamesh:pipCaBundle": caBundle });
+        pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:dbtBaseImage": baseImage, "datamesh:pipIndexUrl": indexUrl, "datamesh:pipCaBundle": caBundle, "datamesh:dockerBuildNetwork": "host" });
         await jest.isolateModulesAsync(async () => {
             const program = await import("../../index");
             await valueOf(program.dbtSummary);
@@ -417,6 +418,10 @@ describe("dbt's image behind a registry mirror", () => {
 
     it("builds FROM the configured base image, with pip's index and CA bundle as build arguments", () => {
         expect(reveal(build).args).toEqual({ DBT_BASE_IMAGE: baseImage, PIP_INDEX_URL: indexUrl, PIP_CA_BUNDLE: caBundle });
+    });
+
+    it("runs the build's RUN steps on the configured network, for an engine without a default bridge", () => {
+        expect(reveal(build).network).toBe("host");
     });
 
     it("keeps the build's settings secret, since the index URL may carry a token", () => {
