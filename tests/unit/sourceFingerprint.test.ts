@@ -1,6 +1,17 @@
 import { sourceFingerprintProvider } from "../../resources/sourceFingerprint";
 import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
 
+/** The payments domain's one table, read as dbt from the stand-in at `url`. */
+function fingerprintInputs(url: string) {
+    return {
+        component: "dbt",
+        access: { connection: { url, user: "dbt", password: "secret" } },
+        sources: [{ catalog: "payments", schema: "public", table: "payments" }],
+        trinoVersion: "476",
+        loaded: "v1",
+    };
+}
+
 /*
  * The fingerprint of an `up` with nothing changed is one statement; only columns that differ from
  * the last reading's send it back to information_schema. Against a stand-in for Trino whose
@@ -20,13 +31,7 @@ describe("the domains' fingerprint", () => {
         }
         return { rows: paymentsColumns.map(([name, type], i) => [0, i + 1, name, type]) };
     };
-    const inputs = () => ({
-        component: "dbt",
-        access: { connection: { url: trino.url, user: "dbt", password: "secret" } },
-        sources: [{ catalog: "payments", schema: "public", table: "payments" }],
-        trinoVersion: "476",
-        loaded: "v1",
-    });
+    const inputs = () => fingerprintInputs(trino.url);
 
     beforeAll(async () => {
         trino = await startStandInTrino(answer);
@@ -77,13 +82,7 @@ describe("the domains' fingerprint", () => {
 describe("a source table whose columns Trino cannot list", () => {
     let trino: StandInTrino;
     let probe: StandInAnswer;
-    const inputs = () => ({
-        component: "dbt",
-        access: { connection: { url: trino.url, user: "dbt", password: "secret" } },
-        sources: [{ catalog: "payments", schema: "public", table: "payments" }],
-        trinoVersion: "476",
-        loaded: "v1",
-    });
+    const inputs = () => fingerprintInputs(trino.url);
 
     beforeAll(async () => {
         // information_schema lists nothing both for a dropped table and for a database Trino cannot reach.
