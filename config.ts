@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { z } from "zod";
@@ -103,6 +104,7 @@ const configSchema = z
             .optional(),
         readers: readersSchema.optional(),
         dataDir: z.string().min(1).optional(),
+        dbtProject: z.string().min(1, "must not be empty").optional(),
         scale: z.coerce.number().int().min(1).max(10_000).optional(),
         workers: z.coerce.number({ message: "must be a whole number, 0 or more" }).int("must be a whole number, 0 or more").min(0, "must be 0 or more (0: the coordinator schedules work itself)").max(100).default(0),
         namespace: dnsLabel.optional(),
@@ -157,6 +159,8 @@ export interface MeshConfig {
     stack: string;
     /** Folder that holds every file the stack's local processes write. */
     stateDir: string;
+    /** The dbt project the insights are built with: datamesh:dbtProject, or the repository's dbt/. */
+    dbtProjectDir: string;
     /** Folder with the cached toolchain (Trino, the dbt virtual environment). */
     cacheDir: string;
     /** First of the consecutive database ports: the managed domains' servers and the insights metastore. */
@@ -332,6 +336,12 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
             problems.push(`${CONFIG_NAMESPACE}:${key}: must not fall in the database ports basePort..basePort+${lastDatabasePort - c.basePort} (${c.basePort}..${lastDatabasePort})`);
         }
     }
+    const dbtProjectDir = c.dbtProject ? path.resolve(context.projectDir, c.dbtProject) : path.join(context.projectDir, "dbt");
+    if (c.dbtProject && !(fs.existsSync(dbtProjectDir) && fs.statSync(dbtProjectDir).isDirectory())) {
+        problems.push(`${CONFIG_NAMESPACE}:dbtProject: ${dbtProjectDir} is not a folder`);
+    } else if (c.dbtProject && !fs.existsSync(path.join(dbtProjectDir, "dbt_project.yml"))) {
+        problems.push(`${CONFIG_NAMESPACE}:dbtProject: ${dbtProjectDir} has no dbt_project.yml, so it is not a dbt project`);
+    }
     if (lastDatabasePort > 65535) {
         problems.push(`${CONFIG_NAMESPACE}:basePort: the ${databasePortList.length} database ports from ${c.basePort} go past 65535`);
     }
@@ -361,6 +371,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         platform: c.platform,
         stack: context.stack,
         stateDir: c.stateDir ? resolve(c.stateDir) : path.join(context.projectDir, ".datamesh", context.stack),
+        dbtProjectDir,
         cacheDir: c.cacheDir ? resolve(c.cacheDir) : context.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"),
         basePort: c.basePort,
         domains: [...domains],

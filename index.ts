@@ -10,7 +10,8 @@ import { TrinoCoordinator } from "./components/TrinoCoordinator";
 import { GovernedDomain, renderAccessRules } from "./catalogs/accessRules";
 import { loadConfig, projectConfig } from "./config";
 import { readAudits } from "./lib/audits";
-import { checkSourcesAgainstDomains, publicModels } from "./lib/dbtProject";
+import { checkSourcesAgainstDomains, publicModels, readDbtProject } from "./lib/dbtProject";
+import { DBT_PROFILE_NAME } from "./catalogs/dbt";
 import { DomainSpec } from "./lib/domains";
 import { trinoTypeOfManagedColumn } from "./lib/sql";
 import { ModelAudit } from "./lib/reconcile";
@@ -22,7 +23,9 @@ const versions = readVersions();
 const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pulumi.getStack(), projectDir, env: process.env });
 const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
 
-const DBT_PROJECT_DIR = path.join(projectDir, "dbt");
+/** The dbt project the insights are built with; its profile must be the one the stack writes. */
+const DBT_PROJECT = readDbtProject(config.dbtProjectDir, DBT_PROFILE_NAME);
+const DBT_PROJECT_DIR = DBT_PROJECT.dir;
 const INSIGHTS_CATALOG = "insights";
 // The dbt project's sources must be the declared domains' tables, column for column, before anything is deployed.
 checkSourcesAgainstDomains(DBT_PROJECT_DIR, config.domains);
@@ -107,7 +110,9 @@ function declareMesh() {
 
     const dbt = new DbtJob("dbt", {
         platform,
-        projectDir: path.join(projectDir, "dbt"),
+        project: DBT_PROJECT,
+        // The toolchain is the stack's, whichever project it runs.
+        toolchainDir: path.join(projectDir, "dbt"),
         trino,
         role: "dbt",
         insightsCatalog: INSIGHTS_CATALOG,

@@ -5,6 +5,7 @@ import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
 import { DbtRunRequest } from "../platforms/platform";
 import { SourceFingerprint } from "../resources/sourceFingerprint";
+import { DbtProjectSettings } from "../lib/dbtProject";
 
 /** A source table as the last reading found it: `catalog.schema.table`, its row count, and its columns as [name, type]. */
 export interface SourceTableFacts {
@@ -17,8 +18,10 @@ import { TrinoCoordinator } from "./TrinoCoordinator";
 export interface DbtJobArgs {
     /** Where dbt runs. */
     platform: Platform;
-    /** The dbt project folder. */
-    projectDir: string;
+    /** The dbt project: its folder, and whether a model edit may build only what it changed (see readDbtProject). */
+    project: DbtProjectSettings;
+    /** The dbt toolchain's files (requirements.txt, Dockerfile), whatever the project. */
+    toolchainDir: string;
     /** The coordinator dbt runs its SQL on. */
     trino: TrinoCoordinator;
     /** The Trino role dbt connects as; the sources are read as it, so never a PII column. */
@@ -63,7 +66,7 @@ export class DbtJob extends pulumi.ComponentResource {
 
     constructor(name: string, args: DbtJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:DbtJob", name, {}, opts);
-        const projectDigest = digestDirectory(args.projectDir);
+        const projectDigest = digestDirectory(args.project.dir);
         const vars: Record<string, string> = {};
         for (const domain of args.domains) {
             vars[`${domain.name}_catalog`] = domain.name;
@@ -90,8 +93,10 @@ export class DbtJob extends pulumi.ComponentResource {
         this.runSchema = fingerprint.apply(fingerprint => `${args.insightsSchema}__${shortDigest(projectDigest, fingerprint, this.buildConfig).slice(0, 12)}`);
         this.runRequest = {
             component: name,
-            projectDir: args.projectDir,
+            projectDir: args.project.dir,
+            toolchainDir: args.toolchainDir,
             projectDigest,
+            defersModelEdits: args.project.defersModelEdits,
             runSchema: this.runSchema,
             sourcesDigest: fingerprint.apply(fingerprint => shortDigest(fingerprint, this.buildConfig)),
             trino: { host: args.trino.meshHost, port: args.trino.meshPort, caCert: args.trino.caCert },

@@ -18,9 +18,52 @@ export class DbtProjectError extends Error {
     }
 }
 
+/** The project's model folders, as its dbt_project.yml names them (models/ by default). */
+function modelPathsOf(projectDir: string): string[] {
+    try {
+        const document = parseYaml(fs.readFileSync(path.join(projectDir, "dbt_project.yml"), "utf8")) ?? {};
+        return Array.isArray(document["model-paths"]) ? document["model-paths"].map(String) : ["models"];
+    } catch {
+        return ["models"];
+    }
+}
+
 interface YamlFile {
     file: string;
     document: any;
+}
+
+/** What the stack reads of a project's dbt_project.yml. */
+export interface DbtProjectSettings {
+    /** The project's folder. */
+    dir: string;
+    /**
+     * Whether the project's on-run-end hook copies the models a deferred build did not build
+     * (copy_unbuilt_models): only then may a model edit build just what it changed.
+     */
+    defersModelEdits: boolean;
+}
+
+/**
+ * Reads a dbt project's dbt_project.yml, refusing one whose profile is not the one the stack
+ * writes (naming the file and the field), since dbt would then look for a profile that is not there.
+ */
+export function readDbtProject(dir: string, profileName: string): DbtProjectSettings {
+    const file = path.join(dir, "dbt_project.yml");
+    if (!fs.existsSync(file)) {
+        throw new DbtProjectError(`${dir}: not a dbt project: it has no dbt_project.yml`);
+    }
+    let document: any;
+    try {
+        document = parseYaml(fs.readFileSync(file, "utf8")) ?? {};
+    } catch (e) {
+        throw new DbtProjectError(`${file}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    }
+    if (document.profile !== profileName) {
+        throw new DbtProjectError(`${file}: profile: '${document.profile ?? ""}', but the stack writes the profile '${profileName}'; set profile: ${profileName} (the stack generates it, with Trino's address and dbt's credentials)`);
+    }
+    const onRunEnd = [document["on-run-end"] ?? []].flat().map(String);
+    return { dir, defersModelEdits: onRunEnd.some(hook => hook.includes("copy_unbuilt_models")) };
 }
 
 /** Every properties file under models/, parsed, in a stable order. */
@@ -36,7 +79,11 @@ function modelPropertyFiles(projectDir: string): YamlFile[] {
             }
         }
     };
-    walk(path.join(projectDir, "models"));
+    for (const modelPath of modelPathsOf(projectDir)) {
+        if (fs.existsSync(path.join(projectDir, modelPath))) {
+            walk(path.join(projectDir, modelPath));
+        }
+    }
     return files.map(file => {
         try {
             return { file, document: parseYaml(fs.readFileSync(file, "utf8")) ?? {} };

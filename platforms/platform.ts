@@ -120,8 +120,13 @@ export interface TrinoServer {
 
 export interface DbtRunRequest {
     component: string;
+    /** The dbt project: the repository's dbt/, or the user's own (datamesh:dbtProject). */
     projectDir: string;
+    /** The dbt toolchain's files, whatever the project: requirements.txt and the Dockerfile (the repository's dbt/). */
+    toolchainDir: string;
     projectDigest: string;
+    /** Whether a model edit may build only what it changed: the project copies the models such a build leaves out (copy_unbuilt_models). */
+    defersModelEdits: boolean;
     /** The schema this run builds into, one per run; a new value is a new run. */
     runSchema: pulumi.Input<string>;
     /** What the run reads besides the project (the sources' content, the build's configuration); equal values mean a model edit may reuse the last run's other models. */

@@ -325,8 +325,8 @@ export class DockerPlatform implements Platform {
             {
                 imageName: DOCKER_DBT_IMAGE,
                 build: {
-                    context: request.projectDir,
-                    dockerfile: path.join(request.projectDir, "Dockerfile"),
+                    context: request.toolchainDir,
+                    dockerfile: path.join(request.toolchainDir, "Dockerfile"),
                     args: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip),
                     ...(this.args.buildNetwork ? { network: this.args.buildNetwork } : {}),
                 },

@@ -159,7 +159,7 @@ export function dbtJob(cluster: Cluster, image: string, name: string, request: D
     const profile = pulumi
         .all([request.trino.host, request.trino.port, spec.schema])
         .apply(([host, port, schema]) => request.profile({ host, port, caCertFile: `${DBT_PROFILES_DIR}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV, schema }));
-    const requirements = fs.readFileSync(path.join(request.projectDir, "requirements.txt"), "utf8");
+    const requirements = fs.readFileSync(path.join(request.toolchainDir, "requirements.txt"), "utf8");
     const scriptSpec: DbtScriptSpec = { projectDir: DBT_PROJECT_DIR, profilesDir: DBT_PROFILES_DIR, workDir: "/tmp/dbt", vars: request.vars, requirementsFile: `${DBT_PROFILES_DIR}/requirements.txt` };
     return job(
         cluster,

@@ -25,6 +25,8 @@ interface DbtInputs {
     projectDir: string;
     /** Digest of the dbt project's files; a new value means the models changed. */
     projectDigest: string;
+    /** Whether the project's on-run-end hook copies what a deferred build leaves out; without it every run builds every model. */
+    defersModelEdits?: boolean;
     /** The schema the run builds into; a new value is a new run. */
     runSchema: string;
     /** What the run reads besides the project: equal values mean the domains hold what the last run read. */
@@ -133,7 +135,7 @@ const REBUILDING_KEYS: string[] = ["dbtBin", "projectDir", "projectDigest", "run
 
 /** The last successful run, when the new one may build only what the project's edit changed and copy the rest from it. */
 function deferrableRun(olds: DbtOutputs | undefined, news: DbtInputs): string | undefined {
-    if (!olds) {
+    if (!olds || news.defersModelEdits === false) {
         return undefined;
     }
     const rebuilding = changedInputs(olds, news).filter(key => REBUILDING_KEYS.includes(key));
@@ -234,6 +236,7 @@ export interface LocalDbtRunArgs {
     dbtBin: pulumi.Input<string>;
     projectDir: pulumi.Input<string>;
     projectDigest: pulumi.Input<string>;
+    defersModelEdits: pulumi.Input<boolean>;
     runSchema: pulumi.Input<string>;
     sourcesDigest: pulumi.Input<string>;
     profile: pulumi.Input<string>;

@@ -158,6 +158,7 @@ export class LocalPlatform implements Platform {
                 dbtBin: this.args.toolchain.dbtBin,
                 projectDir: request.projectDir,
                 projectDigest: request.projectDigest,
+                defersModelEdits: request.defersModelEdits,
                 runSchema: request.runSchema,
                 sourcesDigest: request.sourcesDigest,
                 profile,

@@ -112,6 +112,8 @@ describe("loadConfig", () => {
         [{ insightsSchema: "Insights-1" }, /datamesh:insightsSchema: must be a lower-case SQL identifier/],
         [{ dataDir: "x", scale: "2" }, /datamesh:scale: set either datamesh:dataDir or datamesh:scale, not both/],
         [{ sacle: "2" }, /datamesh:sacle: unknown configuration key/],
+        [{ dbtProject: "/nonexistent/dbt" }, /datamesh:dbtProject: \/nonexistent\/dbt is not a folder/],
+        [{ dbtProject: "/tmp" }, /datamesh:dbtProject: \/tmp has no dbt_project\.yml, so it is not a dbt project/],
         [{ protectDomainData: "yes" }, /datamesh:protectDomainData: must be true or false/],
         [{ trinoInternalPort: "18080" }, /datamesh:trinoInternalPort: must differ from trinoPort/],
         [{ analystPassword: "" }, /datamesh:analystPassword: must be at least 12 characters/],

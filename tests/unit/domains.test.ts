@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { checkSourcesAgainstDomains, publicModels } from "../../lib/dbtProject";
+import { checkSourcesAgainstDomains, publicModels, readDbtProject } from "../../lib/dbtProject";
 import { DOMAINS, DOMAINS_DIR, loadDomainDeclarations, parseDomainDeclaration } from "../../lib/domains";
 import { makeTempDir } from "./tempDirs";
 
@@ -153,6 +153,19 @@ describe("the dbt project against the declarations", () => {
         fs.writeFileSync(target, edit(fs.readFileSync(target, "utf8")));
         return dir;
     }
+
+    it("is the project's own dbt/ by default, whose model edits may build only what they change", () => {
+        expect(readDbtProject(DBT_DIR, "datamesh")).toEqual({ dir: DBT_DIR, defersModelEdits: true });
+    });
+
+    it("refuses a project whose profile is not the one the stack writes, naming the file and the field", () => {
+        const dir = makeTempDir("foreign-dbt");
+        fs.writeFileSync(path.join(dir, "dbt_project.yml"), "name: demo\nprofile: jaffle_shop\n");
+        expect(() => readDbtProject(dir, "datamesh")).toThrow(`${path.join(dir, "dbt_project.yml")}: profile: 'jaffle_shop', but the stack writes the profile 'datamesh'`);
+        fs.writeFileSync(path.join(dir, "dbt_project.yml"), "name: demo\nprofile: datamesh\n");
+        // Without the hook that copies what a deferred build leaves out, every model edit rebuilds every model.
+        expect(readDbtProject(dir, "datamesh")).toEqual({ dir, defersModelEdits: false });
+    });
 
     it("agrees with them, and publishes the models it declares public", () => {
         expect(() => checkSourcesAgainstDomains(DBT_DIR, DOMAINS)).not.toThrow();
