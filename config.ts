@@ -3,6 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
 import { assertCertificateCovers } from "./lib/certificates";
@@ -68,7 +69,7 @@ const readersSchema = z
         try {
             return JSON.parse(text) as unknown;
         } catch {
-            ctx.addIssue({ code: "custom", message: 'must be JSON such as {"orders": ["finance"]}' });
+            ctx.addIssue({ code: "custom", message: 'must be JSON that maps each domain to its readers, such as {"<domain>": ["finance"]}' });
             return z.NEVER;
         }
     })
@@ -86,7 +87,7 @@ const configSchema = z
         docsPort: port.optional(),
         protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
-        insightsSchema: identifier.default("jaffle_shop"),
+        insightsSchema: identifier.optional(),
         trinoHostnames: z
             .string()
             .transform(text => text.split(",").map(name => name.trim()).filter(Boolean))
@@ -307,6 +308,21 @@ function checkAgainstDomains(
 }
 
 /**
+ * The schema the stack publishes a dbt project's public models to, unless datamesh:insightsSchema
+ * says otherwise: the project's `insights_schema` var, or else its name.
+ */
+export function defaultInsightsSchema(dbtProjectDir: string): string {
+    let project: { name?: unknown; vars?: { insights_schema?: unknown } } = {};
+    try {
+        project = parseYaml(fs.readFileSync(path.join(dbtProjectDir, "dbt_project.yml"), "utf8")) ?? {};
+    } catch {
+        // A project that cannot be read is refused, naming its file, before anything uses the schema.
+    }
+    const candidate = String(project.vars?.insights_schema ?? project.name ?? "insights");
+    return /^[a-z][a-z0-9_]*$/.test(candidate) ? candidate : "insights";
+}
+
+/**
  * Validates the raw `datamesh:*` configuration and resolves defaults. Everything that can be
  * checked before a resource exists is checked here, including that a data folder is complete
  * and every CSV row in it is valid.
@@ -392,7 +408,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
                 .filter(([, readers]) => readers.length > 0),
         ),
         trinoMaxHeap: c.trinoMaxHeap,
-        insightsSchema: c.insightsSchema,
+        insightsSchema: c.insightsSchema ?? defaultInsightsSchema(dbtProjectDir),
         dataSource,
         domainFingerprints,
         // Every domain's fingerprint, in declaration order, so that the dbt run follows any domain's new data.

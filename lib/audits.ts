@@ -12,7 +12,7 @@ import { ModelAudit } from "./reconcile";
  *     access: public
  *     meta:
  *       audit:
- *         query: audits/dim_customers.sql   # a Trino query, relative to the dbt project
+ *         query: audits/my_mart.sql   # a Trino query, relative to the dbt project
  *         key: [customer_id]
  *         money: [customer_lifetime_value]
  *

@@ -311,8 +311,3 @@ export function tableOf(domain: DomainSpec, name: string): TableSpec {
     }
     return table;
 }
-
-/** A jaffle_shop domain's table, named as its domain is (customers.customers): what the check and the generator read. */
-export function jaffleTable(name: string): TableSpec {
-    return tableOf(domainByName(name), name);
-}

@@ -13,7 +13,7 @@ import { CheckTargets } from "../lib/reconcile";
  */
 
 export interface DatabaseServerRequest {
-    /** Names the owning component in errors, e.g. "customers". */
+    /** Names the owning component in errors: a domain's name, "trino", "dbt". */
     component: string;
     engine: Engine;
     /** The port users and the deployment reach the server on. */

@@ -68,17 +68,19 @@ describe("a dbt project from outside the repository", () => {
     it("publishes its public mart to the analyst, equal to a computation from the CSVs, after the gate checked it", async () => {
         const outputs = await mesh.stack.outputs();
         expect(outputs.mesh.value.insights.publicTables).toEqual(["customer_revenue"]);
-        expect(outputs.check.value).toMatch(/^OK: customer_revenue 100 rows = audit 100, revenue 1672\.00 = audit 1672\.00; published jaffle_shop__[0-9a-f]{12}, /);
-        const published = await queryAsText(mesh, "SELECT customer_id, first_name, revenue FROM insights.jaffle_shop.customer_revenue ORDER BY customer_id", "analyst");
+        // Published under the project's own name, which it gives no insights_schema var.
+        expect(outputs.insights.value).toEqual({ catalog: "insights", schema: "compose_demo" });
+        expect(outputs.check.value).toMatch(/^OK: customer_revenue 100 rows = audit 100, revenue 1672\.00 = audit 1672\.00; published compose_demo__[0-9a-f]{12}, /);
+        const published = await queryAsText(mesh, "SELECT customer_id, first_name, revenue FROM insights.compose_demo.customer_revenue ORDER BY customer_id", "analyst");
         expect(published.rows).toEqual(expectedRevenue());
-        await expect(queryAsText(mesh, "SELECT count(*) FROM insights.jaffle_shop.dim_customers", "analyst")).rejects.toThrow(/does not exist|Access Denied/);
+        await expect(queryAsText(mesh, "SELECT count(*) FROM insights.compose_demo.dim_customers", "analyst")).rejects.toThrow(/does not exist|Access Denied/);
     });
 
     it("built its select * staging views with the email masked, and no clear email reached any table it built", async () => {
         const key: string = JSON.parse((await mesh.resourceOutputs())["trino-pii-mask-key"].value.plaintext);
         const emails = csvRows("customers.csv").map(row => row[3]);
         const hash = (email: string) => crypto.createHmac("sha256", key).update(email, "utf8").digest("hex").toUpperCase();
-        const contacts = await queryAsText(mesh, "SELECT contact FROM insights.jaffle_shop.customer_revenue ORDER BY customer_id", "analyst");
+        const contacts = await queryAsText(mesh, "SELECT contact FROM insights.compose_demo.customer_revenue ORDER BY customer_id", "analyst");
         expect(contacts.rows.map(([contact]) => contact)).toEqual(csvRows("customers.csv").map(row => hash(row[3])));
         const run = (await mesh.stack.outputs()).publishedRun.value;
         const tables = (await queryAsText(mesh, `SELECT table_name FROM insights.information_schema.tables WHERE table_schema = '${run}' ORDER BY 1`)).rows.flat();

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import type { Browser } from "playwright-core";
 import { readDomainFile } from "../../lib/dataset";
-import { jaffleTable } from "../../lib/domains";
+import { jaffleTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
 import { LINEAGE_PICTURE, LINEAGE_PICTURE_DIGEST, lineagePictureDigest } from "../lineagePicture";
 import { analystSeesInTrinoUi, DIM_CUSTOMERS_UPSTREAM, launchChromium, lineageUpstream, screenshot } from "./browser";

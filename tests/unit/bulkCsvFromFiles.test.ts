@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseCsv } from "../../lib/csv";
 import { bulkLoadCsv, CANONICAL_DATA_DIR, domainFileRows, parseDomainCsv, tableBulkLoadCsv, validateDataDir } from "../../lib/dataset";
-import { DOMAINS, jaffleTable, TableSpec } from "../../lib/domains";
+import { DOMAINS, TableSpec } from "../../lib/domains";
+import { jaffleTable } from "../reference";
 import { makeTempDir } from "./tempDirs";
 
 const ODD_CENTS_DIR = path.join(__dirname, "..", "fixtures", "odd_cents", "data");

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { selfSignedCertificate } from "../selfSigned";
 import { makeTempDir } from "./tempDirs";
-import { ConfigError, loadConfig, projectConfig } from "../../config";
+import { ConfigError, defaultInsightsSchema, loadConfig, projectConfig } from "../../config";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
 import { DOMAINS, DomainSpec } from "../../lib/domains";
 
@@ -32,13 +32,21 @@ describe("loadConfig", () => {
             trinoPort: 18080,
             trinoInternalPort: 18081,
             protectDomainData: true,
-            insightsSchema: "jaffle_shop",
+            // /project has no dbt project to name the schema after.
+            insightsSchema: "insights",
             dataSource: { kind: "files", dir: CANONICAL_DATA_DIR },
         });
         expect(config.dataFingerprint).toMatch(/^[0-9a-f]{64}$/);
         expect(Object.keys(config.domainFingerprints)).toEqual(["customers", "orders", "payments"]);
         Object.values(config.domainFingerprints).forEach(fingerprint => expect(fingerprint).toMatch(/^files:[0-9a-f]{64}$/));
         expect(config.cacheDir).toBe(path.join(os.homedir(), ".cache", "datamesh"));
+    });
+
+    it("publishes to the schema the dbt project names: its insights_schema var, or else its name", () => {
+        const repo = path.join(__dirname, "..", "..");
+        expect(defaultInsightsSchema(path.join(repo, "dbt"))).toBe("jaffle_shop");
+        expect(defaultInsightsSchema(path.join(repo, "tests", "fixtures", "compose_demo_dbt"))).toBe("compose_demo");
+        expect(loadConfig({ insightsSchema: "sales" }, context).insightsSchema).toBe("sales");
     });
 
     it("takes the cache folder from DATAMESH_CACHE", () => {

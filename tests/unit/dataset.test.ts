@@ -2,8 +2,10 @@ import * as fs from "fs";
 import * as path from "path";
 import { makeTempDir } from "./tempDirs";
 import * as crypto from "crypto";
-import { bulkLoadCsv, CANONICAL_DATA_DIR, domainFileRows, fingerprintDataSource, parseDomainCsv, syntheticCounts, syntheticRows, validateDataDir } from "../../lib/dataset";
-import { jaffleTable, DOMAINS } from "../../lib/domains";
+import { bulkLoadCsv, CANONICAL_DATA_DIR, domainFileRows, fingerprintDataSource, parseDomainCsv, validateDataDir } from "../../lib/dataset";
+import { syntheticCounts, syntheticRows } from "../../lib/jaffleShopGenerator";
+import { DOMAINS } from "../../lib/domains";
+import { jaffleTable } from "../reference";
 
 const customers = jaffleTable("customers");
 const orders = jaffleTable("orders");

@@ -1,4 +1,4 @@
-import { jaffleTable } from "../../lib/domains";
+import { jaffleTable } from "../reference";
 import { bulkLoadSql, createTableSql, domainAccessSql, externalReaderSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
