@@ -74,8 +74,8 @@ function comparison(audit: ModelAudit, actual: string): string {
         `  ${audit.key.map((column, i) => `coalesce(a.${column}, e.${column}) AS key_${i}`).join(", ")},`,
         `  ${keyText(audit, column => `coalesce(a.${column}, e.${column})`)} AS key_text,`,
         ...audit.money.map(column => `  a.${column} AS built_${column}, e.${column} AS expected_${column},`),
-        `  CASE WHEN a.present IS NULL THEN 'missing' WHEN e.present IS NULL THEN 'extra' WHEN ${different} THEN 'different' END AS kind,`,
-        `  CASE WHEN a.present IS NULL THEN 'not built' WHEN e.present IS NULL THEN 'not expected' ELSE ${
+        `  CASE WHEN a.present IS NULL THEN 'missing' WHEN e.present IS NULL THEN 'extra' WHEN a.key_rank > 1 THEN 'duplicated' WHEN ${different} THEN 'different' END AS kind,`,
+        `  CASE WHEN a.present IS NULL THEN 'not built' WHEN e.present IS NULL THEN 'not expected' WHEN a.key_rank > 1 THEN 'built more than once' ELSE ${
             columnDiffs.length > 0 ? `array_join(filter(ARRAY[${columnDiffs.join(", ")}], d -> d IS NOT NULL), ', ')` : "''"
         } END AS detail`,
         `FROM (SELECT true AS present, row_number() OVER (PARTITION BY ${partition}) AS key_rank, ${list} FROM ${actual}) a`,
@@ -89,10 +89,10 @@ function comparison(audit: ModelAudit, actual: string): string {
                 `  coalesce(sum(built_${column}) FILTER (WHERE expected_rank IS NULL OR expected_rank = 1), 0) AS built_${column}, ` +
                 `coalesce(sum(expected_${column}) FILTER (WHERE built_rank IS NULL OR built_rank = 1), 0) AS expected_${column},`,
         ),
-        `  count_if(kind = 'missing') AS missing, count_if(kind = 'extra') AS extra, count_if(kind = 'different' AND built_rank = 1) AS different,`,
+        `  count_if(kind = 'missing' AND (expected_rank = 1)) AS missing, count_if(kind = 'extra') AS extra, count_if(kind = 'different' AND (expected_rank = 1)) AS different,`,
         // Each row past the first of a key, on the built side: what exceeds one row per key.
-        `  count_if(built_rank > 1 AND (expected_rank IS NULL OR expected_rank = 1)) AS duplicated,`,
-        `  slice(array_agg(format('%s %s: %s', key_text, kind, detail) ORDER BY ${keyOrder}) FILTER (WHERE kind IS NOT NULL AND (built_rank IS NULL OR built_rank = 1) AND (expected_rank IS NULL OR expected_rank = 1)), 1, ${KEYS_SHOWN}) AS first_keys,`,
+        `  count_if(kind = 'duplicated' AND expected_rank = 1) AS duplicated,`,
+        `  slice(array_agg(format('%s %s: %s', key_text, kind, detail) ORDER BY ${keyOrder}) FILTER (WHERE kind IS NOT NULL AND (expected_rank IS NULL OR expected_rank = 1)), 1, ${KEYS_SHOWN}) AS first_keys,`,
         `  slice(array_agg(key_text ORDER BY ${keyOrder}) FILTER (WHERE expected_rank = 2 AND (built_rank IS NULL OR built_rank = 1)), 1, ${KEYS_SHOWN}) AS audit_repeats`,
         `FROM (`,
         `  ${joined}`,

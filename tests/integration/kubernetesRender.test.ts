@@ -184,11 +184,14 @@ describe("the rendered kubernetes manifests", () => {
             "log.properties",
             "node.properties",
             "password-authenticator.properties",
-            "rules.json",
         ]);
         expect(Object.keys(byName("ConfigMap", "trino-worker").data).sort()).toEqual(["config.properties", "jvm.config", "log.properties", "node.properties"]);
         expect(byName("Deployment", "trino-worker").spec.replicas).toBe(2);
-        expect(Object.keys(decoded(byName("Secret", "trino-files"))).sort()).toEqual(["keystore.p12", "password.db"]);
+        // The access rules hold the PII mask key: they travel in the Secret, beside the password file, where Trino is told to read them.
+        const files = decoded(byName("Secret", "trino-files"));
+        expect(Object.keys(files).sort()).toEqual(["keystore.p12", "password.db", "rules.json"]);
+        expect(JSON.parse(files["rules.json"]).catalogs).toContainEqual({ allow: "read-only", catalog: "insights", user: "analyst" });
+        expect(byName("ConfigMap", "trino-coordinator").data["access-control.properties"]).toContain("security.config-file=/etc/trino/secrets/rules.json\n");
     });
 
     it("roll the coordinator when its configuration changes, and only then", async () => {

@@ -389,6 +389,25 @@ describe("the local stack, deployed for real", () => {
                 new RegExp(`^insights\\.${wrongRun}\\.fct_orders: \\d+ rows differ \\(0 missing, 0 extra, 0 duplicated, \\d+ different\\); first keys: order_id=1 different: credit_card_amount 0\\.00, expected 10\\.00, coupon_amount 10\\.00, expected 0\\.00;`),
             );
         });
+
+        it("fails the gate, naming the key, when an audit repeats a key, and names a model built twice", async () => {
+            const check = await mesh.connection("check");
+            const audits = readAudits(path.join(mesh.projectDir, "dbt"), DOMAINS);
+            const dim = audits.find(a => a.model === "dim_customers")!;
+            // The audit gives customer 7 twice; the published model has each customer once.
+            const repeating = { ...dim, query: `${dim.query}\nUNION ALL SELECT * FROM (${dim.query}) WHERE customer_id = 7` };
+            const verdict = await runCheckStatement(check, { catalog: "insights", schema: "jaffle_shop", audits: [repeating] });
+            expect(verdict.ok).toBe(false);
+            expect(verdict.problems).toContain(
+                "insights.jaffle_shop.dim_customers: its audit repeats a key (customer_id), so it proves nothing for that key; fix the audit: customer_id=7",
+            );
+            // The other way round: a model that holds customer 7 twice, against the right audit.
+            const doubled = "jaffle_shop__00000000000d";
+            await queryAsText(mesh, `CREATE SCHEMA insights.${doubled}`);
+            await queryAsText(mesh, `CREATE TABLE insights.${doubled}.dim_customers AS SELECT * FROM ${INSIGHTS}.dim_customers UNION ALL SELECT * FROM ${INSIGHTS}.dim_customers WHERE customer_id = 7`);
+            const twice = await runCheckStatement(check, { catalog: "insights", schema: doubled, audits: [dim] });
+            expect(twice.problems).toEqual([`insights.${doubled}.dim_customers: 1 rows differ (0 missing, 0 extra, 1 duplicated, 0 different); first keys: customer_id=7 duplicated: built more than once`]);
+        });
     });
 
     it("fails pulumi up when a domain renames a source column, naming the domain and the column, and keeps the insights", async () => {
