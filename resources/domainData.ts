@@ -249,18 +249,18 @@ interface SingleTableLoadState {
     domain: { name: string; table: string; file: string; columns: TableSpec["columns"]; piiColumns: string[] };
 }
 
-/** The files the data fingerprint covered before each domain had its own: the three jaffle_shop tables. */
-const FILES_FINGERPRINTED_TOGETHER = ["customers.csv", "orders.csv", "payments.csv"];
-
-/** The fingerprint a data folder had when one fingerprint covered every domain's file. */
-function fingerprintTogether(dir: string): string | undefined {
+/**
+ * The fingerprint a data folder had when one fingerprint covered every domain's file: its CSV files
+ * in name order, which were then exactly the declared tables' files.
+ */
+export function fingerprintTogether(dir: string): string | undefined {
+    const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter(file => file.endsWith(".csv") && fs.statSync(path.join(dir, file)).isFile()).sort() : [];
+    if (files.length === 0) {
+        return undefined;
+    }
     const hash = crypto.createHash("sha256");
-    for (const file of FILES_FINGERPRINTED_TOGETHER) {
-        const full = path.join(dir, file);
-        if (!fs.existsSync(full)) {
-            return undefined;
-        }
-        hash.update(file).update("\0").update(fs.readFileSync(full)).update("\0");
+    for (const file of files) {
+        hash.update(file).update("\0").update(fs.readFileSync(path.join(dir, file))).update("\0");
     }
     return `files:${hash.digest("hex")}`;
 }

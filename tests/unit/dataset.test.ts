@@ -168,3 +168,16 @@ describe("CSV for the engines' bulk loaders", () => {
         expect(counted).toBe([...syntheticRows(jaffleTable("payments"), 100)].length);
     });
 });
+
+describe("the data fingerprint of a stack deployed before domains were declared", () => {
+    it("is recognised: the folder's CSV files in name order, the three jaffle_shop tables for the shipped data", async () => {
+        const { fingerprintTogether } = await import("../../resources/domainData");
+        // What the old code hashed, written out here as it was then.
+        const hash = crypto.createHash("sha256");
+        for (const file of ["customers.csv", "orders.csv", "payments.csv"]) {
+            hash.update(file).update("\0").update(fs.readFileSync(path.join(CANONICAL_DATA_DIR, file))).update("\0");
+        }
+        expect(fingerprintTogether(CANONICAL_DATA_DIR)).toBe(`files:${hash.digest("hex")}`);
+        expect(fingerprintTogether("/nonexistent")).toBeUndefined();
+    });
+});
