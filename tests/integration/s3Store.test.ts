@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { bucketLocation } from "../../lib/s3";
 import { readVersions } from "../../lib/versions";
 import { ensureBucket, BucketInputs } from "../../platforms/kubernetes/warehouseBucket";
 import { freePortRange, isListening } from "./harness";
@@ -87,9 +88,14 @@ describe("the warehouse bucket on a real S3 server", () => {
     });
 
     it("creates the stack's own bucket, and takes it again once it exists", async () => {
-        await ensureBucket(userStore({}, true));
-        await ensureBucket(userStore({}, true));
-        await ensureBucket(userStore({}));
+        // Another bucket's name than the refusal test's, read back with a call of the S3 API's own.
+        const own = userStore({ bucket: "stack-own" }, true);
+        expect((await bucketLocation(own.location)).code).toBe("NoSuchBucket");
+        await ensureBucket(own);
+        expect(await bucketLocation(own.location)).toMatchObject({ status: 200 });
+        await expect(ensureBucket(own)).resolves.toBeUndefined();
+        await expect(ensureBucket({ ...own, create: false })).resolves.toBeUndefined();
+        expect(await bucketLocation(own.location)).toMatchObject({ status: 200 });
     });
 
     it("names the access key when the store does not know it", async () => {
