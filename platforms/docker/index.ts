@@ -1,3 +1,4 @@
+import { TrinoNodes } from "../../resources/trinoNodes";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
@@ -137,7 +138,6 @@ export class DockerPlatform implements Platform {
     readonly keytool: string;
     readonly trinoHostnames: string[] = dockerTrinoHostnames();
     readonly live = true;
-    private readonly trinoVersion: string;
     private readonly network: docker.Network;
     private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
     /** Set by warehouse(): Trino's nodes share the Iceberg files through it. */
@@ -147,7 +147,6 @@ export class DockerPlatform implements Platform {
 
     constructor(private readonly args: DockerPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
-        this.trinoVersion = args.trinoVersion;
         this.keytool = args.keytool;
         this.network = new docker.Network("docker-network", { name: `datamesh-${args.stack}` });
         // Kept on destroy: other stacks and containers on the host may use the same images.
@@ -307,14 +306,28 @@ export class DockerPlatform implements Platform {
             },
             withDependencies(opts, ...workers),
         );
+        // What runs is read from the coordinator through its published port, once every worker has joined.
+        const nodes = new TrinoNodes(
+            `${name}-nodes`,
+            {
+                access: pulumi
+                    .all([request.caCert, pulumi.output(request.probe)])
+                    .apply(([caCert, probe]) => ({ connection: { url: `https://127.0.0.1:${request.port}`, user: probe.user, password: probe.password, caCert } })),
+                where: `container ${this.dockerName(name)}`,
+                nodes: 1 + request.workers,
+                rollout: pulumi.all([coordinator.id, ...workers.map(worker => worker.id)]).apply(ids => ids.join(",")),
+                component: request.component,
+            },
+            { ...opts, dependsOn: [coordinator, ...workers] },
+        );
         return {
             url: once(coordinator, `https://127.0.0.1:${request.port}`),
             host: once(coordinator, "127.0.0.1"),
             port: once(coordinator, request.port),
             meshHost: once(coordinator, TRINO_ALIAS),
             meshPort: once(coordinator, request.port),
-            version: once(coordinator, this.trinoVersion),
-            resource: coordinator,
+            version: nodes.version,
+            resource: nodes,
         };
     }
 

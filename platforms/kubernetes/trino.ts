@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
 import { shortDigest } from "../../lib/digest";
-import { ClusterTrino } from "./clusterTrino";
+import { TrinoNodes } from "../../resources/trinoNodes";
 import { TrinoServer, TrinoServerRequest } from "../platform";
 import { imageTag } from "../shared/options";
 import { Cluster } from "./cluster";
@@ -185,12 +185,13 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     const tunnel = cluster.tunnel(service.metadata.name, TRINO_HTTPS_PORT);
     // What runs is read from the coordinator once every node has joined; a render has only the image to go by.
     const running = tunnel
-        ? new ClusterTrino(
+        ? new TrinoNodes(
               `${component}-nodes`,
               {
-                  tunnel,
-                  caCert: request.caCert,
-                  probe: request.probe,
+                  access: pulumi
+                      .all([tunnel, request.caCert, pulumi.output(request.probe)])
+                      .apply(([forward, caCert, probe]) => ({ connection: { url: `https://${forward.service}:${TRINO_HTTPS_PORT}`, user: probe.user, password: probe.password, caCert }, tunnel: forward })),
+                  where: `namespace ${cluster.namespace}`,
                   nodes: 1 + request.workers,
                   rollout: checksum(image, request.workers, coordinatorFiles, workerFiles, catalogFiles, request.env, request.keystore.base64, passwordDb),
                   component,

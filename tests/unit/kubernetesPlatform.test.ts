@@ -207,7 +207,7 @@ describe("the kubernetes platform's order", () => {
             expect(dependsOn(dependencies, coordinator, dynamic("DomainDataLoad", `${domain}-data`).urn)).toBe(true);
         }
         expect(dependsOn(dependencies, coordinator, dynamic("IcebergMetastore", "insights-jdbc-catalog").urn)).toBe(true);
-        const nodes = dynamic("ClusterTrino", "trino-nodes");
+        const nodes = dynamic("TrinoNodes", "trino-nodes");
         expect(dependsOn(dependencies, nodes.urn, coordinator)).toBe(true);
         expect(dependsOn(dependencies, nodes.urn, named("apps/v1:Deployment", "trino-worker").urn)).toBe(true);
         expect(dependsOn(dependencies, job("dbt-run"), nodes.urn)).toBe(true);
@@ -366,8 +366,11 @@ describe("the kubernetes platform's cluster check", () => {
 describe("the kubernetes platform's outputs", () => {
     it("gives in-cluster addresses, the version the coordinator reports, and the Jobs' own summaries", async () => {
         expect(await valueOf(stack.trinoUrl)).toBe(`https://trino.${NAMESPACE}.svc.cluster.local:8443`);
-        const nodes = dynamic("ClusterTrino", "trino-nodes");
-        expect(nodes.inputs).toMatchObject({ nodes: 3, tunnel: { ...cluster, namespace: NAMESPACE, service: "trino", port: 8443 } });
+        const nodes = dynamic("TrinoNodes", "trino-nodes");
+        expect(nodes.inputs.nodes).toBe(3);
+        const access = nodes.inputs.access.value ?? nodes.inputs.access;
+        expect(access.tunnel).toMatchObject({ ...cluster, namespace: NAMESPACE, service: "trino", port: 8443 });
+        expect(access.connection.user).toBe("datamesh_check");
         expect(await valueOf(stack.trinoVersion)).toBe(nodes.state.version);
         const domains = stack.domains as Record<string, { host: pulumi.Output<string>; port: pulumi.Output<number> }>;
         expect(await valueOf(domains.orders.host)).toBe(`orders-server.${NAMESPACE}.svc.cluster.local`);

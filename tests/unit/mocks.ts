@@ -52,7 +52,7 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
                 reason: "first deploy",
                 summary: `${args.inputs.audit}; published ${args.inputs.runSchema}, rebuilt 2026-01-01T00:00:00Z (first deploy)`,
             };
-        case "ClusterTrino":
+        case "TrinoNodes":
             // The coordinator's own answer; the stack refuses any release but the pinned one.
             return { version: "476", activeNodes: args.inputs.nodes };
         case "KubernetesJobOutcome":

@@ -1,18 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
-import { KubeTunnel, withPortForward } from "../../lib/kubectl";
-import { describeCertificateMismatch, isCertificateMismatch } from "../../lib/certificates";
-import { queryTrino } from "../../lib/trinoQuery";
+import { describeCertificateMismatch, isCertificateMismatch } from "../lib/certificates";
+import { queryTrino, TrinoAccess, withTrino } from "../lib/trinoQuery";
 
 /*
- * What the Trino coordinator in a cluster reports about itself, read through a port-forward to its
- * Service: the release every node runs and how many nodes take part. It waits until the coordinator
- * answers a query and every expected worker has joined, so what follows it runs on the whole cluster.
+ * What a Trino coordinator in containers reports about itself: the release every node runs and how
+ * many nodes take part, read over TCP (a published port, or a port-forward to a cluster's
+ * Service). It waits until the coordinator answers a query and every expected worker has joined, so
+ * what follows runs on the whole cluster, and the version output is what runs, not what was asked.
  */
 
-interface ClusterTrinoInputs {
-    tunnel: KubeTunnel;
-    caCert: string;
-    probe: { user: string; password: string };
+interface TrinoNodesInputs {
+    /** The probe user, and how to reach the coordinator (secret). */
+    access: TrinoAccess;
+    /** Where the coordinator runs, for messages: a namespace, or a container. */
+    where: string;
     /** Nodes expected: the coordinator and every worker. */
     nodes: number;
     /** Changes whenever the coordinator or a worker is rolled; a new value reads the cluster again. */
@@ -20,29 +21,27 @@ interface ClusterTrinoInputs {
     component: string;
 }
 
-interface ClusterTrinoFacts {
+interface TrinoNodesFacts {
     version: string;
     activeNodes: number;
 }
 
 class CertificateMismatch extends Error {}
 
-async function readCluster(inputs: ClusterTrinoInputs): Promise<ClusterTrinoFacts> {
+async function readCluster(inputs: TrinoNodesInputs): Promise<TrinoNodesFacts> {
     const deadline = Date.now() + 600_000;
     let last = "no answer yet";
     while (Date.now() < deadline) {
         try {
-            const facts = await withPortForward(inputs.tunnel, async localPort => {
+            const facts = await withTrino(inputs.access, async connection => {
                 try {
-                    const { rows } = await queryTrino(
-                        { url: `https://127.0.0.1:${localPort}`, user: inputs.probe.user, password: inputs.probe.password, caCert: inputs.caCert },
-                        "SELECT node_version, count(*) FROM system.runtime.nodes WHERE state = 'active' GROUP BY node_version",
-                    );
+                    const { rows } = await queryTrino(connection, "SELECT node_version, count(*) FROM system.runtime.nodes WHERE state = 'active' GROUP BY node_version");
                     return rows.map(([version, count]) => ({ version: String(version), count: Number(count) }));
                 } catch (error) {
                     if (isCertificateMismatch(error)) {
                         // No wait cures a certificate the stack does not trust: say at once what was presented and what was expected.
-                        throw new CertificateMismatch(`${inputs.component}: ${await describeCertificateMismatch(localPort, inputs.caCert, error as Error)}`);
+                        const port = Number(new URL(connection.url).port) || 443;
+                        throw new CertificateMismatch(`${inputs.component}: ${await describeCertificateMismatch(port, connection.caCert ?? "", error as Error)}`);
                     }
                     throw error;
                 }
@@ -68,43 +67,41 @@ async function readCluster(inputs: ClusterTrinoInputs): Promise<ClusterTrinoFact
         }
         await new Promise(resolve => setTimeout(resolve, 3_000));
     }
-    throw new Error(`${inputs.component}: Trino in namespace ${inputs.tunnel.namespace} is not ready: ${last}`);
+    throw new Error(`${inputs.component}: Trino (${inputs.where}) is not ready: ${last}`);
 }
 
-const clusterTrinoProvider: pulumi.dynamic.ResourceProvider = {
-    async create(inputs: ClusterTrinoInputs) {
+const trinoNodesProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: TrinoNodesInputs) {
         const facts = await readCluster(inputs);
-        return { id: `${inputs.tunnel.namespace}/${inputs.tunnel.service}`, outs: { ...inputs, ...facts } };
+        return { id: inputs.where, outs: { ...inputs, ...facts } };
     },
-    async diff(_id: string, olds: ClusterTrinoInputs, news: ClusterTrinoInputs) {
+    async diff(_id: string, olds: TrinoNodesInputs, news: TrinoNodesInputs) {
         return { changes: olds.rollout !== news.rollout || olds.nodes !== news.nodes };
     },
-    async update(_id: string, _olds: ClusterTrinoInputs, news: ClusterTrinoInputs) {
+    async update(_id: string, _olds: TrinoNodesInputs, news: TrinoNodesInputs) {
         return { outs: { ...news, ...(await readCluster(news)) } };
     },
 };
 
-export interface ClusterTrinoArgs {
-    /** The coordinator's HTTPS Service port. */
-    tunnel: pulumi.Input<KubeTunnel>;
-    /** The certificate the coordinator presents, PEM. */
-    caCert: pulumi.Input<string>;
-    /** A user that may read system.runtime.nodes (secret). */
-    probe: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
+export interface TrinoNodesArgs {
+    /** The probe user, and how to reach the coordinator: its URL, or a cluster Service's port-forward (secret). */
+    access: pulumi.Input<TrinoAccess>;
+    /** Where the coordinator runs, for messages. */
+    where: string;
     /** The coordinator and every worker. */
     nodes: number;
-    /** A digest of the pods' specs; a new value reads the cluster again after the roll. */
+    /** A digest of the nodes' specs; a new value reads the nodes again after they are replaced. */
     rollout: pulumi.Input<string>;
     /** Names the owning component in errors. */
     component: string;
 }
 
 /** The running Trino cluster's release and node count, read from the coordinator. */
-export class ClusterTrino extends pulumi.dynamic.Resource {
+export class TrinoNodes extends pulumi.dynamic.Resource {
     public readonly version!: pulumi.Output<string>;
     public readonly activeNodes!: pulumi.Output<number>;
 
-    constructor(name: string, args: ClusterTrinoArgs, opts?: pulumi.CustomResourceOptions) {
-        super(clusterTrinoProvider, name, { ...args, version: undefined, activeNodes: undefined }, { ...opts, additionalSecretOutputs: ["probe"] }, "datamesh", "ClusterTrino");
+    constructor(name: string, args: TrinoNodesArgs, opts?: pulumi.CustomResourceOptions) {
+        super(trinoNodesProvider, name, { ...args, version: undefined, activeNodes: undefined }, { ...opts, additionalSecretOutputs: ["access"] }, "datamesh", "TrinoNodes");
     }
 }
