@@ -144,10 +144,14 @@ function declareMesh() {
             ),
         );
     /** Each table's row count as read on this `up`; the loads' own counts when nothing was read. */
-    const rowsRead = (domain: DomainSpec, loaded: pulumi.Output<Record<string, number>>) =>
-        pulumi.all([tablesRead(domain), loaded]).apply(([read, counts]) =>
-            Object.keys(read).length > 0 ? Object.fromEntries(Object.entries(read).map(([table, facts]) => [table, facts.rows])) : counts,
+    const rowsRead = (read: ReturnType<typeof tablesRead>, loaded: pulumi.Output<Record<string, number>>) =>
+        pulumi.all([read, loaded]).apply(([tables, counts]) =>
+            Object.keys(tables).length > 0 ? Object.fromEntries(Object.entries(tables).map(([table, facts]) => [table, facts.rows])) : counts,
         );
+    const readBack = config.domains.map((domain, i) => {
+        const tables = tablesRead(domain);
+        return { tables, rows: rowsRead(tables, domainComponents[i].rowCounts) };
+    });
 
     return {
         trinoUrl: trino.url,
@@ -161,7 +165,7 @@ function declareMesh() {
         domains: Object.fromEntries(
             domainComponents.map((d, i) => [
                 config.domains[i].name,
-                { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: rowsRead(config.domains[i], d.rowCounts) },
+                { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: readBack[i].rows },
             ]),
         ),
         check: insightsCheck.summary,
@@ -169,8 +173,7 @@ function declareMesh() {
         publishedRun: insightsCheck.publishedRun,
         mesh: {
             domains: Object.fromEntries(
-                domainComponents.map((d, i) => {
-                    const domain = config.domains[i];
+                config.domains.map((domain, i) => {
                     return [
                         domain.name,
                         {
@@ -179,8 +182,8 @@ function declareMesh() {
                             external: Boolean(domain.external),
                             catalog: domain.name,
                             schema: domain.trinoSchema,
-                            tables: tablesRead(domain),
-                            rows: rowsRead(domain, d.rowCounts),
+                            tables: readBack[i].tables,
+                            rows: readBack[i].rows,
                         },
                     ];
                 }),

@@ -5,7 +5,7 @@ import * as path from "path";
 import { StringDecoder } from "string_decoder";
 import { CsvBatch, CsvError, parseCsvBytes } from "./csv";
 import { DomainSpec, TableSpec } from "./domains";
-import { SYNTHETIC_TABLES, syntheticRows } from "./jaffleShopGenerator";
+import { SYNTHETIC_TABLES, syntheticRows } from "../data/synthetic";
 
 /** A typed table row: integers as numbers, text and ISO dates as strings. */
 export type Row = (number | string)[];
@@ -537,7 +537,7 @@ export function tableBulkLoadCsv(table: TableSpec, source: DataSource, counted: 
 
 /**
  * Each managed domain's fingerprint, which changes exactly when that domain's data changes. The
- * synthetic generator knows the tables of lib/jaffleShopGenerator.ts only: another domain needs a data folder.
+ * synthetic generator knows the tables of data/synthetic.ts only: another domain needs a data folder.
  */
 export function fingerprintDataSource(source: DataSource, domains: readonly DomainSpec[]): Record<string, string> {
     if (source.kind === "files") {

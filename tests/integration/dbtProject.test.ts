@@ -1,11 +1,10 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseCsv } from "../../lib/csv";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
 import { centsToDollars } from "../reference";
-import { createMesh, MeshUnderTest, queryAsText, REPO_DIR } from "./harness";
+import { createMesh, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
 
 jest.setTimeout(900_000);
 
@@ -77,9 +76,9 @@ describe("a dbt project from outside the repository", () => {
     });
 
     it("built its select * staging views with the email masked, and no clear email reached any table it built", async () => {
-        const key: string = JSON.parse((await mesh.resourceOutputs())["trino-pii-mask-key"].value.plaintext);
+        const key = await piiMaskKey(mesh);
         const emails = csvRows("customers.csv").map(row => row[3]);
-        const hash = (email: string) => crypto.createHmac("sha256", key).update(email, "utf8").digest("hex").toUpperCase();
+        const hash = (email: string) => piiHash(email, key);
         const contacts = await queryAsText(mesh, "SELECT contact FROM insights.compose_demo.customer_revenue ORDER BY customer_id", "analyst");
         expect(contacts.rows.map(([contact]) => contact)).toEqual(csvRows("customers.csv").map(row => hash(row[3])));
         const run = (await mesh.stack.outputs()).publishedRun.value;

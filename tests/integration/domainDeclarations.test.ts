@@ -6,7 +6,7 @@ import { readVersions } from "../../lib/versions";
 import { queryTrino } from "../../lib/trinoQuery";
 import { ServerOutputs, startServer, stopAndRemove } from "../../platforms/local/databaseServer";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
-import { createMesh, freePortRange, isListening, MeshUnderTest, queryAsText, REPO_DIR } from "./harness";
+import { createMesh, freePortRange, isListening, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -504,10 +504,7 @@ function declarationFiles(loyaltyPort: number): Record<string, string> {
  */
 const RECIPIENTS = ["Kathleen Payne", "Billy Long", "Rose Morgan", "Bailey, Anne", "Aaron Ruiz"];
 
-/** The recipient's name as the domain's mask shows it: HMAC-SHA256 under the stack's mask key, in Trino's upper-case hex. */
-function recipientHash(name: string, maskKey: string): string {
-    return crypto.createHmac("sha256", maskKey).update(name, "utf8").digest("hex").toUpperCase();
-}
+const recipientHash = piiHash;
 
 function expectedFctShipments(maskKey: string) {
     const hash = (i: number) => recipientHash(RECIPIENTS[i], maskKey);
@@ -571,8 +568,7 @@ describe("two domains added by declaration, deployed for real", () => {
     let externalBefore: Awaited<ReturnType<typeof externalDatabaseAsItsTeamSeesIt>>;
     const loyaltyPassword = crypto.randomBytes(18).toString("hex");
 
-    /** The stack's PII mask key, read back from its state (decrypted by the CLI). */
-    const maskKey = async (): Promise<string> => JSON.parse((await mesh!.resourceOutputs())["trino-pii-mask-key"].value.plaintext);
+    const maskKey = () => piiMaskKey(mesh!);
 
     const denied = async (role: string, sql: string, message: RegExp) => {
         await expect(queryTrino(await mesh!.connection(role), sql)).rejects.toThrow(message);

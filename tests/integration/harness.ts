@@ -236,3 +236,13 @@ export function readFilesTolerantly(root: string): { contents: Map<string, strin
     }
     return { contents, vanished };
 }
+
+/** The stack's PII mask key, read back from its state (decrypted by the CLI). */
+export async function piiMaskKey(mesh: MeshUnderTest): Promise<string> {
+    return JSON.parse((await mesh.resourceOutputs())["trino-pii-mask-key"].value.plaintext);
+}
+
+/** A text column's value as a `hash` mask shows it, computed apart from Trino: HMAC-SHA256 under the key, in Trino's upper-case hex. */
+export function piiHash(value: string, key: string): string {
+    return crypto.createHmac("sha256", key).update(value, "utf8").digest("hex").toUpperCase();
+}

@@ -10,7 +10,7 @@ import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { processesOn } from "../../platforms/local/process";
 import { formatCsvField } from "../../lib/csv";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
-import { syntheticRows } from "../../lib/jaffleShopGenerator";
+import { syntheticRows } from "../../data/synthetic";
 import { DOMAINS } from "../../lib/domains";
 import { jaffleTable } from "../reference";
 import { domainAccessSql, icebergMetastoreSql } from "../../lib/sql";

@@ -3,7 +3,7 @@ import * as path from "path";
 import { makeTempDir } from "./tempDirs";
 import * as crypto from "crypto";
 import { bulkLoadCsv, CANONICAL_DATA_DIR, domainFileRows, fingerprintDataSource, parseDomainCsv, validateDataDir } from "../../lib/dataset";
-import { syntheticCounts, syntheticRows } from "../../lib/jaffleShopGenerator";
+import { syntheticCounts, syntheticRows } from "../../data/synthetic";
 import { DOMAINS } from "../../lib/domains";
 import { jaffleTable } from "../reference";
 

@@ -1,5 +1,5 @@
-import { TableSpec } from "./domains";
-import type { Row } from "./dataset";
+import { TableSpec } from "../lib/domains";
+import type { Row } from "../lib/dataset";
 
 /*
  * The synthetic data set of `datamesh:scale`: jaffle_shop-shaped rows for the tables its declarations
