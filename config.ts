@@ -109,6 +109,8 @@ const configSchema = z
         scale: z.coerce.number().int().min(1).max(10_000).optional(),
         workers: z.coerce.number({ message: "must be a whole number, 0 or more" }).int("must be a whole number, 0 or more").min(0, "must be 0 or more (0: the coordinator schedules work itself)").max(100).default(0),
         namespace: dnsLabel.optional(),
+        podSecurityLabel: z.enum(["true", "false"], { message: "must be true or false" }).optional(),
+        workerGracePeriod: z.coerce.number({ message: "must be a whole number of seconds" }).int("must be a whole number of seconds").min(5, "must be at least 5 seconds").max(3600, "must be at most 3600 seconds").optional(),
         renderYamlTo: z.string().min(1, "must not be empty").optional(),
         postgresImage: pinnedImage.default(DEFAULT_IMAGES.postgresImage),
         mariadbImage: pinnedImage.default(DEFAULT_IMAGES.mariadbImage),
@@ -134,9 +136,9 @@ const configSchema = z
     .refine(
         c =>
             c.platform === "kubernetes" ||
-            [c.renderYamlTo, c.namespace, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
+            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.workerGracePeriod, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
         {
-            message: "renderYamlTo, namespace, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
+            message: "renderYamlTo, namespace, podSecurityLabel, workerGracePeriod, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
             path: ["platform"],
         },
     )
@@ -208,6 +210,10 @@ export interface MeshConfig {
     dockerBuildNetwork?: string;
     /** Kubernetes only: the namespace that holds the whole mesh. */
     namespace: string;
+    /** Kubernetes only: label the namespace so that the API server admits only pods meeting the restricted Pod Security Standard; off for clusters that manage namespace labels themselves. */
+    podSecurityLabel: boolean;
+    /** Kubernetes only: seconds a Trino worker asked to shut down waits before and after its running queries' tasks. */
+    workerGracePeriodSeconds: number;
     /** Kubernetes only: write manifests to this folder instead of applying them to a cluster. */
     renderYamlTo?: string;
     /** Kubernetes only: the kubeconfig file and context; KUBECONFIG (or ~/.kube/config) and its current context when unset. */
@@ -426,6 +432,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         pip: { indexUrl: c.pipIndexUrl, caBundle: c.pipCaBundle },
         dockerBuildNetwork: c.dockerBuildNetwork,
         namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
+        podSecurityLabel: c.podSecurityLabel !== "false",
+        workerGracePeriodSeconds: c.workerGracePeriod ?? 30,
         renderYamlTo: c.renderYamlTo ? resolve(c.renderYamlTo) : undefined,
         kubeconfig: c.kubeconfig ? resolve(c.kubeconfig) : undefined,
         kubeContext: c.kubeContext,

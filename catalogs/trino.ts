@@ -181,6 +181,8 @@ export interface WorkerSpec {
     discoveryUri: string;
     maxHeap: string;
     sharedSecretEnv: string;
+    /** How long a worker asked to shut down waits before and after its running tasks (`shutdown.grace-period`). */
+    shutdownGracePeriodSeconds?: number;
 }
 
 export function heapMegabytes(maxHeap: string): number {
@@ -227,6 +229,7 @@ export function renderWorkerConfig(spec: WorkerSpec): string {
         "http-server.http.port": spec.httpPort,
         "internal-communication.shared-secret": envReference(spec.sharedSecretEnv),
         "query.max-memory-per-node": queryMemoryOf(spec.maxHeap),
+        ...(spec.shutdownGracePeriodSeconds !== undefined ? { "shutdown.grace-period": `${spec.shutdownGracePeriodSeconds}s` } : {}),
     });
 }
 

@@ -57,6 +57,8 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
             new (kubernetesModule().KubernetesPlatform)({
                 stack: context.config.stack,
                 namespace: context.config.namespace,
+                podSecurityLabel: context.config.podSecurityLabel,
+                workerGracePeriodSeconds: context.config.workerGracePeriodSeconds,
                 images: context.config.images,
                 renderYamlTo: context.config.renderYamlTo,
                 target: context.config.renderYamlTo ? undefined : kubernetesModule().resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),

@@ -51,8 +51,12 @@ PROXY_METRICS_PORT=20249
 COREDNS_READY_PORT=20181
 # The kubelet puts pods under this cgroup, so that teardown finds exactly this cluster's processes.
 CGROUP_ROOT=datamesh-test
-# The in-tree hostPath provisioner's folder is fixed in the controller-manager's code.
-HOSTPATH_ROOT=/tmp/hostpath_pv
+# Volume claims get `local` PersistentVolumes from this cluster's own provisioner (see
+# provision_volumes): unlike hostPath volumes, the kubelet applies a pod's fsGroup to them, so
+# non-root pods can write their volumes, as on a managed cluster's CSI storage.
+STORAGE_CLASS=standard
+PROVISIONER=datamesh.test/local-volumes
+VOLUMES="$STATE/volumes"
 FWD_CHAIN=DATAMESH-TEST-FWD
 IN_CHAIN=DATAMESH-TEST-IN
 # What the kubelet, kube-proxy and the bridge plugin may change; recorded on up, restored on down.
@@ -64,9 +68,9 @@ SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic k
 # Host folders the components create outside the state folder; removed on down when they were ours.
 # (The kubelet's device-plugin folder is fixed in its code, whatever --root-dir says.) Innermost first.
 HOST_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/lib/cni/results /var/lib/cni
-           /run/containerd/s /run/containerd "$HOSTPATH_ROOT")
+           /run/containerd/s /run/containerd)
 # In start order (down stops them all at once).
-COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns)
+COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns volume-provisioner)
 
 PKI="$STATE/pki"
 KCFG="$STATE/kubeconfig"
@@ -502,13 +506,13 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "datame
 subjects:
 - { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:coredns" }
 ---
-# The controller-manager's hostPath provisioner (--enable-hostpath-provisioner) serves it: single node only.
+# Served by provision_volumes below, a host process like the other components.
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
-  name: standard
+  name: $STORAGE_CLASS
   annotations: { storageclass.kubernetes.io/is-default-class: "true" }
-provisioner: kubernetes.io/host-path
+provisioner: $PROVISIONER
 reclaimPolicy: Delete
 volumeBindingMode: Immediate
 EOF
@@ -561,7 +565,6 @@ start_components_late() {
         --root-ca-file "$PKI/ca.crt" --service-account-private-key-file "$PKI/sa.key" \
         --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
         --service-cluster-ip-range "$SERVICE_CIDR" --allocate-node-cidrs=false \
-        --enable-hostpath-provisioner=true \
         --flex-volume-plugin-dir "$STATE/kubelet/volume-plugins" --profiling=false
     start kube-scheduler "$KUBE_BIN/kube-scheduler" \
         --kubeconfig "$KCFG/scheduler.kubeconfig" \
@@ -581,6 +584,51 @@ start_components_late() {
         --iptables-localhost-nodeports=false --nodeport-addresses "$GATEWAY/32" \
         --healthz-bind-address "127.0.0.1:$PROXY_HEALTHZ_PORT" --metrics-bind-address "127.0.0.1:$PROXY_METRICS_PORT"
     start coredns "$COREDNS" -conf "$STATE/coredns/Corefile"
+    start volume-provisioner bash "$REPO/scripts/test-cluster.sh" provision-volumes
+}
+
+# The cluster's volume provisioner: a folder under the state per claim, offered as a `local`
+# PersistentVolume bound to that claim; once the claim is deleted, the folder and the volume go.
+provision_volumes() {
+    mkdir -p "$VOLUMES"
+    chmod 700 "$VOLUMES"
+    local ns name uid size modes pv
+    while true; do
+        while IFS=$'\t' read -r ns name uid size modes; do
+            [[ -n "$uid" ]] || continue
+            pv="pvc-$uid"
+            mkdir -p "$VOLUMES/$pv"
+            kc apply -f - >/dev/null <<EOF || log "could not provision $pv for $ns/$name"
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $pv
+  annotations: { pv.kubernetes.io/provisioned-by: $PROVISIONER }
+spec:
+  capacity: { storage: "$size" }
+  accessModes: [${modes}]
+  persistentVolumeReclaimPolicy: Delete
+  storageClassName: $STORAGE_CLASS
+  claimRef: { namespace: "$ns", name: "$name", uid: "$uid" }
+  local: { path: "$VOLUMES/$pv" }
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{ key: kubernetes.io/hostname, operator: In, values: ["$NODE"] }]
+EOF
+            log "provisioned $pv for $ns/$name ($size)"
+        done < <(kc get pvc --all-namespaces -o json 2>/dev/null | jq -r --arg sc "$STORAGE_CLASS" \
+            '.items[] | select(.status.phase == "Pending" and .spec.storageClassName == $sc and (.spec.volumeName // "") == "")
+             | [.metadata.namespace, .metadata.name, .metadata.uid, .spec.resources.requests.storage, (.spec.accessModes | join(","))] | @tsv')
+        # A Released volume's claim is gone, and no pod still mounts it (the claim's protection finalizer saw to that).
+        while IFS= read -r pv; do
+            [[ "$pv" == pvc-* ]] || continue
+            rm -rf "${VOLUMES:?}/$pv"
+            kc delete pv "$pv" --wait=false >/dev/null 2>&1 && log "deleted $pv"
+        done < <(kc get pv -o json 2>/dev/null | jq -r --arg p "$PROVISIONER" \
+            '.items[] | select(.status.phase == "Released" and .metadata.annotations["pv.kubernetes.io/provisioned-by"] == $p) | .metadata.name')
+        sleep 2
+    done
 }
 
 api_ready() { curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$API_PORT/readyz" | grep -qx ok; }
@@ -712,12 +760,6 @@ drain_pods() {
     log "pods stopped in $(( SECONDS - t ))s"
 }
 
-# Host paths of this cluster's PersistentVolumes (the provisioner's folder is machine-wide).
-forget_volumes() {
-    alive kube-apiserver && [[ -r "$ADMIN_KUBECONFIG" ]] || return 0
-    kc get pv -o jsonpath='{range .items[*]}{.spec.hostPath.path}{"\n"}{end}' 2>/dev/null >"$STATE/pv-paths" || true
-}
-
 # Processes in this cluster's cgroups: containers whose shim or kubelet died before stopping them.
 kill_pod_processes() {
     local procs pid
@@ -782,19 +824,12 @@ remove_network() {
 
 remove_host_files() {
     local path
-    if [[ -r "$STATE/pv-paths" ]]; then
-        while IFS= read -r path; do
-            if [[ "$path" == "$HOSTPATH_ROOT"/* ]]; then rm -rf "$path"; fi
-        done <"$STATE/pv-paths"
-    fi
     # The kubelet links container logs into /var/log/containers; this cluster's links point into its state.
     if [[ -d /var/log/containers ]]; then
         find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
     fi
     if [[ -r "$STATE/host-dirs.ours" ]]; then
         while IFS= read -r path; do
-            # The provisioner's folder held only this cluster's volumes if this cluster made it.
-            if [[ "$path" == "$HOSTPATH_ROOT" ]]; then rm -rf "$HOSTPATH_ROOT"; fi
             if [[ "$path" == /var/lib/kubelet/device-plugins ]]; then rm -f "$path/kubelet.sock"; fi
             if [[ -d "$path" ]]; then rmdir "$path" 2>/dev/null || true; fi
         done <"$STATE/host-dirs.ours"
@@ -808,7 +843,6 @@ down_locked() {
         log "nothing to stop: $STATE does not exist"
     else
         mkdir -p "$PIDS"
-        forget_volumes
         drain_pods
         stop_components "${COMPONENTS[@]}"
         kill_pod_processes
@@ -877,6 +911,8 @@ main() {
     case "$cmd" in
         up|down) ;;
         status) status; return ;;
+        # Internal: the volume provisioner, started by up as one of the cluster's components.
+        provision-volumes) provision_volumes; return ;;
         *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
     esac
     [[ "$(id -u)" == 0 ]] || die "must run as root"

@@ -7,6 +7,7 @@ import * as path from "path";
 import { ConfigError, CONFIG_NAMESPACE } from "../../config";
 import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
 import { withDependencies } from "../shared/options";
+import { POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL } from "./podSecurity";
 import { KubernetesRollout, WorkloadKind } from "./rollout";
 
 /*
@@ -18,6 +19,8 @@ import { KubernetesRollout, WorkloadKind } from "./rollout";
 export interface ClusterArgs {
     stack: string;
     namespace: string;
+    /** Label the namespace to enforce the restricted Pod Security Standard; unset for clusters that label namespaces themselves. */
+    podSecurityLabel: boolean;
     /** Write manifests to this folder instead of applying them. */
     renderYamlTo?: string;
     /** The live cluster; unset when rendering. */
@@ -62,6 +65,47 @@ export function resolveKubeTarget(options: { kubeconfig?: string; context?: stri
     return { kubeconfig, context };
 }
 
+function namespaceLabels(stack: string): Record<string, string> {
+    return { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": stack };
+}
+
+/**
+ * The stack creates its namespace, and labels it itself. A namespace of that name which another
+ * hand made would be taken over, its labels overwritten; one that enforces another Pod Security
+ * level is refused by name, before any workload, rather than failing pod by pod.
+ */
+function assertNamespaceIsOurs(target: KubeTarget, namespace: string, stack: string, podSecurityLabel: boolean): void {
+    let found: { metadata: { labels?: Record<string, string> } } | undefined;
+    try {
+        const out = execFileSync("kubectl", ["--kubeconfig", target.kubeconfig, "--context", target.context, "--request-timeout=15s", "get", "namespace", namespace, "--ignore-not-found", "-o", "json"], {
+            stdio: ["ignore", "pipe", "pipe"],
+            timeout: 30_000,
+            env: process.env,
+        }).toString("utf8");
+        found = out.trim() ? JSON.parse(out) : undefined;
+    } catch (error) {
+        const failure = error as Error & { stderr?: Buffer };
+        throw new ConfigError(`invalid configuration:\n${CONFIG_NAMESPACE}:namespace: cannot read namespace ${namespace}: ${(failure.stderr?.toString("utf8").trim() || failure.message).split("\n")[0]}`);
+    }
+    if (!found) {
+        return;
+    }
+    const labels = found.metadata.labels ?? {};
+    const ours = Object.entries(namespaceLabels(stack)).every(([key, value]) => labels[key] === value);
+    const enforced = labels[POD_SECURITY_ENFORCE_LABEL];
+    if (!ours && podSecurityLabel && enforced !== undefined && enforced !== POD_SECURITY_LEVEL) {
+        throw new ConfigError(
+            `invalid configuration:\n${CONFIG_NAMESPACE}:namespace: namespace ${namespace} already exists, was not created by this stack, and enforces ${POD_SECURITY_ENFORCE_LABEL}=${enforced}; ` +
+                `the stack runs its pods under '${POD_SECURITY_LEVEL}' and creates its own namespace: choose another ${CONFIG_NAMESPACE}:namespace`,
+        );
+    }
+    if (!ours) {
+        throw new ConfigError(
+            `invalid configuration:\n${CONFIG_NAMESPACE}:namespace: namespace ${namespace} already exists and was not created by this stack (its labels lack app.kubernetes.io/instance=${stack}); choose another ${CONFIG_NAMESPACE}:namespace`,
+        );
+    }
+}
+
 export class Cluster {
     readonly provider: k8s.Provider;
     readonly namespace: string;
@@ -73,9 +117,20 @@ export class Cluster {
             "kubernetes-provider",
             args.renderYamlTo ? { renderYamlToDirectory: args.renderYamlTo } : { kubeconfig: args.target?.kubeconfig, context: args.target?.context },
         );
+        if (args.target) {
+            assertNamespaceIsOurs(args.target, args.namespace, args.stack, args.podSecurityLabel);
+        }
         this.namespaceResource = new k8s.core.v1.Namespace(
             "kubernetes-namespace",
-            { metadata: { name: this.namespace, labels: { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": args.stack } } },
+            {
+                metadata: {
+                    name: this.namespace,
+                    labels: {
+                        ...namespaceLabels(args.stack),
+                        ...(args.podSecurityLabel ? { [POD_SECURITY_ENFORCE_LABEL]: POD_SECURITY_LEVEL } : {}),
+                    },
+                },
+            },
             { provider: this.provider },
         );
     }

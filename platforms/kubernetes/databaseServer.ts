@@ -3,8 +3,12 @@ import { DatabaseServer, DatabaseServerRequest } from "../platform";
 import { ENGINE_IMAGES } from "../shared/engineImages";
 import { withDependencies } from "../shared/options";
 import { Cluster } from "./cluster";
+import { IMAGE_USERS } from "./podSecurity";
 import { singleServer } from "./singleServer";
 import { RESOURCE_SIZES } from "./sizing";
+
+/** Where each engine's image writes besides its data folder: the server's socket and temporary files. */
+const SCRATCH = { postgresql: ["/var/run/postgresql", "/tmp"], mariadb: ["/run/mysqld", "/tmp"] };
 
 /** A domain's database server: the engine's official image, its admin password from a Secret. */
 export function databaseServer(cluster: Cluster, image: string, name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
@@ -34,6 +38,8 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
             dataDir: engine.dataDir,
             storage: "1Gi",
             size: RESOURCE_SIZES.database,
+            user: IMAGE_USERS[request.engine],
+            scratch: SCRATCH[request.engine],
         },
         withDependencies(opts, adminSecret),
     );

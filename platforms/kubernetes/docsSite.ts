@@ -4,6 +4,8 @@ import { renderDocsScript } from "../../catalogs/jobs";
 import { DocsSite, DocsSiteRequest } from "../platform";
 import { Cluster } from "./cluster";
 import { dbtJob } from "./jobs";
+import { IMAGE_USERS, restrictedPod } from "./podSecurity";
+import { workloadServiceAccount } from "./serviceAccount";
 import { resources, RESOURCE_SIZES } from "./sizing";
 
 /*
@@ -16,11 +18,10 @@ import { resources, RESOURCE_SIZES } from "./sizing";
 
 const SITE_PORT = 8080;
 const SITE_DIR = "/site";
-/** The image's user runs both pods; the volume's folder is handed to it once, by root, before the server starts. */
-const SITE_USER = 1000;
 
 export function docsSite(cluster: Cluster, images: { server: string; dbt: string }, name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
     const labels = cluster.labels(request.component, "docs");
+    const account = workloadServiceAccount(cluster, name, request.component, "docs", opts);
     const claim = new k8s.core.v1.PersistentVolumeClaim(
         name,
         {
@@ -44,24 +45,17 @@ export function docsSite(cluster: Cluster, images: { server: string; dbt: string
                 selector: { matchLabels: labels },
                 template: {
                     metadata: { labels },
-                    spec: {
-                        initContainers: [
-                            {
-                                name: "site-owner",
-                                image: images.server,
-                                command: ["chown", `${SITE_USER}:${SITE_USER}`, SITE_DIR],
-                                securityContext: { runAsUser: 0, runAsNonRoot: false },
-                                volumeMounts: [{ name: "site", mountPath: SITE_DIR }],
-                                resources: resources(RESOURCE_SIZES.job),
-                            },
-                        ],
+                    // The server and the generating Job run as the same user, whose group the claim becomes (fsGroup).
+                    spec: restrictedPod({
+                        user: IMAGE_USERS.python,
+                        serviceAccountName: account.metadata.name,
+                        scratch: ["/tmp"],
                         containers: [
                             {
                                 name: "server",
                                 image: images.server,
                                 // Python's own static file server: it follows the `current` link at each request, so a swap needs no restart.
                                 command: ["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", `${SITE_DIR}/current`, String(SITE_PORT)],
-                                securityContext: { runAsUser: SITE_USER, runAsGroup: SITE_USER, runAsNonRoot: true },
                                 ports: [{ name: "http", containerPort: SITE_PORT }],
                                 readinessProbe: { tcpSocket: { port: SITE_PORT }, periodSeconds: 5 },
                                 volumeMounts: [{ name: "site", mountPath: SITE_DIR, readOnly: true }],
@@ -69,11 +63,11 @@ export function docsSite(cluster: Cluster, images: { server: string; dbt: string
                             },
                         ],
                         volumes: [{ name: "site", persistentVolumeClaim: { claimName: claim.metadata.name } }],
-                    },
+                    }),
                 },
             },
         },
-        cluster.options(opts, claim),
+        cluster.options(opts, claim, account),
     );
     const service = new k8s.core.v1.Service(
         name,
@@ -93,7 +87,6 @@ export function docsSite(cluster: Cluster, images: { server: string; dbt: string
             runKey: pulumi.all([request.run.projectDigest, request.publishedRun]).apply(parts => parts.join(":")),
             summaryPattern: "^docs site: serving ",
             sharedClaim: { claimName: claim.metadata.name, mountPath: SITE_DIR, besidePodLabels: labels },
-            runAs: SITE_USER,
         },
         { ...opts, dependsOn: [cluster.rollout(server, "Deployment", request.component, name, opts)] },
     );

@@ -42,6 +42,10 @@ export { kubernetesTrinoHostnames } from "./trino";
 export interface KubernetesPlatformArgs {
     stack: string;
     namespace: string;
+    /** Label the namespace to enforce the restricted Pod Security Standard. */
+    podSecurityLabel: boolean;
+    /** Seconds a worker asked to shut down waits before and after its running tasks. */
+    workerGracePeriodSeconds: number;
     images: Record<ImageKey, string>;
     /** Write manifests to this folder instead of applying them. */
     renderYamlTo?: string;
@@ -64,7 +68,7 @@ export class KubernetesPlatform implements Platform {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
         this.keytool = args.keytool;
         this.trinoHostnames = kubernetesTrinoHostnames(args.namespace);
-        this.cluster = new Cluster({ stack: args.stack, namespace: args.namespace, renderYamlTo: args.renderYamlTo, target: args.target });
+        this.cluster = new Cluster({ stack: args.stack, namespace: args.namespace, podSecurityLabel: args.podSecurityLabel, renderYamlTo: args.renderYamlTo, target: args.target });
         this.live = this.cluster.target !== undefined;
     }
 
@@ -91,7 +95,7 @@ export class KubernetesPlatform implements Platform {
     }
 
     trinoServer(_name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
-        return trinoServer(this.cluster, this.args.images.trinoImage, request, opts);
+        return trinoServer(this.cluster, { image: this.args.images.trinoImage, workerGracePeriodSeconds: this.args.workerGracePeriodSeconds }, request, opts);
     }
 
     docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {

@@ -8,6 +8,8 @@ import { checkStatement } from "../../lib/reconcile";
 import { KubernetesJobOutcome } from "./jobOutcome";
 import { DbtRun, DbtRunRequest, InsightsCheckRequest, InsightsCheckRun } from "../platform";
 import { Cluster } from "./cluster";
+import { IMAGE_USERS, ImageUser, restrictedPod } from "./podSecurity";
+import { workloadServiceAccount } from "./serviceAccount";
 import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
 
 /*
@@ -37,8 +39,8 @@ export interface JobSpec {
     tree?: ProjectTree;
     /** A volume claim the Job writes to, and the pod it shares the claim with, whose node the Job runs on. */
     sharedClaim?: { claimName: pulumi.Input<string>; mountPath: string; besidePodLabels: Record<string, string> };
-    /** The user and group the container runs as; unset, the image's own. */
-    runAs?: number;
+    /** The image's own non-root user. */
+    user: ImageUser;
     /** The log line that sums the run up. */
     summaryPattern: string;
     timeoutSeconds: number;
@@ -48,6 +50,7 @@ export interface JobSpec {
 function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomResourceOptions): { finished: pulumi.Output<string>; summary: pulumi.Output<string>; resource: pulumi.Resource } {
     const configMap = new k8s.core.v1.ConfigMap(name, { metadata: cluster.metadata(name, spec.component, spec.role), data: spec.files }, cluster.options(opts));
     const secret = cluster.secret(name, spec.component, spec.role, spec.secrets, opts);
+    const account = workloadServiceAccount(cluster, name, spec.component, spec.role, opts);
     // A Job's pod spec cannot change, so anything in it that can, the image too, names a new run.
     const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files), spec.image).slice(0, 10)}`);
     const created = new k8s.batch.v1.Job(
@@ -64,16 +67,18 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                 activeDeadlineSeconds: spec.timeoutSeconds,
                 template: {
                     metadata: { labels: cluster.labels(spec.component, spec.role) },
-                    spec: {
-                        restartPolicy: "Never",
-                        ...(spec.sharedClaim ? { affinity: sameNodeAs(spec.sharedClaim.besidePodLabels) } : {}),
-                        ...(spec.runAs !== undefined ? { securityContext: { runAsUser: spec.runAs, runAsGroup: spec.runAs, runAsNonRoot: true } } : {}),
+                    spec: restrictedPod({
+                        user: spec.user,
+                        serviceAccountName: account.metadata.name,
+                        scratch: ["/tmp"],
+                        extra: { restartPolicy: "Never", ...(spec.sharedClaim ? { affinity: sameNodeAs(spec.sharedClaim.besidePodLabels) } : {}) },
                         containers: [
                             {
                                 name: spec.role,
                                 image: spec.image,
                                 command: ["/bin/sh", `${spec.filesDir}/${spec.script}`],
-                                env: Object.entries(spec.env).map(([envName, value]) => ({ name: envName, value })),
+                                // The images' home folders lie on their read-only root; tools that keep files there (dbt, the Trino CLI's history) get the scratch folder.
+                                env: Object.entries({ HOME: "/tmp", ...spec.env }).map(([envName, value]) => ({ name: envName, value })),
                                 envFrom: [{ secretRef: { name: secret.metadata.name } }],
                                 volumeMounts: [
                                     { name: "job-files", mountPath: spec.filesDir, readOnly: true },
@@ -88,11 +93,11 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                             ...(spec.tree ? [{ name: "job-tree", configMap: { name: spec.tree.configMap.metadata.name, items: spec.tree.items } }] : []),
                             ...(spec.sharedClaim ? [{ name: "shared", persistentVolumeClaim: { claimName: spec.sharedClaim.claimName } }] : []),
                         ],
-                    },
+                    }),
                 },
             },
         },
-        cluster.options(opts, configMap, secret, ...(spec.tree ? [spec.tree.configMap] : [])),
+        cluster.options(opts, configMap, secret, account, ...(spec.tree ? [spec.tree.configMap] : [])),
     );
     const target = cluster.target;
     if (!target) {
@@ -150,7 +155,6 @@ export interface DbtJobSpec {
     runKey: pulumi.Input<string>;
     summaryPattern: string;
     sharedClaim?: JobSpec["sharedClaim"];
-    runAs?: number;
 }
 
 /** A dbt command as a Job: the project as a ConfigMap tree, the profile for the given schema, the password through a Secret. */
@@ -177,13 +181,13 @@ export function dbtJob(cluster: Cluster, image: string, name: string, request: D
             script: "run.sh",
             secrets: { [DBT_PASSWORD_ENV]: request.password },
             // dbt would otherwise write its anonymous user id into the read-only profile folder and call home.
-            env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false", HOME: "/tmp" },
+            env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
             size: RESOURCE_SIZES.dbt,
             runKey: spec.runKey,
             filesDir: DBT_PROFILES_DIR,
             tree,
             sharedClaim: spec.sharedClaim,
-            runAs: spec.runAs,
+            user: IMAGE_USERS.python,
             summaryPattern: spec.summaryPattern,
             timeoutSeconds: DBT_TIMEOUT_SECONDS,
         },
@@ -233,6 +237,7 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
                 [CHECK_ENV.user]: pulumi.unsecret(pulumi.output(request.credentials).apply(credentials => credentials.user)),
             },
             size: RESOURCE_SIZES.job,
+            user: IMAGE_USERS.trino,
             runKey: request.dbtRunId,
             filesDir,
             summaryPattern: "^OK: ",

@@ -1,6 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./cluster";
+import { ImageUser, restrictedPod } from "./podSecurity";
+import { workloadServiceAccount } from "./serviceAccount";
 import { resources, ResourceSize } from "./sizing";
 
 export interface SingleServerSpec {
@@ -11,6 +13,10 @@ export interface SingleServerSpec {
     dataDir: string;
     storage: string;
     size: ResourceSize;
+    /** The image's own non-root user; the data claim becomes its group's. */
+    user: ImageUser;
+    /** Paths the server writes outside its data folder (sockets, temporary files), each an emptyDir. */
+    scratch: string[];
     /** Volumes beside the data claim, e.g. a Secret with the server's own configuration. */
     extraVolumes?: { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount }[];
 }
@@ -27,6 +33,7 @@ export function singleServer(
     opts: pulumi.CustomResourceOptions,
 ): { statefulSet: k8s.apps.v1.StatefulSet; service: k8s.core.v1.Service; ready: pulumi.Resource } {
     const labels = cluster.labels(spec.component, spec.role);
+    const account = workloadServiceAccount(cluster, name, spec.component, spec.role, opts);
     const statefulSet = new k8s.apps.v1.StatefulSet(
         name,
         {
@@ -37,7 +44,9 @@ export function singleServer(
                 selector: { matchLabels: labels },
                 template: {
                     metadata: { labels },
-                    spec: {
+                    spec: restrictedPod({
+                        user: spec.user,
+                        serviceAccountName: account.metadata.name,
                         containers: [
                             {
                                 ...spec.container,
@@ -47,12 +56,13 @@ export function singleServer(
                             },
                         ],
                         volumes: (spec.extraVolumes ?? []).map(v => v.volume),
-                    },
+                        scratch: spec.scratch,
+                    }),
                 },
                 volumeClaimTemplates: [{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: spec.storage } } } }],
             },
         },
-        cluster.options(opts),
+        cluster.options(opts, account),
     );
     const service = new k8s.core.v1.Service(
         name,

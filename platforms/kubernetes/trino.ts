@@ -6,6 +6,9 @@ import { TrinoNodes } from "../../resources/trinoNodes";
 import { TrinoServer, TrinoServerRequest } from "../platform";
 import { imageTag } from "../shared/options";
 import { Cluster } from "./cluster";
+import { disruptionBudget } from "./disruptionBudget";
+import { IMAGE_USERS, restrictedPod } from "./podSecurity";
+import { workloadServiceAccount } from "./serviceAccount";
 import { resources, RESOURCE_SIZES } from "./sizing";
 
 /*
@@ -25,7 +28,29 @@ export function kubernetesTrinoHostnames(namespace: string): string[] {
     return [TRINO_SERVICE, `${TRINO_SERVICE}.${namespace}`, `${TRINO_SERVICE}.${namespace}.svc`, `${TRINO_SERVICE}.${namespace}.svc.cluster.local`];
 }
 
-export function trinoServer(cluster: Cluster, image: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
+/** Time for the queries a draining worker still runs, beyond its two grace periods. */
+const WORKER_DRAIN_SECONDS = 300;
+
+/**
+ * A worker's preStop hook: it asks the worker to shut down, which Trino does only once its running
+ * tasks have finished, and waits for it to exit, so that the kubelet's SIGTERM never cuts a query.
+ */
+function drainWorker(httpPort: number): string[] {
+    return [
+        "/bin/sh",
+        "-c",
+        `curl --silent --show-error --fail --max-time 10 -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: datamesh-drain' --data '"SHUTTING_DOWN"' http://127.0.0.1:${httpPort}/v1/info/state && while kill -0 1 2>/dev/null; do sleep 1; done`,
+    ];
+}
+
+export interface TrinoImageSettings {
+    image: string;
+    /** Seconds a worker asked to shut down waits before and after its running tasks. */
+    workerGracePeriodSeconds: number;
+}
+
+export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
+    const image = settings.image;
     const component = request.component;
     const etcDir = "/etc/trino";
     const secretDir = `${etcDir}/secrets`;
@@ -51,7 +76,10 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
     );
     const catalogFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => file.startsWith("catalog/")).map(([file, text]) => [file.slice("catalog/".length), text])));
     const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/"))));
-    const workerFiles = renderWorkerEtc({ node, worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv } });
+    const workerFiles = renderWorkerEtc({
+        node,
+        worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv, shutdownGracePeriodSeconds: settings.workerGracePeriodSeconds },
+    });
 
     const configMap = (role: string, data: pulumi.Input<Record<string, string>>) =>
         new k8s.core.v1.ConfigMap(`${component}-${role}`, { metadata: cluster.metadata(`${component}-${role}`, component, role), data }, cluster.options(opts));
@@ -90,11 +118,14 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
         ports,
         envFrom: [{ secretRef: { name: env.metadata.name } }],
         volumeMounts: [...mounts, { name: "data", mountPath: node.dataDir }],
-        readinessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, initialDelaySeconds: 10, periodSeconds: 5 },
-        livenessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, initialDelaySeconds: 60, periodSeconds: 10, failureThreshold: 6 },
+        // A first start on a busy node can take minutes; liveness only begins once it is over.
+        startupProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, periodSeconds: 5, failureThreshold: 120 },
+        readinessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, periodSeconds: 5 },
+        livenessProbe: { exec: { command: ["/usr/lib/trino/bin/health-check"] }, periodSeconds: 10, failureThreshold: 6 },
         resources: resources(RESOURCE_SIZES.trino(heap)),
-        securityContext: { allowPrivilegeEscalation: false },
     });
+    const coordinatorAccount = workloadServiceAccount(cluster, `${component}-coordinator`, component, "coordinator", opts);
+    const workerAccount = workloadServiceAccount(cluster, `${component}-worker`, component, "worker", opts);
     const coordinatorLabels = cluster.labels(component, "coordinator");
     const coordinator = new k8s.apps.v1.Deployment(
         `${component}-coordinator`,
@@ -105,9 +136,11 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
                 selector: { matchLabels: coordinatorLabels },
                 template: {
                     metadata: { labels: coordinatorLabels, annotations: annotations(coordinatorFiles) },
-                    spec: {
-                        // The image runs Trino as uid/gid 1000; the group lets it read the Secret's files, which nobody else may.
-                        securityContext: { fsGroup: 1000 },
+                    // The image's user is also the group that may read the Secret's files, which nobody else may.
+                    spec: restrictedPod({
+                        user: IMAGE_USERS.trino,
+                        serviceAccountName: coordinatorAccount.metadata.name,
+                        scratch: ["/tmp"],
                         containers: [
                             trinoContainer(
                                 [
@@ -127,11 +160,11 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
                             { name: "secrets", secret: { secretName: files.metadata.name, defaultMode: 0o440 } },
                             { name: "data", emptyDir: {} },
                         ],
-                    },
+                    }),
                 },
             },
         },
-        cluster.options(opts, env, files, coordinatorConfig, catalogConfig),
+        cluster.options(opts, env, files, coordinatorConfig, catalogConfig, coordinatorAccount),
     );
     const workerLabels = cluster.labels(component, "worker");
     const worker = new k8s.apps.v1.Deployment(
@@ -143,27 +176,39 @@ export function trinoServer(cluster: Cluster, image: string, request: TrinoServe
                 selector: { matchLabels: workerLabels },
                 template: {
                     metadata: { labels: workerLabels, annotations: annotations(workerFiles) },
-                    spec: {
+                    spec: restrictedPod({
+                        user: IMAGE_USERS.trino,
+                        serviceAccountName: workerAccount.metadata.name,
+                        scratch: ["/tmp"],
                         containers: [
-                            trinoContainer(
-                                [
-                                    { name: "config", mountPath: etcDir, readOnly: true },
-                                    { name: "catalog", mountPath: `${etcDir}/catalog`, readOnly: true },
-                                ],
-                                [{ name: "http", containerPort: TRINO_HTTP_PORT }],
-                            ),
+                            {
+                                ...trinoContainer(
+                                    [
+                                        { name: "config", mountPath: etcDir, readOnly: true },
+                                        { name: "catalog", mountPath: `${etcDir}/catalog`, readOnly: true },
+                                    ],
+                                    [{ name: "http", containerPort: TRINO_HTTP_PORT }],
+                                ),
+                                lifecycle: { preStop: { exec: { command: drainWorker(TRINO_HTTP_PORT) } } },
+                            },
                         ],
                         volumes: [
                             { name: "config", configMap: { name: workerConfig.metadata.name } },
                             { name: "catalog", configMap: { name: catalogConfig.metadata.name } },
                             { name: "data", emptyDir: {} },
                         ],
-                    },
+                        // Trino waits a grace period, then for its tasks, then a grace period again before it exits.
+                        extra: { terminationGracePeriodSeconds: 2 * settings.workerGracePeriodSeconds + WORKER_DRAIN_SECONDS },
+                    }),
                 },
             },
         },
-        cluster.options(opts, env, workerConfig, catalogConfig),
+        cluster.options(opts, env, workerConfig, catalogConfig, workerAccount),
     );
+    disruptionBudget(cluster, `${component}-coordinator`, component, "coordinator", { minAvailable: 1 }, opts);
+    if (request.workers >= 2) {
+        disruptionBudget(cluster, `${component}-worker`, component, "worker", { maxUnavailable: 1 }, opts);
+    }
     const service = new k8s.core.v1.Service(
         `${component}-service`,
         {

@@ -5,6 +5,7 @@ import { GeneratedPassword } from "../../resources/password";
 import { WarehouseBucket } from "./warehouseBucket";
 import { Warehouse } from "../platform";
 import { Cluster } from "./cluster";
+import { IMAGE_USERS } from "./podSecurity";
 import { singleServer } from "./singleServer";
 import { RESOURCE_SIZES } from "./sizing";
 
@@ -61,13 +62,31 @@ export function seaweedfsWarehouse(cluster: Cluster, image: string, name: string
             container: {
                 name: "seaweedfs",
                 image,
-                args: ["server", "-dir=/data", "-ip.bind=0.0.0.0", "-master.volumeSizeLimitMB=1024", "-volume.max=0", "-s3", `-s3.port=${S3_PORT}`, "-s3.config=/etc/datamesh/s3/s3.json"],
+                // Only the S3 API answers on the pod's address, and only to the Secret's identity: the master, volume and
+                // filer servers, which take requests without credentials, listen on the loopback interface for the S3 gateway
+                // beside them; the Iceberg and Lance endpoints, which the stack does not use, stay closed.
+                args: [
+                    "server",
+                    "-dir=/data",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-master.volumeSizeLimitMB=1024",
+                    "-volume.max=0",
+                    "-s3",
+                    "-s3.ip.bind=0.0.0.0",
+                    `-s3.port=${S3_PORT}`,
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
+                    "-s3.config=/etc/datamesh/s3/s3.json",
+                ],
                 readinessProbe: { tcpSocket: { port: S3_PORT }, periodSeconds: 5 },
             },
             port: { name: "s3", number: S3_PORT },
             dataDir: "/data",
             storage: "5Gi",
             size: RESOURCE_SIZES.objectStore,
+            user: IMAGE_USERS.seaweedfs,
+            scratch: ["/tmp"],
             extraVolumes: [
                 {
                     volume: { name: "identities", secret: { secretName: identities.metadata.name } },

@@ -66,10 +66,49 @@ async function podsOf(component: string): Promise<string[]> {
     return pods.items.map(p => p.metadata.name);
 }
 
-async function must(args: string[]) {
-    const outcome = await kubectl(target, args, { timeoutMs: 600_000 });
+async function must(args: string[], input?: string) {
+    const outcome = await kubectl(target, args, { timeoutMs: 600_000, input });
     expect({ args, status: outcome.status, stderr: outcome.status === 0 ? "" : outcome.stderr }).toEqual({ args, status: 0, stderr: "" });
     return outcome.stdout;
+}
+
+/** A throwaway pod in a namespace, with none of the stack's labels, that runs one shell command and is gone; its output and exit status. */
+async function throwawayPod(inNamespace: string, command: string): Promise<{ status: number; output: string }> {
+    const name = `probe-${crypto.randomBytes(3).toString("hex")}`;
+    // It meets the restricted standard itself, or the namespace would refuse it before it ran.
+    const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: inNamespace, labels: { "datamesh-test/probe": "true" } },
+        spec: {
+            restartPolicy: "Never",
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+            containers: [
+                {
+                    name: "probe",
+                    image: "datamesh-test/busybox:1.35.0",
+                    imagePullPolicy: "Never",
+                    command: ["sh", "-c", command],
+                    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                },
+            ],
+        },
+    };
+    await must(["apply", "-f", "-"], JSON.stringify(pod));
+    try {
+        const deadline = Date.now() + 120_000;
+        let phase = "";
+        while (Date.now() < deadline && !["Succeeded", "Failed"].includes(phase)) {
+            await new Promise(resolve => setTimeout(resolve, 1_000));
+            phase = (await kubectl(target, ["-n", inNamespace, "get", "pod", name, "-o", "jsonpath={.status.phase}"])).stdout.trim();
+        }
+        const output = (await kubectl(target, ["-n", inNamespace, "logs", name])).stdout;
+        const status = Number((await kubectl(target, ["-n", inNamespace, "get", "pod", name, "-o", "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}"])).stdout.trim() || "-1");
+        return { status, output };
+    } finally {
+        await kubectl(target, ["-n", inNamespace, "delete", "pod", name, "--wait=false"]);
+    }
 }
 
 beforeAll(async () => {
@@ -184,6 +223,116 @@ describe("the kubernetes platform on a live cluster", () => {
         expect(Number(coordinatorBytesWritten)).toBe(0);
     });
 
+    it("runs every pod under the restricted Pod Security Standard, which the namespace enforces: a root pod is refused", async () => {
+        const labels = JSON.parse(await must(["get", "namespace", namespace, "-o", "jsonpath={.metadata.labels}"]));
+        expect(labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+        const root = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "root-probe", namespace },
+            spec: { containers: [{ name: "root", image: "datamesh-test/busybox:1.35.0", imagePullPolicy: "Never", command: ["true"], securityContext: { runAsUser: 0 } }] },
+        };
+        const refused = await kubectl(target, ["apply", "-f", "-"], { input: JSON.stringify(root) });
+        expect(refused.status).not.toBe(0);
+        expect(refused.stderr).toMatch(/violates PodSecurity "restricted:latest"/);
+        // Every pod of the stack was admitted, so each met the standard; they run as their images' own users.
+        const pods = await kubectlJson<{ items: { metadata: { name: string }; spec: { securityContext: { runAsUser: number } }; status: { phase: string } }[] }>(target, ["-n", namespace, "get", "pods"]);
+        const running = pods.items.filter(p => p.status.phase === "Running");
+        expect(running.length).toBeGreaterThanOrEqual(8);
+        expect(running.filter(p => !(p.spec.securityContext.runAsUser > 0)).map(p => p.metadata.name)).toEqual([]);
+    });
+
+    it("mounts no API token into a stack pod, and the API refuses a call without one", async () => {
+        const [coordinator] = (await podsOf("coordinator")).filter(p => p.startsWith("trino-"));
+        const probe = await must([
+            "-n",
+            namespace,
+            "exec",
+            coordinator,
+            "--",
+            "sh",
+            "-c",
+            `ls /var/run/secrets/kubernetes.io/serviceaccount 2>&1; curl --silent --insecure --max-time 10 -o /dev/null -w 'api:%{http_code}' https://kubernetes.default.svc/api/v1/namespaces/${namespace}/secrets`,
+        ]);
+        expect(probe).toMatch(/No such file or directory/);
+        expect(probe).toMatch(/api:(401|403)$/);
+    });
+
+    it("locks the warehouse store: only its S3 API answers on the pod's address, and only with the stack's credentials", async () => {
+        const pods = await kubectlJson<{ items: { status: { podIP: string } }[] }>(target, ["-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=warehouse"]);
+        const ip = pods.items[0].status.podIP;
+        // Master, volume and filer, their HTTP and gRPC ports: none answers from another pod.
+        const closed = [9333, 19333, 8080, 18080, 8888, 18888];
+        const probe = await throwawayPod(
+            namespace,
+            [
+                ...closed.map(port => `out="$(wget -q -T 5 -O /dev/null http://${ip}:${port}/ 2>&1)"; case "$out" in *refused*) echo "closed:${port}" ;; *) echo "open:${port} $out" ;; esac`),
+                `wget -S -T 5 -O /dev/null http://insights-warehouse.${namespace}.svc.cluster.local:8333/ 2>&1 | grep -o 'HTTP/1.1 [0-9]*' | head -n 1 | sed 's/^/s3:/'`,
+            ].join("; "),
+        );
+        expect(probe.output.trim().split("\n")).toEqual([...closed.map(port => `closed:${port}`), "s3:HTTP/1.1 403"]);
+    });
+
+    it("refuses to evict the coordinator, whose budget allows no disruption", async () => {
+        const [coordinator] = (await podsOf("coordinator")).filter(p => p.startsWith("trino-"));
+        const eviction = JSON.stringify({ apiVersion: "policy/v1", kind: "Eviction", metadata: { name: coordinator, namespace } });
+        const outcome = await kubectl(target, ["create", "--raw", `/api/v1/namespaces/${namespace}/pods/${coordinator}/eviction`, "-f", "-"], { input: eviction });
+        expect(outcome.status).not.toBe(0);
+        expect(outcome.stderr).toMatch(/disruption budget/);
+        expect(await podsOf("coordinator")).toContain(coordinator);
+    });
+
+    it("keeps a running query through a worker rollout that a configuration change starts: the old worker drains before it exits", async () => {
+        const workers = async () => (await podsOf("worker")).filter(p => p.startsWith("trino-worker-"));
+        const [oldWorker] = await workers();
+        await mesh.stack.setConfig("datamesh:workerGracePeriod", { value: "20" });
+        const rollout = mesh.stack.up();
+        // Once the new worker exists, and while its Trino is still starting, a query starts: only the old worker can take it.
+        const deadline = Date.now() + 300_000;
+        while (Date.now() < deadline && (await workers()).every(p => p === oldWorker)) {
+            await new Promise(resolve => setTimeout(resolve, 1_000));
+        }
+        // 10^4 x 10^4 x 40 rows; the sum is known in closed form: (n(n+1)/2)^2 * 40.
+        const marker = `drain_${Date.now()}`;
+        let finished = false;
+        const heavy = query(
+            `SELECT sum(a * b) AS ${marker} FROM UNNEST(sequence(1, 10000)) x(a) CROSS JOIN UNNEST(sequence(1, 10000)) y(b) CROSS JOIN UNNEST(sequence(1, 40)) z(c)`,
+        ).finally(() => {
+            finished = true;
+        });
+        // Its tasks run on the old worker (a node's id is its pod's name).
+        let nodes: string[][] = [];
+        while (Date.now() < deadline && nodes.length === 0 && !finished) {
+            await new Promise(resolve => setTimeout(resolve, 1_000));
+            nodes = (
+                await query(
+                    `SELECT DISTINCT t.node_id FROM system.runtime.tasks t JOIN system.runtime.queries q ON t.query_id = q.query_id WHERE q.query LIKE '%AS ${marker} FROM%' AND q.query NOT LIKE '%system.runtime%' AND q.state = 'RUNNING'`,
+                )
+            ).rows;
+        }
+        expect(nodes).toEqual([[oldWorker]]);
+        // The old worker is asked to shut down while the query still runs on it.
+        let askedWhileRunning: boolean | undefined;
+        while (Date.now() < deadline && askedWhileRunning === undefined) {
+            const old = await kubectl(target, ["-n", namespace, "get", "pod", oldWorker, "--ignore-not-found", "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+            if (old.stdout.trim() !== "" || !(await workers()).includes(oldWorker)) {
+                askedWhileRunning = !finished;
+            } else {
+                await new Promise(resolve => setTimeout(resolve, 1_000));
+            }
+        }
+        expect({ askedWhileRunning, hint: "the query must outlast the new worker's start; make it longer if this fails" }).toEqual({
+            askedWhileRunning: true,
+            hint: "the query must outlast the new worker's start; make it longer if this fails",
+        });
+        const result = await heavy;
+        expect(result.rows).toEqual([[String((50005000n * 50005000n * 40n).toString())]]);
+        await rollout;
+        expect(await workers()).not.toContain(oldWorker);
+        const config = await must(["-n", namespace, "get", "configmap", "trino-worker", "-o", "jsonpath={.data.config\\.properties}"]);
+        expect(config).toMatch(/^shutdown\.grace-period=20s$/m);
+    });
+
     it("changes nothing and starts no Job on a second pulumi up", async () => {
         const before = await jobNames();
         const result = await mesh.stack.up();
@@ -269,7 +418,7 @@ describe("the kubernetes platform on a live cluster", () => {
     });
 
     it.each([
-        ["docsImage", "docs: Deployment {ns}/docs-site cannot start: pod {ns}/docs-site-[a-z0-9]+-[a-z0-9]+ cannot start container site-owner from image {image}"],
+        ["docsImage", "docs: Deployment {ns}/docs-site cannot start: pod {ns}/docs-site-[a-z0-9]+-[a-z0-9]+ cannot start container server from image {image}"],
         ["mariadbImage", "orders: StatefulSet {ns}/orders-server cannot start: pod {ns}/orders-server-0 cannot start container mariadb from image {image}"],
     ])("fails pulumi up within minutes when %s cannot be pulled, naming the workload, the pod and the image, and heals once it is fixed", async (key, expected) => {
         const image = "datamesh-test/no-such-image:2";

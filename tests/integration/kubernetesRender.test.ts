@@ -11,7 +11,17 @@ import { createMesh, kubernetesProviderDir, MeshUnderTest } from "./harness";
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
 
-const KNOWN_KINDS = new Set(["v1/Namespace", "v1/ConfigMap", "v1/Secret", "v1/Service", "apps/v1/StatefulSet", "apps/v1/Deployment", "batch/v1/Job"]);
+const KNOWN_KINDS = new Set([
+    "v1/Namespace",
+    "v1/ConfigMap",
+    "v1/Secret",
+    "v1/Service",
+    "v1/ServiceAccount",
+    "apps/v1/StatefulSet",
+    "apps/v1/Deployment",
+    "batch/v1/Job",
+    "policy/v1/PodDisruptionBudget",
+]);
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 let mesh: MeshUnderTest;
@@ -60,7 +70,7 @@ afterAll(async () => {
 
 describe("the rendered kubernetes manifests", () => {
     it("are all of known kinds, validly named, in the mesh's namespace", () => {
-        expect(manifests.length).toBeGreaterThan(28);
+        expect(manifests.length).toBeGreaterThan(40);
         for (const m of manifests) {
             expect({ kind: `${m.apiVersion}/${m.kind}`, known: KNOWN_KINDS.has(`${m.apiVersion}/${m.kind}`) }).toEqual({ kind: `${m.apiVersion}/${m.kind}`, known: true });
             expect(m.metadata.name).toMatch(DNS_NAME);
@@ -137,6 +147,69 @@ describe("the rendered kubernetes manifests", () => {
             }
         }
         expect(references).toBeGreaterThan(12);
+    });
+
+    it("meet the restricted Pod Security Standard in every pod, in a namespace that enforces it", () => {
+        expect(byName("Namespace", "mesh-render").metadata.labels).toMatchObject({ "pod-security.kubernetes.io/enforce": "restricted" });
+        expect(workloads().length).toBeGreaterThan(8);
+        for (const w of workloads()) {
+            const pod = podSpecOf(w);
+            const where = `${w.kind} ${w.metadata.name}`;
+            // The standard's checks, as the API server's PodSecurity admission makes them (restricted includes baseline).
+            expect({ where, hostNetwork: pod.hostNetwork ?? false, hostPID: pod.hostPID ?? false, hostIPC: pod.hostIPC ?? false }).toEqual({ where, hostNetwork: false, hostPID: false, hostIPC: false });
+            expect({ where, volumes: (pod.volumes ?? []).filter((v: any) => !("configMap" in v || "secret" in v || "emptyDir" in v || "persistentVolumeClaim" in v)) }).toEqual({ where, volumes: [] });
+            expect({ where, pod: pod.securityContext }).toMatchObject({ where, pod: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } } });
+            expect({ where, uid: pod.securityContext.runAsUser > 0 }).toEqual({ where, uid: true });
+            for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+                const container = `${where} container ${c.name}`;
+                expect({ container, security: c.securityContext }).toEqual({
+                    container,
+                    security: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+                });
+                expect({ container, ports: (c.ports ?? []).filter((p: any) => p.hostPort) }).toEqual({ container, ports: [] });
+            }
+        }
+    });
+
+    it("give every workload a ServiceAccount of its own, whose token no pod mounts", () => {
+        const accounts = ofKind("ServiceAccount");
+        const used = workloads().map(w => podSpecOf(w).serviceAccountName);
+        expect(used.every(name => typeof name === "string" && name !== "default")).toBe(true);
+        for (const w of workloads()) {
+            const account = byName("ServiceAccount", podSpecOf(w).serviceAccountName);
+            expect({ workload: w.metadata.name, automount: account.automountServiceAccountToken, podAutomount: podSpecOf(w).automountServiceAccountToken }).toEqual({
+                workload: w.metadata.name,
+                automount: false,
+                podAutomount: false,
+            });
+        }
+        // One per workload, none shared, none left over.
+        expect(new Set(used).size).toBe(used.length);
+        expect(accounts.map(a => a.metadata.name).sort()).toEqual([...new Set(used)].sort());
+    });
+
+    it("drain Trino workers gracefully, and budget the disruptions of the coordinator and the workers", () => {
+        const worker = byName("Deployment", "trino-worker");
+        const [container] = podSpecOf(worker).containers;
+        const config = byName("ConfigMap", "trino-worker").data["config.properties"] as string;
+        const grace = Number(/^shutdown\.grace-period=(\d+)s$/m.exec(config)?.[1]);
+        expect(grace).toBe(30);
+        expect(podSpecOf(worker).terminationGracePeriodSeconds).toBeGreaterThan(2 * grace);
+        expect(container.lifecycle.preStop.exec.command.join(" ")).toMatch(/PUT .*"SHUTTING_DOWN".* http:\/\/127\.0\.0\.1:8080\/v1\/info\/state && while kill -0 1/);
+        for (const role of ["coordinator", "worker"]) {
+            const [c] = podSpecOf(byName("Deployment", `trino-${role}`)).containers;
+            expect({ role, startup: c.startupProbe.exec.command, liveDelay: c.livenessProbe.initialDelaySeconds }).toEqual({ role, startup: ["/usr/lib/trino/bin/health-check"], liveDelay: undefined });
+            const budget = byName("PodDisruptionBudget", `trino-${role}`);
+            expect(budget.spec.selector.matchLabels).toEqual(byName("Deployment", `trino-${role}`).spec.selector.matchLabels);
+        }
+        expect(byName("PodDisruptionBudget", "trino-coordinator").spec).toMatchObject({ minAvailable: 1 });
+        expect(byName("PodDisruptionBudget", "trino-worker").spec).toMatchObject({ maxUnavailable: 1 });
+    });
+
+    it("let only the store's S3 API listen on the pod's address", () => {
+        const [weed] = podSpecOf(byName("StatefulSet", "insights-warehouse")).containers;
+        expect(weed.args).toEqual(expect.arrayContaining(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3.ip.bind=0.0.0.0", "-s3.port.iceberg=0", "-s3.port.lance=0"]));
+        expect(weed.args).not.toContain("-ip.bind=0.0.0.0");
     });
 
     it("set resource requests and limits on every container", () => {

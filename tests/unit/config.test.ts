@@ -142,7 +142,7 @@ describe("loadConfig", () => {
         [{ platform: "kubernetes", trinoImage: "trinodb/trino:latest" }, /datamesh:trinoImage: 'trinodb\/trino:latest' is not pinned/],
         [{ platform: "docker", postgresImage: "postgres" }, /datamesh:postgresImage: 'postgres' is not pinned/],
         [{ platform: "kubernetes", dbtImage: "Not An Image" }, /datamesh:dbtImage: 'Not An Image' is not an image reference/],
-        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
+        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, workerGracePeriod, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
         [{ platform: "kubernetes", warehouseEndpoint: "https://s3.example.com" }, /datamesh:warehouseEndpoint: an external S3 store needs all of warehouseEndpoint, warehouseBucket, warehouseAccessKey and warehouseSecretKey/],
         [{ platform: "kubernetes", warehouseEndpoint: "s3.example.com", warehouseBucket: "b", warehouseAccessKey: "a", warehouseSecretKey: "s" }, /datamesh:warehouseEndpoint: must be the S3 API.s URL/],
         [{ platform: "kubernetes", seaweedfsImage: "chrislusf\/seaweedfs" }, /datamesh:seaweedfsImage: .chrislusf\/seaweedfs. is not pinned/],

@@ -264,16 +264,25 @@ describe("the kubernetes platform's order", () => {
     it("serves the dbt docs from a volume claim, and generates them in a Job on the claim's node after the publication", async () => {
         const server = named("apps/v1:Deployment", "docs-site");
         const claim = named("core/v1:PersistentVolumeClaim", "docs-site");
-        expect(podSpec(server).volumes).toEqual([{ name: "site", persistentVolumeClaim: { claimName: claim.inputs.metadata.name } }]);
+        const generate = named("batch/v1:Job", "docs-site-generate");
+        expect(podSpec(server).volumes).toEqual([
+            { name: "site", persistentVolumeClaim: { claimName: claim.inputs.metadata.name } },
+            { name: "scratch-0", emptyDir: {} },
+        ]);
         expect(server.inputs.spec.strategy).toEqual({ type: "Recreate" });
         const [serve] = containersOf(server);
         expect(serve.command).toEqual(["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", "/site/current", "8080"]);
-        expect(serve.volumeMounts).toEqual([{ name: "site", mountPath: "/site", readOnly: true }]);
-        expect(serve.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+        expect(serve.volumeMounts).toEqual([
+            { name: "site", mountPath: "/site", readOnly: true },
+            { name: "scratch-0", mountPath: "/tmp" },
+        ]);
+        // No root step hands the claim over: fsGroup makes it the group of the user both pods run as.
+        expect(podSpec(server).initContainers).toBeUndefined();
+        expect(podSpec(server).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
+        expect(podSpec(generate).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
         const service = named("core/v1:Service", "docs-site");
         expect(service.inputs.spec.selector).toEqual(server.inputs.spec.selector.matchLabels);
 
-        const generate = named("batch/v1:Job", "docs-site-generate");
         expect(generate.inputs.metadata.name).toMatch(/^docs-site-generate-[0-9a-f]{10}$/);
         const generateSpec = podSpec(generate);
         // The Service never picks the generating pod, and the pod runs where the claim is attached.
