@@ -110,6 +110,25 @@ const configSchema = z
         workers: z.coerce.number({ message: "must be a whole number, 0 or more" }).int("must be a whole number, 0 or more").min(0, "must be 0 or more (0: the coordinator schedules work itself)").max(100).default(0),
         namespace: dnsLabel.optional(),
         podSecurityLabel: z.enum(["true", "false"], { message: "must be true or false" }).optional(),
+        allowedClients: z
+            .string()
+            .transform((text, ctx) => {
+                const items = text.split(",").map(item => item.trim()).filter(item => item !== "");
+                const cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+                const namespace = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+                for (const item of items) {
+                    const match = cidr.exec(item);
+                    const validCidr = match !== null && match.slice(1, 5).every(octet => Number(octet) <= 255) && Number(match[5]) <= 32;
+                    if (!validCidr && !namespace.test(item)) {
+                        ctx.addIssue({ code: "custom", message: `'${item}' is neither a namespace name nor an IPv4 CIDR such as 10.0.0.0/8` });
+                    }
+                }
+                if (items.length === 0) {
+                    ctx.addIssue({ code: "custom", message: "must name at least one namespace or CIDR (leave the key unset to let anyone in)" });
+                }
+                return items.map(item => (item.includes("/") ? { cidr: item } : { namespace: item }));
+            })
+            .optional(),
         workerGracePeriod: z.coerce.number({ message: "must be a whole number of seconds" }).int("must be a whole number of seconds").min(5, "must be at least 5 seconds").max(3600, "must be at most 3600 seconds").optional(),
         renderYamlTo: z.string().min(1, "must not be empty").optional(),
         postgresImage: pinnedImage.default(DEFAULT_IMAGES.postgresImage),
@@ -136,9 +155,9 @@ const configSchema = z
     .refine(
         c =>
             c.platform === "kubernetes" ||
-            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.workerGracePeriod, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
+            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
         {
-            message: "renderYamlTo, namespace, podSecurityLabel, workerGracePeriod, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
+            message: "renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
             path: ["platform"],
         },
     )
@@ -212,6 +231,8 @@ export interface MeshConfig {
     namespace: string;
     /** Kubernetes only: label the namespace so that the API server admits only pods meeting the restricted Pod Security Standard; off for clusters that manage namespace labels themselves. */
     podSecurityLabel: boolean;
+    /** Kubernetes only: who may reach Trino's and the docs site's Services (namespaces or CIDRs); anyone when unset. */
+    allowedClients?: ({ namespace: string } | { cidr: string })[];
     /** Kubernetes only: seconds a Trino worker asked to shut down waits before and after its running queries' tasks. */
     workerGracePeriodSeconds: number;
     /** Kubernetes only: write manifests to this folder instead of applying them to a cluster. */
@@ -434,6 +455,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
         podSecurityLabel: c.podSecurityLabel !== "false",
         workerGracePeriodSeconds: c.workerGracePeriod ?? 30,
+        allowedClients: c.allowedClients,
         renderYamlTo: c.renderYamlTo ? resolve(c.renderYamlTo) : undefined,
         kubeconfig: c.kubeconfig ? resolve(c.kubeconfig) : undefined,
         kubeContext: c.kubeContext,

@@ -181,8 +181,17 @@ export interface WorkerSpec {
     discoveryUri: string;
     maxHeap: string;
     sharedSecretEnv: string;
-    /** How long a worker asked to shut down waits before and after its running tasks (`shutdown.grace-period`). */
-    shutdownGracePeriodSeconds?: number;
+    /** A worker that drains when asked: how long it waits before and after its running tasks, and who may ask. */
+    drain?: WorkerDrain;
+}
+
+export interface WorkerDrain {
+    /** `shutdown.grace-period`, in seconds. */
+    gracePeriodSeconds: number;
+    /** The user whose `PUT /v1/info/state` the worker obeys: Trino's default access control refuses it to everyone. */
+    user: string;
+    /** The folder of the worker's etc/ files, where its rules file lies. */
+    etcDir: string;
 }
 
 export function heapMegabytes(maxHeap: string): number {
@@ -229,13 +238,21 @@ export function renderWorkerConfig(spec: WorkerSpec): string {
         "http-server.http.port": spec.httpPort,
         "internal-communication.shared-secret": envReference(spec.sharedSecretEnv),
         "query.max-memory-per-node": queryMemoryOf(spec.maxHeap),
-        ...(spec.shutdownGracePeriodSeconds !== undefined ? { "shutdown.grace-period": `${spec.shutdownGracePeriodSeconds}s` } : {}),
+        ...(spec.drain ? { "shutdown.grace-period": `${spec.drain.gracePeriodSeconds}s` } : {}),
     });
 }
 
 /** Every file of a worker's etc/ folder except the catalogs, which it shares with the coordinator. */
 export function renderWorkerEtc(spec: { node: NodeSpec; worker: WorkerSpec }): Record<string, string> {
+    const drain = spec.worker.drain;
     return {
+        // A worker checks no query's access (the coordinator does); these rules decide who may manage it, and only the drain user may.
+        ...(drain
+            ? {
+                  "access-control.properties": renderProperties({ "access-control.name": "file", "security.config-file": `${drain.etcDir}/worker-rules.json` }),
+                  "worker-rules.json": `${JSON.stringify({ system_information: [{ user: drain.user, allow: ["read", "write"] }] }, null, 2)}\n`,
+              }
+            : {}),
         "config.properties": renderWorkerConfig(spec.worker),
         "jvm.config": renderJvmConfig({ maxHeap: spec.worker.maxHeap }),
         "log.properties": renderLogProperties(),

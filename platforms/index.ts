@@ -59,6 +59,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
                 namespace: context.config.namespace,
                 podSecurityLabel: context.config.podSecurityLabel,
                 workerGracePeriodSeconds: context.config.workerGracePeriodSeconds,
+                allowedClients: context.config.allowedClients,
                 images: context.config.images,
                 renderYamlTo: context.config.renderYamlTo,
                 target: context.config.renderYamlTo ? undefined : kubernetesModule().resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),

@@ -4,16 +4,17 @@
 #   ${DATAMESH_CACHE:-$HOME/.cache/datamesh}/test-cluster/
 #     kubernetes-v<KUBERNETES_VERSION>/bin   kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 #     coredns-v<COREDNS_VERSION>/bin         coredns
+#     kube-network-policies-v<KUBE_NETWORK_POLICIES_VERSION>/kube-network-policies   the NetworkPolicy enforcer
 #     pause-<tag>/pause.tar                  image datamesh-test/pause:<tag> (docker-archive tarball)
 #     busybox-<debian version>/busybox.tar   image datamesh-test/busybox:<debian version>
-# and installs the Debian packages it runs on (etcd, containerd, runc, CNI plugins, iptables).
+# and installs the Debian packages it runs on (etcd, containerd, runc, CNI plugins, iptables, nftables).
 #
 # Nothing comes from a release site (none is reachable): Kubernetes and CoreDNS are built from the
 # Go module proxy, the pause binary from the C source inside the k8s.io/kubernetes module, and the
 # images are written as docker-archive tarballs by hand, so no Docker engine is involved.
 # Cold: about 20-25 minutes and 2 GB of memory on 2 cores (kube-apiserver dominates); warm: < 1 s.
 #
-# Usage: setup-test-cluster.sh [packages|kubernetes|coredns|pause|busybox ...]   (default: all)
+# Usage: setup-test-cluster.sh [packages|kubernetes|coredns|network-policies|pause|busybox ...]   (default: all)
 # The last lines on stdout are KEY=VALUE paths (TEST_CLUSTER_*), for scripts/test-cluster.sh.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,6 +24,10 @@ CACHE="${DATAMESH_CACHE:-$HOME/.cache/datamesh}"
 ROOT="$CACHE/test-cluster"
 K8S_DIR="$ROOT/kubernetes-v$KUBERNETES_VERSION"
 COREDNS_DIR="$ROOT/coredns-v$COREDNS_VERSION"
+KNP_MODULE=sigs.k8s.io/kube-network-policies
+KNP_DIR="$ROOT/kube-network-policies-v$KUBE_NETWORK_POLICIES_VERSION"
+# Bumped whenever knp_patch changes, so that a cached binary with the old patch is rebuilt.
+KNP_STAMP="v$KUBE_NETWORK_POLICIES_VERSION+datamesh.1"
 # The tag build/pause/Makefile of that Kubernetes release carries; checked against it when building.
 PAUSE_TAG=3.10.1
 PAUSE_DIR="$ROOT/pause-$PAUSE_TAG"
@@ -31,7 +36,7 @@ K8S_MODULE=k8s.io/kubernetes
 K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins iptables conntrack
-          busybox-static gcc libc6-dev openssl iproute2 util-linux procps kmod)
+          busybox-static gcc libc6-dev openssl iproute2 util-linux procps kmod nftables jq)
 
 log() { printf '[setup-test-cluster] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -176,6 +181,98 @@ build_coredns() {
     log "coredns: built in $(( SECONDS - start ))s"
 }
 
+# --- NetworkPolicy enforcer -------------------------------------------------------------------
+# SIG Network's reference implementation, patched at build time (each edit is checked to apply, so
+# a version bump that moves the code fails loudly):
+#  1. This machine's kernel lacks CONFIG_NFT_QUEUE (and module support), so the native nftables
+#     `queue` statement is refused ("netlink receive: no such file or directory" on every sync) and
+#     nothing would be enforced. It has nft_compat and xt_NFQUEUE, what `iptables -j NFQUEUE` uses:
+#     the same rules queue with that target instead. Same queue, verdicts and table.
+#  2. Upstream only reads an in-cluster token; a -kubeconfig flag is added, as every other host
+#     component of the cluster has.
+#  3. Upstream stops only on SIGINT; test-cluster.sh's stop_components sends SIGTERM, which would
+#     kill it with its table left behind, dropping the listed pods' new connections.
+#  4. Its 5 s sleep after the signal (the table is gone ~10 ms after it) is cut to 1 s, within
+#     stop_components' grace.
+# -disable-nri stays unwired on purpose: v0.8.0 ignores it, and wired through it crashes the
+# controller on the first packet to a non-pod address. containerd 1.6 has no NRI; the plugin logs
+# "nri plugin exited" once and pod addresses come from the API server.
+knp_built() { [[ -x "$KNP_DIR/kube-network-policies" ]] && stamp_ok "$KNP_DIR" "$KNP_STAMP"; }
+
+# Applies the edits above to a writable copy of the module; dies when one does not apply.
+knp_patch() {
+    local src="$1" main="$1/cmd/main.go" ctl="$1/pkg/networkpolicy/controller.go"
+    expect() { [[ "$(grep -cF -- "$2" "$1")" == "$3" ]] || die "kube-network-policies: expected $3× '$2' in ${1#"$src"/}"; }
+    expect "$ctl" 'queue := &expr.Queue{Num: uint16(c.config.QueueID)}' 2
+    expect "$ctl" 'queue.Flag = expr.QueueFlagBypass' 2
+    expect "$main" 'config, err := rest.InClusterConfig()' 1
+    expect "$main" '"k8s.io/client-go/rest"' 1
+    expect "$main" 'context.Background(), os.Interrupt, unix.SIGINT)' 1
+    expect "$main" 'flag.BoolVar(&disableNRI, "disable-nri"' 1
+    expect "$main" 'time.Sleep(5 * time.Second)' 1
+    sed -i 's/queue := &expr.Queue{Num: uint16(c.config.QueueID)}/queue := xtNFQueue(uint16(c.config.QueueID), c.config.FailOpen)/;
+            s/queue.Flag = expr.QueueFlagBypass/_ = queue \/\/ bypass: set by xtNFQueue/' "$ctl"
+    cat >"$src/pkg/networkpolicy/xt_nfqueue.go" <<'EOF'
+package networkpolicy
+
+// Added by datamesh's setup-test-cluster.sh: the kernel of the test machine has no nft_queue
+// (CONFIG_NFT_QUEUE), but has nft_compat and xt_NFQUEUE, so packets are queued with the xtables
+// NFQUEUE target (what `iptables -j NFQUEUE` uses) instead of the native queue expression.
+
+import (
+	"encoding/binary"
+
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/xt"
+)
+
+func xtNFQueue(num uint16, bypass bool) expr.Any {
+	// struct xt_NFQ_info_v3 { __u16 queuenum; __u16 queues_total; __u16 flags; } (host byte order)
+	info := make([]byte, 6)
+	binary.NativeEndian.PutUint16(info[0:], num)
+	binary.NativeEndian.PutUint16(info[2:], 1)
+	if bypass {
+		binary.NativeEndian.PutUint16(info[4:], 0x01) // NFQ_FLAG_BYPASS
+	}
+	u := xt.Unknown(info)
+	return &expr.Target{Name: "NFQUEUE", Rev: 3, Info: &u}
+}
+EOF
+    sed -i 's#"k8s.io/client-go/rest"#"k8s.io/client-go/tools/clientcmd"#;
+            s#config, err := rest.InClusterConfig()#config, err := clientcmd.BuildConfigFromFlags("", kubeconfig)#;
+            s#context.Background(), os.Interrupt, unix.SIGINT)#context.Background(), os.Interrupt, unix.SIGINT, unix.SIGTERM)#;
+            s#^\(\s*\)flag.BoolVar(&disableNRI, "disable-nri"#\1flag.StringVar(\&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")\n\1flag.BoolVar(\&disableNRI, "disable-nri"#;
+            s#time.Sleep(5 \* time.Second)#time.Sleep(1 * time.Second)#;
+            s#^var ($#var kubeconfig string\n\nvar (#' "$main"
+    expect "$main" 'var kubeconfig string' 1
+    expect "$main" 'flag.StringVar(&kubeconfig, "kubeconfig"' 1
+    expect "$main" 'time.Sleep(1 * time.Second)' 1
+}
+
+build_network_policies() {
+    local src work start=$SECONDS
+    src="$(GOFLAGS=-mod=mod go mod download -json "$KNP_MODULE@v$KUBE_NETWORK_POLICIES_VERSION" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n1)"
+    [[ -d "$src/cmd" ]] || die "the Go module proxy did not serve $KNP_MODULE@v$KUBE_NETWORK_POLICIES_VERSION"
+    mkdir -p "$KNP_DIR"
+    work="$(mktemp -d "$KNP_DIR/build.XXXXXX")"
+    # shellcheck disable=SC2064
+    trap "rm -rf '$work'; trap - RETURN" RETURN
+    cp -r "$src" "$work/src"
+    chmod -R u+w "$work/src"
+    knp_patch "$work/src"
+    log "network-policies: building kube-network-policies v$KUBE_NETWORK_POLICIES_VERSION, patched (~2 min cold on 2 cores, 0.9 GB)"
+    (
+        cd "$work/src"
+        # Upstream's own build: CGO_ENABLED=0 go build ./cmd (the module's only command).
+        export GOWORK=off CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
+        nice -n 5 go build -trimpath -ldflags "-s -w" -o "$work/kube-network-policies" ./cmd
+    )
+    mv -f "$work/kube-network-policies" "$KNP_DIR/kube-network-policies"
+    echo "$KNP_STAMP" >"$KNP_DIR/.version"
+    log "network-policies: built in $(( SECONDS - start ))s"
+}
+
 # --- images without a registry or a Docker engine ----------------------------------------------
 # Writes a docker-archive tarball (what `docker save` writes and `ctr images import` reads): one
 # layer tar, an image config naming the layer's digest, and manifest.json tying them to a tag.
@@ -250,9 +347,10 @@ piece_ok() {
         packages) [[ -z "$(missing_packages)" ]] ;;
         kubernetes) k8s_built ;;
         coredns) coredns_built ;;
+        network-policies) knp_built ;;
         pause) pause_built ;;
         busybox) is_installed busybox-static && busybox_built ;;
-        *) die "unknown piece $1 (packages, kubernetes, coredns, pause, busybox)" ;;
+        *) die "unknown piece $1 (packages, kubernetes, coredns, network-policies, pause, busybox)" ;;
     esac
 }
 
@@ -261,6 +359,7 @@ build_piece() {
         packages) install_packages ;;
         kubernetes) command -v go >/dev/null || die "go is required"; build_kubernetes ;;
         coredns) command -v go >/dev/null || die "go is required"; build_coredns ;;
+        network-policies) command -v go >/dev/null || die "go is required"; build_network_policies ;;
         pause) build_pause ;;
         busybox) build_busybox ;;
     esac
@@ -268,7 +367,7 @@ build_piece() {
 
 main() {
     local pieces=("$@") p todo=()
-    (( ${#pieces[@]} )) || pieces=(packages kubernetes coredns pause busybox)
+    (( ${#pieces[@]} )) || pieces=(packages kubernetes coredns network-policies pause busybox)
     for p in "${pieces[@]}"; do piece_ok "$p" || todo+=("$p"); done
     if (( ${#todo[@]} )); then
         mkdir -p "$ROOT"
@@ -285,6 +384,7 @@ main() {
     fi
     echo "TEST_CLUSTER_KUBE_BIN=$K8S_DIR/bin"
     echo "TEST_CLUSTER_COREDNS_BIN=$COREDNS_DIR/bin"
+    echo "TEST_CLUSTER_NETWORK_POLICIES_BIN=$KNP_DIR/kube-network-policies"
     echo "TEST_CLUSTER_PAUSE_TAR=$PAUSE_DIR/pause.tar"
     echo "TEST_CLUSTER_PAUSE_IMAGE=$PAUSE_IMAGE"
     if is_installed busybox-static; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes cluster for the test suite, made of host processes: etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and CoreDNS, with
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, CoreDNS and
+# kube-network-policies (which enforces NetworkPolicies), with
 # containerd + runc + the bridge CNI plugin as the container runtime. The binaries come from
 # scripts/setup-test-cluster.sh (built once, cached); everything this script starts keeps its state
 # in one folder outside the repository, and `down` removes every trace of it from the machine.
@@ -48,6 +49,11 @@ KUBELET_PORT=20250
 KUBELET_HEALTHZ_PORT=20248
 PROXY_HEALTHZ_PORT=20256
 PROXY_METRICS_PORT=20249
+NETPOL_METRICS_PORT=20260
+# The NFQUEUE the NetworkPolicy enforcer reads (upstream's default is 100, its DaemonSet's 98: clear of both).
+NETPOL_QUEUE=20260
+# Its nftables table, fixed in its code; removed on down, should it outlive the process.
+NETPOL_TABLE=(inet kube-network-policies)
 COREDNS_READY_PORT=20181
 # The kubelet puts pods under this cgroup, so that teardown finds exactly this cluster's processes.
 CGROUP_ROOT=datamesh-test
@@ -70,7 +76,7 @@ SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic k
 HOST_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/lib/cni/results /var/lib/cni
            /run/containerd/s /run/containerd)
 # In start order (down stops them all at once).
-COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy coredns volume-provisioner)
+COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-network-policies coredns volume-provisioner)
 
 PKI="$STATE/pki"
 KCFG="$STATE/kubeconfig"
@@ -94,11 +100,13 @@ load_binaries() {
     done < <("$REPO/scripts/setup-test-cluster.sh")
     KUBE_BIN="$TEST_CLUSTER_KUBE_BIN"
     COREDNS="$TEST_CLUSTER_COREDNS_BIN/coredns"
+    NETPOL="$TEST_CLUSTER_NETWORK_POLICIES_BIN"
+    [[ -x "$NETPOL" ]] || die "missing $NETPOL after setup"
     local b
     for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
         [[ -x "$KUBE_BIN/$b" ]] || die "missing $KUBE_BIN/$b after setup"
     done
-    for b in etcd containerd ctr runc iptables ip6tables kubectl openssl curl busybox; do
+    for b in etcd containerd ctr runc iptables ip6tables nft jq kubectl openssl curl busybox; do
         command -v "$b" >/dev/null || die "missing $b on PATH"
     done
     [[ -x /usr/lib/cni/bridge ]] || die "missing the CNI plugins in /usr/lib/cni"
@@ -321,6 +329,7 @@ make_pki() {
     issue kubelet-client "/O=system:nodes/CN=system:node:$NODE" clientAuth
     issue kubelet-serving "/CN=$NODE" serverAuth "IP:$GATEWAY,DNS:$NODE"
     issue coredns "/CN=datamesh-test:coredns" clientAuth
+    issue network-policies "/CN=datamesh-test:network-policies" clientAuth
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/sa.key" 2>/dev/null
     openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 }
@@ -354,7 +363,7 @@ make_kubeconfigs() {
     mkdir -p "$KCFG"
     write_kubeconfig "$ADMIN_KUBECONFIG" admin
     local c
-    for c in controller-manager scheduler kube-proxy coredns; do write_kubeconfig "$KCFG/$c.kubeconfig" "$c"; done
+    for c in controller-manager scheduler kube-proxy coredns network-policies; do write_kubeconfig "$KCFG/$c.kubeconfig" "$c"; done
     write_kubeconfig "$KCFG/kubelet.kubeconfig" kubelet-client
 }
 
@@ -506,6 +515,25 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "datame
 subjects:
 - { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:coredns" }
 ---
+# The NetworkPolicy enforcer reads pods, namespaces and policies, and writes nothing (upstream's own role).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: "datamesh-test:network-policies" }
+rules:
+- apiGroups: [""]
+  resources: [pods, namespaces]
+  verbs: [list, watch]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
+  verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: "datamesh-test:network-policies" }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "datamesh-test:network-policies" }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:network-policies" }
+---
 # Served by provision_volumes below, a host process like the other components.
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -583,6 +611,11 @@ start_components_late() {
         --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
         --iptables-localhost-nodeports=false --nodeport-addresses "$GATEWAY/32" \
         --healthz-bind-address "127.0.0.1:$PROXY_HEALTHZ_PORT" --metrics-bind-address "127.0.0.1:$PROXY_METRICS_PORT"
+    # Upstream's defaults otherwise: fail closed, no AdminNetworkPolicy, and --netfilter-bug-1766-fix,
+    # which also puts pods' DNS queries to CoreDNS (a host process on the bridge) through the policies.
+    start kube-network-policies "$NETPOL" \
+        --kubeconfig "$KCFG/network-policies.kubeconfig" --hostname-override "$NODE" \
+        --nfqueue-id "$NETPOL_QUEUE" --metrics-bind-address "127.0.0.1:$NETPOL_METRICS_PORT"
     start coredns "$COREDNS" -conf "$STATE/coredns/Corefile"
     start volume-provisioner bash "$REPO/scripts/test-cluster.sh" provision-volumes
 }
@@ -629,6 +662,30 @@ EOF
             '.items[] | select(.status.phase == "Released" and .metadata.annotations["pv.kubernetes.io/provisioned-by"] == $p) | .metadata.name')
         sleep 2
     done
+}
+
+# Pods on the one bridge reach each other without being routed: only br_netfilter hands their
+# packets to the netfilter hooks the enforcer's chains hang on (the key is in SYSCTLS, restored on down).
+enable_bridge_netfilter() {
+    local f=/proc/sys/net/bridge/bridge-nf-call-iptables
+    [[ -e "$f" ]] || modprobe br_netfilter 2>/dev/null || true
+    [[ -e "$f" ]] || die "no $f: the kernel lacks br_netfilter, and pod-to-pod traffic would pass NetworkPolicies unchecked"
+    echo 1 >"$f"
+}
+
+# Ready once its table is in place and it reads its queue (it binds the queue after its first sync).
+netpol_ready() {
+    nft list table "${NETPOL_TABLE[@]}" >/dev/null 2>&1 &&
+        awk -v q="$NETPOL_QUEUE" '$1 == q { found = 1 } END { exit !found }' /proc/net/netfilter/nfnetlink_queue
+}
+
+# The enforcer deletes its table on SIGTERM; this is for one that was killed, whose table would keep
+# dropping the listed pods' new connections.
+remove_netpol_table() {
+    command -v nft >/dev/null || return 0
+    if nft list table "${NETPOL_TABLE[@]}" >/dev/null 2>&1; then
+        nft delete table "${NETPOL_TABLE[@]}" || log "could not delete nftables table ${NETPOL_TABLE[*]}"
+    fi
 }
 
 api_ready() { curl -sf --max-time 2 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$API_PORT/readyz" | grep -qx ok; }
@@ -695,6 +752,7 @@ up() {
     create_bridge
     # Pods reach Services and one another only through the host's forwarding (guarded above).
     echo 1 >/proc/sys/net/ipv4/ip_forward
+    enable_bridge_netfilter
     make_cgroup_root
     make_pki
     make_kubeconfigs
@@ -711,6 +769,7 @@ up() {
     start_components_late
     WATCHED=("${COMPONENTS[@]}")
     wait_until 60 "node $NODE Ready" node_ready || { ensure_alive "${COMPONENTS[@]}"; false; }
+    wait_until 30 "kube-network-policies' nftables table" netpol_ready || { ensure_alive kube-network-policies; false; }
     log "node Ready after $(( SECONDS - start ))s"
     wait_until 30 "CoreDNS" coredns_ready || { ensure_alive coredns; false; }
     wait_until 30 "the default service account" default_sa_ready || { ensure_alive kube-controller-manager; false; }
@@ -818,6 +877,7 @@ remove_network() {
     done
     ip link del "$BRIDGE" 2>/dev/null || true
     remove_chains
+    remove_netpol_table
     # libcni's result cache, written by containerd for this network only.
     rm -f /var/lib/cni/results/"$NET_NAME"-* 2>/dev/null || true
 }
@@ -877,13 +937,14 @@ report_leftovers() {
     done < <(iptables_tables)
     out="$(ls -d /sys/fs/cgroup/*/"$CGROUP_ROOT" 2>/dev/null || true)"
     [[ -z "$out" ]] || left+=("cgroups: $out")
+    if nft list table "${NETPOL_TABLE[@]}" >/dev/null 2>&1; then left+=("nftables table: ${NETPOL_TABLE[*]}"); fi
     [[ ! -e "$STATE" ]] || left+=("state folder: $STATE")
     if (( ${#left[@]} )); then
         log "LEFT ON THE MACHINE:"
         printf '  %s\n' "${left[@]}" >&2
         return 1
     fi
-    log "nothing left: no processes, mounts, links, chains, cgroups or state of the test cluster;" \
+    log "nothing left: no processes, mounts, links, chains, nftables table, cgroups or state of the test cluster;" \
         "net.ipv4.ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)"
 }
 

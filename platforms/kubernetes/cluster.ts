@@ -7,6 +7,7 @@ import * as path from "path";
 import { ConfigError, CONFIG_NAMESPACE } from "../../config";
 import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
 import { withDependencies } from "../shared/options";
+import { denyAllButDns } from "./networkPolicies";
 import { POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL } from "./podSecurity";
 import { KubernetesRollout, WorkloadKind } from "./rollout";
 
@@ -115,7 +116,14 @@ export class Cluster {
         this.namespace = args.namespace;
         this.provider = new k8s.Provider(
             "kubernetes-provider",
-            args.renderYamlTo ? { renderYamlToDirectory: args.renderYamlTo } : { kubeconfig: args.target?.kubeconfig, context: args.target?.context },
+            {
+                ...(args.renderYamlTo ? { renderYamlToDirectory: args.renderYamlTo } : { kubeconfig: args.target?.kubeconfig, context: args.target?.context }),
+                // The mesh's ConfigMaps and Secrets keep their names, as the Helm chart's do, and a change rolls the pods through
+                // their checksum annotations. Replaced instead, a fixed name forces delete-before-replace, and Pulumi then
+                // deletes every workload that mounts it first: a configuration change would take Trino down, not roll it.
+                enableConfigMapMutable: true,
+                enableSecretMutable: true,
+            },
         );
         if (args.target) {
             assertNamespaceIsOurs(args.target, args.namespace, args.stack, args.podSecurityLabel);
@@ -133,6 +141,7 @@ export class Cluster {
             },
             { provider: this.provider },
         );
+        denyAllButDns(this, { provider: this.provider, dependsOn: [this.namespaceResource] });
     }
 
     /** The live cluster the deploying machine's own steps use; undefined when only rendering. */
@@ -153,6 +162,11 @@ export class Cluster {
     /** The component's options, with this cluster's provider and its namespace created first. */
     options(opts: pulumi.CustomResourceOptions, ...after: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
         return { ...withDependencies(opts, this.namespaceResource, ...after), provider: this.provider };
+    }
+
+    /** The label every object of this stack carries, and only this stack's. */
+    instanceLabels(): Record<string, string> {
+        return { "app.kubernetes.io/instance": this.args.stack };
     }
 
     labels(component: string, role: string): Record<string, string> {

@@ -3,6 +3,8 @@ import { DatabaseServer, DatabaseServerRequest } from "../platform";
 import { ENGINE_IMAGES } from "../shared/engineImages";
 import { withDependencies } from "../shared/options";
 import { Cluster } from "./cluster";
+import { TRINO_NODES } from "./trino";
+import { podsOf } from "./networkPolicies";
 import { IMAGE_USERS } from "./podSecurity";
 import { singleServer } from "./singleServer";
 import { RESOURCE_SIZES } from "./sizing";
@@ -40,6 +42,7 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
             size: RESOURCE_SIZES.database,
             user: IMAGE_USERS[request.engine],
             scratch: SCRATCH[request.engine],
+            clients: TRINO_NODES.map(role => podsOf(cluster, role)),
         },
         withDependencies(opts, adminSecret),
     );

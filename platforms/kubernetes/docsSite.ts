@@ -4,6 +4,7 @@ import { renderDocsScript } from "../../catalogs/jobs";
 import { DocsSite, DocsSiteRequest } from "../platform";
 import { Cluster } from "./cluster";
 import { dbtJob } from "./jobs";
+import { ClientSources, clientPeers, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { IMAGE_USERS, restrictedPod } from "./podSecurity";
 import { workloadServiceAccount } from "./serviceAccount";
 import { resources, RESOURCE_SIZES } from "./sizing";
@@ -19,9 +20,18 @@ import { resources, RESOURCE_SIZES } from "./sizing";
 const SITE_PORT = 8080;
 const SITE_DIR = "/site";
 
-export function docsSite(cluster: Cluster, images: { server: string; dbt: string }, name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
+export interface DocsSiteSettings {
+    server: string;
+    dbt: string;
+    /** Who may reach the site; anyone when unset. */
+    clients?: ClientSources[];
+}
+
+export function docsSite(cluster: Cluster, images: DocsSiteSettings, name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
     const labels = cluster.labels(request.component, "docs");
     const account = workloadServiceAccount(cluster, name, request.component, "docs", opts);
+    // The server only answers; it connects nowhere.
+    workloadNetworkPolicy(cluster, name, request.component, "docs", { ingress: [{ peers: clientPeers(images.clients), ports: tcp(SITE_PORT) }] }, opts);
     const claim = new k8s.core.v1.PersistentVolumeClaim(
         name,
         {

@@ -22,6 +22,7 @@ import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage } from "../shared/options";
 import { domainSetupOverTcp, metastoreSetupOverTcp } from "../shared/overTcp";
 import { Cluster } from "./cluster";
+import { ClientSources } from "./networkPolicies";
 import { databaseServer } from "./databaseServer";
 import { docsSite } from "./docsSite";
 import { dbtRun, insightsCheck } from "./jobs";
@@ -46,6 +47,8 @@ export interface KubernetesPlatformArgs {
     podSecurityLabel: boolean;
     /** Seconds a worker asked to shut down waits before and after its running tasks. */
     workerGracePeriodSeconds: number;
+    /** Who may reach Trino's and the docs site's Services from outside the stack; anyone when unset. */
+    allowedClients?: ClientSources[];
     images: Record<ImageKey, string>;
     /** Write manifests to this folder instead of applying them. */
     renderYamlTo?: string;
@@ -95,11 +98,11 @@ export class KubernetesPlatform implements Platform {
     }
 
     trinoServer(_name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
-        return trinoServer(this.cluster, { image: this.args.images.trinoImage, workerGracePeriodSeconds: this.args.workerGracePeriodSeconds }, request, opts);
+        return trinoServer(this.cluster, { image: this.args.images.trinoImage, workerGracePeriodSeconds: this.args.workerGracePeriodSeconds, clients: this.args.allowedClients }, request, opts);
     }
 
     docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
-        return docsSite(this.cluster, { server: this.args.images.docsImage, dbt: this.args.images.dbtImage }, name, request, opts);
+        return docsSite(this.cluster, { server: this.args.images.docsImage, dbt: this.args.images.dbtImage, clients: this.args.allowedClients }, name, request, opts);
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {

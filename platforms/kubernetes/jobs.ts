@@ -8,7 +8,10 @@ import { checkStatement } from "../../lib/reconcile";
 import { KubernetesJobOutcome } from "./jobOutcome";
 import { DbtRun, DbtRunRequest, InsightsCheckRequest, InsightsCheckRun } from "../platform";
 import { Cluster } from "./cluster";
+import { DEFAULT_IMAGES } from "../../config";
+import { ANYWHERE, Flow, podsOf, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { IMAGE_USERS, ImageUser, restrictedPod } from "./podSecurity";
+import { TRINO_HTTPS_PORT } from "./trino";
 import { workloadServiceAccount } from "./serviceAccount";
 import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
 
@@ -41,6 +44,8 @@ export interface JobSpec {
     sharedClaim?: { claimName: pulumi.Input<string>; mountPath: string; besidePodLabels: Record<string, string> };
     /** The image's own non-root user. */
     user: ImageUser;
+    /** Where the Job connects besides the coordinator's HTTPS port. */
+    extraEgress?: Flow[];
     /** The log line that sums the run up. */
     summaryPattern: string;
     timeoutSeconds: number;
@@ -51,6 +56,14 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
     const configMap = new k8s.core.v1.ConfigMap(name, { metadata: cluster.metadata(name, spec.component, spec.role), data: spec.files }, cluster.options(opts));
     const secret = cluster.secret(name, spec.component, spec.role, spec.secrets, opts);
     const account = workloadServiceAccount(cluster, name, spec.component, spec.role, opts);
+    workloadNetworkPolicy(
+        cluster,
+        name,
+        spec.component,
+        spec.role,
+        { egress: [{ peers: [podsOf(cluster, "coordinator")], ports: tcp(TRINO_HTTPS_PORT) }, ...(spec.extraEgress ?? [])] },
+        opts,
+    );
     // A Job's pod spec cannot change, so anything in it that can, the image too, names a new run.
     const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files), spec.image).slice(0, 10)}`);
     const created = new k8s.batch.v1.Job(
@@ -188,6 +201,8 @@ export function dbtJob(cluster: Cluster, image: string, name: string, request: D
             tree,
             sharedClaim: spec.sharedClaim,
             user: IMAGE_USERS.python,
+            // The default image has no dbt: its Jobs install the pinned requirements from the package index, wherever that is.
+            extraEgress: image === DEFAULT_IMAGES.dbtImage ? [{ peers: [ANYWHERE], ports: tcp(443) }] : [],
             summaryPattern: spec.summaryPattern,
             timeoutSeconds: DBT_TIMEOUT_SECONDS,
         },

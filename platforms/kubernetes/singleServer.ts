@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Cluster } from "./cluster";
+import { Flow, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { ImageUser, restrictedPod } from "./podSecurity";
 import { workloadServiceAccount } from "./serviceAccount";
 import { resources, ResourceSize } from "./sizing";
@@ -17,6 +18,8 @@ export interface SingleServerSpec {
     user: ImageUser;
     /** Paths the server writes outside its data folder (sockets, temporary files), each an emptyDir. */
     scratch: string[];
+    /** The pods that may connect to the server's port; nothing else may, and the server connects nowhere. */
+    clients: NonNullable<Flow["peers"]>;
     /** Volumes beside the data claim, e.g. a Secret with the server's own configuration. */
     extraVolumes?: { volume: k8s.types.input.core.v1.Volume; mount: k8s.types.input.core.v1.VolumeMount }[];
 }
@@ -64,6 +67,7 @@ export function singleServer(
         },
         cluster.options(opts, account),
     );
+    workloadNetworkPolicy(cluster, name, spec.component, spec.role, { ingress: [{ peers: spec.clients, ports: tcp(spec.port.number) }] }, opts);
     const service = new k8s.core.v1.Service(
         name,
         {

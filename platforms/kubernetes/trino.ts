@@ -7,6 +7,7 @@ import { TrinoServer, TrinoServerRequest } from "../platform";
 import { imageTag } from "../shared/options";
 import { Cluster } from "./cluster";
 import { disruptionBudget } from "./disruptionBudget";
+import { catalogFlows, ClientSources, clientPeers, podsOf, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { IMAGE_USERS, restrictedPod } from "./podSecurity";
 import { workloadServiceAccount } from "./serviceAccount";
 import { resources, RESOURCE_SIZES } from "./sizing";
@@ -28,6 +29,14 @@ export function kubernetesTrinoHostnames(namespace: string): string[] {
     return [TRINO_SERVICE, `${TRINO_SERVICE}.${namespace}`, `${TRINO_SERVICE}.${namespace}.svc`, `${TRINO_SERVICE}.${namespace}.svc.cluster.local`];
 }
 
+/** The roles of Trino's pods: they talk to each other, and to the servers their catalogs name. */
+export const TRINO_NODES = ["coordinator", "worker"];
+/** The roles of the Jobs that connect to the coordinator's HTTPS port. */
+export const TRINO_JOB_ROLES = ["dbt", "check", "docs-generation"];
+
+/** The user a worker's preStop hook asks it to shut down as; the worker's rules let only it. */
+const DRAIN_USER = "datamesh_drain";
+
 /** Time for the queries a draining worker still runs, beyond its two grace periods. */
 const WORKER_DRAIN_SECONDS = 300;
 
@@ -39,7 +48,7 @@ function drainWorker(httpPort: number): string[] {
     return [
         "/bin/sh",
         "-c",
-        `curl --silent --show-error --fail --max-time 10 -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: datamesh-drain' --data '"SHUTTING_DOWN"' http://127.0.0.1:${httpPort}/v1/info/state && while kill -0 1 2>/dev/null; do sleep 1; done`,
+        `curl --silent --show-error --fail --max-time 10 -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: ${DRAIN_USER}' --data '"SHUTTING_DOWN"' http://127.0.0.1:${httpPort}/v1/info/state && while kill -0 1 2>/dev/null; do sleep 1; done`,
     ];
 }
 
@@ -47,6 +56,8 @@ export interface TrinoImageSettings {
     image: string;
     /** Seconds a worker asked to shut down waits before and after its running tasks. */
     workerGracePeriodSeconds: number;
+    /** Who may reach the coordinator's HTTPS port besides the stack's Jobs; anyone when unset. */
+    clients?: ClientSources[];
 }
 
 export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
@@ -78,7 +89,7 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
     const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/"))));
     const workerFiles = renderWorkerEtc({
         node,
-        worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv, shutdownGracePeriodSeconds: settings.workerGracePeriodSeconds },
+        worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv, drain: { gracePeriodSeconds: settings.workerGracePeriodSeconds, user: DRAIN_USER, etcDir } },
     });
 
     const configMap = (role: string, data: pulumi.Input<Record<string, string>>) =>
@@ -205,6 +216,25 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
         },
         cluster.options(opts, env, workerConfig, catalogConfig, workerAccount),
     );
+    const nodes = TRINO_NODES.map(role => podsOf(cluster, role));
+    // Every node talks to the others (the coordinator to itself too, through the Service), and to what its catalogs name.
+    const trinoEgress = pulumi.output(request.catalogs).apply(catalogs => [{ peers: nodes, ports: tcp(TRINO_HTTP_PORT) }, ...catalogFlows(cluster, catalogs)]);
+    workloadNetworkPolicy(
+        cluster,
+        `${component}-coordinator`,
+        component,
+        "coordinator",
+        {
+            ingress: [
+                { peers: nodes, ports: tcp(TRINO_HTTP_PORT) },
+                { peers: TRINO_JOB_ROLES.map(role => podsOf(cluster, role)), ports: tcp(TRINO_HTTPS_PORT) },
+                { peers: clientPeers(settings.clients), ports: tcp(TRINO_HTTPS_PORT) },
+            ],
+            egress: trinoEgress,
+        },
+        opts,
+    );
+    workloadNetworkPolicy(cluster, `${component}-worker`, component, "worker", { ingress: [{ peers: nodes, ports: tcp(TRINO_HTTP_PORT) }], egress: trinoEgress }, opts);
     disruptionBudget(cluster, `${component}-coordinator`, component, "coordinator", { minAvailable: 1 }, opts);
     if (request.workers >= 2) {
         disruptionBudget(cluster, `${component}-worker`, component, "worker", { maxUnavailable: 1 }, opts);

@@ -5,7 +5,9 @@ import { GeneratedPassword } from "../../resources/password";
 import { WarehouseBucket } from "./warehouseBucket";
 import { Warehouse } from "../platform";
 import { Cluster } from "./cluster";
+import { podsOf } from "./networkPolicies";
 import { IMAGE_USERS } from "./podSecurity";
+import { TRINO_NODES } from "./trino";
 import { singleServer } from "./singleServer";
 import { RESOURCE_SIZES } from "./sizing";
 
@@ -87,6 +89,7 @@ export function seaweedfsWarehouse(cluster: Cluster, image: string, name: string
             size: RESOURCE_SIZES.objectStore,
             user: IMAGE_USERS.seaweedfs,
             scratch: ["/tmp"],
+            clients: TRINO_NODES.map(role => podsOf(cluster, role)),
             extraVolumes: [
                 {
                     volume: { name: "identities", secret: { secretName: identities.metadata.name } },

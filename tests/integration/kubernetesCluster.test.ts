@@ -30,6 +30,8 @@ let cluster: TestCluster;
 let target: KubeTarget;
 let mesh: MeshUnderTest;
 let namespace: string;
+/** Namespaces a test made besides the stack's; removed at the end. */
+const otherNamespaces: string[] = [];
 
 /** Runs SQL as a role of the stack through a port-forward to the Trino Service, as a user of the cluster would. */
 async function query(sql: string, role = "dbt"): Promise<TextTable> {
@@ -126,6 +128,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
     try {
+        for (const extra of otherNamespaces) {
+            await kubectl(target, ["delete", "namespace", extra, "--wait=false"]);
+        }
         await mesh?.remove();
     } finally {
         cluster?.release();
@@ -258,19 +263,74 @@ describe("the kubernetes platform on a live cluster", () => {
         expect(probe).toMatch(/api:(401|403)$/);
     });
 
-    it("locks the warehouse store: only its S3 API answers on the pod's address, and only with the stack's credentials", async () => {
-        const pods = await kubectlJson<{ items: { status: { podIP: string } }[] }>(target, ["-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=warehouse"]);
-        const ip = pods.items[0].status.podIP;
-        // Master, volume and filer, their HTTP and gRPC ports: none answers from another pod.
-        const closed = [9333, 19333, 8080, 18080, 8888, 18888];
-        const probe = await throwawayPod(
-            namespace,
-            [
-                ...closed.map(port => `out="$(wget -q -T 5 -O /dev/null http://${ip}:${port}/ 2>&1)"; case "$out" in *refused*) echo "closed:${port}" ;; *) echo "open:${port} $out" ;; esac`),
-                `wget -S -T 5 -O /dev/null http://insights-warehouse.${namespace}.svc.cluster.local:8333/ 2>&1 | grep -o 'HTTP/1.1 [0-9]*' | head -n 1 | sed 's/^/s3:/'`,
-            ].join("; "),
-        );
-        expect(probe.output.trim().split("\n")).toEqual([...closed.map(port => `closed:${port}`), "s3:HTTP/1.1 403"]);
+    it("locks the warehouse store: beyond loopback only its S3 API listens, and it refuses a request without the stack's credentials", async () => {
+        const [store] = await podsOf("warehouse");
+        // Listening sockets (state 0A) from the kernel's own tables, as address:port in hex.
+        const table = await must(["-n", namespace, "exec", store, "--", "cat", "/proc/net/tcp", "/proc/net/tcp6"]);
+        const listening = table
+            .split("\n")
+            .map(line => line.trim().split(/\s+/))
+            .filter(fields => fields[3] === "0A")
+            .map(fields => fields[1].split(":"))
+            .map(([address, port]) => ({ loopback: /^(0100007F|0000000000000000FFFF00000100007F|00000000000000000000000001000000)$/.test(address), port: parseInt(port, 16) }));
+        expect(listening.filter(l => l.loopback).map(l => l.port)).toEqual(expect.arrayContaining([9333, 19333, 8080, 18080, 8888, 18888]));
+        // The S3 gateway's gRPC port cannot be bound apart from its API: the NetworkPolicy closes it (next test).
+        expect([...new Set(listening.filter(l => !l.loopback).map(l => l.port))].sort()).toEqual([18333, 8333]);
+        const [coordinator] = (await podsOf("coordinator")).filter(p => p.startsWith("trino-"));
+        const anonymous = await must(["-n", namespace, "exec", coordinator, "--", "curl", "--silent", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", `http://insights-warehouse.${namespace}.svc.cluster.local:8333/`]);
+        expect(anonymous).toBe("403");
+    });
+
+    it("enforces the NetworkPolicies: a pod without the stack's labels, in the namespace or another, reaches no database, metastore or store port; Trino and the docs site answer anyone by default, and only the namespaces allowedClients names once set", async () => {
+        const host = (service: string) => `${service}.${namespace}.svc.cluster.local`;
+        const ipOf = async (role: string, prefix: string) =>
+            (await kubectlJson<{ items: { metadata: { name: string }; status: { podIP: string } }[] }>(target, ["-n", namespace, "get", "pods", "-l", `app.kubernetes.io/component=${role}`])).items.find(p =>
+                p.metadata.name.startsWith(prefix),
+            )!.status.podIP;
+        const storeIp = await ipOf("warehouse", "insights-warehouse");
+        const closedToStrangers = [
+            `${host("customers-server")}:5432`,
+            `${host("orders-server")}:3306`,
+            `${host("payments-server")}:5432`,
+            `${host("insights-metastore")}:5432`,
+            `${host("insights-warehouse")}:8333`,
+            ...[18333, 9333, 8888].map(port => `${storeIp}:${port}`),
+            `${await ipOf("coordinator", "trino-")}:8080`,
+            `${await ipOf("worker", "trino-")}:8080`,
+        ];
+        const clientFacing = [`${host("trino")}:8443`, `${host("docs-site")}:8080`];
+        // The enforcer drops a new pod's first packets until it knows the pod's address: the probe first waits until a
+        // port that is open to it answers, or, where none is, a few seconds.
+        const probe = (inNamespace: string, targets: string[], control?: string) =>
+            throwawayPod(
+                inNamespace,
+                [
+                    control ? `for i in $(seq 1 20); do nc -w 2 ${control.replace(":", " ")} </dev/null >/dev/null 2>&1 && break; sleep 1; done` : "sleep 5",
+                    ...targets.map(t => `if nc -w 3 ${t.replace(":", " ")} </dev/null >/dev/null 2>&1; then echo "open ${t}"; else echo "closed ${t}"; fi`),
+                ].join("; "),
+            ).then(outcome => outcome.output.trim().split("\n"));
+        const other = `${namespace}-other`;
+        const clients = `${namespace}-clients`;
+        otherNamespaces.push(other, clients);
+        for (const extra of [other, clients]) {
+            await must(["create", "namespace", extra]);
+        }
+        // Inside the namespace, a pod the policies do not name may not connect anywhere (DNS aside).
+        const all = [...clientFacing, ...closedToStrangers];
+        expect(await probe(namespace, all)).toEqual(all.map(t => `closed ${t}`));
+        // From another namespace, only Trino's and the docs site's ports answer.
+        expect(await probe(other, all, clientFacing[0])).toEqual([...clientFacing.map(t => `open ${t}`), ...closedToStrangers.map(t => `closed ${t}`)]);
+
+        await mesh.stack.setConfig("datamesh:allowedClients", { value: clients });
+        try {
+            await mesh.stack.up();
+            expect(await probe(clients, clientFacing, clientFacing[0])).toEqual(clientFacing.map(t => `open ${t}`));
+            // The same ports answered this namespace a moment ago.
+            expect(await probe(other, clientFacing)).toEqual(clientFacing.map(t => `closed ${t}`));
+        } finally {
+            await mesh.stack.removeConfig("datamesh:allowedClients");
+            await mesh.stack.up();
+        }
     });
 
     it("refuses to evict the coordinator, whose budget allows no disruption", async () => {

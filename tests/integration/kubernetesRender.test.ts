@@ -21,6 +21,7 @@ const KNOWN_KINDS = new Set([
     "apps/v1/Deployment",
     "batch/v1/Job",
     "policy/v1/PodDisruptionBudget",
+    "networking.k8s.io/v1/NetworkPolicy",
 ]);
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -87,7 +88,8 @@ describe("the rendered kubernetes manifests", () => {
         const problems: string[] = [];
         for (const m of manifests) {
             const [group, version] = m.apiVersion.includes("/") ? m.apiVersion.split("/") : ["", m.apiVersion];
-            const Model = (group === "" ? models.v1 : models[group][version])[m.kind];
+            // The package names an API group in camelCase: networking.k8s.io is networkingK8sIo.
+            const Model = (group === "" ? models.v1 : models[group.replace(/\.([a-z])/g, (_: string, c: string) => c.toUpperCase())][version])[m.kind];
             try {
                 new Model(m).validate();
             } catch (e) {
@@ -188,6 +190,39 @@ describe("the rendered kubernetes manifests", () => {
         expect(accounts.map(a => a.metadata.name).sort()).toEqual([...new Set(used)].sort());
     });
 
+    it("deny every flow in the namespace but DNS, and give every workload a NetworkPolicy of its own that opens exactly its flows", () => {
+        const policies = ofKind("NetworkPolicy");
+        const deny = byName("NetworkPolicy", "default-deny");
+        expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"], egress: [{ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }] });
+        const selects = (policy: Manifest, labels: Record<string, string>) => Object.entries(policy.spec.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+        for (const w of workloads()) {
+            const labels = w.spec.template.metadata.labels;
+            const own = policies.filter(p => p !== deny && selects(p, labels));
+            expect({ workload: w.metadata.name, policies: own.map(p => p.metadata.name) }).toEqual({ workload: w.metadata.name, policies: [w.kind === "Job" ? w.metadata.name.replace(/-[0-9a-f]{10}$/, "") : w.metadata.name] });
+        }
+        const roleOf = (peer: any) => peer.podSelector?.matchLabels?.["app.kubernetes.io/component"];
+        const ingress = (name: string) => byName("NetworkPolicy", name).spec.ingress.map((r: any) => ({ from: r.from?.map(roleOf) ?? "anyone", ports: r.ports.map((p: any) => p.port) }));
+        // The servers answer Trino's nodes only, on their own port, and connect nowhere.
+        for (const [server, port] of [["customers-server", 5432], ["orders-server", 3306], ["insights-metastore", 5432], ["insights-warehouse", 8333]] as const) {
+            expect({ server, ingress: ingress(server), egress: byName("NetworkPolicy", server).spec.egress ?? [] }).toEqual({ server, ingress: [{ from: ["coordinator", "worker"], ports: [port] }], egress: [] });
+        }
+        expect(ingress("trino-coordinator")).toEqual([
+            { from: ["coordinator", "worker"], ports: [8080] },
+            { from: ["dbt", "check", "docs-generation"], ports: [8443] },
+            { from: "anyone", ports: [8443] },
+        ]);
+        expect(ingress("trino-worker")).toEqual([{ from: ["coordinator", "worker"], ports: [8080] }]);
+        const egress = byName("NetworkPolicy", "trino-worker").spec.egress;
+        expect(egress).toEqual(byName("NetworkPolicy", "trino-coordinator").spec.egress);
+        expect(egress.map((r: any) => r.ports.map((p: any) => p.port))).toEqual([[8080], [3306, 5432, 8333]]);
+        // The default dbt image installs its requirements at run time, so its Jobs, and only they, may reach a package index.
+        expect(byName("NetworkPolicy", "dbt-run").spec.egress).toEqual([
+            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": expect.any(String), "app.kubernetes.io/component": "coordinator" } } }], ports: [{ protocol: "TCP", port: 8443 }] },
+            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
+        ]);
+        expect(byName("NetworkPolicy", "check-reconciliation").spec.egress).toHaveLength(1);
+    });
+
     it("drain Trino workers gracefully, and budget the disruptions of the coordinator and the workers", () => {
         const worker = byName("Deployment", "trino-worker");
         const [container] = podSpecOf(worker).containers;
@@ -258,7 +293,8 @@ describe("the rendered kubernetes manifests", () => {
             "node.properties",
             "password-authenticator.properties",
         ]);
-        expect(Object.keys(byName("ConfigMap", "trino-worker").data).sort()).toEqual(["config.properties", "jvm.config", "log.properties", "node.properties"]);
+        // The worker's rules let only the drain user manage it (see drainWorker).
+        expect(Object.keys(byName("ConfigMap", "trino-worker").data).sort()).toEqual(["access-control.properties", "config.properties", "jvm.config", "log.properties", "node.properties", "worker-rules.json"]);
         expect(byName("Deployment", "trino-worker").spec.replicas).toBe(2);
         // The access rules hold the PII mask key: they travel in the Secret, beside the password file, where Trino is told to read them.
         const files = decoded(byName("Secret", "trino-files"));

@@ -68,7 +68,9 @@ describe("loadConfig", () => {
 
     it("reads the container platforms' settings: workers, namespace, pinned images", () => {
         const config = loadConfig({ platform: "kubernetes", workers: "3", renderYamlTo: "out", trinoImage: "registry.local:5000/trino@sha256:" + "a".repeat(64) }, context);
-        expect(config).toMatchObject({ platform: "kubernetes", workers: 3, namespace: "datamesh-dev", renderYamlTo: "/project/out" });
+        expect(config).toMatchObject({ platform: "kubernetes", workers: 3, namespace: "datamesh-dev", renderYamlTo: "/project/out", podSecurityLabel: true, workerGracePeriodSeconds: 30 });
+        expect(config.allowedClients).toBeUndefined();
+        expect(loadConfig({ platform: "kubernetes", allowedClients: "analytics, 10.20.0.0/16" }, context).allowedClients).toEqual([{ namespace: "analytics" }, { cidr: "10.20.0.0/16" }]);
         expect(config.images).toMatchObject({ trinoImage: `registry.local:5000/trino@sha256:${"a".repeat(64)}`, postgresImage: "postgres:17.6", mariadbImage: "mariadb:11.8.3" });
     });
 
@@ -137,12 +139,19 @@ describe("loadConfig", () => {
         [{ readers: "orders=finance" }, /datamesh:readers: must be JSON/],
         [{ readers: '{"orders": ["dbt"]}' }, /datamesh:readers\.orders\.0: 'dbt' is one of the stack's own Trino users/],
         [{ platform: "kubernetes", workers: "-1" }, /datamesh:workers: must be 0 or more/],
+        [{ platform: "kubernetes", workerGracePeriod: "2" }, /datamesh:workerGracePeriod: must be at least 5 seconds/],
+        [{ platform: "kubernetes", workerGracePeriod: "soon" }, /datamesh:workerGracePeriod: must be a whole number of seconds/],
+        [{ platform: "kubernetes", podSecurityLabel: "no" }, /datamesh:podSecurityLabel: must be true or false/],
+        [{ platform: "kubernetes", allowedClients: "analytics,10.0.0.0/33" }, /datamesh:allowedClients: '10\.0\.0\.0\/33' is neither a namespace name nor an IPv4 CIDR/],
+        [{ platform: "kubernetes", allowedClients: "Analytics" }, /datamesh:allowedClients: 'Analytics' is neither a namespace name nor an IPv4 CIDR/],
+        [{ platform: "kubernetes", allowedClients: " , " }, /datamesh:allowedClients: must name at least one namespace or CIDR/],
+        [{ platform: "local", podSecurityLabel: "false" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel/],
         [{ platform: "docker", workers: "two" }, /datamesh:workers: must be a whole number/],
         [{ workers: "2" }, /datamesh:workers: the local platform runs a single Trino node/],
         [{ platform: "kubernetes", trinoImage: "trinodb/trino:latest" }, /datamesh:trinoImage: 'trinodb\/trino:latest' is not pinned/],
         [{ platform: "docker", postgresImage: "postgres" }, /datamesh:postgresImage: 'postgres' is not pinned/],
         [{ platform: "kubernetes", dbtImage: "Not An Image" }, /datamesh:dbtImage: 'Not An Image' is not an image reference/],
-        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, workerGracePeriod, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
+        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
         [{ platform: "kubernetes", warehouseEndpoint: "https://s3.example.com" }, /datamesh:warehouseEndpoint: an external S3 store needs all of warehouseEndpoint, warehouseBucket, warehouseAccessKey and warehouseSecretKey/],
         [{ platform: "kubernetes", warehouseEndpoint: "s3.example.com", warehouseBucket: "b", warehouseAccessKey: "a", warehouseSecretKey: "s" }, /datamesh:warehouseEndpoint: must be the S3 API.s URL/],
         [{ platform: "kubernetes", seaweedfsImage: "chrislusf\/seaweedfs" }, /datamesh:seaweedfsImage: .chrislusf\/seaweedfs. is not pinned/],

@@ -308,6 +308,15 @@ describe("the kubernetes platform's order", () => {
 });
 
 describe("the kubernetes platform's bad input", () => {
+    // A fake kubectl that knows some namespaces, for these tests only.
+    let saved: { PATH?: string; KUBECONFIG?: string };
+    beforeEach(() => {
+        saved = { PATH: process.env.PATH, KUBECONFIG: process.env.KUBECONFIG };
+    });
+    afterEach(() => {
+        Object.assign(process.env, saved);
+    });
+
     it("refuses a Trino image of another version than the pinned one, before any resource", () => {
         const { KubernetesPlatform } = require("../../platforms/kubernetes");
         const { DEFAULT_IMAGES } = require("../../config");
@@ -316,6 +325,36 @@ describe("the kubernetes platform's bad input", () => {
             () => new KubernetesPlatform({ stack: "unit", namespace: "x", images: { ...DEFAULT_IMAGES, trinoImage: "trinodb/trino:475" }, keytool: "keytool", trinoVersion: "476" }),
         ).toThrow("datamesh:trinoImage: 'trinodb/trino:475' runs Trino 475, but the stack pins Trino 476 (versions.env)");
         expect(resources.length).toBe(before);
+    });
+
+    it.each([
+        ["enforces another Pod Security level", { "pod-security.kubernetes.io/enforce": "baseline" }, /datamesh:namespace: namespace shared-ns already exists, was not created by this stack, and enforces pod-security\.kubernetes\.io\/enforce=baseline/],
+        ["another hand made", { team: "analytics" }, /datamesh:namespace: namespace shared-ns already exists and was not created by this stack \(its labels lack app\.kubernetes\.io\/instance=unit\)/],
+    ])("refuses a namespace that %s, naming it, before any resource", (_case, labels, message) => {
+        const { KubernetesPlatform } = require("../../platforms/kubernetes");
+        const { DEFAULT_IMAGES } = require("../../config");
+        const target = installFakeKubectl("unit-context", { "shared-ns": labels });
+        const before = resources.length;
+        expect(
+            () =>
+                new KubernetesPlatform({ stack: "unit", namespace: "shared-ns", podSecurityLabel: true, workerGracePeriodSeconds: 30, images: DEFAULT_IMAGES, keytool: "keytool", trinoVersion: "476", target }),
+        ).toThrow(message);
+        expect(resources.length).toBe(before);
+    });
+
+    it("takes over its own namespace on a later deploy, and leaves the label off when told to", async () => {
+        const { KubernetesPlatform } = require("../../platforms/kubernetes");
+        const { DEFAULT_IMAGES } = require("../../config");
+        const target = installFakeKubectl("unit-context", { "own-ns": { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": "unit" } });
+        const before = resources.length;
+        new KubernetesPlatform({ stack: "unit", namespace: "own-ns", podSecurityLabel: false, workerGracePeriodSeconds: 30, images: DEFAULT_IMAGES, keytool: "keytool", trinoVersion: "476", target });
+        // The mocks record a resource once its registration has gone through.
+        const deadline = Date.now() + 5_000;
+        while (Date.now() < deadline && !resources.slice(before).some(r => r.type === "kubernetes:core/v1:Namespace")) {
+            await new Promise(resolve => setTimeout(resolve, 20));
+        }
+        const namespace = resources.slice(before).find(r => r.type === "kubernetes:core/v1:Namespace");
+        expect(namespace?.inputs.metadata.labels).toEqual({ "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": "unit" });
     });
 });
 
