@@ -31,6 +31,51 @@ export const DEFAULT_IMAGES = {
 } as const;
 export type ImageKey = keyof typeof DEFAULT_IMAGES;
 
+/**
+ * `workers`: a count, or `{"min": N, "max": M}` (as `pulumi config set --path datamesh:workers.min N`
+ * writes it) for workers that a HorizontalPodAutoscaler scales on CPU.
+ */
+function parseWorkers(raw: string | number, ctx: z.RefinementCtx): { min: number; max: number; autoscaled: boolean } {
+    const text = String(raw).trim();
+    const fail = (message: string) => {
+        ctx.addIssue({ code: "custom", message });
+        return z.NEVER;
+    };
+    if (text.startsWith("{")) {
+        let range: unknown;
+        try {
+            range = JSON.parse(text);
+        } catch {
+            return fail(`'${text}' is neither a whole number nor {"min": N, "max": M}`);
+        }
+        const { min, max, ...rest } = range as Record<string, unknown>;
+        if (Object.keys(rest).length > 0) {
+            return fail(`takes only min and max, not ${Object.keys(rest).join(", ")}`);
+        }
+        if (!Number.isInteger(min) || (min as number) < 1) {
+            return fail("min must be a whole number, 1 or more (a HorizontalPodAutoscaler never scales to 0)");
+        }
+        if (!Number.isInteger(max) || (max as number) > 100) {
+            return fail("max must be a whole number, at most 100");
+        }
+        if ((min as number) > (max as number)) {
+            return fail(`min (${min}) must not exceed max (${max})`);
+        }
+        return { min: min as number, max: max as number, autoscaled: true };
+    }
+    if (!/^-?\d+$/.test(text)) {
+        return fail("must be a whole number, 0 or more, or {\"min\": N, \"max\": M}");
+    }
+    const count = Number(text);
+    if (count < 0) {
+        return fail("must be 0 or more (0: the coordinator schedules work itself)");
+    }
+    if (count > 100) {
+        return fail("must be at most 100");
+    }
+    return { min: count, max: count, autoscaled: false };
+}
+
 /** An image reference with an exact tag or digest; `latest` or no tag would change under the stack. */
 const pinnedImage = z.string().superRefine((image, ctx) => {
     const match = /^([a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(image);
@@ -107,7 +152,8 @@ const configSchema = z
         dataDir: z.string().min(1).optional(),
         dbtProject: z.string().min(1, "must not be empty").optional(),
         scale: z.coerce.number().int().min(1).max(10_000).optional(),
-        workers: z.coerce.number({ message: "must be a whole number, 0 or more" }).int("must be a whole number, 0 or more").min(0, "must be 0 or more (0: the coordinator schedules work itself)").max(100).default(0),
+        workers: z.union([z.string(), z.number()]).default("0").transform(parseWorkers),
+        workerScaleDownWindow: z.coerce.number({ message: "must be a whole number of seconds" }).int("must be a whole number of seconds").min(0, "must be 0 or more").max(3600, "must be at most 3600 seconds").optional(),
         namespace: dnsLabel.optional(),
         podSecurityLabel: z.enum(["true", "false"], { message: "must be true or false" }).optional(),
         allowedClients: z
@@ -151,13 +197,14 @@ const configSchema = z
         warehouseSecretKey: z.string().min(1, "must not be empty").optional(),
     })
     .strict()
-    .refine(c => c.platform !== "local" || c.workers === 0, { message: "the local platform runs a single Trino node; workers need platform docker or kubernetes", path: ["workers"] })
+    .refine(c => c.platform !== "local" || c.workers.max === 0, { message: "the local platform runs a single Trino node; workers need platform docker or kubernetes", path: ["workers"] })
+    .refine(c => c.platform === "kubernetes" || !c.workers.autoscaled, { message: "{min, max} scales workers with a HorizontalPodAutoscaler, on platform kubernetes only", path: ["workers"] })
     .refine(
         c =>
             c.platform === "kubernetes" ||
-            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
+            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.workerScaleDownWindow, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
         {
-            message: "renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
+            message: "renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
             path: ["platform"],
         },
     )
@@ -219,8 +266,10 @@ export interface MeshConfig {
     domainFingerprints: Record<string, string>;
     /** Changes exactly when any managed domain's data changes. */
     dataFingerprint: string;
-    /** Trino worker nodes besides the coordinator (docker and kubernetes). */
+    /** Trino worker nodes besides the coordinator (docker and kubernetes); with autoscaling, the fewest. */
     workers: number;
+    /** Kubernetes only: workers scaled on CPU between min and max; a scale-down waits out the window. */
+    workerAutoscaling?: { min: number; max: number; scaleDownWindowSeconds: number };
     /** The pinned images of the docker and kubernetes platforms. */
     images: Record<ImageKey, string>;
     /** Docker only: where pip fetches dbt's requirements while the dbt image builds; pip's own defaults when unset. */
@@ -440,7 +489,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         domainFingerprints,
         // Every domain's fingerprint, in declaration order, so that the dbt run follows any domain's new data.
         dataFingerprint: crypto.createHash("sha256").update(JSON.stringify(managed.map(d => [d.name, domainFingerprints[d.name]]))).digest("hex"),
-        workers: c.workers,
+        workers: c.workers.min,
+        workerAutoscaling: c.workers.autoscaled ? { min: c.workers.min, max: c.workers.max, scaleDownWindowSeconds: c.workerScaleDownWindow ?? 300 } : undefined,
         images: {
             postgresImage: c.postgresImage,
             mariadbImage: c.mariadbImage,

@@ -60,6 +60,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
                 podSecurityLabel: context.config.podSecurityLabel,
                 workerGracePeriodSeconds: context.config.workerGracePeriodSeconds,
                 allowedClients: context.config.allowedClients,
+                workerAutoscaling: context.config.workerAutoscaling,
                 images: context.config.images,
                 renderYamlTo: context.config.renderYamlTo,
                 target: context.config.renderYamlTo ? undefined : kubernetesModule().resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),

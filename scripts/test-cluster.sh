@@ -542,7 +542,9 @@ metadata:
   annotations: { storageclass.kubernetes.io/is-default-class: "true" }
 provisioner: $PROVISIONER
 reclaimPolicy: Delete
-volumeBindingMode: Immediate
+# The scheduler places the pod first and then waits for its volume; with Immediate binding it would
+# find the claim unbound, mark the pod unschedulable and retry only minutes later.
+volumeBindingMode: WaitForFirstConsumer
 EOF
 }
 
@@ -621,7 +623,8 @@ start_components_late() {
 }
 
 # The cluster's volume provisioner: a folder under the state per claim, offered as a `local`
-# PersistentVolume bound to that claim; once the claim is deleted, the folder and the volume go.
+# PersistentVolume bound to that claim once the scheduler has placed the claim's first pod; once
+# the claim is deleted, the folder and the volume go.
 provision_volumes() {
     mkdir -p "$VOLUMES"
     chmod 700 "$VOLUMES"
@@ -651,7 +654,8 @@ spec:
 EOF
             log "provisioned $pv for $ns/$name ($size)"
         done < <(kc get pvc --all-namespaces -o json 2>/dev/null | jq -r --arg sc "$STORAGE_CLASS" \
-            '.items[] | select(.status.phase == "Pending" and .spec.storageClassName == $sc and (.spec.volumeName // "") == "")
+            '.items[] | select(.status.phase == "Pending" and .spec.storageClassName == $sc and (.spec.volumeName // "") == ""
+                and .metadata.annotations["volume.kubernetes.io/selected-node"] != null)
              | [.metadata.namespace, .metadata.name, .metadata.uid, .spec.resources.requests.storage, (.spec.accessModes | join(","))] | @tsv')
         # A Released volume's claim is gone, and no pod still mounts it (the claim's protection finalizer saw to that).
         while IFS= read -r pv; do

@@ -22,6 +22,7 @@ import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage } from "../shared/options";
 import { domainSetupOverTcp, metastoreSetupOverTcp } from "../shared/overTcp";
 import { Cluster } from "./cluster";
+import { WorkerAutoscaling } from "./autoscaler";
 import { ClientSources } from "./networkPolicies";
 import { databaseServer } from "./databaseServer";
 import { docsSite } from "./docsSite";
@@ -49,6 +50,8 @@ export interface KubernetesPlatformArgs {
     workerGracePeriodSeconds: number;
     /** Who may reach Trino's and the docs site's Services from outside the stack; anyone when unset. */
     allowedClients?: ClientSources[];
+    /** Workers scaled on CPU between min and max; a fixed count when unset. */
+    workerAutoscaling?: WorkerAutoscaling;
     images: Record<ImageKey, string>;
     /** Write manifests to this folder instead of applying them. */
     renderYamlTo?: string;
@@ -98,7 +101,7 @@ export class KubernetesPlatform implements Platform {
     }
 
     trinoServer(_name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
-        return trinoServer(this.cluster, { image: this.args.images.trinoImage, workerGracePeriodSeconds: this.args.workerGracePeriodSeconds, clients: this.args.allowedClients }, request, opts);
+        return trinoServer(this.cluster, { image: this.args.images.trinoImage, workerGracePeriodSeconds: this.args.workerGracePeriodSeconds, clients: this.args.allowedClients, autoscaling: this.args.workerAutoscaling }, request, opts);
     }
 
     docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {

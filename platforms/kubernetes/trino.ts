@@ -6,6 +6,7 @@ import { TrinoNodes } from "../../resources/trinoNodes";
 import { TrinoServer, TrinoServerRequest } from "../platform";
 import { imageTag } from "../shared/options";
 import { Cluster } from "./cluster";
+import { WorkerAutoscaling, workerAutoscaler } from "./autoscaler";
 import { disruptionBudget } from "./disruptionBudget";
 import { catalogFlows, ClientSources, clientPeers, podsOf, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { IMAGE_USERS, restrictedPod } from "./podSecurity";
@@ -58,6 +59,8 @@ export interface TrinoImageSettings {
     workerGracePeriodSeconds: number;
     /** Who may reach the coordinator's HTTPS port besides the stack's Jobs; anyone when unset. */
     clients?: ClientSources[];
+    /** Workers scaled on CPU between min and max (the request's `workers` is the min); a fixed count when unset. */
+    autoscaling?: WorkerAutoscaling;
 }
 
 export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
@@ -183,7 +186,8 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
         {
             metadata: cluster.workloadMetadata(`${component}-worker`, component, "worker"),
             spec: {
-                replicas: request.workers,
+                // An autoscaler owns the count once there is one: the stack leaves it alone on every later up.
+                ...(settings.autoscaling ? {} : { replicas: request.workers }),
                 selector: { matchLabels: workerLabels },
                 template: {
                     metadata: { labels: workerLabels, annotations: annotations(workerFiles) },
@@ -236,7 +240,10 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
     );
     workloadNetworkPolicy(cluster, `${component}-worker`, component, "worker", { ingress: [{ peers: nodes, ports: tcp(TRINO_HTTP_PORT) }], egress: trinoEgress }, opts);
     disruptionBudget(cluster, `${component}-coordinator`, component, "coordinator", { minAvailable: 1 }, opts);
-    if (request.workers >= 2) {
+    if (settings.autoscaling) {
+        workerAutoscaler(cluster, `${component}-worker`, component, worker.metadata.name, settings.autoscaling, opts);
+    }
+    if ((settings.autoscaling?.max ?? request.workers) >= 2) {
         disruptionBudget(cluster, `${component}-worker`, component, "worker", { maxUnavailable: 1 }, opts);
     }
     const service = new k8s.core.v1.Service(

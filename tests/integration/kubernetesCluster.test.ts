@@ -388,9 +388,55 @@ describe("the kubernetes platform on a live cluster", () => {
         const result = await heavy;
         expect(result.rows).toEqual([[String((50005000n * 50005000n * 40n).toString())]]);
         await rollout;
-        expect(await workers()).not.toContain(oldWorker);
+        // The up does not wait for the drain: the old worker is gone, or on its way out.
+        const left = await kubectl(target, ["-n", namespace, "get", "pod", oldWorker, "--ignore-not-found", "-o", "jsonpath={.metadata.deletionTimestamp}"]);
+        expect({ oldWorker: left.stdout.trim() === "" && (await workers()).includes(oldWorker) ? "still serving" : "leaving or gone" }).toEqual({ oldWorker: "leaving or gone" });
         const config = await must(["-n", namespace, "get", "configmap", "trino-worker", "-o", "jsonpath={.data.config\\.properties}"]);
         expect(config).toMatch(/^shutdown\.grace-period=20s$/m);
+    });
+
+    it("scales the workers on CPU: from 1 to 2 under a heavy query load and back to 1 once the load stops, every query answering right", async () => {
+        const readyWorkers = async () =>
+            (await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[] } }[] }>(target, ["-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=worker"])).items.filter(
+                p => !p.metadata.deletionTimestamp && (p.status.conditions ?? []).some(c => c.type === "Ready" && c.status === "True"),
+            ).length;
+        await mesh.stack.setConfig("datamesh:workers", { value: '{"min":1,"max":2}' });
+        await mesh.stack.setConfig("datamesh:workerScaleDownWindow", { value: "30" });
+        await mesh.stack.up();
+        expect(await readyWorkers()).toBe(1);
+        const expected = String(50005000n * 50005000n * 4n);
+        const heavy = `SELECT sum(a * b) FROM UNNEST(sequence(1, 10000)) x(a) CROSS JOIN UNNEST(sequence(1, 10000)) y(b) CROSS JOIN UNNEST(sequence(1, 4)) z(c)`;
+        const answers: string[] = [];
+        let loading = true;
+        // Two streams of CPU-bound queries, until the autoscaler has added a worker.
+        const load = Promise.all(
+            [0, 1].map(async () => {
+                while (loading) {
+                    answers.push((await query(heavy)).rows[0][0]);
+                }
+            }),
+        );
+        const deadline = Date.now() + 600_000;
+        while (Date.now() < deadline && (await readyWorkers()) < 2) {
+            await new Promise(resolve => setTimeout(resolve, 5_000));
+        }
+        loading = false;
+        await load;
+        expect(await readyWorkers()).toBe(2);
+        // Light queries keep answering while the idle worker drains and leaves.
+        const light: string[] = [];
+        while (Date.now() < deadline && (await readyWorkers()) > 1) {
+            light.push((await query("SELECT count(*) FROM insights.jaffle_shop.dim_customers", "analyst")).rows[0][0]);
+            await new Promise(resolve => setTimeout(resolve, 5_000));
+        }
+        expect(await readyWorkers()).toBe(1);
+        expect(answers.length).toBeGreaterThan(0);
+        expect([...new Set(answers)]).toEqual([expected]);
+        expect(light.length).toBeGreaterThan(0);
+        expect([...new Set(light)].length).toBe(1);
+        await mesh.stack.setConfig("datamesh:workers", { value: "1" });
+        await mesh.stack.removeConfig("datamesh:workerScaleDownWindow");
+        await mesh.stack.up();
     });
 
     it("changes nothing and starts no Job on a second pulumi up", async () => {

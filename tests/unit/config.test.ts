@@ -70,6 +70,8 @@ describe("loadConfig", () => {
         const config = loadConfig({ platform: "kubernetes", workers: "3", renderYamlTo: "out", trinoImage: "registry.local:5000/trino@sha256:" + "a".repeat(64) }, context);
         expect(config).toMatchObject({ platform: "kubernetes", workers: 3, namespace: "datamesh-dev", renderYamlTo: "/project/out", podSecurityLabel: true, workerGracePeriodSeconds: 30 });
         expect(config.allowedClients).toBeUndefined();
+        expect(config.workerAutoscaling).toBeUndefined();
+        expect(loadConfig({ platform: "kubernetes", workers: '{"min":1,"max":4}' }, context)).toMatchObject({ workers: 1, workerAutoscaling: { min: 1, max: 4, scaleDownWindowSeconds: 300 } });
         expect(loadConfig({ platform: "kubernetes", allowedClients: "analytics, 10.20.0.0/16" }, context).allowedClients).toEqual([{ namespace: "analytics" }, { cidr: "10.20.0.0/16" }]);
         expect(config.images).toMatchObject({ trinoImage: `registry.local:5000/trino@sha256:${"a".repeat(64)}`, postgresImage: "postgres:17.6", mariadbImage: "mariadb:11.8.3" });
     });
@@ -139,6 +141,11 @@ describe("loadConfig", () => {
         [{ readers: "orders=finance" }, /datamesh:readers: must be JSON/],
         [{ readers: '{"orders": ["dbt"]}' }, /datamesh:readers\.orders\.0: 'dbt' is one of the stack's own Trino users/],
         [{ platform: "kubernetes", workers: "-1" }, /datamesh:workers: must be 0 or more/],
+        [{ platform: "kubernetes", workers: '{"min":3,"max":2}' }, /datamesh:workers: min \(3\) must not exceed max \(2\)/],
+        [{ platform: "kubernetes", workers: '{"min":0,"max":2}' }, /datamesh:workers: min must be a whole number, 1 or more/],
+        [{ platform: "kubernetes", workers: '{"min":1,"max":2,"target":50}' }, /datamesh:workers: takes only min and max, not target/],
+        [{ platform: "kubernetes", workers: "{min:1}" }, /datamesh:workers: '\{min:1\}' is neither a whole number nor/],
+        [{ platform: "docker", workers: '{"min":1,"max":2}' }, /datamesh:workers: \{min, max\} scales workers with a HorizontalPodAutoscaler, on platform kubernetes only/],
         [{ platform: "kubernetes", workerGracePeriod: "2" }, /datamesh:workerGracePeriod: must be at least 5 seconds/],
         [{ platform: "kubernetes", workerGracePeriod: "soon" }, /datamesh:workerGracePeriod: must be a whole number of seconds/],
         [{ platform: "kubernetes", podSecurityLabel: "no" }, /datamesh:podSecurityLabel: must be true or false/],
@@ -151,7 +158,7 @@ describe("loadConfig", () => {
         [{ platform: "kubernetes", trinoImage: "trinodb/trino:latest" }, /datamesh:trinoImage: 'trinodb\/trino:latest' is not pinned/],
         [{ platform: "docker", postgresImage: "postgres" }, /datamesh:postgresImage: 'postgres' is not pinned/],
         [{ platform: "kubernetes", dbtImage: "Not An Image" }, /datamesh:dbtImage: 'Not An Image' is not an image reference/],
-        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
+        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
         [{ platform: "kubernetes", warehouseEndpoint: "https://s3.example.com" }, /datamesh:warehouseEndpoint: an external S3 store needs all of warehouseEndpoint, warehouseBucket, warehouseAccessKey and warehouseSecretKey/],
         [{ platform: "kubernetes", warehouseEndpoint: "s3.example.com", warehouseBucket: "b", warehouseAccessKey: "a", warehouseSecretKey: "s" }, /datamesh:warehouseEndpoint: must be the S3 API.s URL/],
         [{ platform: "kubernetes", seaweedfsImage: "chrislusf\/seaweedfs" }, /datamesh:seaweedfsImage: .chrislusf\/seaweedfs. is not pinned/],

@@ -358,6 +358,35 @@ describe("the kubernetes platform's bad input", () => {
     });
 });
 
+describe("the kubernetes platform with autoscaled workers", () => {
+    it("leaves the worker count to a HorizontalPodAutoscaler on CPU between min and max, with the window it is given, and budgets the workers' disruptions", async () => {
+        const before = resources.length;
+        pulumi.runtime.setAllConfig({ "datamesh:platform": "kubernetes", "datamesh:namespace": NAMESPACE, "datamesh:workers": '{"min":1,"max":3}', "datamesh:workerScaleDownWindow": "30" });
+        await jest.isolateModulesAsync(async () => {
+            const program = await import("../../index");
+            await valueOf(program.check);
+        });
+        const created = resources.slice(before);
+        const find = (type: string, name: string) => created.find(r => r.type === `kubernetes:${type}` && r.name === name)!;
+        const worker = find("apps/v1:Deployment", "trino-worker");
+        // No count of the stack's own, which every later up would set back under the autoscaler.
+        expect(worker.inputs.spec.replicas).toBeUndefined();
+        const hpa = find("autoscaling/v2:HorizontalPodAutoscaler", "trino-worker");
+        expect(hpa.inputs.spec).toMatchObject({
+            scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: worker.inputs.metadata.name },
+            minReplicas: 1,
+            maxReplicas: 3,
+            metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization" } } }],
+            behavior: { scaleDown: { stabilizationWindowSeconds: 30 } },
+        });
+        // Nothing waits on it: a cluster without a metrics API must not hang pulumi up.
+        expect(hpa.inputs.metadata.annotations["pulumi.com/skipAwait"]).toBe("true");
+        expect(find("policy/v1:PodDisruptionBudget", "trino-worker").inputs.spec).toMatchObject({ maxUnavailable: 1 });
+        // The coordinator waits for the fewest workers to join.
+        expect(created.find(r => r.name === "trino-nodes")?.inputs.nodes).toBe(2);
+    });
+});
+
 describe("the kubernetes platform and a certificate the user supplies", () => {
     const load = async (san: string) => {
         const { cert, key } = selfSignedCertificate(san);
