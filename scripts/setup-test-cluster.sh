@@ -5,6 +5,7 @@
 #     kubernetes-v<KUBERNETES_VERSION>/bin   kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 #     coredns-v<COREDNS_VERSION>/bin         coredns
 #     kube-network-policies-v<KUBE_NETWORK_POLICIES_VERSION>/kube-network-policies   the NetworkPolicy enforcer
+#     metrics-server-v<METRICS_SERVER_VERSION>/metrics-server    the resource metrics API (metrics.k8s.io)
 #     pause-<tag>/pause.tar                  image datamesh-test/pause:<tag> (docker-archive tarball)
 #     busybox-<debian version>/busybox.tar   image datamesh-test/busybox:<debian version>
 # and installs the Debian packages it runs on (etcd, containerd, runc, CNI plugins, iptables, nftables).
@@ -14,7 +15,7 @@
 # images are written as docker-archive tarballs by hand, so no Docker engine is involved.
 # Cold: about 20-25 minutes and 2 GB of memory on 2 cores (kube-apiserver dominates); warm: < 1 s.
 #
-# Usage: setup-test-cluster.sh [packages|kubernetes|coredns|network-policies|pause|busybox ...]   (default: all)
+# Usage: setup-test-cluster.sh [packages|kubernetes|coredns|network-policies|metrics-server|pause|busybox ...]   (default: all)
 # The last lines on stdout are KEY=VALUE paths (TEST_CLUSTER_*), for scripts/test-cluster.sh.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +29,8 @@ KNP_MODULE=sigs.k8s.io/kube-network-policies
 KNP_DIR="$ROOT/kube-network-policies-v$KUBE_NETWORK_POLICIES_VERSION"
 # Bumped whenever knp_patch changes, so that a cached binary with the old patch is rebuilt.
 KNP_STAMP="v$KUBE_NETWORK_POLICIES_VERSION+datamesh.1"
+MS_MODULE=sigs.k8s.io/metrics-server
+MS_DIR="$ROOT/metrics-server-v$METRICS_SERVER_VERSION"
 # The tag build/pause/Makefile of that Kubernetes release carries; checked against it when building.
 PAUSE_TAG=3.10.1
 PAUSE_DIR="$ROOT/pause-$PAUSE_TAG"
@@ -273,6 +276,31 @@ build_network_policies() {
     log "network-policies: built in $(( SECONDS - start ))s"
 }
 
+# --- resource metrics API ----------------------------------------------------------------------
+# metrics-server serves metrics.k8s.io (node and pod CPU and memory) through the API server's
+# aggregation layer, from the kubelet's /metrics/resource; the HorizontalPodAutoscaler reads it.
+# Unpatched; the module has no replace directives, so `go install pkg@version` builds it as upstream's
+# Makefile does (CGO_ENABLED=0, -trimpath, version stamped into client-go's version package).
+ms_built() { [[ -x "$MS_DIR/metrics-server" ]] && stamp_ok "$MS_DIR" "v$METRICS_SERVER_VERSION"; }
+
+build_metrics_server() {
+    local start=$SECONDS
+    mkdir -p "$MS_DIR"
+    rm -rf "$MS_DIR/bin.tmp"
+    log "metrics-server: building v$METRICS_SERVER_VERSION (~4 min cold on 2 cores, 1.2 GB)"
+    # `go install pkg@version` refuses -mod=mod, so the machine's GOFLAGS are not passed on.
+    GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOBIN="$MS_DIR/bin.tmp" \
+        nice -n 10 go install -trimpath -ldflags "-s -w \
+            -X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION \
+            -X k8s.io/client-go/pkg/version.gitTreeState=clean" \
+        "$MS_MODULE/cmd/metrics-server@v$METRICS_SERVER_VERSION"
+    [[ -x "$MS_DIR/bin.tmp/metrics-server" ]] || die "metrics-server: go install left no binary"
+    mv -f "$MS_DIR/bin.tmp/metrics-server" "$MS_DIR/metrics-server"
+    rm -rf "$MS_DIR/bin.tmp"
+    echo "v$METRICS_SERVER_VERSION" >"$MS_DIR/.version"
+    log "metrics-server: built in $(( SECONDS - start ))s: $("$MS_DIR/metrics-server" --version 2>&1 | head -n1)"
+}
+
 # --- images without a registry or a Docker engine ----------------------------------------------
 # Writes a docker-archive tarball (what `docker save` writes and `ctr images import` reads): one
 # layer tar, an image config naming the layer's digest, and manifest.json tying them to a tag.
@@ -348,9 +376,10 @@ piece_ok() {
         kubernetes) k8s_built ;;
         coredns) coredns_built ;;
         network-policies) knp_built ;;
+        metrics-server) ms_built ;;
         pause) pause_built ;;
         busybox) is_installed busybox-static && busybox_built ;;
-        *) die "unknown piece $1 (packages, kubernetes, coredns, network-policies, pause, busybox)" ;;
+        *) die "unknown piece $1 (packages, kubernetes, coredns, network-policies, metrics-server, pause, busybox)" ;;
     esac
 }
 
@@ -360,6 +389,7 @@ build_piece() {
         kubernetes) command -v go >/dev/null || die "go is required"; build_kubernetes ;;
         coredns) command -v go >/dev/null || die "go is required"; build_coredns ;;
         network-policies) command -v go >/dev/null || die "go is required"; build_network_policies ;;
+        metrics-server) command -v go >/dev/null || die "go is required"; build_metrics_server ;;
         pause) build_pause ;;
         busybox) build_busybox ;;
     esac
@@ -367,7 +397,7 @@ build_piece() {
 
 main() {
     local pieces=("$@") p todo=()
-    (( ${#pieces[@]} )) || pieces=(packages kubernetes coredns network-policies pause busybox)
+    (( ${#pieces[@]} )) || pieces=(packages kubernetes coredns network-policies metrics-server pause busybox)
     for p in "${pieces[@]}"; do piece_ok "$p" || todo+=("$p"); done
     if (( ${#todo[@]} )); then
         mkdir -p "$ROOT"
@@ -385,6 +415,7 @@ main() {
     echo "TEST_CLUSTER_KUBE_BIN=$K8S_DIR/bin"
     echo "TEST_CLUSTER_COREDNS_BIN=$COREDNS_DIR/bin"
     echo "TEST_CLUSTER_NETWORK_POLICIES_BIN=$KNP_DIR/kube-network-policies"
+    echo "TEST_CLUSTER_METRICS_SERVER_BIN=$MS_DIR/metrics-server"
     echo "TEST_CLUSTER_PAUSE_TAR=$PAUSE_DIR/pause.tar"
     echo "TEST_CLUSTER_PAUSE_IMAGE=$PAUSE_IMAGE"
     if is_installed busybox-static; then

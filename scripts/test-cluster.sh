@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes cluster for the test suite, made of host processes: etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, CoreDNS and
-# kube-network-policies (which enforces NetworkPolicies), with
+# kube-network-policies (which enforces NetworkPolicies) and metrics-server (metrics.k8s.io, for
+# HorizontalPodAutoscalers), with
 # containerd + runc + the bridge CNI plugin as the container runtime. The binaries come from
 # scripts/setup-test-cluster.sh (built once, cached); everything this script starts keeps its state
 # in one folder outside the repository, and `down` removes every trace of it from the machine.
 #
 # Usage: test-cluster.sh up|down|status
-#   up      starts the cluster (or reports the running one) and waits until the node is Ready and
+#   up      starts the cluster (or reports the running one) and waits until the node is Ready,
+#           metrics.k8s.io serves the node and
 #           CoreDNS answers. stdout is exactly:
 #             KUBECONFIG=<path>
 #             datamesh:<key>=<value>      one line per stack setting (platform, test images)
@@ -55,6 +57,8 @@ NETPOL_QUEUE=20260
 # Its nftables table, fixed in its code; removed on down, should it outlive the process.
 NETPOL_TABLE=(inet kube-network-policies)
 COREDNS_READY_PORT=20181
+# metrics-server's HTTPS port, on the bridge address only (the API server's aggregator dials it there).
+METRICS_PORT=20262
 # The kubelet puts pods under this cgroup, so that teardown finds exactly this cluster's processes.
 CGROUP_ROOT=datamesh-test
 # Volume claims get `local` PersistentVolumes from this cluster's own provisioner (see
@@ -76,7 +80,7 @@ SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic k
 HOST_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/lib/cni/results /var/lib/cni
            /run/containerd/s /run/containerd)
 # In start order (down stops them all at once).
-COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-network-policies coredns volume-provisioner)
+COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-network-policies coredns metrics-server volume-provisioner)
 
 PKI="$STATE/pki"
 KCFG="$STATE/kubeconfig"
@@ -102,6 +106,8 @@ load_binaries() {
     COREDNS="$TEST_CLUSTER_COREDNS_BIN/coredns"
     NETPOL="$TEST_CLUSTER_NETWORK_POLICIES_BIN"
     [[ -x "$NETPOL" ]] || die "missing $NETPOL after setup"
+    METRICS_SERVER="$TEST_CLUSTER_METRICS_SERVER_BIN"
+    [[ -x "$METRICS_SERVER" ]] || die "missing $METRICS_SERVER after setup"
     local b
     for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
         [[ -x "$KUBE_BIN/$b" ]] || die "missing $KUBE_BIN/$b after setup"
@@ -298,8 +304,9 @@ remove_chains() {
 }
 
 # --- certificates and kubeconfigs ------------------------------------------------------------
+# issue NAME SUBJECT USAGE [SANS] [CA]: a certificate signed by the cluster CA, or the CA named.
 issue() {
-    local name="$1" subject="$2" usage="$3" sans="${4:-}"
+    local name="$1" subject="$2" usage="$3" sans="${4:-}" ca="${5:-ca}"
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -keyout "$PKI/$name.key" -subj "$subject" -out "$PKI/$name.csr" 2>/dev/null
     {
@@ -308,7 +315,7 @@ issue() {
         echo "extendedKeyUsage=$usage"
         [[ -z "$sans" ]] || echo "subjectAltName=$sans"
     } >"$PKI/$name.ext"
-    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "0x$(openssl rand -hex 12)" \
+    openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -set_serial "0x$(openssl rand -hex 12)" \
         -days 30 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
     rm -f "$PKI/$name.csr" "$PKI/$name.ext"
 }
@@ -330,6 +337,18 @@ make_pki() {
     issue kubelet-serving "/CN=$NODE" serverAuth "IP:$GATEWAY,DNS:$NODE"
     issue coredns "/CN=datamesh-test:coredns" clientAuth
     issue network-policies "/CN=datamesh-test:network-policies" clientAuth
+    # The aggregation layer, as kubeadm sets it up: a CA of its own (front-proxy-ca) for the one client
+    # certificate the API server proxies with, so that no other certificate can assert a user to an
+    # extension API server through X-Remote-User.
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -sha256 \
+        -keyout "$PKI/front-proxy-ca.key" -out "$PKI/front-proxy-ca.crt" -subj "/CN=datamesh-test-front-proxy-ca" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+    issue front-proxy-client "/CN=front-proxy-client" clientAuth "" front-proxy-ca
+    # metrics-server: its identity towards the API server and the kubelet, and its serving certificate
+    # (the aggregator verifies it against the APIService's caBundle as metrics-server.kube-system.svc).
+    issue metrics-server "/CN=datamesh-test:metrics-server" clientAuth
+    issue metrics-server-serving "/CN=metrics-server.kube-system.svc" serverAuth \
+        "IP:$GATEWAY,DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system.svc.$CLUSTER_DOMAIN"
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$PKI/sa.key" 2>/dev/null
     openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 }
@@ -363,7 +382,7 @@ make_kubeconfigs() {
     mkdir -p "$KCFG"
     write_kubeconfig "$ADMIN_KUBECONFIG" admin
     local c
-    for c in controller-manager scheduler kube-proxy coredns network-policies; do write_kubeconfig "$KCFG/$c.kubeconfig" "$c"; done
+    for c in controller-manager scheduler kube-proxy coredns network-policies metrics-server; do write_kubeconfig "$KCFG/$c.kubeconfig" "$c"; done
     write_kubeconfig "$KCFG/kubelet.kubeconfig" kubelet-client
 }
 
@@ -494,7 +513,8 @@ EOF
 EOF
 }
 
-# Objects the cluster needs before its first workload: CoreDNS's read access, the default StorageClass.
+# Objects the cluster needs before its first workload: CoreDNS's read access, the NetworkPolicy
+# enforcer's, metrics-server's registration and access, the default StorageClass.
 bootstrap_objects() {
     kc apply -f - >/dev/null <<EOF
 apiVersion: rbac.authorization.k8s.io/v1
@@ -533,6 +553,90 @@ metadata: { name: "datamesh-test:network-policies" }
 roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "datamesh-test:network-policies" }
 subjects:
 - { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:network-policies" }
+---
+# metrics-server reads nodes and pods and scrapes each kubelet's /metrics/resource (upstream's system:metrics-server).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: "datamesh-test:metrics-server" }
+rules:
+- apiGroups: [""]
+  resources: [nodes/metrics]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: "datamesh-test:metrics-server" }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "datamesh-test:metrics-server" }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:metrics-server" }
+---
+# It asks the API server whether a caller may read what it asks for (SubjectAccessReview) and who a
+# bearer token belongs to (TokenReview).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: "datamesh-test:metrics-server:auth-delegator" }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:auth-delegator" }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:metrics-server" }
+---
+# Upstream's reader of kube-system/extension-apiserver-authentication. Unused while --client-ca-file
+# and --requestheader-client-ca-file are given (nothing is looked up); kept so that dropping them works.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: "datamesh-test:metrics-server:auth-reader", namespace: kube-system }
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: Role, name: extension-apiserver-authentication-reader }
+subjects:
+- { apiGroup: rbac.authorization.k8s.io, kind: User, name: "datamesh-test:metrics-server" }
+---
+# Namespace admins, editors and viewers may read their pods' metrics (kubectl top), as upstream has it.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: "datamesh-test:aggregated-metrics-reader"
+  labels:
+    rbac.authorization.k8s.io/aggregate-to-view: "true"
+    rbac.authorization.k8s.io/aggregate-to-edit: "true"
+    rbac.authorization.k8s.io/aggregate-to-admin: "true"
+rules:
+- apiGroups: [metrics.k8s.io]
+  resources: [pods, nodes]
+  verbs: [get, list, watch]
+---
+# metrics.k8s.io is served by metrics-server, a host process on the bridge address: a Service without
+# selector and its EndpointSlice by hand (the port names must match: the aggregator looks the
+# Service's port up by name in the slice), dialled directly thanks to --enable-aggregator-routing.
+apiVersion: v1
+kind: Service
+metadata: { name: metrics-server, namespace: kube-system, labels: { app.kubernetes.io/name: metrics-server } }
+spec:
+  ports: [{ name: https, port: 443, protocol: TCP, targetPort: $METRICS_PORT }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: metrics-server
+  namespace: kube-system
+  labels: { kubernetes.io/service-name: metrics-server, endpointslice.kubernetes.io/managed-by: datamesh-test }
+addressType: IPv4
+ports: [{ name: https, port: $METRICS_PORT, protocol: TCP }]
+endpoints:
+- addresses: ["$GATEWAY"]
+  conditions: { ready: true }
+---
+# Its serving certificate is the cluster CA's (metrics-server-serving), so the aggregator verifies it.
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: { name: v1beta1.metrics.k8s.io }
+spec:
+  group: metrics.k8s.io
+  version: v1beta1
+  service: { name: metrics-server, namespace: kube-system, port: 443 }
+  caBundle: $(base64 -w0 "$PKI/ca.crt")
+  groupPriorityMinimum: 100
+  versionPriority: 100
 ---
 # Served by provision_volumes below, a host process like the other components.
 apiVersion: storage.k8s.io/v1
@@ -582,7 +686,12 @@ start_components_early() {
         --service-account-issuer "https://kubernetes.default.svc.$CLUSTER_DOMAIN" \
         --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
         --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
-        --allow-privileged=true --profiling=false --event-ttl 1h
+        --allow-privileged=true --profiling=false --event-ttl 1h \
+        --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+        --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+        --requestheader-extra-headers-prefix X-Remote-Extra- \
+        --proxy-client-cert-file "$PKI/front-proxy-client.crt" --proxy-client-key-file "$PKI/front-proxy-client.key" \
+        --enable-aggregator-routing=true
 }
 
 start_components_late() {
@@ -619,6 +728,22 @@ start_components_late() {
         --kubeconfig "$KCFG/network-policies.kubeconfig" --hostname-override "$NODE" \
         --nfqueue-id "$NETPOL_QUEUE" --metrics-bind-address "127.0.0.1:$NETPOL_METRICS_PORT"
     start coredns "$COREDNS" -conf "$STATE/coredns/Corefile"
+    # metrics.k8s.io on the bridge address only; the API server's aggregator proxies to it with
+    # front-proxy-client (dialling the EndpointSlice's address, --enable-aggregator-routing). It scrapes
+    # the kubelet at its InternalIP, verifying the kubelet's certificate with the cluster CA.
+    start metrics-server "$METRICS_SERVER" \
+        --kubeconfig "$KCFG/metrics-server.kubeconfig" \
+        --authentication-kubeconfig "$KCFG/metrics-server.kubeconfig" \
+        --authorization-kubeconfig "$KCFG/metrics-server.kubeconfig" \
+        --bind-address "$GATEWAY" --secure-port "$METRICS_PORT" --cert-dir "$PKI/metrics-server-generated" \
+        --tls-cert-file "$PKI/metrics-server-serving.crt" --tls-private-key-file "$PKI/metrics-server-serving.key" \
+        --client-ca-file "$PKI/ca.crt" \
+        --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+        --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+        --requestheader-extra-headers-prefix X-Remote-Extra- \
+        --kubelet-certificate-authority "$PKI/ca.crt" --kubelet-port "$KUBELET_PORT" \
+        --kubelet-preferred-address-types InternalIP \
+        --metric-resolution 15s --profiling=false
     start volume-provisioner bash "$REPO/scripts/test-cluster.sh" provision-volumes
 }
 
@@ -698,6 +823,12 @@ coredns_ready() {
     curl -sf --max-time 2 "http://127.0.0.1:$COREDNS_READY_PORT/ready" >/dev/null &&
         busybox nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" "$GATEWAY" 2>/dev/null | grep -q "$API_SERVICE_IP"
 }
+# The resource metrics API answers with the node: the APIService is Available and metrics-server has
+# scraped the kubelet twice (a rate needs two samples, one resolution apart).
+metrics_ready() {
+    kc get --raw /apis/metrics.k8s.io/v1beta1/nodes 2>/dev/null |
+        jq -e --arg n "$NODE" '.items[] | select(.metadata.name == $n) | .usage.cpu' >/dev/null
+}
 default_sa_ready() { kc -n default get serviceaccount default; }
 
 import_image() { ctr -a "$CONTAINERD_SOCKET" -n k8s.io images import "$1" >/dev/null; }
@@ -776,8 +907,9 @@ up() {
     wait_until 30 "kube-network-policies' nftables table" netpol_ready || { ensure_alive kube-network-policies; false; }
     log "node Ready after $(( SECONDS - start ))s"
     wait_until 30 "CoreDNS" coredns_ready || { ensure_alive coredns; false; }
+    wait_until 60 "metrics-server (metrics.k8s.io)" metrics_ready || { ensure_alive metrics-server; false; }
     wait_until 30 "the default service account" default_sa_ready || { ensure_alive kube-controller-manager; false; }
-    log "cluster ready (node Ready, CoreDNS answers) after $(( SECONDS - start ))s"
+    log "cluster ready (node Ready, CoreDNS answers, metrics.k8s.io serves the node) after $(( SECONDS - start ))s"
     if ! wait "$images_pid"; then
         die "importing images failed:
 $(tail -n 25 "$LOGS/images.log")"
