@@ -67,7 +67,7 @@ trap cleanup EXIT
 
 log "creating venv with $("$python" --version 2>&1) in a temporary directory"
 "$python" -m venv "$tmp"
-log "installing $(grep -cvE '^[[:space:]]*(#|$)' "$requirements") pinned packages from ${requirements#"$repo_root/"}"
+log "installing $(grep -cE '^[A-Za-z0-9]' "$requirements") pinned packages from ${requirements#"$repo_root/"}$(grep -q -- '--hash=' "$requirements" && echo ', each file checked against its sha256')"
 "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
   -r "$requirements" >&2 || die "pip install failed"
 

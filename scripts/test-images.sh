@@ -55,7 +55,7 @@ TRINO_IMAGE_PLUGINS="postgresql mariadb iceberg password-authenticators geospati
 # Bumped when this script changes how every image is made.
 RECIPE=1
 
-dbt_trino_version() { sed -n 's/^dbt-trino==//p' "$REPO/dbt/requirements.txt" | head -n 1; }
+dbt_trino_version() { sed -n 's/^dbt-trino==\([^ \\]*\).*/\1/p' "$REPO/dbt/requirements.txt" | head -n 1; }
 
 image_ref() {
     case "$1" in

@@ -151,6 +151,25 @@ describe("Trino catalogs", () => {
         expect(worker).toMatchSnapshot();
         expect(worker["config.properties"]).toContain("coordinator=false\n");
         expect(worker["config.properties"]).not.toContain("https");
+        expect(worker["access-control.properties"]).toBeUndefined();
+    });
+
+    it("lets a draining worker's rules admit its drain user alone, and sets its grace period", () => {
+        const worker = renderWorkerEtc({
+            node: { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" },
+            worker: {
+                httpPort: 8080,
+                discoveryUri: "http://trino:8080",
+                maxHeap: "2G",
+                sharedSecretEnv: "TRINO_SHARED_SECRET",
+                drain: { gracePeriodSeconds: 30, user: "datamesh_drain", etcDir: "/etc/trino" },
+            },
+        });
+        expect(worker).toMatchSnapshot();
+        expect(worker["config.properties"]).toContain("shutdown.grace-period=30s\n");
+        expect(worker["access-control.properties"]).toContain("security.config-file=/etc/trino/worker-rules.json\n");
+        // Trino's default access control refuses every user a worker's state change; these rules allow one.
+        expect(JSON.parse(worker["worker-rules.json"])).toEqual({ system_information: [{ user: "datamesh_drain", allow: ["read", "write"] }] });
     });
 
     it("validates the heap size", () => {
