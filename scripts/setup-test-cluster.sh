@@ -5,7 +5,7 @@
 #     kubernetes-v<KUBERNETES_VERSION>/bin   kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
 #     coredns-v<COREDNS_VERSION>/bin         coredns
 #     kube-network-policies-v<KUBE_NETWORK_POLICIES_VERSION>/kube-network-policies   the NetworkPolicy enforcer
-#     metrics-server-v<METRICS_SERVER_VERSION>/metrics-server    the resource metrics API (metrics.k8s.io)
+#     metrics-server-v<METRICS_SERVER_VERSION>/bin              metrics-server, the resource metrics API (metrics.k8s.io)
 #     pause-<tag>/pause.tar                  image datamesh-test/pause:<tag> (docker-archive tarball)
 #     busybox-<debian version>/busybox.tar   image datamesh-test/busybox:<debian version>
 # and installs the Debian packages it runs on (etcd, containerd, runc, CNI plugins, iptables, nftables).
@@ -167,21 +167,28 @@ build_kubernetes() {
     log "kubernetes: built in $(( SECONDS - start ))s: $("$K8S_DIR/bin/kubelet" --version)"
 }
 
+# --- unpatched host components ---------------------------------------------------------------
+# go_install NAME DIR VERSION EXTRA_LDFLAGS PACKAGE@VERSION: builds the package, as its upstream
+# builds it (static, trimmed paths), into DIR/bin, stamped with VERSION, replacing a stale build.
+go_install() {
+    local name="$1" dir="$2" version="$3" ldflags="$4" package="$5" start=$SECONDS
+    mkdir -p "$dir"
+    rm -rf "$dir/bin.tmp"
+    # `go install pkg@version` refuses -mod=mod, so the machine's GOFLAGS are not passed on.
+    GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOBIN="$dir/bin.tmp" \
+        nice -n 5 go install -trimpath -ldflags "-s -w $ldflags" "$package"
+    rm -rf "${dir:?}/bin"
+    mv "$dir/bin.tmp" "$dir/bin"
+    echo "$version" >"$dir/bin/.version"
+    log "$name: built in $(( SECONDS - start ))s"
+}
+
 # --- CoreDNS ---------------------------------------------------------------------------------
 coredns_built() { [[ -x "$COREDNS_DIR/bin/coredns" ]] && stamp_ok "$COREDNS_DIR/bin" "v$COREDNS_VERSION"; }
 
 build_coredns() {
-    local start=$SECONDS
-    mkdir -p "$COREDNS_DIR"
-    rm -rf "$COREDNS_DIR/bin.tmp"
     log "coredns: building v$COREDNS_VERSION (~6 min cold)"
-    # `go install pkg@version` refuses -mod=mod, so the machine's GOFLAGS are not passed on.
-    GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOBIN="$COREDNS_DIR/bin.tmp" \
-        nice -n 5 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@v$COREDNS_VERSION"
-    rm -rf "${COREDNS_DIR:?}/bin"
-    mv "$COREDNS_DIR/bin.tmp" "$COREDNS_DIR/bin"
-    echo "v$COREDNS_VERSION" >"$COREDNS_DIR/bin/.version"
-    log "coredns: built in $(( SECONDS - start ))s"
+    go_install coredns "$COREDNS_DIR" "v$COREDNS_VERSION" "" "github.com/coredns/coredns@v$COREDNS_VERSION"
 }
 
 # --- NetworkPolicy enforcer -------------------------------------------------------------------
@@ -281,24 +288,13 @@ build_network_policies() {
 # aggregation layer, from the kubelet's /metrics/resource; the HorizontalPodAutoscaler reads it.
 # Unpatched; the module has no replace directives, so `go install pkg@version` builds it as upstream's
 # Makefile does (CGO_ENABLED=0, -trimpath, version stamped into client-go's version package).
-ms_built() { [[ -x "$MS_DIR/metrics-server" ]] && stamp_ok "$MS_DIR" "v$METRICS_SERVER_VERSION"; }
+ms_built() { [[ -x "$MS_DIR/bin/metrics-server" ]] && stamp_ok "$MS_DIR/bin" "v$METRICS_SERVER_VERSION"; }
 
 build_metrics_server() {
-    local start=$SECONDS
-    mkdir -p "$MS_DIR"
-    rm -rf "$MS_DIR/bin.tmp"
     log "metrics-server: building v$METRICS_SERVER_VERSION (~4 min cold on 2 cores, 1.2 GB)"
-    # `go install pkg@version` refuses -mod=mod, so the machine's GOFLAGS are not passed on.
-    GOWORK=off CGO_ENABLED=0 GOFLAGS=-buildvcs=false GOBIN="$MS_DIR/bin.tmp" \
-        nice -n 10 go install -trimpath -ldflags "-s -w \
-            -X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION \
-            -X k8s.io/client-go/pkg/version.gitTreeState=clean" \
+    go_install metrics-server "$MS_DIR" "v$METRICS_SERVER_VERSION" \
+        "-X k8s.io/client-go/pkg/version.gitVersion=v$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitTreeState=clean" \
         "$MS_MODULE/cmd/metrics-server@v$METRICS_SERVER_VERSION"
-    [[ -x "$MS_DIR/bin.tmp/metrics-server" ]] || die "metrics-server: go install left no binary"
-    mv -f "$MS_DIR/bin.tmp/metrics-server" "$MS_DIR/metrics-server"
-    rm -rf "$MS_DIR/bin.tmp"
-    echo "v$METRICS_SERVER_VERSION" >"$MS_DIR/.version"
-    log "metrics-server: built in $(( SECONDS - start ))s: $("$MS_DIR/metrics-server" --version 2>&1 | head -n1)"
 }
 
 # --- images without a registry or a Docker engine ----------------------------------------------
@@ -415,7 +411,7 @@ main() {
     echo "TEST_CLUSTER_KUBE_BIN=$K8S_DIR/bin"
     echo "TEST_CLUSTER_COREDNS_BIN=$COREDNS_DIR/bin"
     echo "TEST_CLUSTER_NETWORK_POLICIES_BIN=$KNP_DIR/kube-network-policies"
-    echo "TEST_CLUSTER_METRICS_SERVER_BIN=$MS_DIR/metrics-server"
+    echo "TEST_CLUSTER_METRICS_SERVER_BIN=$MS_DIR/bin/metrics-server"
     echo "TEST_CLUSTER_PAUSE_TAR=$PAUSE_DIR/pause.tar"
     echo "TEST_CLUSTER_PAUSE_IMAGE=$PAUSE_IMAGE"
     if is_installed busybox-static; then

@@ -66,6 +66,7 @@ export function resolveKubeTarget(options: { kubeconfig?: string; context?: stri
     return { kubeconfig, context };
 }
 
+/** What the stack's namespace, and every object in it, is labelled with. */
 function namespaceLabels(stack: string): Record<string, string> {
     return { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": stack };
 }
@@ -170,12 +171,7 @@ export class Cluster {
     }
 
     labels(component: string, role: string): Record<string, string> {
-        return {
-            "app.kubernetes.io/part-of": "datamesh",
-            "app.kubernetes.io/instance": this.args.stack,
-            "app.kubernetes.io/name": component,
-            "app.kubernetes.io/component": role,
-        };
+        return { ...namespaceLabels(this.args.stack), "app.kubernetes.io/name": component, "app.kubernetes.io/component": role };
     }
 
     metadata(name: string, component: string, role: string) {

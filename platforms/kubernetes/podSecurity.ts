@@ -42,7 +42,7 @@ export interface RestrictedPodSpec {
     extra?: Omit<k8s.types.input.core.v1.PodSpec, "containers" | "volumes" | "securityContext" | "serviceAccountName" | "automountServiceAccountToken">;
 }
 
-export function restrictedContainerSecurity(): k8s.types.input.core.v1.SecurityContext {
+function restrictedContainerSecurity(): k8s.types.input.core.v1.SecurityContext {
     return { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } };
 }
 
