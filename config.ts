@@ -22,7 +22,7 @@ export const DEFAULT_IMAGES = {
     mariadbImage: "mariadb:11.8.3",
     trinoImage: "trinodb/trino:476",
     seaweedfsImage: "chrislusf/seaweedfs:4.53",
-    // No maintained image ships dbt-trino: a plain Python image installs dbt/requirements.txt when the dbt Job starts.
+    // No maintained image ships dbt-trino: on kubernetes the stack installs dbt/requirements.txt from this plain Python image into a volume, once per lock.
     dbtImage: "python:3.11.14-slim-bookworm",
     // The docs site's server on kubernetes: Python's own static file server, apart from dbtImage so that a dbt image change never takes the site down.
     docsImage: "python:3.11.14-slim-bookworm",
@@ -184,6 +184,7 @@ const configSchema = z
         dbtImage: pinnedImage.default(DEFAULT_IMAGES.dbtImage),
         docsImage: pinnedImage.default(DEFAULT_IMAGES.docsImage),
         dbtBaseImage: pinnedImage.default(DEFAULT_IMAGES.dbtBaseImage),
+        dbtToolchain: z.enum(["volume", "image"], { message: "must be volume (install dbt/requirements.txt once into a volume) or image (dbtImage has dbt)" }).optional(),
         pipIndexUrl: z.string().url("must be a URL such as https://pypi.example.com/simple").regex(/^https?:\/\//, "must start with http:// or https://").optional(),
         pipCaBundle: pemCertificates.optional(),
         dockerBuildNetwork: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a Docker network mode or name, such as host, none or my-build-net").optional(),
@@ -202,9 +203,9 @@ const configSchema = z
     .refine(
         c =>
             c.platform === "kubernetes" ||
-            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.workerScaleDownWindow, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
+            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.workerScaleDownWindow, c.dbtToolchain, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
         {
-            message: "renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
+            message: "renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, dbtToolchain, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
             path: ["platform"],
         },
     )
@@ -272,8 +273,10 @@ export interface MeshConfig {
     workerAutoscaling?: { min: number; max: number; scaleDownWindowSeconds: number };
     /** The pinned images of the docker and kubernetes platforms. */
     images: Record<ImageKey, string>;
-    /** Docker only: where pip fetches dbt's requirements while the dbt image builds; pip's own defaults when unset. */
+    /** Where pip fetches dbt's requirements: docker while the dbt image builds, kubernetes in the toolchain's install Job; pip's own defaults when unset. */
     pip: PipSettings;
+    /** Kubernetes only: where the dbt and docs Jobs find dbt: a volume the stack installs the lock file into once, or dbtImage itself. */
+    dbtToolchain: "volume" | "image";
     /** Docker only: the network the dbt image's RUN steps use; Docker's default bridge when unset. */
     dockerBuildNetwork?: string;
     /** Kubernetes only: the namespace that holds the whole mesh. */
@@ -501,6 +504,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
             dbtBaseImage: c.dbtBaseImage,
         },
         pip: { indexUrl: c.pipIndexUrl, caBundle: c.pipCaBundle },
+        // The default image is plain Python; any other dbtImage is taken to bring its own dbt unless the key says otherwise.
+        dbtToolchain: c.dbtToolchain ?? (c.dbtImage === DEFAULT_IMAGES.dbtImage ? "volume" : "image"),
         dockerBuildNetwork: c.dockerBuildNetwork,
         namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
         podSecurityLabel: c.podSecurityLabel !== "false",

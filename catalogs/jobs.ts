@@ -33,37 +33,96 @@ export function renderCheckScript(spec: { queryFile: string; caCertFile: string 
     ].join("");
 }
 
+/** A volume that holds dbt in a virtualenv, installed once for one lock (see renderToolchainInstallScript). */
+export interface ToolchainMount {
+    /** Where the volume is mounted, the same path in the installing Job and in every Job that runs dbt (a virtualenv names its own path). */
+    dir: string;
+    /** What was installed: a digest of the lock file and the image's Python. */
+    key: string;
+}
+
 export interface DbtScriptSpec {
     projectDir: string;
     profilesDir: string;
     workDir: string;
     vars: Record<string, string>;
-    /** Given, an image without dbt (a plain Python image) installs the pinned toolchain first. */
-    requirementsFile?: string;
+    /** dbt from this volume, mounted read-only; without it, dbt must be on the image's PATH. */
+    toolchain?: ToolchainMount;
+    /** What to tell the user when the image has no dbt and no toolchain volume is given. */
+    missingDbtHint?: string;
 }
 
-/** The script's opening: its folder, dbt (installed when the image has none), and the flags every dbt command takes. */
+function checkedPath(value: string, what: string): string {
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(value)) {
+        throw new Error(`${what} '${value}' must be an absolute path of letters, digits, '.', '_', '-' and '/'`);
+    }
+    return value;
+}
+
+function checkedKey(key: string): string {
+    if (!/^[a-z0-9]+$/.test(key)) {
+        throw new Error(`toolchain key '${key}' must be lower-case letters and digits`);
+    }
+    return key;
+}
+
+/** The script's opening: its folder, dbt (from the toolchain volume or the image), and the flags every dbt command takes. */
 function dbtPreamble(spec: DbtScriptSpec): { lines: string[]; flags: string } {
     const sortedVars = Object.fromEntries(Object.keys(spec.vars).sort().map(k => [k, spec.vars[k]]));
     const varsJson = JSON.stringify(sortedVars);
     if (varsJson.includes("'")) {
         throw new Error("dbt vars must not contain single quotes");
     }
-    const install = spec.requirementsFile
-        ? [
-              `if ! command -v dbt >/dev/null 2>&1; then\n`,
-              `  echo "no dbt in this image: installing the pinned requirements from the package index"\n`,
-              `  python3 -m venv ${spec.workDir}/venv\n`,
-              `  ${spec.workDir}/venv/bin/pip install --quiet --no-input --disable-pip-version-check --requirement ${spec.requirementsFile}\n`,
-              `  PATH="${spec.workDir}/venv/bin:$PATH"\n`,
-              `fi\n`,
-              `dbt --version\n`,
-          ]
-        : [];
+    const dbt: string[] = [];
+    if (spec.toolchain) {
+        const dir = checkedPath(spec.toolchain.dir, "toolchain folder");
+        const key = checkedKey(spec.toolchain.key);
+        dbt.push(
+            `installed="$(cat ${dir}/installed 2>/dev/null || true)"\n`,
+            `if [ "$installed" != "${key}" ]; then echo "the dbt toolchain volume holds \${installed:-no install}, not ${key}" >&2; exit 1; fi\n`,
+            `PATH="${dir}/venv/bin:$PATH"\n`,
+        );
+    } else if (spec.missingDbtHint) {
+        dbt.push(`command -v dbt >/dev/null 2>&1 || { echo "no dbt on this image's PATH: ${spec.missingDbtHint.replace(/["\\$`]/g, "")}" >&2; exit 1; }\n`);
+    }
+    if (dbt.length > 0) {
+        dbt.push(`echo "dbt: $(command -v dbt)"\n`, `dbt --version\n`);
+    }
     return {
-        lines: [HEADER, `mkdir -p ${spec.workDir}\ncd ${spec.workDir}\n`, ...install],
+        lines: [HEADER, `mkdir -p ${spec.workDir}\ncd ${spec.workDir}\n`, ...dbt],
         flags: `--project-dir ${spec.projectDir} --profiles-dir ${spec.profilesDir} --target-path ${spec.workDir}/target --log-path ${spec.workDir}/logs --vars '${varsJson}' --no-use-colors`,
     };
+}
+
+/**
+ * Installs dbt into a toolchain volume, once: a virtualenv made by the image's own Python, then
+ * pip in hash-checking mode from the lock file, so that only the locked files are accepted, from
+ * whichever index PIP_INDEX_URL names (PyPI when unset). The `installed` marker is written last, in
+ * one rename, so that a Job that ran halfway leaves no install a dbt Job would take. The closing
+ * line names the package count and the index's host, never its credentials.
+ */
+export function renderToolchainInstallScript(spec: { toolchain: ToolchainMount; requirementsFile: string }): string {
+    const dir = checkedPath(spec.toolchain.dir, "toolchain folder");
+    const key = checkedKey(spec.toolchain.key);
+    const requirements = checkedPath(spec.requirementsFile, "requirements file");
+    return [
+        HEADER,
+        `if [ "$(cat ${dir}/installed 2>/dev/null || true)" = "${key}" ]; then\n`,
+        `  echo "dbt toolchain: ${key} already installed"\n`,
+        `  exit 0\n`,
+        `fi\n`,
+        `rm -rf ${dir}/venv ${dir}/installed ${dir}/installed.tmp\n`,
+        `python3 -m venv ${dir}/venv\n`,
+        `${dir}/venv/bin/pip install --no-input --disable-pip-version-check --no-cache-dir --require-hashes --requirement ${requirements}\n`,
+        `${dir}/venv/bin/pip check\n`,
+        `${dir}/venv/bin/dbt --version\n`,
+        `echo ${key} >${dir}/installed.tmp\n`,
+        `mv ${dir}/installed.tmp ${dir}/installed\n`,
+        `index="\${PIP_INDEX_URL:-https://pypi.org/simple}"\n`,
+        `index="\${index#*://}"\n`,
+        `index="\${index#*@}"\n`,
+        `echo "dbt toolchain: ${key} installed, $(${dir}/venv/bin/pip list --format=freeze --exclude pip --exclude setuptools | wc -l) packages from \${index%%/*}"\n`,
+    ].join("");
 }
 
 /**

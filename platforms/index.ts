@@ -62,6 +62,8 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
                 allowedClients: context.config.allowedClients,
                 workerAutoscaling: context.config.workerAutoscaling,
                 images: context.config.images,
+                dbtToolchain: context.config.dbtToolchain,
+                pip: context.config.pip,
                 renderYamlTo: context.config.renderYamlTo,
                 target: context.config.renderYamlTo ? undefined : kubernetesModule().resolveKubeTarget({ kubeconfig: context.config.kubeconfig, context: context.config.kubeContext, env: process.env }),
                 externalWarehouse: context.config.externalWarehouse,

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderDocsScript } from "../../catalogs/jobs";
 import { DocsSite, DocsSiteRequest } from "../platform";
 import { Cluster } from "./cluster";
-import { dbtJob } from "./jobs";
+import { DbtEnvironment, dbtJob } from "./jobs";
 import { ClientSources, clientPeers, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { IMAGE_USERS, restrictedPod } from "./podSecurity";
 import { workloadServiceAccount } from "./serviceAccount";
@@ -22,7 +22,7 @@ const SITE_DIR = "/site";
 
 export interface DocsSiteSettings {
     server: string;
-    dbt: string;
+    dbt: DbtEnvironment;
     /** Who may reach the site; anyone when unset. */
     clients?: ClientSources[];
 }
@@ -96,7 +96,7 @@ export function docsSite(cluster: Cluster, images: DocsSiteSettings, name: strin
             script: (spec, publishedRun) => renderDocsScript({ ...spec, siteDir: SITE_DIR, pageName: publishedRun }),
             runKey: pulumi.all([request.run.projectDigest, request.publishedRun]).apply(parts => parts.join(":")),
             summaryPattern: "^docs site: serving ",
-            sharedClaim: { claimName: claim.metadata.name, mountPath: SITE_DIR, besidePodLabels: labels },
+            sharedClaim: { claimName: claim.metadata.name, mountPath: SITE_DIR, readOnly: false, besidePodLabels: labels },
         },
         { ...opts, dependsOn: [cluster.rollout(server, "Deployment", request.component, name, opts)] },
     );

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ExternalS3, ImageKey, PlatformName } from "../../config";
+import * as fs from "fs";
+import * as path from "path";
+import { ExternalS3, ImageKey, PipSettings, PlatformName } from "../../config";
 import { KubeTarget } from "../../lib/kubectl";
 import {
     DatabaseServer,
@@ -26,7 +28,8 @@ import { WorkerAutoscaling } from "./autoscaler";
 import { ClientSources } from "./networkPolicies";
 import { databaseServer } from "./databaseServer";
 import { docsSite } from "./docsSite";
-import { dbtRun, insightsCheck } from "./jobs";
+import { DbtEnvironment, dbtRun, insightsCheck } from "./jobs";
+import { dbtToolchain } from "./dbtToolchain";
 import { kubernetesTrinoHostnames, trinoServer } from "./trino";
 import { externalWarehouse, seaweedfsWarehouse } from "./warehouse";
 
@@ -53,6 +56,10 @@ export interface KubernetesPlatformArgs {
     /** Workers scaled on CPU between min and max; a fixed count when unset. */
     workerAutoscaling?: WorkerAutoscaling;
     images: Record<ImageKey, string>;
+    /** Where the dbt and docs Jobs find dbt: a volume the stack installs the lock file into, or the dbt image itself. */
+    dbtToolchain: "volume" | "image";
+    /** Where the toolchain's install Job fetches the locked packages. */
+    pip: PipSettings;
     /** Write manifests to this folder instead of applying them. */
     renderYamlTo?: string;
     /** The live cluster; checked reachable before any resource. Unset when rendering. */
@@ -69,6 +76,7 @@ export class KubernetesPlatform implements Platform {
     readonly trinoHostnames: string[];
     readonly live: boolean;
     private readonly cluster: Cluster;
+    private dbtEnvironment?: DbtEnvironment;
 
     constructor(private readonly args: KubernetesPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
@@ -105,11 +113,31 @@ export class KubernetesPlatform implements Platform {
     }
 
     docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
-        return docsSite(this.cluster, { server: this.args.images.docsImage, dbt: this.args.images.dbtImage, clients: this.args.allowedClients }, name, request, opts);
+        return docsSite(this.cluster, { server: this.args.images.docsImage, dbt: this.dbt(name, request.run, opts), clients: this.args.allowedClients }, name, request, opts);
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
-        return dbtRun(this.cluster, this.args.images.dbtImage, name, request, opts);
+        return dbtRun(this.cluster, this.dbt(name, request, opts), name, request, opts);
+    }
+
+    /** dbt for the dbt and docs Jobs; one toolchain volume serves both, made by whichever asks first. */
+    private dbt(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtEnvironment {
+        if (!this.dbtEnvironment) {
+            const image = this.args.images.dbtImage;
+            this.dbtEnvironment =
+                this.args.dbtToolchain === "volume"
+                    ? {
+                          image,
+                          toolchain: dbtToolchain(
+                              this.cluster,
+                              `${name}-toolchain`,
+                              { component: request.component, image, requirements: fs.readFileSync(path.join(request.toolchainDir, "requirements.txt"), "utf8"), pip: this.args.pip },
+                              opts,
+                          ),
+                      }
+                    : { image };
+        }
+        return this.dbtEnvironment;
     }
 
     insightsCheck(name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {

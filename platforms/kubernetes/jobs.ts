@@ -8,8 +8,8 @@ import { checkStatement } from "../../lib/reconcile";
 import { KubernetesJobOutcome } from "./jobOutcome";
 import { DbtRun, DbtRunRequest, InsightsCheckRequest, InsightsCheckRun } from "../platform";
 import { Cluster } from "./cluster";
-import { DEFAULT_IMAGES } from "../../config";
-import { ANYWHERE, Flow, podsOf, tcp, workloadNetworkPolicy } from "./networkPolicies";
+import { Flow, podsOf, tcp, workloadNetworkPolicy } from "./networkPolicies";
+import type { DbtToolchain } from "./dbtToolchain";
 import { IMAGE_USERS, ImageUser, restrictedPod } from "./podSecurity";
 import { TRINO_HTTPS_PORT } from "./trino";
 import { workloadServiceAccount } from "./serviceAccount";
@@ -22,7 +22,7 @@ import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
  */
 
 const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
-/** dbt from a plain Python image installs its toolchain first; the whole run gets this long. */
+/** A dbt build of a large mesh takes minutes; a hung one is stopped at this. */
 const DBT_TIMEOUT_SECONDS = 1800;
 const CHECK_TIMEOUT_SECONDS = 600;
 
@@ -40,19 +40,19 @@ export interface JobSpec {
     filesDir: string;
     /** A further ConfigMap mounted as a folder tree (ConfigMap keys cannot hold a '/'). */
     tree?: ProjectTree;
-    /** A volume claim the Job writes to, and the pod it shares the claim with, whose node the Job runs on. */
-    sharedClaim?: { claimName: pulumi.Input<string>; mountPath: string; besidePodLabels: Record<string, string> };
+    /** Volume claims the Job mounts. */
+    claims?: JobClaim[];
     /** The image's own non-root user. */
     user: ImageUser;
-    /** Where the Job connects besides the coordinator's HTTPS port. */
-    extraEgress?: Flow[];
+    /** Where the Job connects; nowhere else (DNS aside). */
+    egress: Flow[];
     /** The log line that sums the run up. */
     summaryPattern: string;
     timeoutSeconds: number;
 }
 
 /** A Job that runs a script from a ConfigMap with its secrets from a Secret, and its result read back. */
-function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomResourceOptions): { finished: pulumi.Output<string>; summary: pulumi.Output<string>; resource: pulumi.Resource } {
+export function clusterJob(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomResourceOptions): { finished: pulumi.Output<string>; summary: pulumi.Output<string>; resource: pulumi.Resource } {
     const configMap = new k8s.core.v1.ConfigMap(name, { metadata: cluster.metadata(name, spec.component, spec.role), data: spec.files }, cluster.options(opts));
     const secret = cluster.secret(name, spec.component, spec.role, spec.secrets, opts);
     const account = workloadServiceAccount(cluster, name, spec.component, spec.role, opts);
@@ -61,10 +61,12 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
         name,
         spec.component,
         spec.role,
-        { egress: [{ peers: [podsOf(cluster, "coordinator")], ports: tcp(TRINO_HTTPS_PORT) }, ...(spec.extraEgress ?? [])] },
+        { egress: spec.egress },
         opts,
     );
     // A Job's pod spec cannot change, so anything in it that can, the image too, names a new run.
+    const claims = spec.claims ?? [];
+    const beside = claims.find(claim => claim.besidePodLabels)?.besidePodLabels;
     const jobName = pulumi.all([spec.runKey, spec.files]).apply(([key, files]) => `${name}-${shortDigest(key, JSON.stringify(files), spec.image).slice(0, 10)}`);
     const created = new k8s.batch.v1.Job(
         name,
@@ -84,7 +86,7 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                         user: spec.user,
                         serviceAccountName: account.metadata.name,
                         scratch: ["/tmp"],
-                        extra: { restartPolicy: "Never", ...(spec.sharedClaim ? { affinity: sameNodeAs(spec.sharedClaim.besidePodLabels) } : {}) },
+                        extra: { restartPolicy: "Never", ...(beside ? { affinity: sameNodeAs(beside) } : {}) },
                         containers: [
                             {
                                 name: spec.role,
@@ -96,7 +98,7 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                                 volumeMounts: [
                                     { name: "job-files", mountPath: spec.filesDir, readOnly: true },
                                     ...(spec.tree ? [{ name: "job-tree", mountPath: spec.tree.mountPath, readOnly: true }] : []),
-                                    ...(spec.sharedClaim ? [{ name: "shared", mountPath: spec.sharedClaim.mountPath }] : []),
+                                    ...claims.map((claim, i) => ({ name: `claim-${i}`, mountPath: claim.mountPath, readOnly: claim.readOnly })),
                                 ],
                                 resources: resources(spec.size),
                             },
@@ -104,7 +106,7 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
                         volumes: [
                             { name: "job-files", configMap: { name: configMap.metadata.name } },
                             ...(spec.tree ? [{ name: "job-tree", configMap: { name: spec.tree.configMap.metadata.name, items: spec.tree.items } }] : []),
-                            ...(spec.sharedClaim ? [{ name: "shared", persistentVolumeClaim: { claimName: spec.sharedClaim.claimName } }] : []),
+                            ...claims.map((claim, i) => ({ name: `claim-${i}`, persistentVolumeClaim: { claimName: claim.claimName, readOnly: claim.readOnly } })),
                         ],
                     }),
                 },
@@ -123,6 +125,19 @@ function job(cluster: Cluster, name: string, spec: JobSpec, opts: pulumi.CustomR
     );
     // The Job's name once its result is in: whatever takes it as an input runs after the Job has succeeded.
     return { finished: pulumi.all([created.metadata.name, outcome.summary]).apply(([jobName]) => jobName), summary: outcome.summary, resource: outcome };
+}
+
+export interface JobClaim {
+    claimName: pulumi.Input<string>;
+    mountPath: string;
+    readOnly: boolean;
+    /** The pod the Job shares a ReadWriteOnce claim with, whose node the Job must run on. */
+    besidePodLabels?: Record<string, string>;
+}
+
+/** Where a Job that talks to Trino connects: the coordinator's HTTPS port. */
+export function coordinatorEgress(cluster: Cluster): Flow {
+    return { peers: [podsOf(cluster, "coordinator")], ports: tcp(TRINO_HTTPS_PORT) };
 }
 
 export interface ProjectTree {
@@ -167,28 +182,40 @@ export interface DbtJobSpec {
     script: (spec: DbtScriptSpec, schema: string) => string;
     runKey: pulumi.Input<string>;
     summaryPattern: string;
-    sharedClaim?: JobSpec["sharedClaim"];
+    /** The claim the Job writes its result to, shared with a server. */
+    sharedClaim?: JobClaim;
+}
+
+/** What the dbt and docs Jobs run dbt with: the image, and the volume dbt is installed in unless the image has it. */
+export interface DbtEnvironment {
+    image: string;
+    toolchain?: DbtToolchain;
 }
 
 /** A dbt command as a Job: the project as a ConfigMap tree, the profile for the given schema, the password through a Secret. */
-export function dbtJob(cluster: Cluster, image: string, name: string, request: DbtRunRequest, spec: DbtJobSpec, opts: pulumi.CustomResourceOptions) {
+export function dbtJob(cluster: Cluster, dbt: DbtEnvironment, name: string, request: DbtRunRequest, spec: DbtJobSpec, opts: pulumi.CustomResourceOptions) {
     const tree = dbtProjectTree(cluster, `${name}-project`, request.component, request.projectDir, DBT_PROJECT_DIR, opts);
     const profile = pulumi
         .all([request.trino.host, request.trino.port, spec.schema])
         .apply(([host, port, schema]) => request.profile({ host, port, caCertFile: `${DBT_PROFILES_DIR}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV, schema }));
-    const requirements = fs.readFileSync(path.join(request.toolchainDir, "requirements.txt"), "utf8");
-    const scriptSpec: DbtScriptSpec = { projectDir: DBT_PROJECT_DIR, profilesDir: DBT_PROFILES_DIR, workDir: "/tmp/dbt", vars: request.vars, requirementsFile: `${DBT_PROFILES_DIR}/requirements.txt` };
-    return job(
+    const toolchain = dbt.toolchain;
+    const scriptSpec: DbtScriptSpec = {
+        projectDir: DBT_PROJECT_DIR,
+        profilesDir: DBT_PROFILES_DIR,
+        workDir: "/tmp/dbt",
+        vars: request.vars,
+        ...(toolchain ? { toolchain: toolchain.mount } : { missingDbtHint: `set datamesh:dbtToolchain to volume, or choose a dbtImage with dbt (${dbt.image} has none)` }),
+    };
+    return clusterJob(
         cluster,
         name,
         {
             component: request.component,
             role: spec.role,
-            image,
+            image: dbt.image,
             files: pulumi.all([profile, request.trino.caCert, spec.schema]).apply(([profileText, caCert, schema]) => ({
                 "profiles.yml": profileText,
                 "trino-ca.pem": caCert,
-                "requirements.txt": requirements,
                 "run.sh": spec.script(scriptSpec, schema),
             })),
             script: "run.sh",
@@ -196,13 +223,16 @@ export function dbtJob(cluster: Cluster, image: string, name: string, request: D
             // dbt would otherwise write its anonymous user id into the read-only profile folder and call home.
             env: { DBT_SEND_ANONYMOUS_USAGE_STATS: "false" },
             size: RESOURCE_SIZES.dbt,
-            runKey: spec.runKey,
+            // A new toolchain runs dbt anew, after its install has succeeded.
+            runKey: toolchain ? pulumi.all([spec.runKey, toolchain.installed]).apply(parts => parts.join(":")) : spec.runKey,
             filesDir: DBT_PROFILES_DIR,
             tree,
-            sharedClaim: spec.sharedClaim,
+            claims: [
+                ...(toolchain ? [{ claimName: toolchain.claimName, mountPath: toolchain.mount.dir, readOnly: true }] : []),
+                ...(spec.sharedClaim ? [spec.sharedClaim] : []),
+            ],
             user: IMAGE_USERS.python,
-            // The default image has no dbt: its Jobs install the pinned requirements from the package index, wherever that is.
-            extraEgress: image === DEFAULT_IMAGES.dbtImage ? [{ peers: [ANYWHERE], ports: tcp(443) }] : [],
+            egress: [coordinatorEgress(cluster)],
             summaryPattern: spec.summaryPattern,
             timeoutSeconds: DBT_TIMEOUT_SECONDS,
         },
@@ -211,10 +241,10 @@ export function dbtJob(cluster: Cluster, image: string, name: string, request: D
 }
 
 /** `dbt build` as a Job. */
-export function dbtRun(cluster: Cluster, image: string, name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
+export function dbtRun(cluster: Cluster, dbt: DbtEnvironment, name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
     const run = dbtJob(
         cluster,
-        image,
+        dbt,
         name,
         request,
         {
@@ -232,7 +262,7 @@ export function dbtRun(cluster: Cluster, image: string, name: string, request: D
 /** The check statement, run by the Trino CLI in a Job; it fails naming every table that differs. */
 export function insightsCheck(cluster: Cluster, image: string, name: string, request: InsightsCheckRequest, opts: pulumi.CustomResourceOptions): InsightsCheckRun {
     const filesDir = "/etc/datamesh/check";
-    const run = job(
+    const run = clusterJob(
         cluster,
         name,
         {
@@ -255,6 +285,7 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
             user: IMAGE_USERS.trino,
             runKey: request.dbtRunId,
             filesDir,
+            egress: [coordinatorEgress(cluster)],
             summaryPattern: "^OK: ",
             timeoutSeconds: CHECK_TIMEOUT_SECONDS,
         },

@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as net from "net";
 import { CatalogSpec } from "../../catalogs/trino";
 import type { Cluster } from "./cluster";
 
@@ -100,6 +101,14 @@ export function catalogFlows(cluster: Cluster, catalogs: CatalogSpec[]): Flow[] 
         ...(ports(true).length ? [{ peers: [podsOf(cluster)], ports: tcp(...ports(true)) }] : []),
         ...(ports(false).length ? [{ peers: [ANYWHERE], ports: tcp(...ports(false)) }] : []),
     ];
+}
+
+/** Where a URL's server listens: the address itself when the URL names one, any address otherwise, on its port. */
+export function urlFlow(url: string): Flow {
+    const { host, port } = endpointOf(url);
+    const literal = host.replace(/^\[|\]$/g, "");
+    const peer: Peer = net.isIPv4(literal) ? { ipBlock: { cidr: `${literal}/32` } } : net.isIPv6(literal) ? { ipBlock: { cidr: `${literal}/128` } } : ANYWHERE;
+    return { peers: [peer], ports: tcp(port) };
 }
 
 function endpointOf(url: string): { host: string; port: number } {

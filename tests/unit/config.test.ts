@@ -71,6 +71,9 @@ describe("loadConfig", () => {
         expect(config).toMatchObject({ platform: "kubernetes", workers: 3, namespace: "datamesh-dev", renderYamlTo: "/project/out", podSecurityLabel: true, workerGracePeriodSeconds: 30 });
         expect(config.allowedClients).toBeUndefined();
         expect(config.workerAutoscaling).toBeUndefined();
+        expect(config.dbtToolchain).toBe("volume");
+        expect(loadConfig({ platform: "kubernetes", dbtImage: "registry.local/dbt-trino:1.11.0" }, context).dbtToolchain).toBe("image");
+        expect(loadConfig({ platform: "kubernetes", dbtImage: "registry.local/python:3.11.14", dbtToolchain: "volume" }, context).dbtToolchain).toBe("volume");
         expect(loadConfig({ platform: "kubernetes", workers: '{"min":1,"max":4}' }, context)).toMatchObject({ workers: 1, workerAutoscaling: { min: 1, max: 4, scaleDownWindowSeconds: 300 } });
         expect(loadConfig({ platform: "kubernetes", allowedClients: "analytics, 10.20.0.0/16" }, context).allowedClients).toEqual([{ namespace: "analytics" }, { cidr: "10.20.0.0/16" }]);
         expect(config.images).toMatchObject({ trinoImage: `registry.local:5000/trino@sha256:${"a".repeat(64)}`, postgresImage: "postgres:17.6", mariadbImage: "mariadb:11.8.3" });
@@ -158,7 +161,7 @@ describe("loadConfig", () => {
         [{ platform: "kubernetes", trinoImage: "trinodb/trino:latest" }, /datamesh:trinoImage: 'trinodb\/trino:latest' is not pinned/],
         [{ platform: "docker", postgresImage: "postgres" }, /datamesh:postgresImage: 'postgres' is not pinned/],
         [{ platform: "kubernetes", dbtImage: "Not An Image" }, /datamesh:dbtImage: 'Not An Image' is not an image reference/],
-        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
+        [{ renderYamlTo: "manifests" }, /datamesh:platform: renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, dbtToolchain, kubeconfig, kubeContext and the warehouse\* keys apply to platform kubernetes only/],
         [{ platform: "kubernetes", warehouseEndpoint: "https://s3.example.com" }, /datamesh:warehouseEndpoint: an external S3 store needs all of warehouseEndpoint, warehouseBucket, warehouseAccessKey and warehouseSecretKey/],
         [{ platform: "kubernetes", warehouseEndpoint: "s3.example.com", warehouseBucket: "b", warehouseAccessKey: "a", warehouseSecretKey: "s" }, /datamesh:warehouseEndpoint: must be the S3 API.s URL/],
         [{ platform: "kubernetes", seaweedfsImage: "chrislusf\/seaweedfs" }, /datamesh:seaweedfsImage: .chrislusf\/seaweedfs. is not pinned/],
@@ -167,6 +170,7 @@ describe("loadConfig", () => {
         [{ platform: "docker", dbtBaseImage: "python:latest" }, /datamesh:dbtBaseImage: 'python:latest' is not pinned/],
         [{ platform: "docker", dbtBaseImage: "mirror.example.internal:5000/library/python" }, /datamesh:dbtBaseImage: 'mirror\.example\.internal:5000\/library\/python' is not pinned/],
         [{ platform: "docker", dbtBaseImage: "Python 3.11" }, /datamesh:dbtBaseImage: 'Python 3\.11' is not an image reference/],
+        [{ platform: "kubernetes", dbtToolchain: "pip" }, /datamesh:dbtToolchain: must be volume \(install dbt\/requirements\.txt once into a volume\) or image \(dbtImage has dbt\)/],
         [{ platform: "docker", pipIndexUrl: "pypi.example.internal/simple" }, /datamesh:pipIndexUrl: must be a URL such as https:\/\/pypi\.example\.com\/simple/],
         [{ platform: "docker", pipIndexUrl: "ftp://pypi.example.internal/simple" }, /datamesh:pipIndexUrl: must start with http:\/\/ or https:\/\//],
         [{ platform: "docker", pipCaBundle: "/etc/ssl/certs/corporate.pem" }, /datamesh:pipCaBundle: must hold one or more PEM certificates/],

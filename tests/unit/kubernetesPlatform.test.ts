@@ -80,7 +80,7 @@ describe("the kubernetes platform's inventory", () => {
         }
         // Rows never travel in an API object, whatever the data set's size.
         expect(ofKind("core/v1:ConfigMap").filter(c => JSON.stringify(c.inputs.data).includes("INSERT INTO")).map(c => c.name)).toEqual([]);
-        expect(ofKind("batch/v1:Job").map(j => j.name).sort()).toEqual(["check-reconciliation", "dbt-run", "docs-site-generate"]);
+        expect(ofKind("batch/v1:Job").map(j => j.name).sort()).toEqual(["check-reconciliation", "dbt-run", "dbt-run-toolchain-install", "docs-site-generate"]);
     });
 
     it("mounts exactly the generated catalogs into the coordinator and the workers", async () => {
@@ -253,12 +253,33 @@ describe("the kubernetes platform's order", () => {
         }
     });
 
-    it("runs dbt from a plain Python image by default, installing the pinned requirements the ConfigMap carries", () => {
-        const dbt = named("batch/v1:Job", "dbt-run");
-        expect(containersOf(dbt)[0].image).toMatch(/^python:3\.11\.\d+-slim-bookworm$/);
-        const files = named("core/v1:ConfigMap", "dbt-run").inputs.data;
-        expect(files["requirements.txt"]).toContain("dbt-trino==");
-        expect(files["run.sh"]).toContain("--requirement /etc/datamesh/dbt/requirements.txt");
+    it("installs dbt once into a toolchain volume from the plain Python image by default, which the dbt and docs Jobs mount read-only and never reach a package index from", () => {
+        const install = named("batch/v1:Job", "dbt-run-toolchain-install");
+        const claim = named("core/v1:PersistentVolumeClaim", "dbt-run-toolchain");
+        expect(claim.inputs.metadata.name).toMatch(/^dbt-run-toolchain-[0-9a-f]{12}$/);
+        expect(containersOf(install)[0].image).toMatch(/^python:3\.11\.\d+-slim-bookworm$/);
+        expect(podSpec(install).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
+        expect(podSpec(install).volumes).toContainEqual({ name: "claim-0", persistentVolumeClaim: { claimName: claim.inputs.metadata.name, readOnly: false } });
+        const installFiles = named("core/v1:ConfigMap", "dbt-run-toolchain-install").inputs.data;
+        expect(installFiles["requirements.txt"]).toMatch(/^dbt-trino==[\d.]+ \\\n {4}--hash=sha256:[0-9a-f]{64}/m);
+        expect(installFiles["install.sh"]).toContain("--require-hashes");
+        // From PyPI by default, and from nowhere else: not even Trino.
+        expect(named("networking.k8s.io/v1:NetworkPolicy", "dbt-run-toolchain-install").inputs.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] }]);
+
+        const coordinatorOnly = [{ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": "unit", "app.kubernetes.io/component": "coordinator" } } }], ports: [{ protocol: "TCP", port: 8443 }] }];
+        for (const name of ["dbt-run", "docs-site-generate"]) {
+            const job = named("batch/v1:Job", name);
+            expect(containersOf(job)[0].image).toBe(containersOf(install)[0].image);
+            expect(podSpec(job).volumes).toContainEqual({ name: "claim-0", persistentVolumeClaim: { claimName: claim.inputs.metadata.name, readOnly: true } });
+            expect(containersOf(job)[0].volumeMounts).toContainEqual({ name: "claim-0", mountPath: "/opt/datamesh/dbt-toolchain", readOnly: true });
+            const files = named("core/v1:ConfigMap", name).inputs.data;
+            expect(files["run.sh"]).not.toContain("pip");
+            expect(files["run.sh"]).toContain('PATH="/opt/datamesh/dbt-toolchain/venv/bin:$PATH"');
+            expect(files["requirements.txt"]).toBeUndefined();
+            expect(named("networking.k8s.io/v1:NetworkPolicy", name).inputs.spec.egress).toEqual(coordinatorOnly);
+            // After the install has succeeded.
+            expect(dependsOn(dependencies, job.urn, dynamic("KubernetesJobOutcome", "dbt-run-toolchain-install-outcome").urn)).toBe(true);
+        }
     });
 
     it("serves the dbt docs from a volume claim, and generates them in a Job on the claim's node after the publication", async () => {
@@ -291,8 +312,8 @@ describe("the kubernetes platform's order", () => {
         expect(generateSpec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual([
             { labelSelector: { matchLabels: server.inputs.spec.selector.matchLabels }, topologyKey: "kubernetes.io/hostname" },
         ]);
-        expect(generateSpec.volumes).toContainEqual({ name: "shared", persistentVolumeClaim: { claimName: claim.inputs.metadata.name } });
-        expect(generateSpec.containers[0].volumeMounts).toContainEqual({ name: "shared", mountPath: "/site" });
+        expect(generateSpec.volumes).toContainEqual({ name: "claim-1", persistentVolumeClaim: { claimName: claim.inputs.metadata.name, readOnly: false } });
+        expect(generateSpec.containers[0].volumeMounts).toContainEqual({ name: "claim-1", mountPath: "/site", readOnly: false });
         const script: string = named("core/v1:ConfigMap", "docs-site-generate").inputs.data["run.sh"];
         const publication = resources.find(r => r.name === "check-publication")!;
         expect(script).toContain("dbt docs generate --static");
@@ -384,6 +405,42 @@ describe("the kubernetes platform with autoscaled workers", () => {
         expect(find("policy/v1:PodDisruptionBudget", "trino-worker").inputs.spec).toMatchObject({ maxUnavailable: 1 });
         // The coordinator waits for the fewest workers to join.
         expect(created.find(r => r.name === "trino-nodes")?.inputs.nodes).toBe(2);
+    });
+});
+
+describe("the kubernetes platform's dbt toolchain settings", () => {
+    const deploy = async (config: Record<string, string>) => {
+        const before = resources.length;
+        pulumi.runtime.setAllConfig({ "datamesh:platform": "kubernetes", "datamesh:namespace": NAMESPACE, ...config });
+        await jest.isolateModulesAsync(async () => {
+            const program = await import("../../index");
+            await valueOf(program.check);
+        });
+        const created = resources.slice(before);
+        return (type: string, name: string) => created.find(r => r.type === `kubernetes:${type}` && r.name === name);
+    };
+
+    it("installs from the index pipIndexUrl names, reaching only that address, with the URL in a Secret and a plain-HTTP host trusted", async () => {
+        const find = await deploy({ "datamesh:pipIndexUrl": "http://10.244.0.1:20263/simple/", "datamesh:pipCaBundle": selfSignedCertificate("DNS:mirror.example").cert });
+        const install = find("batch/v1:Job", "dbt-run-toolchain-install")!;
+        expect(find("networking.k8s.io/v1:NetworkPolicy", "dbt-run-toolchain-install")!.inputs.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: "10.244.0.1/32" } }], ports: [{ protocol: "TCP", port: 20263 }] }]);
+        const env = Object.fromEntries(containersOf(install)[0].env.map((e: { name: string; value: string }) => [e.name, e.value]));
+        expect(env).toMatchObject({ PIP_TRUSTED_HOST: "10.244.0.1", PIP_CERT: "/etc/datamesh/dbt-toolchain/pip-ca.pem" });
+        expect(env.PIP_INDEX_URL).toBeUndefined();
+        expect(JSON.stringify(find("core/v1:ConfigMap", "dbt-run-toolchain-install")!.inputs)).not.toContain("10.244.0.1:20263");
+        expect(JSON.stringify(find("core/v1:Secret", "dbt-run-toolchain-install")!.inputs)).toContain(SECRET_SIG);
+        expect(find("core/v1:ConfigMap", "dbt-run-toolchain-install")!.inputs.data["pip-ca.pem"]).toContain("BEGIN CERTIFICATE");
+    });
+
+    it("takes dbt from any other dbtImage, with no toolchain, unless dbtToolchain says volume", async () => {
+        const own = await deploy({ "datamesh:dbtImage": "registry.example/dbt-trino:1.11.0" });
+        expect(own("batch/v1:Job", "dbt-run-toolchain-install")).toBeUndefined();
+        expect(own("core/v1:ConfigMap", "dbt-run")!.inputs.data["run.sh"]).toContain("no dbt on this image's PATH: set datamesh:dbtToolchain to volume, or choose a dbtImage with dbt (registry.example/dbt-trino:1.11.0 has none)");
+
+        const volume = await deploy({ "datamesh:dbtImage": "registry.example/python:3.12.8", "datamesh:dbtToolchain": "volume" });
+        expect(containersOf(volume("batch/v1:Job", "dbt-run-toolchain-install")!)[0].image).toBe("registry.example/python:3.12.8");
+        // Another image's Python makes another virtualenv: a volume of its own.
+        expect(volume("core/v1:PersistentVolumeClaim", "dbt-run-toolchain")!.inputs.metadata.name).not.toBe(named("core/v1:PersistentVolumeClaim", "dbt-run-toolchain").inputs.metadata.name);
     });
 });
 
