@@ -8,6 +8,8 @@
 #     metrics-server-v<METRICS_SERVER_VERSION>/bin              metrics-server, the resource metrics API (metrics.k8s.io)
 #     pause-<tag>/pause.tar                  image datamesh-test/pause:<tag> (docker-archive tarball)
 #     busybox-<debian version>/busybox.tar   image datamesh-test/busybox:<debian version>
+#     package-index-<lock digest>/           dbt/requirements.txt's files as a package index (PEP 503
+#                                            simple/ and files/), which the cluster serves to its pods
 # and installs the Debian packages it runs on (etcd, containerd, runc, CNI plugins, iptables, nftables).
 #
 # Nothing comes from a release site (none is reachable): Kubernetes and CoreDNS are built from the
@@ -15,7 +17,7 @@
 # images are written as docker-archive tarballs by hand, so no Docker engine is involved.
 # Cold: about 20-25 minutes and 2 GB of memory on 2 cores (kube-apiserver dominates); warm: < 1 s.
 #
-# Usage: setup-test-cluster.sh [packages|kubernetes|coredns|network-policies|metrics-server|pause|busybox ...]   (default: all)
+# Usage: setup-test-cluster.sh [packages|kubernetes|coredns|network-policies|metrics-server|pause|busybox|package-index ...]   (default: all)
 # The last lines on stdout are KEY=VALUE paths (TEST_CLUSTER_*), for scripts/test-cluster.sh.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -365,6 +367,48 @@ build_busybox() {
     log "busybox: $dir/busybox.tar ($(du -h "$dir/busybox.tar" | cut -f1))"
 }
 
+# --- package index ---------------------------------------------------------------------------
+# The test cluster's pods reach nothing off the machine, so the stack's toolchain Job installs dbt
+# from this: exactly the files dbt/requirements.txt locks, for the test images' Python (3.11 on
+# Debian bookworm, as this machine's), laid out as a simple index that any static server serves.
+lock_digest() { sha256sum <"$REPO/dbt/requirements.txt" | cut -c1-12; }
+package_index_dir() { printf '%s/package-index-%s\n' "$ROOT" "$(lock_digest)"; }
+package_index_built() { [[ -f "$(package_index_dir)/.complete" ]]; }
+
+build_package_index() {
+    local python="${DATAMESH_PYTHON:-python3}" dir tmp
+    "$python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
+        die "package-index: $python is not Python 3.11, the test images' Python, whose wheels the index must hold"
+    dir="$(package_index_dir)"
+    tmp="$dir.tmp"
+    rm -rf "$tmp"
+    mkdir -p "$tmp/files"
+    log "package-index: downloading the files dbt/requirements.txt locks"
+    "$python" -m pip download --quiet --no-input --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: \
+        --requirement "$REPO/dbt/requirements.txt" --dest "$tmp/files" || die "package-index: pip download failed"
+    "$python" - "$tmp" <<'PY'
+import hashlib, html, os, re, sys
+root = sys.argv[1]
+projects = {}
+for name in sorted(os.listdir(os.path.join(root, "files"))):
+    project = re.sub(r"[-_.]+", "-", name.split("-", 1)[0]).lower()
+    with open(os.path.join(root, "files", name), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    projects.setdefault(project, []).append((name, digest))
+for project, files in projects.items():
+    os.makedirs(os.path.join(root, "simple", project))
+    links = "".join(f'<a href="../../files/{html.escape(n)}#sha256={d}">{html.escape(n)}</a><br>\n' for n, d in files)
+    with open(os.path.join(root, "simple", project, "index.html"), "w") as f:
+        f.write(f"<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n")
+with open(os.path.join(root, "simple", "index.html"), "w") as f:
+    f.write("<!DOCTYPE html>\n<html><body>\n" + "".join(f'<a href="{p}/">{p}</a><br>\n' for p in sorted(projects)) + "</body></html>\n")
+PY
+    touch "$tmp/.complete"
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+    log "package-index: $dir ($(ls "$dir/files" | wc -l) files, $(du -sh "$dir/files" | cut -f1))"
+}
+
 # --- main ------------------------------------------------------------------------------------
 piece_ok() {
     case "$1" in
@@ -375,7 +419,8 @@ piece_ok() {
         metrics-server) ms_built ;;
         pause) pause_built ;;
         busybox) is_installed busybox-static && busybox_built ;;
-        *) die "unknown piece $1 (packages, kubernetes, coredns, network-policies, metrics-server, pause, busybox)" ;;
+        package-index) package_index_built ;;
+        *) die "unknown piece $1 (packages, kubernetes, coredns, network-policies, metrics-server, pause, busybox, package-index)" ;;
     esac
 }
 
@@ -388,12 +433,13 @@ build_piece() {
         metrics-server) command -v go >/dev/null || die "go is required"; build_metrics_server ;;
         pause) build_pause ;;
         busybox) build_busybox ;;
+        package-index) build_package_index ;;
     esac
 }
 
 main() {
     local pieces=("$@") p todo=()
-    (( ${#pieces[@]} )) || pieces=(packages kubernetes coredns network-policies metrics-server pause busybox)
+    (( ${#pieces[@]} )) || pieces=(packages kubernetes coredns network-policies metrics-server pause busybox package-index)
     for p in "${pieces[@]}"; do piece_ok "$p" || todo+=("$p"); done
     if (( ${#todo[@]} )); then
         mkdir -p "$ROOT"
@@ -414,6 +460,7 @@ main() {
     echo "TEST_CLUSTER_METRICS_SERVER_BIN=$MS_DIR/bin/metrics-server"
     echo "TEST_CLUSTER_PAUSE_TAR=$PAUSE_DIR/pause.tar"
     echo "TEST_CLUSTER_PAUSE_IMAGE=$PAUSE_IMAGE"
+    echo "TEST_CLUSTER_PACKAGE_INDEX=$(package_index_dir)"
     if is_installed busybox-static; then
         echo "TEST_CLUSTER_BUSYBOX_TAR=$(busybox_dir)/busybox.tar"
         echo "TEST_CLUSTER_BUSYBOX_IMAGE=$(busybox_image)"

@@ -2,7 +2,7 @@
 # A real single-node Kubernetes cluster for the test suite, made of host processes: etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, CoreDNS and
 # kube-network-policies (which enforces NetworkPolicies) and metrics-server (metrics.k8s.io, for
-# HorizontalPodAutoscalers), with
+# HorizontalPodAutoscalers), a package index that serves dbt/requirements.txt's files to the pods, with
 # containerd + runc + the bridge CNI plugin as the container runtime. The binaries come from
 # scripts/setup-test-cluster.sh (built once, cached); everything this script starts keeps its state
 # in one folder outside the repository, and `down` removes every trace of it from the machine.
@@ -12,7 +12,7 @@
 #           metrics.k8s.io serves the node and
 #           CoreDNS answers. stdout is exactly:
 #             KUBECONFIG=<path>
-#             datamesh:<key>=<value>      one line per stack setting (platform, test images)
+#             datamesh:<key>=<value>      one line per stack setting (platform, package index, test images)
 #   down    stops it and undoes everything it did to the machine; safe to repeat, and after a failed up
 #   status  whether it runs, the node's readiness and the KUBECONFIG path; exit 0 only when Ready
 #
@@ -59,6 +59,9 @@ NETPOL_TABLE=(inet kube-network-policies)
 COREDNS_READY_PORT=20181
 # metrics-server's HTTPS port, on the bridge address only (the API server's aggregator dials it there).
 METRICS_PORT=20262
+# The package index (a static file server on the bridge address), from which the stack's toolchain
+# Job installs dbt; its access log shows every file a pod fetched.
+PACKAGE_INDEX_PORT=20263
 # The kubelet puts pods under this cgroup, so that teardown finds exactly this cluster's processes.
 CGROUP_ROOT=datamesh-test
 # Volume claims get `local` PersistentVolumes from this cluster's own provisioner (see
@@ -80,7 +83,7 @@ SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic k
 HOST_DIRS=(/var/lib/kubelet/device-plugins /var/lib/kubelet /var/log/containers /var/lib/cni/results /var/lib/cni
            /run/containerd/s /run/containerd)
 # In start order (down stops them all at once).
-COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-network-policies coredns metrics-server volume-provisioner)
+COMPONENTS=(etcd containerd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-network-policies coredns metrics-server volume-provisioner package-index)
 
 PKI="$STATE/pki"
 KCFG="$STATE/kubeconfig"
@@ -108,6 +111,8 @@ load_binaries() {
     [[ -x "$NETPOL" ]] || die "missing $NETPOL after setup"
     METRICS_SERVER="$TEST_CLUSTER_METRICS_SERVER_BIN"
     [[ -x "$METRICS_SERVER" ]] || die "missing $METRICS_SERVER after setup"
+    PACKAGE_INDEX="$TEST_CLUSTER_PACKAGE_INDEX"
+    [[ -f "$PACKAGE_INDEX/.complete" ]] || die "missing the package index $PACKAGE_INDEX after setup"
     local b
     for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
         [[ -x "$KUBE_BIN/$b" ]] || die "missing $KUBE_BIN/$b after setup"
@@ -745,6 +750,10 @@ start_components_late() {
         --kubelet-preferred-address-types InternalIP \
         --metric-resolution 15s --profiling=false
     start volume-provisioner bash "$REPO/scripts/test-cluster.sh" provision-volumes
+    # The interpreter itself, not a wrapper that execs it (pyenv's shim), so that its pid is the server's.
+    # Served through a link in the state folder, so that a server that outlived down shows among the leftovers.
+    ln -sfn "$PACKAGE_INDEX" "$STATE/package-index"
+    start package-index "$(python3 -c 'import sys; print(sys.executable)')" -m http.server --bind "$GATEWAY" --directory "$STATE/package-index" "$PACKAGE_INDEX_PORT"
 }
 
 # The cluster's volume provisioner: a folder under the state per claim, offered as a `local`
@@ -830,6 +839,7 @@ metrics_ready() {
         jq -e --arg n "$NODE" '.items[] | select(.metadata.name == $n) | .usage.cpu' >/dev/null
 }
 default_sa_ready() { kc -n default get serviceaccount default; }
+package_index_ready() { curl -sf --noproxy '*' --max-time 2 -o /dev/null "http://$GATEWAY:$PACKAGE_INDEX_PORT/simple/dbt-core/"; }
 
 import_image() { ctr -a "$CONTAINERD_SOCKET" -n k8s.io images import "$1" >/dev/null; }
 
@@ -854,6 +864,7 @@ import_test_images() {
 print_outputs() {
     echo "KUBECONFIG=$ADMIN_KUBECONFIG"
     echo "datamesh:platform=kubernetes"
+    echo "datamesh:pipIndexUrl=http://$GATEWAY:$PACKAGE_INDEX_PORT/simple/"
     local settings="$CACHE/test-images/settings"
     # Printed from the script, not the file a build left, so that a line added since (docsImage) shows with cached images too.
     if [[ -r "$settings" && "${DATAMESH_TEST_CLUSTER_TEST_IMAGES:-1}" != 0 ]]; then
@@ -896,8 +907,11 @@ up() {
     start_components_early
     WATCHED=(etcd containerd kube-apiserver)
     wait_until 30 "containerd's socket" test -S "$CONTAINERD_SOCKET" || { ensure_alive containerd; false; }
+    # In its own process group, so that a failed up stops it and the ctr it runs.
+    set -m
     import_images >"$LOGS/images.log" 2>&1 &
-    local images_pid=$!
+    set +m
+    IMAGES_PID=$!
     wait_until 60 "kube-apiserver" api_ready || { ensure_alive etcd kube-apiserver; false; }
     log "kube-apiserver ready after $(( SECONDS - start ))s"
     bootstrap_objects
@@ -909,8 +923,9 @@ up() {
     wait_until 30 "CoreDNS" coredns_ready || { ensure_alive coredns; false; }
     wait_until 60 "metrics-server (metrics.k8s.io)" metrics_ready || { ensure_alive metrics-server; false; }
     wait_until 30 "the default service account" default_sa_ready || { ensure_alive kube-controller-manager; false; }
+    wait_until 30 "the package index" package_index_ready || { ensure_alive package-index; false; }
     log "cluster ready (node Ready, CoreDNS answers, metrics.k8s.io serves the node) after $(( SECONDS - start ))s"
-    if ! wait "$images_pid"; then
+    if ! wait "$IMAGES_PID"; then
         die "importing images failed:
 $(tail -n 25 "$LOGS/images.log")"
     fi
@@ -926,6 +941,7 @@ up_failed() {
     trap - EXIT
     (( rc != 0 )) || return 0
     local c
+    [[ -z "${IMAGES_PID:-}" ]] || kill -TERM -- "-$IMAGES_PID" 2>/dev/null || true
     log "up failed; last log lines:"
     for c in "${COMPONENTS[@]}"; do
         if [[ -s "$LOGS/$c.log" ]]; then log "--- $c"; tail -n 8 "$LOGS/$c.log" >&2; fi

@@ -8,7 +8,7 @@
 #   scripts/test-images.sh settings            print the stack config lines that select them
 #   scripts/test-images.sh smoke [NAME...]     build, then start each image and check its contract
 #
-# NAMEs: postgres mariadb trino seaweedfs dbt (default: all). The images stand in for the
+# NAMEs: postgres mariadb trino seaweedfs python (default: all). The images stand in for the
 # official ones the stack uses by default, under honest names (datamesh-test/<name>:<version>);
 # images/<name>/ holds each Dockerfile and its small scripts.
 #
@@ -44,7 +44,7 @@ ENGINE="$CACHE/engine"
 SUITE="${TEST_IMAGES_DEBIAN_SUITE:-bookworm}"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 BASE_REF="datamesh-test/debian:$SUITE"
-ALL_NAMES=(postgres mariadb trino seaweedfs dbt)
+ALL_NAMES=(postgres mariadb trino seaweedfs python)
 DOCKER_BIN=/usr/bin/docker
 TRINO_CACHE="$CACHE_ROOT/trino/$TRINO_VERSION"
 SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs
@@ -55,7 +55,6 @@ TRINO_IMAGE_PLUGINS="postgresql mariadb iceberg password-authenticators geospati
 # Bumped when this script changes how every image is made.
 RECIPE=1
 
-dbt_trino_version() { sed -n 's/^dbt-trino==\([^ \\]*\).*/\1/p' "$REPO/dbt/requirements.txt" | head -n 1; }
 
 image_ref() {
     case "$1" in
@@ -63,7 +62,7 @@ image_ref() {
         mariadb) echo "datamesh-test/mariadb:$TEST_MARIADB_SERIES" ;;
         trino) echo "datamesh-test/trino:$TRINO_VERSION" ;;
         seaweedfs) echo "datamesh-test/seaweedfs:$SEAWEEDFS_VERSION" ;;
-        dbt) echo "datamesh-test/dbt-trino:$(dbt_trino_version)" ;;
+        python) echo "datamesh-test/python:3.11" ;;
         *) die "unknown image '$1' (known: ${ALL_NAMES[*]})" ;;
     esac
 }
@@ -74,7 +73,7 @@ config_key() {
         mariadb) echo mariadbImage ;;
         trino) echo trinoImage ;;
         seaweedfs) echo seaweedfsImage ;;
-        dbt) echo dbtImage ;;
+        python) echo dbtImage ;;
     esac
 }
 
@@ -83,9 +82,11 @@ settings_text() {
     for name in "${ALL_NAMES[@]}"; do
         printf 'datamesh:%s=%s\n' "$(config_key "$name")" "$(image_ref "$name")"
     done
-    # The docs server needs python3 and chown, which the dbt test image has; without this line a stack
-    # keeps the default docs image, which the test cluster cannot pull.
-    printf 'datamesh:docsImage=%s\n' "$(image_ref dbt)"
+    # The docs server needs python3 and chown, which the Python test image has; without this line a
+    # stack keeps the default docs image, which the test cluster cannot pull.
+    printf 'datamesh:docsImage=%s\n' "$(image_ref python)"
+    # Plain Python, as the default dbtImage: the stack installs dbt into its toolchain volume.
+    printf 'datamesh:dbtToolchain=volume\n'
 }
 
 # ------------------------------------------------------------------ the Docker engine
@@ -324,7 +325,6 @@ extra_inputs() {
             echo "seaweedfs $SEAWEEDFS_MODULE_VERSION $SEAWEEDFS_VERSION"
             sha256sum < "$(weed_binary)"
             ;;
-        dbt) sha256sum < "$REPO/dbt/requirements.txt" ;;
     esac
 }
 
@@ -388,10 +388,6 @@ make_context() {
             ;;
         seaweedfs)
             cp -a "$(weed_binary)" "$ctx/weed"
-            ;;
-        dbt)
-            cp -a "$REPO/dbt/requirements.txt" "$ctx/requirements.txt"
-            cp -L /etc/ssl/certs/ca-certificates.crt "$ctx/build-ca.crt"
             ;;
     esac
 }
@@ -758,15 +754,17 @@ JSON
     log "seaweedfs: OK (server -s3 with -s3.config, and mini with AWS_* keys and S3_BUCKET: anonymous and wrong keys refused, put/get works, mini keeps data and bucket across restarts)"
 }
 
-smoke_dbt() {
+smoke_python() {
     local ref out
-    ref="$(image_ref dbt)"
-    out="$(docker_ run --rm --network host "$ref" /bin/sh -c 'id; echo "HOME=$HOME DBT_SEND_ANONYMOUS_USAGE_STATS=$DBT_SEND_ANONYMOUS_USAGE_STATS"; touch "$HOME/.w" && echo home-writable; command -v dbt; dbt --version')"
+    ref="$(image_ref python)"
+    # As the pods run it: a uid without a passwd entry, HOME on a scratch folder.
+    out="$(docker_ run --rm --network host --user 1000:1000 -e HOME=/tmp "$ref" /bin/sh -c 'id -u; python3 --version; python3 -m venv /tmp/v && /tmp/v/bin/pip --version; command -v chown; command -v dbt || echo no-dbt')"
     printf '%s\n' "$out" >&2
-    grep -q 'uid=1000(dbt)' <<<"$out" || { log "dbt: not uid 1000"; return 1; }
-    grep -q home-writable <<<"$out" || { log "dbt: HOME not writable"; return 1; }
-    grep -Eiq 'trino: *[0-9]' <<<"$out" || { log "dbt: dbt --version lists no trino adapter"; return 1; }
-    log "dbt: OK (dbt on PATH with the trino adapter, uid 1000, writable HOME, no usage stats)"
+    grep -qx 1000 <<<"$out" || { log "python: not uid 1000"; return 1; }
+    grep -q '^Python 3\.11\.' <<<"$out" || { log "python: not Python 3.11"; return 1; }
+    grep -q '^pip .*python 3\.11' <<<"$out" || { log "python: python3 -m venv made no pip"; return 1; }
+    grep -qx no-dbt <<<"$out" || { log "python: has dbt, which the default image has not"; return 1; }
+    log "python: OK (Python 3.11 whose venv has pip, as uid 1000 without a passwd entry; chown; no dbt)"
 }
 
 smoke_all() {

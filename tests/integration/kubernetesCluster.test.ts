@@ -30,6 +30,8 @@ let cluster: TestCluster;
 let target: KubeTarget;
 let mesh: MeshUnderTest;
 let namespace: string;
+/** Files pods had fetched from the cluster's package index before this stack's first up (another stack's, on a cluster already running). */
+let earlierDownloads = 0;
 /** Namespaces a test made besides the stack's; removed at the end. */
 const otherNamespaces: string[] = [];
 
@@ -61,6 +63,23 @@ async function expectInsightsToEqual(expectedDir: string) {
 async function jobNames(): Promise<string[]> {
     const jobs = await kubectlJson<{ items: { metadata: { name: string } }[] }>(target, ["-n", namespace, "get", "jobs"]);
     return jobs.items.map(j => j.metadata.name).sort();
+}
+
+/** The files pods fetched from the test cluster's package index so far. */
+function packageDownloads(): string[] {
+    if (!fs.existsSync(cluster.packageIndexLog)) {
+        throw new Error(`the test cluster's package index left no access log at ${cluster.packageIndexLog}`);
+    }
+    return fs
+        .readFileSync(cluster.packageIndexLog, "utf8")
+        .split("\n")
+        .filter(line => / "GET \/files\/\S+ HTTP\/[\d.]+" 200 /.test(line));
+}
+
+async function jobLog(prefix: string): Promise<string> {
+    const names = (await jobNames()).filter(name => new RegExp(`^${prefix}-[0-9a-f]{10}$`).test(name));
+    expect({ prefix, jobs: names.length }).toEqual({ prefix, jobs: 1 });
+    return must(["-n", namespace, "logs", `job/${names[0]}`]);
 }
 
 async function podsOf(component: string): Promise<string[]> {
@@ -121,7 +140,8 @@ beforeAll(async () => {
     namespace = `mesh-it-${crypto.randomBytes(3).toString("hex")}`;
     // Exactly what `scripts/test-cluster.sh up` prints, as its usage tells a user to set: nothing added by hand.
     const printed = Object.fromEntries(Object.entries(cluster.settings).filter(([key]) => key !== "kubeconfig" && key !== "kubeContext"));
-    expect(Object.keys(printed).sort()).toEqual(["dbtImage", "docsImage", "mariadbImage", "platform", "postgresImage", "seaweedfsImage", "trinoImage"]);
+    expect(Object.keys(printed).sort()).toEqual(["dbtImage", "dbtToolchain", "docsImage", "mariadbImage", "pipIndexUrl", "platform", "postgresImage", "seaweedfsImage", "trinoImage"]);
+    earlierDownloads = packageDownloads().length;
     mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", ...printed });
     await mesh.stack.up();
 }, 1_800_000);
@@ -153,6 +173,21 @@ describe("the kubernetes platform on a live cluster", () => {
         );
         const counted = await query("SELECT (SELECT count(*) FROM customers.public.customers), (SELECT count(*) FROM orders.orders.orders), (SELECT count(*) FROM payments.public.payments)");
         expect([outputs.domains.value.customers.rows.customers, outputs.domains.value.orders.rows.orders, outputs.domains.value.payments.rows.payments].map(String)).toEqual(counted.rows[0]);
+    });
+
+    it("installs dbt once, from the package index into the toolchain volume, and the dbt and docs Jobs run that dbt without any download of their own", async () => {
+        const locked = fs.readFileSync(path.join(REPO_DIR, "dbt", "requirements.txt"), "utf8").match(/^[A-Za-z0-9._-]+==/gm)!.length;
+        const install = await jobLog("dbt-run-toolchain-install");
+        expect(install.trim().split("\n").pop()).toMatch(new RegExp(`^dbt toolchain: [0-9a-f]{12} installed, ${locked} packages from 10\\.244\\.0\\.1:20263$`));
+        // Exactly the locked files, once each: the pods fetched nothing else from the index.
+        const fetched = packageDownloads().slice(earlierDownloads).map(line => line.match(/GET \/files\/(\S+) /)![1]);
+        expect(fetched).toHaveLength(locked);
+        expect(new Set(fetched).size).toBe(locked);
+        for (const job of ["dbt-run", "docs-site-generate"]) {
+            const log = await jobLog(job);
+            expect({ job, dbt: log.match(/^dbt: (\S+)$/m)?.[1] }).toEqual({ job, dbt: "/opt/datamesh/dbt-toolchain/venv/bin/dbt" });
+            expect(log).not.toMatch(/Collecting|Downloading|pip install/);
+        }
     });
 
     it("gives the same verdict in the check Job as the deploying process gives on the same run", async () => {
@@ -449,11 +484,17 @@ describe("the kubernetes platform on a live cluster", () => {
     it("re-runs exactly the dbt Job, the check Job and the docs Job when a model changes, and serves the new docs", async () => {
         const before = await jobNames();
         const docsServers = await podsOf("docs");
+        const downloads = packageDownloads().length;
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\n-- edited by the integration test\n");
         await mesh.stack.up();
         const after = await jobNames();
         const started = after.filter(name => !before.includes(name));
         expect(started.map(name => name.replace(/-[0-9a-f]{10}$/, "")).sort()).toEqual(["check-reconciliation", "dbt-run", "docs-site-generate"]);
+        // The second dbt Job started dbt from the toolchain volume: no pod fetched a package.
+        expect(packageDownloads()).toHaveLength(downloads);
+        const secondRun = await must(["-n", namespace, "logs", `job/${started.find(name => name.startsWith("dbt-run-"))}`]);
+        expect(secondRun).toMatch(/^dbt: \/opt\/datamesh\/dbt-toolchain\/venv\/bin\/dbt$/m);
+        expect(secondRun).not.toMatch(/Collecting|Downloading/);
         await expectInsightsToEqual(EXPECTED_DIR);
         // The same server pod serves the new page: the swap needs no restart.
         expect(await podsOf("docs")).toEqual(docsServers);

@@ -17,6 +17,7 @@ const KNOWN_KINDS = new Set([
     "v1/Secret",
     "v1/Service",
     "v1/ServiceAccount",
+    "v1/PersistentVolumeClaim",
     "apps/v1/StatefulSet",
     "apps/v1/Deployment",
     "batch/v1/Job",
@@ -215,12 +216,12 @@ describe("the rendered kubernetes manifests", () => {
         const egress = byName("NetworkPolicy", "trino-worker").spec.egress;
         expect(egress).toEqual(byName("NetworkPolicy", "trino-coordinator").spec.egress);
         expect(egress.map((r: any) => r.ports.map((p: any) => p.port))).toEqual([[8080], [3306, 5432, 8333]]);
-        // The default dbt image installs its requirements at run time, so its Jobs, and only they, may reach a package index.
-        expect(byName("NetworkPolicy", "dbt-run").spec.egress).toEqual([
-            { to: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": expect.any(String), "app.kubernetes.io/component": "coordinator" } } }], ports: [{ protocol: "TCP", port: 8443 }] },
-            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] },
-        ]);
-        expect(byName("NetworkPolicy", "check-reconciliation").spec.egress).toHaveLength(1);
+        // Only the toolchain's install Job reaches a package index; the Jobs that run dbt reach the coordinator alone.
+        const toCoordinator = [{ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": expect.any(String), "app.kubernetes.io/component": "coordinator" } } }], ports: [{ protocol: "TCP", port: 8443 }] }];
+        for (const job of ["dbt-run", "check-reconciliation"]) {
+            expect({ job, egress: byName("NetworkPolicy", job).spec.egress }).toEqual({ job, egress: toCoordinator });
+        }
+        expect(byName("NetworkPolicy", "dbt-run-toolchain-install").spec.egress).toEqual([{ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] }]);
     });
 
     it("drain Trino workers gracefully, and budget the disruptions of the coordinator and the workers", () => {

@@ -11,6 +11,8 @@ export interface TestCluster {
     kubeconfig: string;
     /** The stack settings `up` printed for the test images, without the datamesh: prefix. */
     settings: Record<string, string>;
+    /** The access log of the cluster's package index: one line per file a pod fetched. */
+    packageIndexLog: string;
     /** Stops the cluster if these tests started it. */
     release(): void;
 }
@@ -44,6 +46,8 @@ export function startTestCluster(): TestCluster {
     return {
         kubeconfig,
         settings,
+        // The state folder holds the admin kubeconfig and the components' logs.
+        packageIndexLog: path.join(path.dirname(kubeconfig), "logs", "package-index.log"),
         release() {
             if (!wasRunning) {
                 const down = run("down");
