@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { KubeTunnel } from "../lib/kubectl";
-import { TrinoAccess } from "../lib/trinoQuery";
+import { TrinoAccess, TrinoConnection } from "../lib/trinoQuery";
 import { CatalogSpec } from "../catalogs/trino";
 import { Platform } from "../platforms";
 import { bcryptHashWithSalt } from "../lib/passwordHash";
@@ -102,8 +101,8 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
     public readonly users: Record<string, TrinoUserOutput>;
     /** The resource to depend on: Trino is ready when it exists. */
     public readonly ready: pulumi.Resource;
-    /** Inside a cluster: the Service the deploying process reaches the coordinator through. */
-    private readonly tunnel?: pulumi.Output<KubeTunnel>;
+    /** How the deploying process reaches the coordinator, as its platform says. */
+    private readonly access: (connection: pulumi.Output<TrinoConnection>) => pulumi.Output<TrinoAccess>;
 
     constructor(name: string, args: TrinoCoordinatorArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:TrinoCoordinator", name, {}, opts);
@@ -172,18 +171,15 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
         this.caCert = pulumi.output(tls.caCert);
         this.users = Object.fromEntries(Object.entries(args.users).map(([role, user]) => [role, { user, password: pulumi.secret(passwords[role].value) }]));
         this.ready = server.resource;
-        this.tunnel = server.tunnel;
+        this.access = connection => server.access(connection);
 
         this.registerOutputs({ url: this.url, version: this.version, catalogNames: this.catalogNames, caCert: this.caCert });
     }
 
-    /** How the deploying process runs SQL as a role: the URL or the cluster Service, and the credentials (secret). */
+    /** How the deploying process runs SQL as a role: the coordinator's address and the credentials (secret). */
     deployerAccess(role: string): pulumi.Output<TrinoAccess> {
         return pulumi.secret(
-            pulumi.all([this.url, this.caCert, this.credentials(role), this.tunnel]).apply(([url, caCert, credentials, tunnel]) => ({
-                connection: { url, caCert, user: credentials.user, password: credentials.password },
-                ...(tunnel ? { tunnel } : {}),
-            })),
+            this.access(pulumi.all([this.url, this.caCert, this.credentials(role)]).apply(([url, caCert, credentials]) => ({ url, caCert, user: credentials.user, password: credentials.password }))),
         );
     }
 

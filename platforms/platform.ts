@@ -5,6 +5,7 @@ import { DataSource } from "../lib/dataset";
 import { DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel } from "../lib/kubectl";
 import { CheckTargets } from "../lib/reconcile";
+import { TrinoAccess, TrinoConnection } from "../lib/trinoQuery";
 
 /*
  * The seam between the components and where they run. A component asks its platform for a
@@ -113,8 +114,8 @@ export interface TrinoServer {
     meshHost: pulumi.Output<string>;
     meshPort: pulumi.Output<number>;
     version: pulumi.Output<string>;
-    /** Inside a cluster: the coordinator's Service, which the deploying process reaches through a port-forward. */
-    tunnel?: pulumi.Output<KubeTunnel>;
+    /** How the deploying process reaches the coordinator with a connection: directly, or by a way only the platform knows. */
+    access(connection: pulumi.Output<TrinoConnection>): pulumi.Output<TrinoAccess>;
     resource: pulumi.Resource;
 }
 

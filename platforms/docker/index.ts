@@ -26,7 +26,7 @@ import {
     Warehouse,
 } from "../platform";
 import { ENGINE_IMAGES } from "../shared/engineImages";
-import { assertPinnedTrinoImage, withDependencies } from "../shared/options";
+import { assertPinnedTrinoImage, directAccess, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { containerHealthcheck, HealthcheckTiming } from "./healthcheck";
 
@@ -327,6 +327,7 @@ export class DockerPlatform implements Platform {
             meshHost: once(coordinator, TRINO_ALIAS),
             meshPort: once(coordinator, request.port),
             version: nodes.version,
+            access: directAccess,
             resource: nodes,
         };
     }

@@ -288,7 +288,8 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
         meshHost: host,
         meshPort: port,
         version: running ? running.version : coordinatorReady.urn.apply(() => imageTag(image) ?? ""),
-        tunnel,
+        // Through a port-forward to the coordinator's Service: its address is the cluster's own.
+        access: connection => pulumi.all([connection, tunnel]).apply(([c, forward]) => (forward ? { connection: c, tunnel: forward } : { connection: c })),
         resource: running ?? coordinatorReady,
     };
 }

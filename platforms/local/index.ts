@@ -19,7 +19,7 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
-import { withDependencies } from "../shared/options";
+import { directAccess, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { LocalDatabaseServer } from "./databaseServer";
 import { DBT_PASSWORD_ENV, LocalDbtRun } from "./dbtRun";
@@ -142,7 +142,7 @@ export class LocalPlatform implements Platform {
         );
         const host = pulumi.output("127.0.0.1");
         const port = pulumi.output(request.port);
-        return { url: trino.url, host, port, meshHost: host, meshPort: port, version: trino.version, resource: trino };
+        return { url: trino.url, host, port, meshHost: host, meshPort: port, version: trino.version, access: directAccess, resource: trino };
     }
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {

@@ -1,4 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { TrinoAccess, TrinoConnection } from "../../lib/trinoQuery";
+
+/** The deploying process reaches a coordinator on its own network at the connection's URL. */
+export function directAccess(connection: pulumi.Output<TrinoConnection>): pulumi.Output<TrinoAccess> {
+    return connection.apply(c => ({ connection: c }));
+}
 
 /** A component's options with more resources to wait for, keeping those it already named. */
 export function withDependencies(opts: pulumi.CustomResourceOptions, ...after: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
