@@ -6,6 +6,7 @@ import * as path from "path";
 import { renderDbtScript, renderDocsScript } from "../../catalogs/jobs";
 import { NodeSpec, renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
 import { ImageKey, PipSettings, PlatformName } from "../../config";
+import { DBT_PASSWORD_ENV, dbtProfile } from "../shared/dbtProfile";
 import { projectFiles } from "../../lib/digest";
 import { Engine } from "../../lib/domains";
 import {
@@ -73,7 +74,6 @@ const WAREHOUSE_DIR = "/data/warehouse";
 const DBT_DIRS = { project: "/dbt/project", profiles: "/dbt/profile", work: "/dbt/work" };
 const DBT_SCRIPT_FILE = "/dbt/run.sh";
 const DBT_SECRETS_FILE = "/dbt/secrets.env";
-const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
 const DOCS_SITE_DIR = "/site";
 const DOCS_SITE_PORT = 8080;
 
@@ -458,9 +458,7 @@ export class DockerPlatform implements Platform {
         opts: pulumi.CustomResourceOptions,
     ): { container: docker.Container; summary: pulumi.Output<string> } {
         const caCertFile = `${DBT_DIRS.profiles}/trino-ca.pem`;
-        const profile = pulumi
-            .all([request.trino.host, request.trino.port, spec.schema])
-            .apply(([host, port, schema]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
+        const profile = dbtProfile(request, spec.schema, caCertFile);
         const project = projectFiles(request.projectDir).map(file => ({
             file: `${DBT_DIRS.project}/${file.split(path.sep).join("/")}`,
             content: fs.readFileSync(path.join(request.projectDir, file), "utf8"),

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { CHECK_ENV, DbtScriptSpec, renderCheckScript, renderDbtScript, renderStatementFile } from "../../catalogs/jobs";
+import { DBT_PASSWORD_ENV, dbtProfile } from "../shared/dbtProfile";
 import { projectFiles, shortDigest } from "../../lib/digest";
 import { checkStatement } from "../../lib/reconcile";
 import { KubernetesJobOutcome } from "./jobOutcome";
@@ -21,7 +22,6 @@ import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
  * back from the cluster: the outputs carry the Job's own closing line, and a failure its message.
  */
 
-const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
 /** A dbt build of a large mesh takes minutes; a hung one is stopped at this. */
 const DBT_TIMEOUT_SECONDS = 1800;
 const CHECK_TIMEOUT_SECONDS = 600;
@@ -195,9 +195,7 @@ export interface DbtEnvironment {
 /** A dbt command as a Job: the project as a ConfigMap tree, the profile for the given schema, the password through a Secret. */
 export function dbtJob(cluster: Cluster, dbt: DbtEnvironment, name: string, request: DbtRunRequest, spec: DbtJobSpec, opts: pulumi.CustomResourceOptions) {
     const tree = dbtProjectTree(cluster, `${name}-project`, request.component, request.projectDir, DBT_PROJECT_DIR, opts);
-    const profile = pulumi
-        .all([request.trino.host, request.trino.port, spec.schema])
-        .apply(([host, port, schema]) => request.profile({ host, port, caCertFile: `${DBT_PROFILES_DIR}/trino-ca.pem`, passwordEnv: DBT_PASSWORD_ENV, schema }));
+    const profile = dbtProfile(request, spec.schema, `${DBT_PROFILES_DIR}/trino-ca.pem`);
     const toolchain = dbt.toolchain;
     const scriptSpec: DbtScriptSpec = {
         projectDir: DBT_PROJECT_DIR,

@@ -16,9 +16,6 @@ import { runToCompletion, writeFileAtomic } from "./process";
  * holds all its models and does not depend on the one before it.
  */
 
-/** The variable that carries dbt's Trino password; the profile reads it with env_var(). */
-export const DBT_PASSWORD_ENV = "DATAMESH_DBT_PASSWORD";
-
 interface DbtInputs {
     component: string;
     dbtBin: string;

@@ -22,7 +22,8 @@ import {
 import { directAccess, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { LocalDatabaseServer } from "./databaseServer";
-import { DBT_PASSWORD_ENV, LocalDbtRun } from "./dbtRun";
+import { LocalDbtRun } from "./dbtRun";
+import { DBT_PASSWORD_ENV, dbtProfile } from "../shared/dbtProfile";
 import { LocalDocsSite } from "./docsSite";
 import { LocalDirectory } from "./directory";
 import { LocalToolchain } from "./toolchain";
@@ -148,9 +149,7 @@ export class LocalPlatform implements Platform {
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
         const workDir = this.place(name);
         const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
-        const profile = pulumi
-            .all([request.trino.host, request.trino.port, request.runSchema])
-            .apply(([host, port, schema]) => request.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
+        const profile = dbtProfile(request, request.runSchema, caCertFile);
         const run = new LocalDbtRun(
             name,
             {
@@ -177,9 +176,7 @@ export class LocalPlatform implements Platform {
         const workDir = this.place(name);
         const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
         const { run } = request;
-        const profile = pulumi
-            .all([run.trino.host, run.trino.port, request.publishedRun])
-            .apply(([host, port, schema]) => run.profile({ host, port, caCertFile, passwordEnv: DBT_PASSWORD_ENV, schema }));
+        const profile = dbtProfile(run, request.publishedRun, caCertFile);
         const site = new LocalDocsSite(
             name,
             {
