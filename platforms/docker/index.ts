@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { renderDbtScript, renderDocsScript } from "../../catalogs/jobs";
-import { NodeSpec, renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
+import { NodeSpec } from "../../catalogs/trino";
+import { trinoEtc } from "../shared/trinoEtc";
 import { ImageKey, PipSettings, PlatformName } from "../../config";
 import { DBT_PASSWORD_ENV, dbtProfile } from "../shared/dbtProfile";
 import { projectFiles } from "../../lib/digest";
@@ -237,35 +238,9 @@ export class DockerPlatform implements Platform {
             throw new Error(`${request.component}: on docker, the warehouse must be declared before the Trino server that mounts it`);
         }
         const discoveryUri = `http://${TRINO_ALIAS}:${request.internalPort}`;
-        const files = pulumi.output(request.catalogs).apply(catalogs =>
-            renderEtc({
-                node: TRINO_NODE,
-                coordinator: {
-                    httpsPort: request.port,
-                    internalPort: request.internalPort,
-                    maxHeap: request.maxHeap,
-                    etcDir: TRINO_ETC,
-                    keystoreFile: request.keystore.file,
-                    keystorePasswordEnv: request.keystore.passwordEnv,
-                    sharedSecretEnv: request.sharedSecretEnv,
-                    discoveryUri,
-                    includeCoordinator: request.workers === 0,
-                },
-                catalogs,
-            }),
-        );
-        const coordinatorEtc = pulumi.secret(
-            pulumi
-                .all([files, request.users, request.accessRules])
-                .apply(([etcFiles, users, accessRules]): Record<string, string> => ({ ...etcFiles, "password.db": renderPasswordDb(users), "rules.json": accessRules })),
-        );
-        const workerFiles = files.apply(coordinatorFiles => ({
-            ...renderWorkerEtc({
-                node: TRINO_NODE,
-                worker: { httpPort: request.internalPort, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv },
-            }),
-            ...Object.fromEntries(Object.entries(coordinatorFiles).filter(([file]) => file.startsWith("catalog/"))),
-        }));
+        const etc = trinoEtc(request, { node: TRINO_NODE, etcDir: TRINO_ETC, httpsPort: request.port, internalPort: request.internalPort, discoveryUri });
+        const coordinatorEtc = pulumi.secret(pulumi.all([etc.coordinator, etc.secretFiles]).apply(([files, secretFiles]): Record<string, string> => ({ ...files, ...secretFiles })));
+        const workerFiles = etc.worker;
         const secretUploads = pulumi.secret(
             pulumi.all([request.keystore.base64, pulumi.output(request.env)]).apply(([keystore, env]) => [
                 { file: `${TRINO_ETC}/${request.keystore.file}`, contentBase64: keystore },

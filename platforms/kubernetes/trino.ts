@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { renderEtc, renderPasswordDb, renderWorkerEtc } from "../../catalogs/trino";
+import { catalogFilesOf, trinoEtc } from "../shared/trinoEtc";
 import { shortDigest } from "../../lib/digest";
 import { TrinoNodes } from "../../resources/trinoNodes";
 import { TrinoServer, TrinoServerRequest } from "../platform";
@@ -70,30 +70,21 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
     const secretDir = `${etcDir}/secrets`;
     const node = { environment: "datamesh", dataDir: "/data/trino", pluginDir: "/usr/lib/trino/plugin" };
     const discoveryUri = `http://${cluster.serviceHost(TRINO_SERVICE)}:${TRINO_HTTP_PORT}`;
-    const etc = pulumi.output(request.catalogs).apply(catalogs =>
-        renderEtc({
-            node,
-            coordinator: {
-                httpsPort: TRINO_HTTPS_PORT,
-                internalPort: TRINO_HTTP_PORT,
-                maxHeap: request.maxHeap,
-                etcDir,
-                secretDir,
-                keystoreFile: request.keystore.file,
-                keystorePasswordEnv: request.keystore.passwordEnv,
-                sharedSecretEnv: request.sharedSecretEnv,
-                discoveryUri,
-                includeCoordinator: request.workers === 0,
-            },
-            catalogs,
-        }),
-    );
-    const catalogFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => file.startsWith("catalog/")).map(([file, text]) => [file.slice("catalog/".length), text])));
-    const coordinatorFiles = etc.apply(files => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/"))));
-    const workerFiles = renderWorkerEtc({
+    const etc = trinoEtc(request, {
         node,
-        worker: { httpPort: TRINO_HTTP_PORT, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv, drain: { gracePeriodSeconds: settings.workerGracePeriodSeconds, user: DRAIN_USER, etcDir } },
+        etcDir,
+        secretDir,
+        httpsPort: TRINO_HTTPS_PORT,
+        internalPort: TRINO_HTTP_PORT,
+        discoveryUri,
+        drain: { gracePeriodSeconds: settings.workerGracePeriodSeconds, user: DRAIN_USER, etcDir },
     });
+    // The catalogs get a ConfigMap of their own, mounted into every node's etc/catalog.
+    const withoutCatalogs = (files: Record<string, string>) => Object.fromEntries(Object.entries(files).filter(([file]) => !file.startsWith("catalog/")));
+    const catalogFiles = etc.coordinator.apply(files => Object.fromEntries(Object.entries(catalogFilesOf(files)).map(([file, text]) => [file.slice("catalog/".length), text])));
+    const coordinatorFiles = etc.coordinator.apply(withoutCatalogs);
+    const workerFiles = etc.worker.apply(withoutCatalogs);
+    const passwordDb = etc.secretFiles.apply(files => files["password.db"]);
 
     const configMap = (role: string, data: pulumi.Input<Record<string, string>>) =>
         new k8s.core.v1.ConfigMap(`${component}-${role}`, { metadata: cluster.metadata(`${component}-${role}`, component, role), data }, cluster.options(opts));
@@ -101,17 +92,15 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
     const workerConfig = configMap("worker", workerFiles);
     const catalogConfig = configMap("catalog", catalogFiles);
     const env = cluster.secret(`${component}-env`, component, "coordinator", request.env, opts);
-    const passwordDb = pulumi.secret(pulumi.output(request.users).apply(renderPasswordDb));
     const files = new k8s.core.v1.Secret(
         `${component}-files`,
         {
             metadata: cluster.metadata(`${component}-files`, component, "coordinator"),
             type: "Opaque",
             data: pulumi.secret(
-                pulumi.all([request.keystore.base64, passwordDb, request.accessRules]).apply(([keystore, db, rules]) => ({
+                pulumi.all([request.keystore.base64, etc.secretFiles]).apply(([keystore, secretFiles]) => ({
                     [request.keystore.file]: keystore,
-                    "password.db": Buffer.from(db).toString("base64"),
-                    "rules.json": Buffer.from(rules).toString("base64"),
+                    ...Object.fromEntries(Object.entries(secretFiles).map(([file, text]) => [file, Buffer.from(text).toString("base64")])),
                 })),
             ),
         },

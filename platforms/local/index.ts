@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
-import { renderEtc, renderPasswordDb } from "../../catalogs/trino";
 import { PlatformName } from "../../config";
 import {
     DatabaseServer,
@@ -20,6 +19,7 @@ import {
     Warehouse,
 } from "../platform";
 import { directAccess, withDependencies } from "../shared/options";
+import { trinoEtc } from "../shared/trinoEtc";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
 import { LocalDatabaseServer } from "./databaseServer";
 import { LocalDbtRun } from "./dbtRun";
@@ -101,21 +101,12 @@ export class LocalPlatform implements Platform {
     trinoServer(name: string, request: TrinoServerRequest, opts: pulumi.CustomResourceOptions): TrinoServer {
         const workDir = this.place(name);
         const etcDir = path.join(workDir, "etc");
-        const files = pulumi.output(request.catalogs).apply(catalogs =>
-            renderEtc({
-                node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin"), loopbackOnly: true },
-                coordinator: {
-                    httpsPort: request.port,
-                    internalPort: request.internalPort,
-                    maxHeap: request.maxHeap,
-                    etcDir,
-                    keystoreFile: request.keystore.file,
-                    keystorePasswordEnv: request.keystore.passwordEnv,
-                    sharedSecretEnv: request.sharedSecretEnv,
-                },
-                catalogs,
-            }),
-        );
+        const etc = trinoEtc(request, {
+            node: { environment: "datamesh", nodeId: `${this.args.stack}-${name}`.replace(/[^A-Za-z0-9_-]/g, "-"), dataDir: path.join(workDir, "data"), pluginDir: path.join(this.args.toolchain.trinoHome, "plugin"), loopbackOnly: true },
+            etcDir,
+            httpsPort: request.port,
+            internalPort: request.internalPort,
+        });
         const trino = new LocalTrinoServer(
             name,
             {
@@ -125,15 +116,12 @@ export class LocalPlatform implements Platform {
                 trinoHome: this.args.toolchain.trinoHome,
                 javaHome: this.args.toolchain.javaHome,
                 workDir,
-                files,
+                files: etc.coordinator,
                 secretFiles: pulumi.secret(
-                    pulumi
-                        .all([request.keystore.base64, request.users, request.accessRules])
-                        .apply(([keystore, users, accessRules]) => ({
-                            [request.keystore.file]: keystore,
-                            "password.db": Buffer.from(renderPasswordDb(users)).toString("base64"),
-                            "rules.json": Buffer.from(accessRules).toString("base64"),
-                        })),
+                    pulumi.all([request.keystore.base64, etc.secretFiles]).apply(([keystore, secretFiles]) => ({
+                        [request.keystore.file]: keystore,
+                        ...Object.fromEntries(Object.entries(secretFiles).map(([file, text]) => [file, Buffer.from(text).toString("base64")])),
+                    })),
                 ),
                 env: request.env,
                 probe: request.probe,
