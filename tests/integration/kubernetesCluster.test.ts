@@ -176,7 +176,7 @@ describe("the kubernetes platform on a live cluster", () => {
     });
 
     it("installs dbt once, from the package index into the toolchain volume, and the dbt and docs Jobs run that dbt without any download of their own", async () => {
-        const locked = fs.readFileSync(path.join(REPO_DIR, "dbt", "requirements.txt"), "utf8").match(/^[A-Za-z0-9._-]+==/gm)!.length;
+        const locked = fs.readFileSync(path.join(REPO_DIR, "dbt", "requirements.txt"), "utf8").match(/^[A-Za-z0-9._[\]-]+==/gm)!.length;
         const install = await jobLog("dbt-run-toolchain-install");
         expect(install.trim().split("\n").pop()).toMatch(new RegExp(`^dbt toolchain: [0-9a-f]{12} installed, ${locked} packages from 10\\.244\\.0\\.1:20263$`));
         // Exactly the locked files, once each: the pods fetched nothing else from the index.
@@ -430,14 +430,35 @@ describe("the kubernetes platform on a live cluster", () => {
         expect(config).toMatch(/^shutdown\.grace-period=20s$/m);
     });
 
-    it("scales the workers on CPU: from 1 to 2 under a heavy query load and back to 1 once the load stops, every query answering right", async () => {
+    it("scales the workers on CPU: created without waiting on a missing metrics API, then from 1 to 2 under a heavy query load and back to 1 once the load stops, every query answering right", async () => {
         const readyWorkers = async () =>
             (await kubectlJson<{ items: { metadata: { name: string; deletionTimestamp?: string }; status: { conditions?: { type: string; status: string }[] } }[] }>(target, ["-n", namespace, "get", "pods", "-l", "app.kubernetes.io/component=worker"])).items.filter(
                 p => !p.metadata.deletionTimestamp && (p.status.conditions ?? []).some(c => c.type === "Ready" && c.status === "True"),
             ).length;
         await mesh.stack.setConfig("datamesh:workers", { value: '{"min":1,"max":2}' });
         await mesh.stack.setConfig("datamesh:workerScaleDownWindow", { value: "30" });
-        await mesh.stack.up();
+        // First as on a cluster without a metrics API: the autoscaler is created, says why it cannot scale, and up does not wait on it.
+        const metricsApi = "v1beta1.metrics.k8s.io";
+        const registration = JSON.parse(await must(["get", "apiservice", metricsApi, "-o", "json"]));
+        await must(["delete", "apiservice", metricsApi]);
+        try {
+            await mesh.stack.up();
+            const deadline = Date.now() + 120_000;
+            let scalingActive: { status: string; reason: string; message: string } | undefined;
+            while (Date.now() < deadline && scalingActive?.status !== "False") {
+                await new Promise(resolve => setTimeout(resolve, 5_000));
+                const hpa = await kubectlJson<{ status: { conditions?: { type: string; status: string; reason: string; message: string }[] } }>(target, ["-n", namespace, "get", "hpa", "trino-worker"]);
+                scalingActive = hpa.status.conditions?.find(c => c.type === "ScalingActive");
+            }
+            expect(scalingActive).toMatchObject({ status: "False", reason: "FailedGetResourceMetric", message: expect.stringContaining("metrics") });
+        } finally {
+            const { metadata, spec } = registration;
+            await must(["apply", "-f", "-"], JSON.stringify({ apiVersion: registration.apiVersion, kind: registration.kind, metadata: { name: metadata.name, labels: metadata.labels }, spec }));
+        }
+        const metricsBack = Date.now() + 120_000;
+        while (Date.now() < metricsBack && (await kubectl(target, ["get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes"])).status !== 0) {
+            await new Promise(resolve => setTimeout(resolve, 2_000));
+        }
         expect(await readyWorkers()).toBe(1);
         const expected = String(50005000n * 50005000n * 4n);
         const heavy = `SELECT sum(a * b) FROM UNNEST(sequence(1, 10000)) x(a) CROSS JOIN UNNEST(sequence(1, 10000)) y(b) CROSS JOIN UNNEST(sequence(1, 4)) z(c)`;
@@ -589,8 +610,8 @@ describe("the kubernetes platform on a live cluster", () => {
     it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {
         const claims = await kubectlJson<{ items: { spec: { volumeName: string } }[] }>(target, ["-n", namespace, "get", "pvc"]);
         const volumes = claims.items.map(c => c.spec.volumeName);
-        // Three domains, the metastore, the warehouse and the docs site.
-        expect(volumes.length).toBe(6);
+        // Three domains, the metastore, the warehouse, the docs site and the dbt toolchain.
+        expect(volumes.length).toBe(7);
         await mesh.stack.destroy();
         const deadline = Date.now() + 300_000;
         let left: string[] = [];
