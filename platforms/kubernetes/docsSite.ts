@@ -4,6 +4,7 @@ import { renderDocsScript } from "../../catalogs/jobs";
 import { DocsSite, DocsSiteRequest } from "../platform";
 import { Cluster } from "./cluster";
 import { DbtEnvironment, dbtJob } from "./jobs";
+import { TRINO_CLIENT_JOBS } from "./trino";
 import { ClientSources, clientPeers, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import { IMAGE_USERS, restrictedPod } from "./podSecurity";
 import { workloadServiceAccount } from "./serviceAccount";
@@ -91,7 +92,7 @@ export function docsSite(cluster: Cluster, images: DocsSiteSettings, name: strin
         request.run,
         {
             // Not the server's role: its Service must never send a reader to the generating pod.
-            role: "docs-generation",
+            role: TRINO_CLIENT_JOBS.docsGeneration,
             schema: request.publishedRun,
             script: (spec, publishedRun) => renderDocsScript({ ...spec, siteDir: SITE_DIR, pageName: publishedRun }),
             runKey: pulumi.all([request.run.projectDigest, request.publishedRun]).apply(parts => parts.join(":")),

@@ -12,7 +12,7 @@ import { Cluster } from "./cluster";
 import { Flow, podsOf, tcp, workloadNetworkPolicy } from "./networkPolicies";
 import type { DbtToolchain } from "./dbtToolchain";
 import { IMAGE_USERS, ImageUser, restrictedPod } from "./podSecurity";
-import { TRINO_HTTPS_PORT } from "./trino";
+import { TRINO_CLIENT_JOBS, TRINO_HTTPS_PORT } from "./trino";
 import { workloadServiceAccount } from "./serviceAccount";
 import { resources, ResourceSize, RESOURCE_SIZES } from "./sizing";
 
@@ -246,7 +246,7 @@ export function dbtRun(cluster: Cluster, dbt: DbtEnvironment, name: string, requ
         name,
         request,
         {
-            role: "dbt",
+            role: TRINO_CLIENT_JOBS.dbt,
             schema: request.runSchema,
             script: renderDbtScript,
             runKey: pulumi.all([request.projectDigest, request.runSchema]).apply(parts => parts.join(":")),
@@ -265,7 +265,7 @@ export function insightsCheck(cluster: Cluster, image: string, name: string, req
         name,
         {
             component: request.component,
-            role: "check",
+            role: TRINO_CLIENT_JOBS.check,
             image,
             files: pulumi.all([request.trino.caCert, request.targets]).apply(([caCert, targets]) => ({
                 "check.sh": renderCheckScript({ queryFile: `${filesDir}/check.sql`, caCertFile: `${filesDir}/trino-ca.pem` }),

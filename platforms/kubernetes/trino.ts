@@ -32,8 +32,8 @@ export function kubernetesTrinoHostnames(namespace: string): string[] {
 
 /** The roles of Trino's pods: they talk to each other, and to the servers their catalogs name. */
 export const TRINO_NODES = ["coordinator", "worker"];
-/** The roles of the Jobs that connect to the coordinator's HTTPS port. */
-export const TRINO_JOB_ROLES = ["dbt", "check", "docs-generation"];
+/** The Jobs that connect to the coordinator's HTTPS port, by role: each Job takes its role from here, and the coordinator's NetworkPolicy lets exactly these in. */
+export const TRINO_CLIENT_JOBS = { dbt: "dbt", check: "check", docsGeneration: "docs-generation" } as const;
 
 /** The user a worker's preStop hook asks it to shut down as; the worker's rules let only it. */
 const DRAIN_USER = "datamesh_drain";
@@ -220,7 +220,7 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
         {
             ingress: [
                 { peers: nodes, ports: tcp(TRINO_HTTP_PORT) },
-                { peers: TRINO_JOB_ROLES.map(role => podsOf(cluster, role)), ports: tcp(TRINO_HTTPS_PORT) },
+                { peers: Object.values(TRINO_CLIENT_JOBS).map(role => podsOf(cluster, role)), ports: tcp(TRINO_HTTPS_PORT) },
                 { peers: clientPeers(settings.clients), ports: tcp(TRINO_HTTPS_PORT) },
             ],
             egress: trinoEgress,
