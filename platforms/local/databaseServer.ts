@@ -107,7 +107,7 @@ function initialize(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefi
         withScratchDir(scratch => {
             const passwordFile = path.join(scratch, "pw");
             fs.writeFileSync(passwordFile, inputs.adminPassword, { mode: 0o600 });
-            handOver(scratch, runAs);
+            handOver(scratch, runAs, scratch, `${inputs.component}: initdb`);
             runToCompletion(
                 inputs.programs.init,
                 ["-D", dataDir, "-U", "postgres", `--pwfile=${passwordFile}`, "--auth-local=peer", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
@@ -201,7 +201,8 @@ export async function startServer(inputs: ServerInputs): Promise<ServerOutputs> 
     const runAs = unprivilegedUser(inputs.engine === "postgresql" ? "postgres" : "mysql");
     const dataDir = path.join(inputs.workDir, "data");
     fs.mkdirSync(inputs.workDir, { recursive: true, mode: 0o750 });
-    handOver(inputs.workDir, runAs);
+    // The server's folder lies in the stack's state folder, which the stack made and may open.
+    handOver(inputs.workDir, runAs, path.dirname(inputs.workDir), inputs.component);
     if (inputs.engine === "mariadb") {
         prepareSocketDir(inputs, runAs);
     }

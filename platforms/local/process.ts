@@ -112,8 +112,12 @@ export function unprivilegedUser(name: string): RunAs | undefined {
     return { uid: Number(entry[2]), gid: Number(entry[3]) };
 }
 
-/** Gives a tree to the account a server runs as, and lets it traverse the folders above. */
-export function handOver(dir: string, runAs: RunAs | undefined): void {
+/**
+ * Gives a tree to the account a server runs as. The folders between it and `ownRoot` (the stack's
+ * own, `ownRoot` included) are made traversable; a folder above that the account cannot pass is
+ * not changed, but named in an error with the way out.
+ */
+export function handOver(dir: string, runAs: RunAs | undefined, ownRoot: string, what: string): void {
     if (!runAs) {
         return;
     }
@@ -126,12 +130,32 @@ export function handOver(dir: string, runAs: RunAs | undefined): void {
         }
     };
     walk(dir);
-    for (let parent = path.dirname(dir); parent !== path.dirname(parent); parent = path.dirname(parent)) {
-        const mode = fs.statSync(parent).mode;
-        if ((mode & 0o001) === 0) {
-            fs.chmodSync(parent, mode | 0o001);
+    const root = path.resolve(ownRoot);
+    for (let parent = path.dirname(path.resolve(dir)); parent !== path.dirname(parent); parent = path.dirname(parent)) {
+        const stat = fs.statSync(parent);
+        if (canTraverse(stat, runAs)) {
+            continue;
         }
+        if (parent === root || parent.startsWith(`${root}${path.sep}`)) {
+            fs.chmodSync(parent, stat.mode | 0o001);
+            continue;
+        }
+        throw new Error(
+            `${what}: the server's account (uid ${runAs.uid}) cannot reach ${dir}: ${parent} (mode ${(stat.mode & 0o777).toString(8).padStart(4, "0")}, owner uid ${stat.uid}) does not let it through, and the stack changes no folder but its own. ` +
+                `Run \`chmod o+x ${parent}\`, or set datamesh:stateDir to a folder the account can reach`,
+        );
     }
+}
+
+/** Whether an account (by its uid and primary group) may pass through a folder. */
+function canTraverse(stat: fs.Stats, account: RunAs): boolean {
+    if (stat.uid === account.uid) {
+        return (stat.mode & 0o100) !== 0;
+    }
+    if (stat.gid === account.gid) {
+        return (stat.mode & 0o010) !== 0;
+    }
+    return (stat.mode & 0o001) !== 0;
 }
 
 /** Runs a command to completion; a failure carries the command's own output. */

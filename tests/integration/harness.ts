@@ -83,6 +83,8 @@ export interface MeshUnderTest {
 
 export async function createMesh(label: string, config: Record<string, string> = {}): Promise<MeshUnderTest> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `datamesh-it-${label}-`));
+    // Run as root, the servers run as their own accounts, which must pass through the test's folder (the stack opens only its own).
+    fs.chmodSync(root, 0o711);
     const projectDir = path.join(root, "project");
     copyProject(projectDir);
     const backendDir = path.join(root, "backend");

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
-import { assertPortFree, isAlive, isOurProcess, logTail, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "../../platforms/local/process";
+import { assertPortFree, handOver, isAlive, isOurProcess, logTail, startDetached, stopProcess, waitUntilReady, writeFileAtomic } from "../../platforms/local/process";
 import { findJavaHome, javaMajorVersion } from "../../platforms/local/toolchain";
 import { makeTempDir } from "./tempDirs";
 
@@ -95,6 +95,54 @@ describe("local processes", () => {
         expect(fs.readFileSync(file, "utf8")).toBe("a=2\n");
         expect(fs.statSync(file).mode & 0o777).toBe(0o600);
         expect(fs.readdirSync(path.dirname(file))).toEqual(["config.properties"]);
+    });
+});
+
+describe("handing a server's folder to its account, when the stack runs as root", () => {
+    const nobody = { uid: 65534, gid: 65534 };
+    const modeOf = (p: string) => fs.statSync(p).mode & 0o777;
+
+    beforeAll(() => {
+        if (process.getuid?.() !== 0) {
+            throw new Error("these tests give folders to another account, which needs root (as CI runs them)");
+        }
+    });
+
+    it("opens only the stack's own folders, and names a closed folder above them with the way out, changing nothing", () => {
+        const base = makeTempDir("hand-over");
+        const outer = path.join(base, "checkout");
+        const own = path.join(outer, "state");
+        const server = path.join(own, "orders-server");
+        fs.mkdirSync(server, { recursive: true, mode: 0o700 });
+        for (const folder of [base, outer, own]) {
+            fs.chmodSync(folder, 0o700);
+        }
+        expect(() => handOver(server, nobody, own, "orders")).toThrow(
+            `orders: the server's account (uid 65534) cannot reach ${server}: ${outer} (mode 0700, owner uid 0) does not let it through, and the stack changes no folder but its own. Run \`chmod o+x ${outer}\``,
+        );
+        expect([modeOf(base), modeOf(outer)]).toEqual([0o700, 0o700]);
+
+        fs.chmodSync(outer, 0o711);
+        fs.chmodSync(base, 0o711);
+        handOver(server, nobody, own, "orders");
+        expect(fs.statSync(server).uid).toBe(65534);
+        expect(modeOf(own)).toBe(0o701);
+        expect([modeOf(base), modeOf(outer)]).toEqual([0o711, 0o711]);
+    });
+
+    it("lets a folder the account owns or shares a group with through by its owner's or group's bits", () => {
+        const base = makeTempDir("hand-over-group");
+        fs.chmodSync(base, 0o711);
+        const shared = path.join(base, "shared");
+        const server = path.join(shared, "own", "server");
+        fs.mkdirSync(server, { recursive: true });
+        fs.chownSync(shared, 0, nobody.gid);
+        fs.chmodSync(shared, 0o750);
+        handOver(server, nobody, path.dirname(server), "payments");
+        expect(modeOf(shared)).toBe(0o750);
+        fs.chmodSync(shared, 0o705);
+        // Others' bits do not count for the folder's group: its group bits have no x.
+        expect(() => handOver(server, nobody, path.dirname(server), "payments")).toThrow(`${shared} (mode 0705, owner uid 0) does not let it through`);
     });
 });
 
