@@ -246,7 +246,10 @@ install_guards() {
     iptables -t mangle -A "$FWD_CHAIN" -i "$BRIDGE" -j DROP
     iptables -t mangle -A "$FWD_CHAIN" -o "$BRIDGE" -j DROP
     if [[ "$forward_before" == 0 ]]; then
-        # Forwarding was off: whatever else the machine would now route stays unrouted.
+        # Forwarding was off: whatever else the machine would now route stays unrouted. A frame that
+        # another bridge hands to one of its containers' veths stays on the machine (Docker's
+        # containers talking among themselves): it passes here only because br_netfilter is on.
+        iptables -t mangle -A "$FWD_CHAIN" -m physdev --physdev-is-bridged --physdev-out 'veth+' -j RETURN
         iptables -t mangle -A "$FWD_CHAIN" -j DROP
     fi
     iptables -t mangle -C FORWARD -j "$FWD_CHAIN" 2>/dev/null || iptables -t mangle -I FORWARD 1 -j "$FWD_CHAIN"
