@@ -12,9 +12,11 @@ import { RESOURCE_SIZES } from "./sizing";
 /*
  * dbt for Jobs whose image is plain Python: a Job installs the hash-locked requirements once into a
  * volume claim, as the image's non-root user, and every dbt and docs Job mounts that claim
- * read-only. The claim and the Job are named after the lock and the image, so a new lock or a new
- * Python gets a fresh volume and nothing else triggers a download: the Jobs that run dbt connect
- * to Trino only, never to a package index.
+ * read-only. The install Job is named after the lock and the image, so a new lock or a new Python
+ * installs anew (its script replaces what the volume held) and nothing else triggers a download:
+ * the Jobs that run dbt connect to Trino only, never to a package index. The claim keeps one name:
+ * a claim named after the lock would, on a return to an earlier lock, meet its predecessor still
+ * held by the completed Jobs' pods.
  */
 
 /** Where every Job mounts the toolchain; a virtualenv names its own path, so it is the same everywhere. */
@@ -48,7 +50,7 @@ export function dbtToolchain(cluster: Cluster, name: string, request: DbtToolcha
         name,
         {
             metadata: {
-                ...cluster.metadata(`${name}-${key}`, request.component, "dbt-toolchain"),
+                ...cluster.metadata(name, request.component, "dbt-toolchain"),
                 // Bound only once the install Job is scheduled on many storage classes: waiting for that alone would never end.
                 annotations: { "pulumi.com/skipAwait": "true" },
             },
