@@ -30,6 +30,8 @@ afterAll(async () => {
 
 async function newServerInputs(engine: Engine): Promise<ServerInputs> {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `datamesh-it-crash-${engine}-`));
+    // The test's own folder: a server's account passes through it when the server's folder lies deeper (the stack opens only its own).
+    fs.chmodSync(workDir, 0o711);
     workDirs.push(workDir);
     return {
         component: `crash-${engine}`,
