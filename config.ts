@@ -133,6 +133,7 @@ const configSchema = z
         protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
         insightsSchema: identifier.optional(),
+        rebuild: z.enum(["incremental", "full"], { message: "must be incremental (a change of domain rows rebuilds only what it affects) or full (every run from all rows)" }).default("incremental"),
         trinoHostnames: z
             .string()
             .transform(text => text.split(",").map(name => name.trim()).filter(Boolean))
@@ -262,6 +263,8 @@ export interface MeshConfig {
     readers: Record<string, string[]>;
     trinoMaxHeap: string;
     insightsSchema: string;
+    /** How a change of domain rows is built: only the keys it affects, or every model from all rows. */
+    rebuild: "incremental" | "full";
     dataSource: DataSource;
     /** Each managed domain's fingerprint: it changes exactly when that domain's data changes. */
     domainFingerprints: Record<string, string>;
@@ -488,6 +491,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         ),
         trinoMaxHeap: c.trinoMaxHeap,
         insightsSchema: c.insightsSchema ?? defaultInsightsSchema(dbtProjectDir),
+        rebuild: c.rebuild,
         dataSource,
         domainFingerprints,
         // Every domain's fingerprint, in declaration order, so that the dbt run follows any domain's new data.

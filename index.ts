@@ -33,6 +33,10 @@ checkSourcesAgainstDomains(DBT_PROJECT_DIR, config.domains);
 const PUBLIC_MARTS = publicModels(DBT_PROJECT_DIR);
 /** What the gate compares each public model with; a public model without an audit is refused here. */
 const AUDITS = readAudits(DBT_PROJECT_DIR, config.domains);
+/** Why the gate must check every run in full: a public model whose audit names no affected keys. */
+const GATE_REFUSAL = ((unscoped: string[]) => (unscoped.length > 0 ? `the audit of ${unscoped.join(", ")} names no affected keys` : ""))(
+    AUDITS.filter(audit => !audit.affected).map(audit => audit.model),
+);
 /** Trino's users by role; the role names are the keys of the `users` output. */
 const TRINO_USERS: Record<string, string> = {
     analyst: "analyst",
@@ -120,6 +124,9 @@ function declareMesh() {
         domains: config.domains,
         dataFingerprint: config.dataFingerprint,
         after: domainComponents,
+        publicTables: PUBLIC_MARTS,
+        rebuild: config.rebuild,
+        gateRefusal: GATE_REFUSAL,
     });
 
     const insightsCheck = new InsightsCheck("check", {
@@ -188,7 +195,16 @@ function declareMesh() {
                     ];
                 }),
             ),
-            insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS, run: insightsCheck.publishedRun, rebuiltAt: insightsCheck.rebuiltAt, reason: insightsCheck.reason },
+            insights: {
+                catalog: INSIGHTS_CATALOG,
+                schema: config.insightsSchema,
+                publicTables: PUBLIC_MARTS,
+                run: insightsCheck.publishedRun,
+                rebuiltAt: insightsCheck.rebuiltAt,
+                reason: insightsCheck.reason,
+                // How the last run was built, as its plan step decided and wrote it.
+                refresh: dbt.plan ? dbt.plan.apply(plan => plan.summary) : "not planned: manifests only",
+            },
         },
         exampleQuery: exampleQuery(AUDITS[0]),
     };

@@ -30,8 +30,11 @@ const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache"
  * Then, at each of BENCHMARK_SCALES (default "1 100 1000 10000"; "" skips them), the federated
  * stack beside a centralized baseline built on the same rows (benchmarks/baseline.ts): loads, dbt
  * build (and models and tests apart), the check, the whole deployment, the source-scan floor, the
- * rows each domain hands to Trino per build, and the peak memory of every process. Samples and
- * medians go to benchmarks/results.json; each model's plan at BENCHMARK_EXPLAIN_SCALE to docs/explain.
+ * rows each domain hands to Trino per build, the peak memory of every process, and the
+ * incremental refresh: one payment, then five thousand orders and five thousand payments, changed
+ * by their owners, each to checked, published insights. Samples and medians go to
+ * benchmarks/results.json (or BENCHMARK_RESULTS, for a partial run); each model's plan at
+ * BENCHMARK_EXPLAIN_SCALE to docs/explain. BENCHMARK_CANONICAL=0 skips the canonical stacks.
  */
 
 const RUNS = Number(process.env.BENCHMARK_RUNS ?? 3);
@@ -245,6 +248,14 @@ interface ScaleRun {
     /** During the dbt builds of both sides and the loads, after the up. */
     peakRssMiBAfterUp: Record<string, number>;
     check: string;
+    /** One payment changed by its owner, then `pulumi up` to checked, published insights, RUNS times. */
+    oneRowChangedSeconds: number[];
+    oneRowChangedMedianSeconds: number;
+    /** Five thousand orders and five thousand payments changed by their owners, then `pulumi up`, RUNS times. */
+    tenThousandRowsChangedSeconds: number[];
+    tenThousandRowsChangedMedianSeconds: number;
+    /** How each of those runs was planned, read back from the stack (`mesh.insights.refresh`) and its check. */
+    refreshes: { refresh: string; check: string }[];
     sourceScanFloorSeconds: number[];
     /** The check's statement on the published insights, through Trino. */
     checkSeconds: number[];
@@ -267,6 +278,26 @@ interface ScaleRun {
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
+/** Writes as the domains' owners do, straight into their own databases. */
+async function ownerWrites(mesh: MeshUnderTest, writes: { orders?: string; payments?: string }): Promise<void> {
+    const domains = (await mesh.stack.outputs()).domains.value;
+    if (writes.orders) {
+        const mysql = require("mysql2/promise");
+        const { host, port, user, password, database } = domains.orders;
+        const connection = await mysql.createConnection({ host, port, user, password, database });
+        await connection.query(writes.orders);
+        await connection.end();
+    }
+    if (writes.payments) {
+        const pg = require("pg");
+        const { host, port, user, password, database } = domains.payments;
+        const client = new pg.Client({ host, port, user, password, database });
+        await client.connect();
+        await client.query(writes.payments);
+        await client.end();
+    }
+}
+
 /**
  * One scale: a fresh stack deployed with the synthetic data, its no-op ups, the source-scan floor,
  * the check, the dbt build run again by the benchmark (models, then tests) on the stack's Trino,
@@ -287,6 +318,33 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
         const noopUpSeconds: number[] = [];
         for (let i = 0; i < RUNS; i++) {
             noopUpSeconds.push(await timed(() => pulumiCli(mesh, ["up"])));
+        }
+        const oneRowChangedSeconds: number[] = [];
+        const tenThousandRowsChangedSeconds: number[] = [];
+        const refreshes: { refresh: string; check: string }[] = [];
+        const refreshed = async (writes: { orders?: string; payments?: string }) => {
+            await ownerWrites(mesh, writes);
+            const seconds = await timed(() => pulumiCli(mesh, ["up"]));
+            const outputs = await mesh.stack.outputs();
+            const read = { refresh: String(outputs.mesh.value.insights.refresh), check: String(outputs.check.value) };
+            // What is timed must be what is claimed: a run that was not incremental is not an incremental refresh.
+            if (!read.refresh.startsWith("incremental from ")) {
+                throw new Error(`scale ${scale}: the owners' change was not refreshed incrementally: ${read.refresh}`);
+            }
+            refreshes.push(read);
+            return seconds;
+        };
+        for (let i = 0; i < RUNS; i++) {
+            oneRowChangedSeconds.push(await refreshed({ payments: `UPDATE payments SET amount = amount + 1 WHERE id = ${i + 1}` }));
+        }
+        for (let i = 0; i < RUNS; i++) {
+            const first = 1 + i * 5000;
+            tenThousandRowsChangedSeconds.push(
+                await refreshed({
+                    orders: `UPDATE orders SET status = CASE status WHEN 'completed' THEN 'shipped' ELSE 'completed' END WHERE id BETWEEN ${first} AND ${first + 4999}`,
+                    payments: `UPDATE payments SET amount = amount + 1 WHERE id BETWEEN ${first} AND ${first + 4999}`,
+                }),
+            );
         }
         const afterUp = watchPeakRss();
         const sourceScanFloorSeconds: number[] = [];
@@ -323,6 +381,11 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
             peakRssMiB,
             peakRssMiBAfterUp,
             check,
+            oneRowChangedSeconds,
+            oneRowChangedMedianSeconds: median(oneRowChangedSeconds),
+            tenThousandRowsChangedSeconds,
+            tenThousandRowsChangedMedianSeconds: median(tenThousandRowsChangedSeconds),
+            refreshes,
             sourceScanFloorSeconds,
             checkSeconds,
             federatedDbt: federated,
@@ -338,7 +401,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
             loads,
             centralizedLoads,
         };
-        console.log(`scale ${scale}: up ${upSeconds.toFixed(1)} s, no-op ${run.noopUpMedianSeconds.toFixed(1)} s, peak RSS total ${peakRssMiB.total} MiB; compared ${JSON.stringify(run.compared)}; ${check}`);
+        console.log(`scale ${scale}: up ${upSeconds.toFixed(1)} s, no-op ${run.noopUpMedianSeconds.toFixed(1)} s, one row changed ${run.oneRowChangedMedianSeconds.toFixed(1)} s, ten thousand ${run.tenThousandRowsChangedMedianSeconds.toFixed(1)} s, peak RSS total ${peakRssMiB.total} MiB; compared ${JSON.stringify(run.compared)}; ${check}`);
         return run;
     } finally {
         await mesh.remove();
@@ -347,7 +410,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
 
 async function main() {
     const samples: { coldUp: number; noopUp: number; noopUpAutomationApi: number; modelEditUp: number; destroy: number; dbtBuild: number; dbtModels: number; dbtTests: number }[] = [];
-    for (let run = 1; run <= RUNS; run++) {
+    for (let run = 1; run <= (process.env.BENCHMARK_CANONICAL === "0" ? 0 : RUNS); run++) {
         const mesh = await createMesh(`bench${run}`);
         try {
             const coldUp = await timed(() => pulumiCli(mesh, ["up"]));
@@ -397,7 +460,8 @@ async function main() {
         withinTargets: Object.fromEntries(Object.entries(targets).map(([k, target]) => [k, medians[k as keyof typeof targets] <= target])),
         scaleRuns,
     };
-    const file = path.join(__dirname, "results.json");
+    // A partial run (some scales only) can be kept apart from the full results the chart reads.
+    const file = path.resolve(__dirname, process.env.BENCHMARK_RESULTS ?? "results.json");
     fs.writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
     console.log(`medians: cold up ${medians.coldUpSeconds.toFixed(1)} s, no-op up ${medians.noopUpSeconds.toFixed(1)} s, destroy ${medians.destroySeconds.toFixed(1)} s -> ${file}`);
 }

@@ -126,6 +126,8 @@ export function renderAccessRules(spec: AccessSpec): string {
     anyOf([insights.schema]);
     // The published schema and every run schema beside it; run names are hex digests.
     const insightsSchemas = `${insights.schema}(__[0-9a-f]+)?`;
+    // dbt's user also keeps the ledger of what the published run's sources held (lib/incremental.ts); the check never reads it.
+    const dbtSchemas = `${insights.schema}(__([0-9a-f]+|ledger))?`;
 
     const catalogs: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, allow: "all" })),
@@ -139,12 +141,12 @@ export function renderAccessRules(spec: AccessSpec): string {
     ];
     const schemas: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, owner: true })),
-        { user: anyOf([dbt]), catalog: insights.catalog, schema: insightsSchemas, owner: true },
+        { user: anyOf([dbt]), catalog: insights.catalog, schema: dbtSchemas, owner: true },
     ];
     const tables: Rule[] = [
         ...spec.domains.map(d => ({ user: anyOf([d.owner]), catalog: d.catalog, privileges: ALL_PRIVILEGES })),
         ...spec.domains.flatMap(d => withoutPii(dbt, d, key)),
-        { user: anyOf([dbt]), catalog: insights.catalog, schema: insightsSchemas, privileges: ALL_PRIVILEGES },
+        { user: anyOf([dbt]), catalog: insights.catalog, schema: dbtSchemas, privileges: ALL_PRIVILEGES },
         { user: anyOf([dbt]), catalog: "system", privileges: ["SELECT"] },
         ...spec.domains.flatMap(d => withoutPii(check, d, key)),
         { user: anyOf([check]), catalog: insights.catalog, schema: insightsSchemas, privileges: ["SELECT"] },

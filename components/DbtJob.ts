@@ -4,7 +4,9 @@ import { digestDirectory, shortDigest } from "../lib/digest";
 import { DomainSpec } from "../lib/domains";
 import { Platform } from "../platforms";
 import { DbtRunRequest } from "../platforms/platform";
+import { RefreshMode, RunPlan } from "../resources/runPlan";
 import { SourceFingerprint } from "../resources/sourceFingerprint";
+import { LedgerAction, PlannedSource } from "../lib/incremental";
 import { DbtProjectSettings } from "../lib/dbtProject";
 
 /** A source table as the last reading found it: `catalog.schema.table`, its row count, and its columns as [name, type]. */
@@ -36,6 +38,23 @@ export interface DbtJobArgs {
     dataFingerprint: pulumi.Input<string>;
     /** What must be in place before dbt runs: the loaded domain tables. */
     after: pulumi.Resource[];
+    /** The public models, whose published views name the run an incremental run starts from. */
+    publicTables: string[];
+    /** datamesh:rebuild: `full` rebuilds every run from all source rows. */
+    rebuild: RefreshMode;
+    /** Why the gate cannot check a run incrementally, or "" when every public model's audit names its affected keys. */
+    gateRefusal: string;
+}
+
+/** What a run was planned as: incremental from the published run or full, and why. */
+export interface RunPlanFacts {
+    mode: RefreshMode;
+    reason: string;
+    baseRun: string;
+    recordedDigest: string;
+    summary: string;
+    ledgerAction: LedgerAction;
+    sources: PlannedSource[];
 }
 
 /** dbt's parallelism: most of a node's time is a round trip to Trino, so four threads beat two even on two cores. */
@@ -63,6 +82,8 @@ export class DbtJob extends pulumi.ComponentResource {
     public readonly buildConfig: string;
     /** How the platform runs dbt on this project: what the docs site generates its pages with. */
     public readonly runRequest: DbtRunRequest;
+    /** The run's plan, read back from the plan step; undefined when manifests are only rendered. */
+    public readonly plan?: pulumi.Output<RunPlanFacts>;
 
     constructor(name: string, args: DbtJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:DbtJob", name, {}, opts);
@@ -88,7 +109,10 @@ export class DbtJob extends pulumi.ComponentResource {
               )
             : undefined;
         const fingerprint = sources ? sources.fingerprint : pulumi.output("not read: manifests only");
-        this.buildConfig = shortDigest(JSON.stringify({ catalog: args.insightsCatalog, schema: args.insightsSchema, vars, threads: DBT_THREADS }));
+        // A full rebuild asked for is a run of its own, beside the incremental one of the same sources.
+        this.buildConfig = shortDigest(
+            JSON.stringify({ catalog: args.insightsCatalog, schema: args.insightsSchema, vars, threads: DBT_THREADS, ...(args.rebuild === "full" ? { rebuild: "full" } : {}) }),
+        );
         // The same project on the same source content builds the same run, so a run's schema is named after both.
         this.runSchema = fingerprint.apply(fingerprint => `${args.insightsSchema}__${shortDigest(projectDigest, fingerprint, this.buildConfig).slice(0, 12)}`);
         this.runRequest = {
@@ -114,7 +138,41 @@ export class DbtJob extends pulumi.ComponentResource {
                 }),
             vars,
         };
-        const run = args.platform.dbtRun(`${name}-run`, this.runRequest, { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...args.after] });
+        const plan = sources
+            ? new RunPlan(
+                  `${name}-plan`,
+                  {
+                      component: name,
+                      access: args.trino.deployerAccess(args.role),
+                      catalog: args.insightsCatalog,
+                      schema: args.insightsSchema,
+                      runSchema: this.runSchema,
+                      publicTables: args.publicTables,
+                      // The columns dbt may read, as the fingerprint read them.
+                      sources: sources.tables.apply(tables =>
+                          args.domains.flatMap(d =>
+                              d.tables.map(t => {
+                                  const name = `${d.name}.${d.trinoSchema}.${t.name}`;
+                                  const columns = (tables.find(facts => facts.table === name)?.columns ?? []).map(([column]) => column);
+                                  return { catalog: d.name, schema: d.trinoSchema, table: t.name, primaryKey: t.primaryKey, columns };
+                              }),
+                          ),
+                      ),
+                      fingerprint,
+                      projectDigest,
+                      buildConfig: this.buildConfig,
+                      rebuild: args.rebuild,
+                      gateRefusal: args.gateRefusal,
+                  },
+                  { parent: this, dependsOn: [sources] },
+              )
+            : undefined;
+        const run = args.platform.dbtRun(`${name}-run`, this.runRequest, { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...(plan ? [plan] : []), ...args.after] });
+        this.plan = plan
+            ? pulumi
+                  .all([plan.mode, plan.reason, plan.baseRun, plan.recordedDigest, plan.summary, plan.ledgerAction, plan.sources])
+                  .apply(([mode, reason, baseRun, recordedDigest, summary, ledgerAction, plannedSources]) => ({ mode, reason, baseRun, recordedDigest, summary, ledgerAction, sources: plannedSources }))
+            : undefined;
 
         this.runId = run.runId;
         this.summary = run.summary;

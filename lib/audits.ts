@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DbtProjectError, modelProperties } from "./dbtProject";
 import { DomainSpec } from "./domains";
-import { ModelAudit } from "./reconcile";
+import { changesReferences, ModelAudit, resolveChanges } from "./reconcile";
 
 /*
  * The audits the gate compares public models with. Each public model declares its audit beside it,
@@ -15,10 +15,14 @@ import { ModelAudit } from "./reconcile";
  *         query: audits/my_mart.sql   # a Trino query, relative to the dbt project
  *         key: [customer_id]
  *         money: [customer_lifetime_value]
+ *         affected: audits/my_mart_affected.sql   # optional: lets a change of domain rows be checked incrementally
  *
  * The query reads the domain catalogs only, by their Trino names (catalog.schema.table), never a
- * dbt model, so that a bug in the models cannot also be in what checks them. Everything here is
- * read and refused before any resource exists.
+ * dbt model, so that a bug in the models cannot also be in what checks them. The affected query
+ * returns the key columns of every row the sources' changed rows may alter, reading the changed rows
+ * of a domain table as `{{ changes('catalog.schema.table') }}` (its columns and `change_side`, 'old'
+ * or 'new'); it too reads domain tables only. Everything here is read and refused before any
+ * resource exists.
  */
 
 /** A query with comments removed and every string literal emptied, so that neither is read as SQL. */
@@ -166,10 +170,48 @@ interface DeclaredAudit {
     query?: unknown;
     key?: unknown;
     money?: unknown;
+    affected?: unknown;
 }
 
 const TEXT_TYPES = /^(varchar|char|text|string)\b/i;
 const EXACT_TYPES = /^decimal\s*\(/i;
+
+/** The affected-keys query of an audit, or undefined with the problem recorded. */
+function readAffected(projectDir: string, at: string, declared: unknown, model: string, key: string[], allowedTables: Set<string>, problems: string[]): string | undefined {
+    if (typeof declared !== "string" || !declared) {
+        problems.push(`${at}: the path of the SQL file that returns the affected keys, relative to the dbt project (for example audits/${model}_affected.sql)`);
+        return undefined;
+    }
+    const file = path.resolve(projectDir, declared);
+    if (!fs.existsSync(file)) {
+        problems.push(`${at}: ${file} does not exist`);
+        return undefined;
+    }
+    const sql = fs.readFileSync(file, "utf8").trim().replace(/;\s*$/, "");
+    const before = problems.length;
+    for (const table of changesReferences(sql).filter(table => !allowedTables.has(table))) {
+        problems.push(`${file}: the affected keys of ${model} read the changes of ${table}, which is not a table any domain declares`);
+    }
+    // The parser reads each changes reference as the domain table it stands for.
+    const asParsed = resolveChanges(sql);
+    if (/\{\{|\}\}/.test(asParsed)) {
+        problems.push(`${file}: the affected keys of ${model} use a template other than {{ changes('catalog.schema.table') }}`);
+        return undefined;
+    }
+    try {
+        const returned = auditColumns(asParsed);
+        if (returned.join(",") !== key.join(",")) {
+            problems.push(`${file}: the affected keys of ${model} return ${returned.join(", ")}; they must return the audit's key, ${key.join(", ")}`);
+        }
+        const read = auditRelations(asParsed);
+        for (const relation of read.relations.filter(r => !read.ctes.includes(r) && !allowedTables.has(r))) {
+            problems.push(`${file}: the affected keys of ${model} read ${relation}, which is not a table any domain declares; they read the domain catalogs and their changes only`);
+        }
+    } catch (error) {
+        problems.push(`${file}: the affected keys of ${model} do not parse: ${(error as Error).message}`);
+    }
+    return problems.length === before ? sql : undefined;
+}
 
 /**
  * The audit of every public model, read from the dbt project and checked against the model's
@@ -251,7 +293,16 @@ export function readAudits(projectDir: string, domains: readonly DomainSpec[]): 
                     `${missing.length ? `; missing: ${missing.join(", ")}` : ""}${extra.length ? `; not in the contract: ${extra.join(", ")}` : ""}`,
             );
         }
-        audits.push({ model: name, query, key, columns: columnNames, textColumns: columns.filter(c => TEXT_TYPES.test(c.type)).map(c => c.name), money: money ?? [] });
+        const affected = declared.affected === undefined ? undefined : readAffected(projectDir, `${at}.config.meta.audit.affected`, declared.affected, name, key, allowedTables, problems);
+        audits.push({
+            model: name,
+            query,
+            key,
+            columns: columnNames,
+            textColumns: columns.filter(c => TEXT_TYPES.test(c.type)).map(c => c.name),
+            money: money ?? [],
+            ...(affected ? { affected } : {}),
+        });
     }
     if (problems.length > 0) {
         throw new DbtProjectError(`the gate cannot check every public model:\n${problems.join("\n")}`);

@@ -24,6 +24,22 @@ export interface ModelAudit {
     textColumns: string[];
     /** Money columns: the summary shows each one's total on both sides. */
     money: string[];
+    /**
+     * The keys whose audit rows a change to the sources may alter: a Trino query returning the key
+     * columns, over the domain tables and each source's changed rows, written
+     * `{{ changes('catalog.schema.table') }}`. Without it, every run of the model is checked in full.
+     */
+    affected?: string;
+}
+
+/** An incremental run, started from the published run: only the keys it may have changed are compared with their audits. */
+export interface IncrementalScope {
+    /** The schema analysts read, whose views point at the published run. */
+    publishedSchema: string;
+    /** The published run the new one started from. */
+    baseRun: string;
+    /** What the published insights held when their check last passed (insightsDigestStatement over the published schema). */
+    recordedDigest: string;
 }
 
 /** The models to check, in which catalog and schema, against which audits. */
@@ -32,6 +48,27 @@ export interface CheckTargets {
     /** A run's schema, or the published schema whose views analysts read. */
     schema: string;
     audits: ModelAudit[];
+    /** Set for an incremental run: the changes tables are in the run's schema beside its models. */
+    incremental?: IncrementalScope;
+}
+
+/** The table, in a run's schema, that holds a source table's changed rows: its columns and `change_side` ('old' or 'new'). */
+export function changesTableName(catalog: string, table: string): string {
+    return `changes__${catalog}__${table}`;
+}
+
+const CHANGES_REFERENCE = /\{\{\s*changes\(\s*'(\w+)\.(\w+)\.(\w+)'\s*\)\s*\}\}/g;
+
+/** The domain tables whose changes a query reads, as catalog.schema.table. */
+export function changesReferences(sql: string): string[] {
+    return [...sql.matchAll(CHANGES_REFERENCE)].map(m => `${m[1]}.${m[2]}.${m[3]}`);
+}
+
+/** The query with each `{{ changes('catalog.schema.table') }}` replaced by its changes table in the run's schema, or by the domain table itself (what the parser reads). */
+export function resolveChanges(sql: string, run?: { catalog: string; schema: string }): string {
+    return sql.replace(CHANGES_REFERENCE, (_, catalog: string, schema: string, table: string) =>
+        run ? `${run.catalog}.${run.schema}.${changesTableName(catalog, table)}` : `${catalog}.${schema}.${table}`,
+    );
 }
 
 /** How many differing keys a failure names per model. */
@@ -60,7 +97,7 @@ function keyText(audit: ModelAudit, value: (column: string) => string): string {
  * differ, with what differs, and keys the audit itself repeats. IS DISTINCT FROM makes NULL equal
  * only to NULL; decimals compare by exact value.
  */
-function comparison(audit: ModelAudit, actual: string): string {
+function comparison(audit: ModelAudit, actual: string, expected = `(\n${audit.query}\n) audit`): string {
     const nonKey = audit.columns.filter(column => !audit.key.includes(column));
     const columnDiffs = nonKey.map(
         column => `IF(a.${column} IS DISTINCT FROM e.${column}, format('%s %s, expected %s', ${trinoLiteral(column)}, ${shown("a", column, audit)}, ${shown("e", column, audit)}))`,
@@ -79,7 +116,7 @@ function comparison(audit: ModelAudit, actual: string): string {
             columnDiffs.length > 0 ? `array_join(filter(ARRAY[${columnDiffs.join(", ")}], d -> d IS NOT NULL), ', ')` : "''"
         } END AS detail`,
         `FROM (SELECT true AS present, row_number() OVER (PARTITION BY ${partition}) AS key_rank, ${list} FROM ${actual}) a`,
-        `FULL OUTER JOIN (SELECT true AS present, row_number() OVER (PARTITION BY ${partition}) AS key_rank, ${list} FROM (\n${audit.query}\n) audit) e`,
+        `FULL OUTER JOIN (SELECT true AS present, row_number() OVER (PARTITION BY ${partition}) AS key_rank, ${list} FROM ${expected}) e`,
         `  ON ${audit.key.map(column => `a.${column} = e.${column}`).join(" AND ")}`,
     ].join("\n  ");
     return [
@@ -125,21 +162,89 @@ export function checkStatement(t: CheckTargets): string {
     if (t.audits.length === 0) {
         throw new Error("the check has no model to compare: no public model has an audit");
     }
+    return t.incremental ? incrementalCheckStatement(t, t.incremental) : fullCheckStatement(t);
+}
+
+function fullCheckStatement(t: CheckTargets): string {
     const sides = t.audits.map((_, i) => `m${i}`);
     const compared = t.audits.flatMap((audit, i) => [`${sides[i]}_compared AS (`, comparison(audit, tableOf(t, audit)), `),`]);
     const problems = t.audits.flatMap((audit, i) => problemLines(tableOf(t, audit), audit, sides[i]));
+    return verdictStatement(compared, problems, `'OK: ' || ${t.audits.map((audit, i) => summaryPart(audit, sides[i])).join(" || '; ' || ")}`, sides.map(side => `${side}_compared ${side}`));
+}
+
+function verdictStatement(ctes: string[], problems: string[], summary: string, from: string[]): string {
     return [
         "WITH",
-        ...compared,
+        ...ctes,
         // Each comparison is read once, in one row, so each model and its audit are scanned once.
         `verdict AS (`,
         `  SELECT filter(ARRAY[${problems.join(", ")}], line -> line IS NOT NULL) AS problems,`,
-        `    'OK: ' || ${t.audits.map((audit, i) => summaryPart(audit, sides[i])).join(" || '; ' || ")} AS summary`,
-        `  FROM ${sides.map(side => `${side}_compared ${side}`).join(" CROSS JOIN ")})`,
+        `    ${summary} AS summary`,
+        `  FROM ${from.join(" CROSS JOIN ")})`,
         `SELECT line FROM verdict CROSS JOIN UNNEST(IF(cardinality(problems) = 0, ARRAY[summary], problems)) WITH ORDINALITY AS lines (line, position)`,
         `ORDER BY position`,
         "",
     ].join("\n");
+}
+
+function keysJoin(audit: ModelAudit, left: string, right: string): string {
+    return audit.key.map(column => `${left}.${column} = ${right}.${column}`).join(" AND ");
+}
+
+/**
+ * The check of an incremental run. Its proof, per public model: the rows of every key the
+ * sources' changes may have altered (the audit's `affected` query) and of every key whose row
+ * differs from the published run are compared with the audit in full; every other row equals
+ * the published run's, which passed the check, and its audit row cannot have changed. That the
+ * published insights are still what their last passing check saw is proven by their digest,
+ * compared with the one it recorded.
+ */
+function incrementalCheckStatement(t: CheckTargets, scope: IncrementalScope): string {
+    const unscoped = t.audits.filter(audit => !audit.affected).map(audit => audit.model);
+    if (unscoped.length > 0) {
+        throw new Error(`an incremental run needs every public model's audit to declare its affected keys; none is declared for ${unscoped.join(", ")}`);
+    }
+    const sides = t.audits.map((_, i) => `m${i}`);
+    const published = (audit: ModelAudit) => `${t.catalog}.${scope.publishedSchema}.${audit.model}`;
+    const ctes = t.audits.flatMap((audit, i) => {
+        const side = sides[i];
+        const keys = audit.key.join(", ");
+        const nonKey = audit.columns.filter(column => !audit.key.includes(column));
+        const differs = [...audit.key.map(column => `n.${column} IS NULL OR o.${column} IS NULL`), ...nonKey.map(column => `n.${column} IS DISTINCT FROM o.${column}`)].join(" OR ");
+        return [
+            `${side}_scope AS (`,
+            `  SELECT DISTINCT ${keys} FROM (`,
+            `    SELECT ${keys} FROM (\n${resolveChanges(audit.affected!, { catalog: t.catalog, schema: t.schema })}\n) affected`,
+            `    UNION ALL`,
+            `    SELECT ${audit.key.map(column => `coalesce(n.${column}, o.${column})`).join(", ")} FROM ${tableOf(t, audit)} n FULL OUTER JOIN ${published(audit)} o ON ${keysJoin(audit, "n", "o")}`,
+            `    WHERE ${differs}`,
+            `  ) scope_keys),`,
+            `${side}_compared AS (`,
+            comparison(
+                audit,
+                `(SELECT built.* FROM ${tableOf(t, audit)} built JOIN ${side}_scope s ON ${keysJoin(audit, "built", "s")})`,
+                `(SELECT audit.* FROM (\n${audit.query}\n) audit JOIN ${side}_scope s ON ${keysJoin(audit, "audit", "s")})`,
+            ),
+            `),`,
+            `${side}_rows AS (SELECT count(*) AS total FROM ${tableOf(t, audit)}),`,
+        ];
+    });
+    const digestNow = `(${insightsDigestStatement({ catalog: t.catalog, schema: scope.publishedSchema, audits: t.audits })})`;
+    const problems = [
+        `IF(${digestNow} <> ${trinoLiteral(scope.recordedDigest)}, format('the published insights (%s) are no longer what their last passing check saw, so the rows this run kept from them are not proven; run again with datamesh:rebuild=full', ${trinoLiteral(scope.baseRun)}))`,
+        ...t.audits.flatMap((audit, i) => problemLines(tableOf(t, audit), audit, sides[i])),
+    ];
+    const part = (audit: ModelAudit, i: number) => {
+        const side = sides[i];
+        const pieces = [
+            `${trinoLiteral(`${audit.model} `)} || CAST(${side}_rows.total AS varchar) || ' rows: ' || CAST(${side}.built_rows AS varchar) || ' re-checked = audit ' || CAST(${side}.expected_rows AS varchar)`,
+            ...audit.money.map(column => `${trinoLiteral(`, ${column} `)} || CAST(${side}.built_${column} AS varchar) || ' = audit ' || CAST(${side}.expected_${column} AS varchar)`),
+            `', ' || CAST(${side}_rows.total - ${side}.built_rows AS varchar) || ${trinoLiteral(` as in ${scope.baseRun}`)}`,
+        ];
+        return pieces.join(" || ");
+    };
+    const summary = `${trinoLiteral(`OK: incremental from ${scope.baseRun}: `)} || ${t.audits.map(part).join(" || '; ' || ")}`;
+    return verdictStatement(ctes, problems, summary, [...sides.map(side => `${side}_compared ${side}`), ...sides.map(side => `${side}_rows`)]);
 }
 
 /**

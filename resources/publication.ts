@@ -2,6 +2,21 @@ import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { CheckTargets, insightsDigestStatement, ModelAudit } from "../lib/reconcile";
 import { isTrinoRefusal, queryTrino, startReading, takeReading, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
+import {
+    changesTable,
+    isRunSchema,
+    LedgerAction,
+    ledgerSchema,
+    mergeLedgerStatement,
+    PLAN_TABLE,
+    PlannedSource,
+    readStateStatement,
+    replaceLedgerStatement,
+    sourcesShape,
+    stateOf,
+    STATE_TABLE,
+    writeStateStatement,
+} from "../lib/incremental";
 import { runCheckStatement } from "./insightsCheck";
 import { inputsDiff } from "./inputs";
 
@@ -43,6 +58,17 @@ interface PublicationInputs {
     /** The check's summary of the run, from the check that gated it. */
     audit: string;
     cause: RebuildCause;
+    /** What the ledger takes once the run is published: the run plan's changes, and what it describes then. */
+    ledger: LedgerUpdate;
+}
+
+/** The run plan's ledger update (lib/incremental.ts). */
+export interface LedgerUpdate {
+    action: LedgerAction;
+    sources: PlannedSource[];
+    fingerprint: string;
+    projectDigest: string;
+    buildConfig: string;
 }
 
 interface PublicationOutputs extends PublicationInputs {
@@ -52,6 +78,8 @@ interface PublicationOutputs extends PublicationInputs {
     previousRun: string;
     /** The runs dropped by this publish. */
     dropped: string[];
+    /** What the ledger took, or why it could not (then the next run is a full one). */
+    ledgerOutcome: string;
     /** What the published insights held when the check last passed: row counts and checksums. */
     publishedDigest: string;
     rebuiltAt: string;
@@ -174,10 +202,11 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const previousRun = replaced ?? (olds?.previousRun !== inputs.runSchema ? olds?.previousRun : undefined) ?? "";
         const prefix = `${inputs.schema}__`;
         const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${trinoLiteral(prefix)})`)).filter(
-            run => run !== inputs.runSchema && run !== previousRun,
+            run => isRunSchema(inputs.schema, run) && run !== inputs.runSchema && run !== previousRun,
         );
         // The views no longer read any stale run, so the stale runs go while the digest is read.
         const [digest] = await Promise.all([publishedDigest(connection, inputs), Promise.all(stale.sort().map(run => dropRun(connection, inputs.catalog, run)))]);
+        const ledgerOutcome = await updateLedger(connection, inputs, digest);
         const rebuiltAt = new Date().toISOString().replace(/\.\d+Z$/, "Z");
         const reason = reasonFor(olds, inputs);
         const publishedRun = inputs.runSchema;
@@ -186,12 +215,65 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
             publishedRun,
             previousRun,
             dropped: stale,
+            ledgerOutcome,
             publishedDigest: digest,
             rebuiltAt,
             reason,
             summary: describe({ audit: inputs.audit, publishedRun, rebuiltAt, reason }),
         };
     });
+}
+
+/**
+ * The ledger takes the published run's changes, its state dropped first so that a ledger caught
+ * half-way is never trusted; the next run is then a full one, which makes it anew. A failure here
+ * does not undo the publication: the insights are checked and published, and the outcome says so.
+ */
+async function updateLedger(connection: TrinoConnection, inputs: PublicationInputs, digest: string): Promise<string> {
+    const { ledger } = inputs;
+    const stateTable = `${inputs.catalog}.${ledgerSchema(inputs.schema)}.${STATE_TABLE}`;
+    try {
+        await queryTrino(connection, `DROP TABLE IF EXISTS ${stateTable}`);
+        const statement = ledger.action === "merge" ? mergeLedgerStatement : ledger.action === "replace" ? replaceLedgerStatement : undefined;
+        if (statement) {
+            await Promise.all(ledger.sources.map(source => queryTrino(connection, statement(inputs.catalog, inputs.schema, inputs.runSchema, source))));
+        }
+        await queryTrino(
+            connection,
+            writeStateStatement(inputs.catalog, inputs.schema, {
+                run: inputs.runSchema,
+                digest,
+                fingerprint: ledger.fingerprint,
+                projectDigest: ledger.projectDigest,
+                buildConfig: ledger.buildConfig,
+                sources: sourcesShape(ledger.sources),
+            }),
+        );
+        // The run keeps its models only: a full run's changes are a copy of every source row.
+        await Promise.all(
+            [...ledger.sources.map(source => changesTable(inputs.catalog, inputs.runSchema, source)), `${inputs.catalog}.${inputs.runSchema}.${PLAN_TABLE}`].map(table =>
+                queryTrino(connection, `DROP TABLE IF EXISTS ${table}`),
+            ),
+        );
+        return `ledger ${ledger.action === "keep" ? "kept" : ledger.action === "merge" ? "merged the changes" : "made anew"} for ${inputs.runSchema}`;
+    } catch (error) {
+        return `ledger not updated (${(error as Error).message}); the next run is a full one`;
+    }
+}
+
+/** After the published insights passed the whole check again, the ledger records their new digest, if it describes them. */
+async function recordDigest(connection: TrinoConnection, inputs: PublicationInputs, run: string, digest: string): Promise<void> {
+    try {
+        const { rows } = await queryTrino(connection, readStateStatement(inputs.catalog, inputs.schema));
+        const state = rows.length === 1 ? stateOf(rows[0]) : undefined;
+        if (state && state.run === run && state.digest !== digest) {
+            await queryTrino(connection, writeStateStatement(inputs.catalog, inputs.schema, { ...state, digest }));
+        }
+    } catch (error) {
+        if (!isTrinoRefusal(error)) {
+            throw error;
+        }
+    }
 }
 
 /** The check statement against the published views. */
@@ -240,6 +322,7 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
     async update(_id: string, olds: PublicationOutputs, news: PublicationInputs) {
         if (PUBLISH_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
             const { summary, digest } = await checkPublished(news, olds.publishedRun);
+            await withTrino(news.publisher, connection => recordDigest(connection, news, olds.publishedRun, digest));
             return { outs: { ...olds, ...news, publishedDigest: digest, summary: describe({ ...olds, audit: summary }) } };
         }
         return { outs: await publish(news, olds) };
@@ -265,12 +348,16 @@ export interface InsightsPublicationArgs {
     audit: pulumi.Input<string>;
     /** What the run was built from. */
     cause: pulumi.Input<RebuildCause>;
+    /** What the ledger takes once the run is published. */
+    ledger: pulumi.Input<LedgerUpdate>;
 }
 
 /** The published insights: views switched to a checked run, and checked again on every deployment. */
 export class InsightsPublication extends pulumi.dynamic.Resource {
     public readonly publishedRun!: pulumi.Output<string>;
     public readonly previousRun!: pulumi.Output<string>;
+    /** What the ledger took at the last publish. */
+    public readonly ledgerOutcome!: pulumi.Output<string>;
     public readonly rebuiltAt!: pulumi.Output<string>;
     public readonly reason!: pulumi.Output<RebuildReason>;
     /** The check's summary, the published run, and when and why it was built. */
@@ -280,7 +367,7 @@ export class InsightsPublication extends pulumi.dynamic.Resource {
         super(
             publicationProvider,
             name,
-            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, publishedDigest: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
+            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, ledgerOutcome: undefined, publishedDigest: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
             { ...opts, additionalSecretOutputs: ["publisher", "checker"] },
             "datamesh",
             "InsightsPublication",

@@ -12,7 +12,8 @@ export BENCHMARK_DBT_POSTGRES="$bench_dbt"
 # shellcheck source=env.sh
 . scripts/env.sh
 node scripts/ts-run.js benchmarks/run.ts
-# BENCHMARK_SCALES="" measures the canonical data only: there is no scale to draw then.
-if [[ "${BENCHMARK_SCALES-unset}" != "" ]]; then
+# BENCHMARK_SCALES="" measures the canonical data only: there is no scale to draw then; a partial
+# run kept apart (BENCHMARK_RESULTS) leaves the chart as it is.
+if [[ "${BENCHMARK_SCALES-unset}" != "" && -z "${BENCHMARK_RESULTS:-}" ]]; then
   "$(dirname "$bench_dbt")/python" benchmarks/chart.py benchmarks/results.json docs/benchmark-scales.png
 fi

@@ -22,9 +22,11 @@
   {#- dbt creates the run's schema only when it builds a model; an edit to a test alone builds none. -#}
   {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=target.schema)) -%}
   {%- set built = results | map(attribute='node') | map(attribute='unique_id') | list -%}
+  {#- An ephemeral model (models/changes/) has no relation in any run: it is inlined into the models that read it. -#}
   {%- set models = graph.nodes.values()
         | selectattr('resource_type', 'equalto', 'model')
         | selectattr('package_name', 'equalto', project_name)
+        | rejectattr('config.materialized', 'equalto', 'ephemeral')
         | sort(attribute='unique_id') | list -%}
   {%- set definitions_query -%}
     select table_name, view_definition from {{ target.database }}.information_schema.views

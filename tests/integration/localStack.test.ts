@@ -491,7 +491,8 @@ describe("the local stack, deployed for real", () => {
         const model = path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql");
         fs.appendFileSync(model, "\n-- edited by the integration test\n");
         const result = await mesh.stack.up();
-        expect(result.summary.resourceChanges).toMatchObject({ update: 4 });
+        // The run's plan, the run, the check, the publication and the docs.
+        expect(result.summary.resourceChanges).toMatchObject({ update: 5 });
         const after = await mesh.resourceOutputs();
         expect(after["dbt-run"].runId).not.toBe(before["dbt-run"].runId);
         // The docs site documents the newly published run, generated after it was published, by the same server.
@@ -528,8 +529,8 @@ describe("the local stack, deployed for real", () => {
         const staging = path.join(mesh.projectDir, "dbt", "models", "staging", "stg_orders.sql");
         fs.appendFileSync(staging, "\n-- edited by the integration test\n");
         const second = await mesh.stack.up();
-        // The run, the check, the publication and the docs of the new run.
-        expect(second.summary.resourceChanges).toMatchObject({ update: 4 });
+        // The plan, the run, the check, the publication and the docs of the new run.
+        expect(second.summary.resourceChanges).toMatchObject({ update: 5 });
         const third = await mesh.resourceOutputs();
         expect(third["dbt-run"].built).toContain(`since ${after["check-publication"].publishedRun} `);
         expect(third["check-publication"].dropped).toEqual([runBefore]);
@@ -574,8 +575,8 @@ describe("the local stack, deployed for real", () => {
         fs.cpSync(path.join(fixture, "data"), dataDir, { recursive: true });
         await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
         const result = await mesh.stack.up();
-        // Three reloads, which replace the tables' rows, the sources read anew, a run built, checked and published, and its docs.
-        expect(result.summary.resourceChanges).toMatchObject({ replace: 3, update: 5 });
+        // Three reloads, which replace the tables' rows, the sources read anew, a run planned, built, checked and published, and its docs.
+        expect(result.summary.resourceChanges).toMatchObject({ replace: 3, update: 6 });
         const expected = { dim_customers: readTextTable(path.join(fixture, "expected", "dim_customers.csv")), fct_orders: readTextTable(path.join(fixture, "expected", "fct_orders.csv")) };
         await expectInsightsToEqual(mesh, expected);
         const customers = expected.dim_customers.rows.length;
@@ -673,8 +674,10 @@ describe("the local stack, deployed for real", () => {
         await paymentsDb.end();
 
         const result = await mesh.stack.up();
-        // The sources read anew, a run built, checked and published, and its docs.
-        expect(result.summary.resourceChanges).toMatchObject({ update: 5 });
+        // The sources read anew, a run planned, built, checked and published, and its docs.
+        expect(result.summary.resourceChanges).toMatchObject({ update: 6 });
+        // Only rows changed since the published run, so only what they affect was rebuilt, and checked.
+        expect((await mesh.stack.outputs()).mesh.value.insights.refresh).toMatch(/^incremental from jaffle_shop__[0-9a-f]+: only domain rows changed: orders\.orders\.orders 1 key, payments\.public\.payments 1 key$/);
         expect((await mesh.resourceOutputs())["check-publication"].reason).toBe("domain data change");
         // The outputs say what the tables hold now, the owner's row included, not what the stack once loaded.
         const after = await mesh.stack.outputs();

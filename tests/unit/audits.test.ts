@@ -73,6 +73,11 @@ describe("the project's own audits", () => {
             { model: "fct_orders", key: ["order_id"], money: ["credit_card_amount", "coupon_amount", "bank_transfer_amount", "gift_card_amount", "amount"] },
         ]);
         expect(audits[1].textColumns).toEqual(["status"]);
+        // Both name the keys a change of domain rows may alter, so a change can be checked incrementally.
+        expect(audits.map(a => a.affected?.match(/changes\('[\w.]+'\)/g))).toEqual([
+            ["changes('customers.public.customers')", "changes('orders.orders.orders')", "changes('payments.public.payments')"],
+            ["changes('orders.orders.orders')", "changes('payments.public.payments')"],
+        ]);
     });
 });
 
@@ -145,5 +150,46 @@ describe("reading an audit's SQL", () => {
         const { relations, ctes } = auditRelations(sql);
         expect(relations.sort()).toEqual(["customers.public.customers", "o", "orders.orders.orders", "paid", "payments.public.payments"]);
         expect(ctes.sort()).toEqual(["o", "paid"]);
+    });
+});
+
+describe("an audit's affected keys", () => {
+    const FIELDS = `${GOOD_FIELDS}          affected: audits/fct_refunds_affected.sql\n`;
+    const GOOD_AFFECTED = `-- the orders whose refund a change may alter
+select id as order_id from {{ changes('orders.orders.orders') }}
+union
+select order_id from {{ changes('payments.public.payments') }}
+`;
+
+    function withAffected(sql: string | null): string {
+        const dir = project(MART_YML(AUDIT_META(FIELDS)));
+        if (sql !== null) {
+            fs.writeFileSync(path.join(dir, "audits", "fct_refunds_affected.sql"), sql);
+        }
+        return dir;
+    }
+
+    it("is read as written, its changes references kept for the run to resolve", () => {
+        const [audit] = readAudits(withAffected(GOOD_AFFECTED), DOMAINS);
+        expect(audit.affected).toBe(GOOD_AFFECTED.trim());
+    });
+
+    it("is optional: without it the model is checked in full on every run", () => {
+        const [audit] = readAudits(project(MART_YML(AUDIT_META(GOOD_FIELDS))), DOMAINS);
+        expect(audit.affected).toBeUndefined();
+    });
+
+    it("refuses a missing file, columns other than the key, an undeclared table, and the changes of an undeclared table, naming the file", () => {
+        const missing = withAffected(null);
+        expect(refusal(missing)).toContain(`config.meta.audit.affected: ${path.join(missing, "audits", "fct_refunds_affected.sql")} does not exist`);
+        const file = (dir: string) => path.join(dir, "audits", "fct_refunds_affected.sql");
+        const wrongColumns = withAffected("select id as order_id, status from {{ changes('orders.orders.orders') }}");
+        expect(refusal(wrongColumns)).toContain(`${file(wrongColumns)}: the affected keys of fct_refunds return order_id, status; they must return the audit's key, order_id`);
+        const model = withAffected("select order_id from insights.jaffle_shop.fct_orders");
+        expect(refusal(model)).toContain(`${file(model)}: the affected keys of fct_refunds read insights.jaffle_shop.fct_orders, which is not a table any domain declares`);
+        const undeclared = withAffected("select id as order_id from {{ changes('shipping.public.parcels') }}");
+        expect(refusal(undeclared)).toContain(`${file(undeclared)}: the affected keys of fct_refunds read the changes of shipping.public.parcels, which is not a table any domain declares`);
+        const otherTemplate = withAffected("select id as order_id from {{ ref('stg_orders') }}");
+        expect(refusal(otherTemplate)).toContain(`${file(otherTemplate)}: the affected keys of fct_refunds use a template other than {{ changes('catalog.schema.table') }}`);
     });
 });

@@ -85,3 +85,27 @@ describe("money in the reference model", () => {
         expect(centsToDollars(7n)).toBe("0.07");
     });
 });
+
+describe("the check of an incremental run", () => {
+    const scope = { publishedSchema: "s", baseRun: "s__base", recordedDigest: "insights.s.dim_customers 100 rows 0a; insights.s.fct_orders 99 rows 0b" };
+    const sql = checkStatement({ ...targets, incremental: scope });
+
+    it("compares the affected keys and every key that differs from the published run with the audit, and proves the rest by the published digest", () => {
+        expect(sql).toMatchSnapshot();
+        // The changes are read from the run's own schema, the published rows through the analysts' views.
+        expect(sql).toContain("insights.s__run.changes__orders__orders");
+        expect(sql).toContain("insights.s__run.changes__payments__payments");
+        expect(sql).toContain("insights.s__run.changes__customers__customers");
+        expect(sql).toContain("FULL OUTER JOIN insights.s.dim_customers o ON n.customer_id = o.customer_id");
+        expect(sql).toContain(`<> '${scope.recordedDigest}'`);
+        expect(sql).not.toContain("{{");
+    });
+
+    it("is refused when a public model's audit names no affected keys", () => {
+        const [first, ...rest] = audits;
+        const { affected: _affected, ...unscoped } = first;
+        expect(() => checkStatement({ ...targets, audits: [unscoped, ...rest], incremental: scope })).toThrow(
+            "an incremental run needs every public model's audit to declare its affected keys; none is declared for dim_customers",
+        );
+    });
+});

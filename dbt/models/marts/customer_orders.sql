@@ -1,8 +1,17 @@
+{#- An incremental run (dbt/README.md#incremental-runs) recomputes only the customers the changes
+    may affect and keeps the base run's rows of all the others. -#}
+{%- set base_run = incremental_base() -%}
+{%- if not execute %}
+-- depends_on: {{ ref('affected_customers') }}
+{% endif -%}
 with
 
 orders as (
 
     select * from {{ ref('stg_orders') }}
+    {%- if base_run %}
+    where customer_id in (select customer_id from {{ ref('affected_customers') }})
+    {%- endif %}
 
 ),
 
@@ -21,3 +30,7 @@ customer_orders as (
 )
 
 select * from customer_orders
+{%- if base_run %}
+
+{{ unaffected_base_rows(base_run, 'customer_id', ref('affected_customers')) }}
+{%- endif %}

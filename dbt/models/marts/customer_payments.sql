@@ -1,14 +1,30 @@
+{#- An incremental run (dbt/README.md#incremental-runs) recomputes only the customers the changes
+    may affect and keeps the base run's rows of all the others. -#}
+{%- set base_run = incremental_base() -%}
+{%- if not execute %}
+-- depends_on: {{ ref('affected_customers') }}
+{% endif -%}
 with
 
 payments as (
 
     select * from {{ ref('stg_payments') }}
+    {%- if base_run %}
+    -- only the payments of the affected customers' orders
+    where order_id in (
+        select order_id from {{ ref('stg_orders') }}
+        where customer_id in (select customer_id from {{ ref('affected_customers') }})
+    )
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_orders') }}
+    {%- if base_run %}
+    where customer_id in (select customer_id from {{ ref('affected_customers') }})
+    {%- endif %}
 
 ),
 
@@ -28,3 +44,7 @@ customer_payments as (
 )
 
 select * from customer_payments
+{%- if base_run %}
+
+{{ unaffected_base_rows(base_run, 'customer_id', ref('affected_customers')) }}
+{%- endif %}

@@ -1,20 +1,35 @@
+{#- An incremental run (dbt/README.md#incremental-runs) recomputes only the customers the changes
+    may affect and keeps the base run's rows of all the others. -#}
+{%- set base_run = incremental_base() -%}
+{%- if not execute %}
+-- depends_on: {{ ref('affected_customers') }}
+{% endif -%}
 with
 
 customers as (
 
     select * from {{ ref('stg_customers') }}
+    {%- if base_run %}
+    where customer_id in (select customer_id from {{ ref('affected_customers') }})
+    {%- endif %}
 
 ),
 
 customer_orders as (
 
     select * from {{ ref('customer_orders') }}
+    {%- if base_run %}
+    where customer_id in (select customer_id from {{ ref('affected_customers') }})
+    {%- endif %}
 
 ),
 
 customer_payments as (
 
     select * from {{ ref('customer_payments') }}
+    {%- if base_run %}
+    where customer_id in (select customer_id from {{ ref('affected_customers') }})
+    {%- endif %}
 
 ),
 
@@ -41,3 +56,7 @@ final as (
 )
 
 select * from final
+{%- if base_run %}
+
+{{ unaffected_base_rows(base_run, 'customer_id', ref('affected_customers')) }}
+{%- endif %}

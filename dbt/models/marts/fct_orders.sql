@@ -1,16 +1,27 @@
+{#- An incremental run (dbt/README.md#incremental-runs) recomputes only the orders the changes may
+    affect and keeps the base run's rows of all the others. -#}
 {%- set payment_methods = ['credit_card', 'coupon', 'bank_transfer', 'gift_card'] -%}
-
+{%- set base_run = incremental_base() -%}
+{%- if not execute %}
+-- depends_on: {{ ref('affected_orders') }}
+{% endif -%}
 with
 
 orders as (
 
     select * from {{ ref('stg_orders') }}
+    {%- if base_run %}
+    where order_id in (select order_id from {{ ref('affected_orders') }})
+    {%- endif %}
 
 ),
 
 order_payments as (
 
     select * from {{ ref('order_payments') }}
+    {%- if base_run %}
+    where order_id in (select order_id from {{ ref('affected_orders') }})
+    {%- endif %}
 
 ),
 
@@ -37,3 +48,7 @@ final as (
 )
 
 select * from final
+{%- if base_run %}
+
+{{ unaffected_base_rows(base_run, 'order_id', ref('affected_orders')) }}
+{%- endif %}

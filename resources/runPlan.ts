@@ -1,0 +1,261 @@
+import * as pulumi from "@pulumi/pulumi";
+import {
+    changeCountsStatement,
+    copyStatement,
+    diffStatement,
+    duplicateKeyStatement,
+    isRunSchema,
+    LedgerAction,
+    LedgerState,
+    ledgerSchema,
+    PlannedSource,
+    planStatement,
+    readStateStatement,
+    sourceName,
+    sourcesShape,
+    stateOf,
+} from "../lib/incremental";
+import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
+import { inputsDiff } from "./inputs";
+
+/*
+ * Decides, before dbt runs, whether a run is incremental or full, and writes what it needs into the
+ * run's schema: the plan table the dbt project reads, and each source's changed rows (see
+ * lib/incremental.ts). A run is incremental when only domain rows changed since the published run:
+ * the same project, configuration and source columns, a ledger that describes the published run,
+ * and an audit that names the affected keys of every public model. Anything else is a full run,
+ * and the plan says why.
+ */
+
+export type RefreshMode = "incremental" | "full";
+
+interface PlanInputs {
+    component: string;
+    /** dbt's user: it reads the sources as dbt does, and owns the run and ledger schemas (secret). */
+    access: TrinoAccess;
+    catalog: string;
+    /** The published schema. */
+    schema: string;
+    runSchema: string;
+    /** The public models, which the published views name. */
+    publicTables: string[];
+    sources: PlannedSource[];
+    fingerprint: string;
+    projectDigest: string;
+    buildConfig: string;
+    /** datamesh:rebuild. */
+    rebuild: RefreshMode;
+    /** Why the gate cannot check a run incrementally (an audit without affected keys), or "". */
+    gateRefusal: string;
+}
+
+/** Each source's changed rows, by its Trino name. */
+export type ChangeCounts = Record<string, { oldRows: number; newRows: number; keys: number }>;
+
+interface PlanOutputs extends PlanInputs {
+    mode: RefreshMode;
+    reason: string;
+    /** The published run an incremental run starts from; "" for a full one. */
+    baseRun: string;
+    /** The published insights' digest when their check last passed: what the incremental gate proves the kept rows by. */
+    recordedDigest: string;
+    ledgerAction: LedgerAction;
+    changes: ChangeCounts;
+    summary: string;
+}
+
+/** The run every published view reads, or "" when there is none or they disagree. */
+export async function publishedRunOf(connection: TrinoConnection, catalog: string, schema: string, tables: string[]): Promise<string> {
+    const { rows } = await queryTrino(
+        connection,
+        `SELECT table_name, view_definition FROM ${catalog}.information_schema.views WHERE table_schema = ${trinoLiteral(schema)}`,
+    );
+    const runs = new Set(
+        tables.map(table => {
+            const definition = String(rows.find(([name]) => name === table)?.[1] ?? "");
+            return /\bFROM\s+"?\w+"?\."?(\w+)"?\."?\w+"?/i.exec(definition)?.[1] ?? "";
+        }),
+    );
+    return runs.size === 1 ? [...runs][0] : "";
+}
+
+async function readState(connection: TrinoConnection, inputs: PlanInputs): Promise<LedgerState | undefined> {
+    try {
+        const { rows } = await queryTrino(connection, readStateStatement(inputs.catalog, inputs.schema));
+        return rows.length === 1 ? stateOf(rows[0]) : undefined;
+    } catch (error) {
+        if (isTrinoRefusal(error) && /does not exist|not found/i.test((error as Error).message)) {
+            return undefined;
+        }
+        throw error;
+    }
+}
+
+/** Why this run cannot be incremental, or undefined when it can. */
+function whyFull(inputs: PlanInputs, state: LedgerState | undefined, publishedRun: string): string | undefined {
+    if (inputs.rebuild === "full") {
+        return "datamesh:rebuild is full";
+    }
+    if (inputs.gateRefusal) {
+        return inputs.gateRefusal;
+    }
+    if (!publishedRun) {
+        return "nothing is published yet";
+    }
+    if (!state || state.run !== publishedRun) {
+        return `no ledger describes the published run ${publishedRun}`;
+    }
+    if (state.projectDigest !== inputs.projectDigest) {
+        return "the dbt project changed";
+    }
+    if (state.buildConfig !== inputs.buildConfig) {
+        return "the build's configuration changed";
+    }
+    if (state.sources !== sourcesShape(inputs.sources)) {
+        const before: [string, string, string[]][] = JSON.parse(state.sources);
+        const changed = inputs.sources.filter(s => JSON.stringify(before.find(([name]) => name === sourceName(s))?.slice(1)) !== JSON.stringify([s.primaryKey, s.columns]));
+        return `a source's columns changed (${changed.map(s => `${sourceName(s)}: ${s.columns.join(", ")}`).join("; ") || "a source was removed"})`;
+    }
+    if (publishedRun === inputs.runSchema) {
+        return "the run is the published one";
+    }
+    return undefined;
+}
+
+async function countChanges(connection: TrinoConnection, inputs: PlanInputs, incremental: boolean): Promise<{ counts: ChangeCounts; unexplained: PlannedSource[] }> {
+    const read = await Promise.all(
+        inputs.sources.map(async source => (await queryTrino(connection, changeCountsStatement(inputs.catalog, inputs.schema, inputs.runSchema, source, incremental))).rows[0]),
+    );
+    const counts: ChangeCounts = {};
+    const unexplained: PlannedSource[] = [];
+    inputs.sources.forEach((source, i) => {
+        const [oldRows, newRows, keys, unexplainedRows, repeatedKey] = read[i];
+        if (repeatedKey !== null && repeatedKey !== undefined) {
+            throw duplicateKeyError(inputs, source, String(repeatedKey));
+        }
+        counts[sourceName(source)] = { oldRows: Number(oldRows), newRows: Number(newRows), keys: Number(keys) };
+        if (Number(unexplainedRows) !== 0) {
+            unexplained.push(source);
+        }
+    });
+    return { counts, unexplained };
+}
+
+function duplicateKeyError(inputs: PlanInputs, source: PlannedSource, key: string): Error {
+    return new Error(
+        `${inputs.component}: domain '${source.catalog}' table ${source.table} holds primary key ${source.primaryKey}=${key} more than once, ` +
+            "so its changes cannot be merged; nothing was built and the published insights are unchanged",
+    );
+}
+
+/** The changes of a full run: every source row, unless the ledger already holds what the sources hold. */
+async function planFull(connection: TrinoConnection, inputs: PlanInputs, state: LedgerState | undefined): Promise<Pick<PlanOutputs, "ledgerAction" | "changes">> {
+    if (state && state.fingerprint === inputs.fingerprint && state.sources === sourcesShape(inputs.sources)) {
+        return { ledgerAction: "keep", changes: {} };
+    }
+    await Promise.all(inputs.sources.map(source => queryTrino(connection, copyStatement(inputs.catalog, inputs.runSchema, source))));
+    const { counts } = await countChanges(connection, inputs, false);
+    return { ledgerAction: "replace", changes: counts };
+}
+
+function describeChanges(changes: ChangeCounts): string {
+    const parts = Object.entries(changes)
+        .filter(([, c]) => c.keys > 0)
+        .map(([table, c]) => `${table} ${c.keys} key${c.keys === 1 ? "" : "s"}`);
+    return parts.length > 0 ? parts.join(", ") : "no row";
+}
+
+async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
+    return withTrino(inputs.access, async connection => {
+        await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${inputs.runSchema}`);
+        await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${ledgerSchema(inputs.schema)}`);
+        const [state, publishedRun] = await Promise.all([readState(connection, inputs), publishedRunOf(connection, inputs.catalog, inputs.schema, inputs.publicTables)]);
+        let reason = whyFull(inputs, state, publishedRun);
+        let outcome: Pick<PlanOutputs, "ledgerAction" | "changes"> | undefined;
+        if (reason === undefined && isRunSchema(inputs.schema, publishedRun)) {
+            await Promise.all(inputs.sources.map(source => queryTrino(connection, diffStatement(inputs.catalog, inputs.schema, inputs.runSchema, source))));
+            const { counts, unexplained } = await countChanges(connection, inputs, true);
+            for (const source of unexplained) {
+                const { rows } = await queryTrino(connection, duplicateKeyStatement(source));
+                if (rows.length > 0) {
+                    throw duplicateKeyError(inputs, source, String(rows[0][0]));
+                }
+            }
+            if (unexplained.length > 0) {
+                reason = `${unexplained.map(sourceName).join(", ")} changed while its changes were read`;
+            } else {
+                outcome = { ledgerAction: "merge", changes: counts };
+            }
+        }
+        const mode: RefreshMode = outcome ? "incremental" : "full";
+        if (!outcome) {
+            outcome = await planFull(connection, inputs, state);
+        }
+        const baseRun = mode === "incremental" ? publishedRun : "";
+        const why = mode === "incremental" ? `only domain rows changed: ${describeChanges(outcome.changes)}` : reason!;
+        await queryTrino(connection, planStatement(inputs.catalog, inputs.runSchema, baseRun, why));
+        return {
+            ...inputs,
+            mode,
+            reason: why,
+            baseRun,
+            recordedDigest: mode === "incremental" ? state!.digest : "",
+            ...outcome,
+            summary: mode === "incremental" ? `incremental from ${baseRun}: ${why}` : `full: ${why}`,
+        };
+    });
+}
+
+export const runPlanProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: PlanInputs) {
+        return { id: inputs.runSchema, outs: await plan(inputs) };
+    },
+    async diff(_id: string, olds: PlanOutputs, news: PlanInputs) {
+        // A new run, or anything the plan decides by; how Trino is reached changes nothing.
+        const { access: _oldAccess, ...old } = olds;
+        const { access: _newAccess, ...next } = news;
+        return inputsDiff(old, next);
+    },
+    async update(_id: string, _olds: PlanOutputs, news: PlanInputs) {
+        return { outs: await plan(news) };
+    },
+};
+
+export interface RunPlanArgs {
+    component: string;
+    access: pulumi.Input<TrinoAccess>;
+    catalog: string;
+    schema: string;
+    runSchema: pulumi.Input<string>;
+    publicTables: string[];
+    sources: pulumi.Input<PlannedSource[]>;
+    fingerprint: pulumi.Input<string>;
+    projectDigest: string;
+    buildConfig: string;
+    rebuild: RefreshMode;
+    gateRefusal: string;
+}
+
+/** A run's plan: incremental or full, and why; the changed rows it found, in the run's schema. */
+export class RunPlan extends pulumi.dynamic.Resource {
+    public readonly mode!: pulumi.Output<RefreshMode>;
+    public readonly reason!: pulumi.Output<string>;
+    public readonly baseRun!: pulumi.Output<string>;
+    public readonly recordedDigest!: pulumi.Output<string>;
+    public readonly ledgerAction!: pulumi.Output<LedgerAction>;
+    public readonly changes!: pulumi.Output<ChangeCounts>;
+    public readonly summary!: pulumi.Output<string>;
+    /** The sources as planned: keys and the columns dbt may read. */
+    public readonly sources!: pulumi.Output<PlannedSource[]>;
+
+    constructor(name: string, args: RunPlanArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            runPlanProvider,
+            name,
+            { ...args, mode: undefined, reason: undefined, baseRun: undefined, recordedDigest: undefined, ledgerAction: undefined, changes: undefined, summary: undefined },
+            { ...opts, additionalSecretOutputs: ["access"] },
+            "datamesh",
+            "RunPlan",
+        );
+    }
+}

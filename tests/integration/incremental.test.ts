@@ -1,0 +1,184 @@
+import * as fs from "fs";
+import * as path from "path";
+import { createMesh, MeshUnderTest, queryAsText } from "./harness";
+
+jest.setTimeout(900_000);
+
+/*
+ * Incremental insights on a real local stack at datamesh:scale=100 (10,000 customers): domain
+ * owners write to their own databases, and the next `pulumi up` rebuilds only the keys the
+ * changes affect, checks them against their audits, and publishes. The steps share the stack and
+ * run in order.
+ */
+
+const MARTS = ["customer_orders", "customer_payments", "order_payments", "dim_customers", "fct_orders"];
+const DIM_CUSTOMERS_MODEL = path.join("dbt", "models", "marts", "dim_customers.sql");
+
+interface Published {
+    run: string;
+    rows: Record<string, string[][]>;
+}
+
+async function published(mesh: MeshUnderTest): Promise<Published> {
+    const views = await queryAsText(mesh, "SELECT table_name, view_definition FROM insights.information_schema.views WHERE table_schema = 'jaffle_shop' ORDER BY table_name");
+    const runs = new Set(views.rows.map(([, definition]) => /FROM\s+insights\.(\w+)\./i.exec(definition)?.[1]));
+    expect(runs.size).toBe(1);
+    const rows: Record<string, string[][]> = {};
+    for (const [table, key] of [["dim_customers", "customer_id"], ["fct_orders", "order_id"]]) {
+        rows[table] = (await queryAsText(mesh, `SELECT * FROM insights.jaffle_shop.${table} ORDER BY ${key}`)).rows;
+    }
+    return { run: [...runs][0]!, rows };
+}
+
+async function outputsOf(mesh: MeshUnderTest) {
+    const outputs = await mesh.stack.outputs();
+    return { refresh: String(outputs.mesh.value.insights.refresh), check: String(outputs.check.value), run: String(outputs.publishedRun.value) };
+}
+
+async function ordersDb(mesh: MeshUnderTest) {
+    const { orders } = (await mesh.stack.outputs()).domains.value;
+    const mysql = require("mysql2/promise");
+    return mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+}
+
+async function postgresDb(mesh: MeshUnderTest, domain: "customers" | "payments") {
+    const db = (await mesh.stack.outputs()).domains.value[domain];
+    const pg = require("pg");
+    const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database });
+    await client.connect();
+    return client;
+}
+
+/** Inserts, updates and deletes in two domains, as their owners, the way an owner corrects its data. */
+async function ownersChangeRows(mesh: MeshUnderTest, round: number) {
+    const orders = await ordersDb(mesh);
+    try {
+        // A new order with a payment, an order moved to another customer, and an order deleted with its payments.
+        await orders.query(`INSERT INTO orders (id, user_id, order_date, status) VALUES (${900000 + round}, 7, '2026-12-01', 'placed')`);
+        await orders.query(`UPDATE orders SET user_id = ${20 + round} WHERE id = ${30 + round}`);
+        await orders.query(`DELETE FROM orders WHERE id = ${50 + round}`);
+    } finally {
+        await orders.end();
+    }
+    const payments = await postgresDb(mesh, "payments");
+    try {
+        await payments.query(`INSERT INTO payments (id, order_id, payment_method, amount) VALUES (${900000 + round}, ${900000 + round}, 'coupon', 1234)`);
+        await payments.query(`UPDATE payments SET amount = amount + 101 WHERE id = ${10 + round}`);
+        await payments.query(`DELETE FROM payments WHERE order_id = ${50 + round}`);
+        await payments.query(`DELETE FROM payments WHERE id = ${70 + round}`);
+    } finally {
+        await payments.end();
+    }
+}
+
+describe("incremental insights", () => {
+    let mesh: MeshUnderTest;
+    let modelText: string;
+
+    beforeAll(async () => {
+        mesh = await createMesh("incremental", { scale: "100" });
+        // A seeded bug that only an incremental run makes, and only in the rows of the keys it rebuilds.
+        const model = path.join(mesh.projectDir, DIM_CUSTOMERS_MODEL);
+        modelText = fs.readFileSync(model, "utf8");
+        // (A wrong amount would be caught by dbt's own money test first; a wrong name is the gate's alone.)
+        const seeded = modelText.replace(/customers\.last_name,/, "customers.last_name || '{% if incremental_base() %}x{% endif %}' as last_name,");
+        expect(seeded).not.toBe(modelText);
+        fs.writeFileSync(model, seeded);
+        await mesh.stack.up();
+    }, 900_000);
+
+    afterAll(async () => {
+        await mesh?.remove();
+    });
+
+    it("builds the first run in full, and says so", async () => {
+        const { refresh, check } = await outputsOf(mesh);
+        expect(refresh).toBe("full: nothing is published yet");
+        expect(check).toMatch(/^OK: dim_customers 10000 rows = audit 10000/);
+    });
+
+    it("catches a bug that only the rebuilt keys carry, and keeps the published insights", async () => {
+        const before = await published(mesh);
+        await ownersChangeRows(mesh, 1);
+        await expect(mesh.stack.up()).rejects.toThrow(/the insights do not reconcile with the domains; nothing was published:\n.*dim_customers: \d+ rows differ \(0 missing, 0 extra, 0 duplicated, \d+ different\); first keys: customer_id=\d+ different: last_name '[^']*x', expected/);
+        expect(await published(mesh)).toEqual(before);
+        // The bug fixed: a model change, so a full run, from all rows.
+        fs.writeFileSync(path.join(mesh.projectDir, DIM_CUSTOMERS_MODEL), modelText);
+        await mesh.stack.up();
+        const { refresh, check } = await outputsOf(mesh);
+        expect(refresh).toBe("full: the dbt project changed");
+        expect(check).toMatch(/^OK: dim_customers 10000 rows = audit 10000/);
+    });
+
+    let incrementalRun = "";
+
+    it("rebuilds only the keys that owners' inserts, updates and deletes in two domains affect, checked against the audits", async () => {
+        const before = await published(mesh);
+        await ownersChangeRows(mesh, 2);
+        await mesh.stack.up();
+        const { refresh, check, run } = await outputsOf(mesh);
+        expect(refresh).toMatch(new RegExp(`^incremental from ${before.run}: only domain rows changed: orders\\.orders\\.orders 3 keys, payments\\.public\\.payments \\d+ keys$`));
+        expect(check).toMatch(new RegExp(`^OK: incremental from ${before.run}: dim_customers 10000 rows: \\d+ re-checked = audit \\d+, customer_lifetime_value .* as in ${before.run}; fct_orders`));
+        expect(run).not.toBe(before.run);
+        incrementalRun = run;
+        // The customer who moved an order, and the new order, read as analysts read them.
+        const moved = await queryAsText(mesh, "SELECT customer_id FROM insights.jaffle_shop.fct_orders WHERE order_id IN (32, 900002) ORDER BY order_id", "analyst");
+        expect(moved.rows).toEqual([["22"], ["7"]]);
+        const gone = await queryAsText(mesh, "SELECT count(*) FROM insights.jaffle_shop.fct_orders WHERE order_id = 52", "analyst");
+        expect(gone.rows).toEqual([["0"]]);
+    });
+
+    it("does nothing on the next up", async () => {
+        const result = await mesh.stack.up();
+        expect(Object.keys(result.summary.resourceChanges ?? {})).toEqual(["same"]);
+    });
+
+    it("equals a full rebuild of the same data, row for row, in every mart", async () => {
+        await mesh.stack.setConfig("datamesh:rebuild", { value: "full" });
+        await mesh.stack.up();
+        const { refresh, run } = await outputsOf(mesh);
+        expect(refresh).toBe("full: datamesh:rebuild is full");
+        expect(run).not.toBe(incrementalRun);
+        // The incremental run is kept beside it, for rollback.
+        for (const mart of MARTS) {
+            const counted = await queryAsText(
+                mesh,
+                `SELECT (SELECT count(*) FROM insights.${run}.${mart}), (SELECT count(*) FROM insights.${incrementalRun}.${mart}), ` +
+                    `(SELECT count(*) FROM (SELECT * FROM insights.${run}.${mart} EXCEPT ALL SELECT * FROM insights.${incrementalRun}.${mart})), ` +
+                    `(SELECT count(*) FROM (SELECT * FROM insights.${incrementalRun}.${mart} EXCEPT ALL SELECT * FROM insights.${run}.${mart}))`,
+            );
+            const [full, incremental, onlyFull, onlyIncremental] = counted.rows[0].map(Number);
+            expect({ mart, full, incremental, onlyFull, onlyIncremental }).toEqual({ mart, full: incremental, incremental, onlyFull: 0, onlyIncremental: 0 });
+            expect(full).toBeGreaterThan(0);
+        }
+        await mesh.stack.removeConfig("datamesh:rebuild");
+        await mesh.stack.up();
+        expect((await outputsOf(mesh)).refresh).toBe("full: the build's configuration changed");
+    });
+
+    it("falls back to a full run when a source gains a column, and says why", async () => {
+        const customers = await postgresDb(mesh, "customers");
+        try {
+            await customers.query("ALTER TABLE customers ADD COLUMN loyalty_tier text");
+        } finally {
+            await customers.end();
+        }
+        await mesh.stack.up();
+        const { refresh, check } = await outputsOf(mesh);
+        expect(refresh).toMatch(/^full: a source's columns changed \(customers\.public\.customers: .*loyalty_tier\)$/);
+        expect(check).toMatch(/^OK: dim_customers 10000 rows = audit 10000/);
+    });
+
+    it("refuses a primary key held twice, naming the domain, table and key, and keeps the published insights", async () => {
+        const before = await published(mesh);
+        const payments = await postgresDb(mesh, "payments");
+        try {
+            await payments.query("ALTER TABLE payments DROP CONSTRAINT payments_pkey");
+            await payments.query("INSERT INTO payments (id, order_id, payment_method, amount) SELECT id, order_id, payment_method, amount + 1 FROM payments WHERE id = 5");
+        } finally {
+            await payments.end();
+        }
+        await expect(mesh.stack.up()).rejects.toThrow(/domain 'payments' table payments holds primary key id=5 more than once, so its changes cannot be merged; nothing was built and the published insights are unchanged/);
+        expect(await published(mesh)).toEqual(before);
+    });
+});

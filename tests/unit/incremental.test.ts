@@ -1,0 +1,71 @@
+import {
+    changeCountsStatement,
+    copyStatement,
+    diffStatement,
+    duplicateKeyStatement,
+    isRunSchema,
+    mergeLedgerStatement,
+    planStatement,
+    readStateStatement,
+    replaceLedgerStatement,
+    sourcesShape,
+    stateOf,
+    writeStateStatement,
+} from "../../lib/incremental";
+
+/*
+ * The statements of an incremental refresh. Their behaviour against a real Trino, MariaDB and
+ * PostgreSQL is proven by tests/integration/incremental.test.ts; here, their shape.
+ */
+
+const source = { catalog: "orders", schema: "orders", table: "orders", primaryKey: "id", columns: ["id", "user_id", "order_date", "status"] };
+
+describe("the incremental statements", () => {
+    it("find the changed rows in one pass over the source and its ledger, each changed key with its old and its new row", () => {
+        const sql = diffStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source);
+        expect(sql).toMatchSnapshot();
+        expect(sql).toContain("CREATE OR REPLACE TABLE insights.jaffle_shop__0123456789ab.changes__orders__orders AS");
+        expect(sql).toContain('FROM "orders"."orders"."orders"');
+        expect(sql).toContain("FROM insights.jaffle_shop__ledger.orders__orders");
+        expect(sql).toContain('n."status" IS DISTINCT FROM o."status"');
+    });
+
+    it("copy every row as new for a full run, and make the ledger from it", () => {
+        expect(copyStatement("insights", "jaffle_shop__0123456789ab", source)).toBe(
+            `CREATE OR REPLACE TABLE insights.jaffle_shop__0123456789ab.changes__orders__orders AS SELECT "id", "user_id", "order_date", "status", CAST('new' AS varchar) AS change_side FROM "orders"."orders"."orders"`,
+        );
+        expect(replaceLedgerStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source)).toBe(
+            `CREATE OR REPLACE TABLE insights.jaffle_shop__ledger.orders__orders AS SELECT "id", "user_id", "order_date", "status" FROM insights.jaffle_shop__0123456789ab.changes__orders__orders`,
+        );
+    });
+
+    it("merge a run's changes into the ledger in one statement: a key with only an old row is deleted", () => {
+        const sql = mergeLedgerStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source);
+        expect(sql).toMatchSnapshot();
+        expect(sql.match(/^MERGE INTO/gm)).toHaveLength(1);
+        expect(sql).toContain('WHEN MATCHED AND c."id" IS NULL THEN DELETE');
+    });
+
+    it("count the changes and what they leave unexplained, and find a repeated key", () => {
+        expect(changeCountsStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source, true)).toMatchSnapshot();
+        expect(changeCountsStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source, false)).toContain(' - 0 - ');
+        expect(duplicateKeyStatement(source)).toBe('SELECT CAST("id" AS varchar) FROM "orders"."orders"."orders" GROUP BY "id" HAVING count(*) > 1 ORDER BY "id" LIMIT 1');
+    });
+
+    it("write the plan and the ledger's state as text the dbt project and the next run read back", () => {
+        expect(planStatement("insights", "s__01", "s__00", "it's only rows")).toBe(
+            "CREATE OR REPLACE TABLE insights.s__01.datamesh_run_plan AS SELECT CAST('s__00' AS varchar) AS base_run, CAST('it''s only rows' AS varchar) AS reason",
+        );
+        const state = { run: "s__01", digest: "d", fingerprint: "f", projectDigest: "p", buildConfig: "b", sources: sourcesShape([source]) };
+        expect(writeStateStatement("insights", "s", state)).toContain("CAST('s__01' AS varchar) AS run, CAST('d' AS varchar) AS digest");
+        expect(readStateStatement("insights", "s")).toBe("SELECT run, digest, fingerprint, project_digest, build_config, sources FROM insights.s__ledger.datamesh_state");
+        expect(stateOf(["s__01", "d", "f", "p", "b", state.sources])).toEqual(state);
+    });
+
+    it("tell the runs beside the published schema from its ledger", () => {
+        expect(isRunSchema("jaffle_shop", "jaffle_shop__0123456789ab")).toBe(true);
+        expect(isRunSchema("jaffle_shop", "jaffle_shop__ledger")).toBe(false);
+        expect(isRunSchema("jaffle_shop", "jaffle_shop")).toBe(false);
+        expect(isRunSchema("jaffle_shop", "jaffle_shop_x__01")).toBe(false);
+    });
+});
