@@ -55,6 +55,8 @@ export interface RunPlanFacts {
     summary: string;
     ledgerAction: LedgerAction;
     sources: PlannedSource[];
+    /** The stack's own loads' fingerprint, as planned. */
+    loaded: string;
 }
 
 /** dbt's parallelism: most of a node's time is a round trip to Trino, so four threads beat two even on two cores. */
@@ -159,6 +161,7 @@ export class DbtJob extends pulumi.ComponentResource {
                           ),
                       ),
                       fingerprint,
+                      loaded: args.dataFingerprint,
                       projectDigest,
                       buildConfig: this.buildConfig,
                       rebuild: args.rebuild,
@@ -170,8 +173,17 @@ export class DbtJob extends pulumi.ComponentResource {
         const run = args.platform.dbtRun(`${name}-run`, this.runRequest, { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...(plan ? [plan] : []), ...args.after] });
         this.plan = plan
             ? pulumi
-                  .all([plan.mode, plan.reason, plan.baseRun, plan.recordedDigest, plan.summary, plan.ledgerAction, plan.sources])
-                  .apply(([mode, reason, baseRun, recordedDigest, summary, ledgerAction, plannedSources]) => ({ mode, reason, baseRun, recordedDigest, summary, ledgerAction, sources: plannedSources }))
+                  .all([plan.mode, plan.reason, plan.baseRun, plan.recordedDigest, plan.summary, plan.ledgerAction, plan.sources, plan.loaded])
+                  .apply(([mode, reason, baseRun, recordedDigest, summary, ledgerAction, plannedSources, loaded]) => ({
+                      mode,
+                      reason,
+                      baseRun,
+                      recordedDigest,
+                      summary,
+                      ledgerAction,
+                      sources: plannedSources,
+                      loaded,
+                  }))
             : undefined;
 
         this.runId = run.runId;

@@ -90,6 +90,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
                 ledger: pulumi.all([args.dbt.plan!, args.dbt.sourceFingerprint, args.dbt.projectDigest]).apply(([plan, fingerprint, projectDigest]) => ({
                     action: plan.ledgerAction,
                     sources: plan.sources,
+                    loaded: plan.loaded,
                     fingerprint,
                     projectDigest,
                     buildConfig: args.dbt.buildConfig,

@@ -122,13 +122,15 @@ export interface LedgerState {
     run: string;
     digest: string;
     fingerprint: string;
+    /** The stack's own loads' fingerprint: a reload replaces every row, so the next run is a full one. */
+    loaded: string;
     projectDigest: string;
     buildConfig: string;
     /** The sources' columns and keys, as JSON: another set means the next run is a full one. */
     sources: string;
 }
 
-const STATE_COLUMNS: (keyof LedgerState)[] = ["run", "digest", "fingerprint", "projectDigest", "buildConfig", "sources"];
+const STATE_COLUMNS: (keyof LedgerState)[] = ["run", "digest", "fingerprint", "loaded", "projectDigest", "buildConfig", "sources"];
 
 function snake(name: string): string {
     return name.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`);

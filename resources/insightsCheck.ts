@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CheckTargets, checkStatement, checkVerdict, CheckVerdict } from "../lib/reconcile";
 import { queryTrino, TrinoConnection } from "../lib/trinoQuery";
+import { inputsDiff } from "./inputs";
 
 interface CheckInputs {
     component: string;
@@ -27,6 +28,14 @@ async function runCheck(inputs: CheckInputs): Promise<string> {
 const checkProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: CheckInputs) {
         return { id: inputs.dbtRunId, outs: { ...inputs, summary: await runCheck(inputs) } };
+    },
+    async diff(_id: string, olds: CheckInputs, news: CheckInputs) {
+        // A run is checked once, before it is published; how Trino is reached (a moved port, say) is
+        // no reason to check it again, and an incremental run's changes are gone once it is published.
+        // The publication checks the published insights on every deployment.
+        const { trino: _oldTrino, ...old } = olds;
+        const { trino: _newTrino, ...next } = news;
+        return inputsDiff(old, next);
     },
     async update(_id: string, _olds: CheckInputs, news: CheckInputs) {
         return { outs: { ...news, summary: await runCheck(news) } };

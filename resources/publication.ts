@@ -67,6 +67,7 @@ export interface LedgerUpdate {
     action: LedgerAction;
     sources: PlannedSource[];
     fingerprint: string;
+    loaded: string;
     projectDigest: string;
     buildConfig: string;
 }
@@ -244,6 +245,7 @@ async function updateLedger(connection: TrinoConnection, inputs: PublicationInpu
                 run: inputs.runSchema,
                 digest,
                 fingerprint: ledger.fingerprint,
+                loaded: ledger.loaded,
                 projectDigest: ledger.projectDigest,
                 buildConfig: ledger.buildConfig,
                 sources: sourcesShape(ledger.sources),

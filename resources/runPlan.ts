@@ -41,6 +41,8 @@ interface PlanInputs {
     publicTables: string[];
     sources: PlannedSource[];
     fingerprint: string;
+    /** The stack's own loads' fingerprint. */
+    loaded: string;
     projectDigest: string;
     buildConfig: string;
     /** datamesh:rebuild. */
@@ -111,13 +113,13 @@ function whyFull(inputs: PlanInputs, state: LedgerState | undefined, publishedRu
     if (state.buildConfig !== inputs.buildConfig) {
         return "the build's configuration changed";
     }
+    if (state.loaded !== inputs.loaded) {
+        return "the stack loaded the domains anew";
+    }
     if (state.sources !== sourcesShape(inputs.sources)) {
         const before: [string, string, string[]][] = JSON.parse(state.sources);
         const changed = inputs.sources.filter(s => JSON.stringify(before.find(([name]) => name === sourceName(s))?.slice(1)) !== JSON.stringify([s.primaryKey, s.columns]));
         return `a source's columns changed (${changed.map(s => `${sourceName(s)}: ${s.columns.join(", ")}`).join("; ") || "a source was removed"})`;
-    }
-    if (publishedRun === inputs.runSchema) {
-        return "the run is the published one";
     }
     return undefined;
 }
@@ -170,6 +172,11 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
         await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${inputs.runSchema}`);
         await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${ledgerSchema(inputs.schema)}`);
         const [state, publishedRun] = await Promise.all([readState(connection, inputs), publishedRunOf(connection, inputs.catalog, inputs.schema, inputs.publicTables)]);
+        if (publishedRun === inputs.runSchema) {
+            // The sources hold again what the published run was built from (a failed run's change undone): nothing runs, nothing is written.
+            const why = "the sources hold what the published run was built from, so nothing is built";
+            return { ...inputs, mode: "full", reason: why, baseRun: "", recordedDigest: "", ledgerAction: "keep", changes: {}, summary: `full: ${why}` };
+        }
         let reason = whyFull(inputs, state, publishedRun);
         let outcome: Pick<PlanOutputs, "ledgerAction" | "changes"> | undefined;
         if (reason === undefined && isRunSchema(inputs.schema, publishedRun)) {
@@ -230,6 +237,7 @@ export interface RunPlanArgs {
     publicTables: string[];
     sources: pulumi.Input<PlannedSource[]>;
     fingerprint: pulumi.Input<string>;
+    loaded: pulumi.Input<string>;
     projectDigest: string;
     buildConfig: string;
     rebuild: RefreshMode;
@@ -247,6 +255,7 @@ export class RunPlan extends pulumi.dynamic.Resource {
     public readonly summary!: pulumi.Output<string>;
     /** The sources as planned: keys and the columns dbt may read. */
     public readonly sources!: pulumi.Output<PlannedSource[]>;
+    public readonly loaded!: pulumi.Output<string>;
 
     constructor(name: string, args: RunPlanArgs, opts?: pulumi.CustomResourceOptions) {
         super(

@@ -423,9 +423,11 @@ describe("the local stack, deployed for real", () => {
             await connection.query("ALTER TABLE orders RENAME COLUMN customer_id TO user_id");
             await connection.end();
         }
-        // The sources read as before the rename, so the run that is published is the one that was.
+        // The sources read as before the rename, so the run that is published is the one that was: the
+        // fingerprint and the plan (which finds that run published, and writes nothing) are updated.
         const repaired = await mesh.stack.up();
-        expect(repaired.summary.resourceChanges).toMatchObject({ update: 1 });
+        expect(repaired.summary.resourceChanges).toMatchObject({ update: 2 });
+        expect((await mesh.stack.outputs()).mesh.value.insights.refresh).toBe("full: the sources hold what the published run was built from, so nothing is built");
         const after = await mesh.resourceOutputs();
         expect(after["dbt-sources"].fingerprint).toBe(before["dbt-sources"].fingerprint);
         expect(after["dbt-run"].runId).toBe(before["dbt-run"].runId);
@@ -504,7 +506,8 @@ describe("the local stack, deployed for real", () => {
         // The planted wrong run goes, with the empty schema of the run a broken source contract refused.
         expect(after["check-publication"].dropped).toEqual(expect.arrayContaining(["jaffle_shop__00000000000f"]));
         const schemas = await queryAsText(mesh, "SELECT schema_name FROM insights.information_schema.schemata WHERE schema_name LIKE 'jaffle%' ORDER BY schema_name");
-        expect(schemas.rows.flat()).toEqual(["jaffle_shop", after["check-publication"].publishedRun, before["check-publication"].publishedRun].sort());
+        // Beside the runs, the ledger of what the published run's sources held (README, Incremental insights).
+        expect(schemas.rows.flat()).toEqual(["jaffle_shop", after["check-publication"].publishedRun, before["check-publication"].publishedRun, "jaffle_shop__ledger"].sort());
         expect((await publishedInsights(mesh)).runs).toEqual([
             ["dim_customers", after["check-publication"].publishedRun],
             ["fct_orders", after["check-publication"].publishedRun],

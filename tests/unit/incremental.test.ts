@@ -56,10 +56,10 @@ describe("the incremental statements", () => {
         expect(planStatement("insights", "s__01", "s__00", "it's only rows")).toBe(
             "CREATE OR REPLACE TABLE insights.s__01.datamesh_run_plan AS SELECT CAST('s__00' AS varchar) AS base_run, CAST('it''s only rows' AS varchar) AS reason",
         );
-        const state = { run: "s__01", digest: "d", fingerprint: "f", projectDigest: "p", buildConfig: "b", sources: sourcesShape([source]) };
+        const state = { run: "s__01", digest: "d", fingerprint: "f", loaded: "l", projectDigest: "p", buildConfig: "b", sources: sourcesShape([source]) };
         expect(writeStateStatement("insights", "s", state)).toContain("CAST('s__01' AS varchar) AS run, CAST('d' AS varchar) AS digest");
-        expect(readStateStatement("insights", "s")).toBe("SELECT run, digest, fingerprint, project_digest, build_config, sources FROM insights.s__ledger.datamesh_state");
-        expect(stateOf(["s__01", "d", "f", "p", "b", state.sources])).toEqual(state);
+        expect(readStateStatement("insights", "s")).toBe("SELECT run, digest, fingerprint, loaded, project_digest, build_config, sources FROM insights.s__ledger.datamesh_state");
+        expect(stateOf(["s__01", "d", "f", "l", "p", "b", state.sources])).toEqual(state);
     });
 
     it("tell the runs beside the published schema from its ledger", () => {
