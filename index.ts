@@ -34,9 +34,8 @@ const PUBLIC_MARTS = publicModels(DBT_PROJECT_DIR);
 /** What the gate compares each public model with; a public model without an audit is refused here. */
 const AUDITS = readAudits(DBT_PROJECT_DIR, config.domains);
 /** Why the gate must check every run in full: a public model whose audit names no affected keys. */
-const GATE_REFUSAL = ((unscoped: string[]) => (unscoped.length > 0 ? `the audit of ${unscoped.join(", ")} names no affected keys` : ""))(
-    AUDITS.filter(audit => !audit.affected).map(audit => audit.model),
-);
+const UNSCOPED_AUDITS = AUDITS.filter(audit => !audit.affected).map(audit => audit.model);
+const GATE_REFUSAL = UNSCOPED_AUDITS.length > 0 ? `the audit of ${UNSCOPED_AUDITS.join(", ")} names no affected keys` : "";
 /** Trino's users by role; the role names are the keys of the `users` output. */
 const TRINO_USERS: Record<string, string> = {
     analyst: "analyst",
@@ -203,7 +202,7 @@ function declareMesh() {
                 rebuiltAt: insightsCheck.rebuiltAt,
                 reason: insightsCheck.reason,
                 // How the last run was built, as its plan step decided and wrote it.
-                refresh: dbt.plan ? dbt.plan.apply(plan => plan.summary) : "not planned: manifests only",
+                refresh: dbt.plan ? dbt.plan.summary : "not planned: manifests only",
             },
         },
         exampleQuery: exampleQuery(AUDITS[0]),

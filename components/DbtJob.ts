@@ -6,7 +6,6 @@ import { Platform } from "../platforms";
 import { DbtRunRequest } from "../platforms/platform";
 import { RefreshMode, RunPlan } from "../resources/runPlan";
 import { SourceFingerprint } from "../resources/sourceFingerprint";
-import { LedgerAction, PlannedSource } from "../lib/incremental";
 import { DbtProjectSettings } from "../lib/dbtProject";
 
 /** A source table as the last reading found it: `catalog.schema.table`, its row count, and its columns as [name, type]. */
@@ -46,19 +45,6 @@ export interface DbtJobArgs {
     gateRefusal: string;
 }
 
-/** What a run was planned as: incremental from the published run or full, and why. */
-export interface RunPlanFacts {
-    mode: RefreshMode;
-    reason: string;
-    baseRun: string;
-    recordedDigest: string;
-    summary: string;
-    ledgerAction: LedgerAction;
-    sources: PlannedSource[];
-    /** The stack's own loads' fingerprint, as planned. */
-    loaded: string;
-}
-
 /** dbt's parallelism: most of a node's time is a round trip to Trino, so four threads beat two even on two cores. */
 const DBT_THREADS = 4;
 
@@ -84,8 +70,8 @@ export class DbtJob extends pulumi.ComponentResource {
     public readonly buildConfig: string;
     /** How the platform runs dbt on this project: what the docs site generates its pages with. */
     public readonly runRequest: DbtRunRequest;
-    /** The run's plan, read back from the plan step; undefined when manifests are only rendered. */
-    public readonly plan?: pulumi.Output<RunPlanFacts>;
+    /** The run's plan step, whose outputs say how the run was planned; undefined when manifests are only rendered. */
+    public readonly plan?: RunPlan;
 
     constructor(name: string, args: DbtJobArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:DbtJob", name, {}, opts);
@@ -154,8 +140,8 @@ export class DbtJob extends pulumi.ComponentResource {
                       sources: sources.tables.apply(tables =>
                           args.domains.flatMap(d =>
                               d.tables.map(t => {
-                                  const name = `${d.name}.${d.trinoSchema}.${t.name}`;
-                                  const columns = (tables.find(facts => facts.table === name)?.columns ?? []).map(([column]) => column);
+                                  const tableName = `${d.name}.${d.trinoSchema}.${t.name}`;
+                                  const columns = (tables.find(facts => facts.table === tableName)?.columns ?? []).map(([column]) => column);
                                   return { catalog: d.name, schema: d.trinoSchema, table: t.name, primaryKey: t.primaryKey, columns };
                               }),
                           ),
@@ -171,20 +157,7 @@ export class DbtJob extends pulumi.ComponentResource {
               )
             : undefined;
         const run = args.platform.dbtRun(`${name}-run`, this.runRequest, { parent: this, dependsOn: [args.trino.ready, ...(sources ? [sources] : []), ...(plan ? [plan] : []), ...args.after] });
-        this.plan = plan
-            ? pulumi
-                  .all([plan.mode, plan.reason, plan.baseRun, plan.recordedDigest, plan.summary, plan.ledgerAction, plan.sources, plan.loaded])
-                  .apply(([mode, reason, baseRun, recordedDigest, summary, ledgerAction, plannedSources, loaded]) => ({
-                      mode,
-                      reason,
-                      baseRun,
-                      recordedDigest,
-                      summary,
-                      ledgerAction,
-                      sources: plannedSources,
-                      loaded,
-                  }))
-            : undefined;
+        this.plan = plan;
 
         this.runId = run.runId;
         this.summary = run.summary;

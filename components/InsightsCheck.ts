@@ -46,12 +46,14 @@ export class InsightsCheck extends pulumi.ComponentResource {
                 component: name,
                 trino: { url: args.trino.url, meshHost: args.trino.meshHost, meshPort: args.trino.meshPort, caCert: args.trino.caCert },
                 credentials: args.trino.credentials(args.checkRole),
-                targets: pulumi.all([args.dbt.runSchema, args.dbt.plan ?? pulumi.output(undefined)]).apply(([schema, plan]) => ({
-                    catalog: args.insights.catalog,
-                    schema,
-                    audits,
-                    ...(plan?.mode === "incremental" ? { incremental: { publishedSchema: args.insights.schema, baseRun: plan.baseRun, recordedDigest: plan.recordedDigest } } : {}),
-                })),
+                targets: pulumi
+                    .all([args.dbt.runSchema, args.dbt.plan?.mode, args.dbt.plan?.baseRun, args.dbt.plan?.recordedDigest])
+                    .apply(([schema, mode, baseRun, recordedDigest]) => ({
+                        catalog: args.insights.catalog,
+                        schema,
+                        audits,
+                        ...(mode === "incremental" ? { incremental: { publishedSchema: args.insights.schema, baseRun: baseRun!, recordedDigest: recordedDigest! } } : {}),
+                    })),
                 dbtRunId: args.dbt.runId,
             },
             { parent: this },
@@ -87,14 +89,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
                     sourceFingerprint,
                     config: args.dbt.buildConfig,
                 })),
-                ledger: pulumi.all([args.dbt.plan!, args.dbt.sourceFingerprint, args.dbt.projectDigest]).apply(([plan, fingerprint, projectDigest]) => ({
-                    action: plan.ledgerAction,
-                    sources: plan.sources,
-                    loaded: plan.loaded,
-                    fingerprint,
-                    projectDigest,
-                    buildConfig: args.dbt.buildConfig,
-                })),
+                ledger: pulumi.all([args.dbt.plan!.ledgerAction, args.dbt.plan!.sources, args.dbt.plan!.loaded]).apply(([action, sources, loaded]) => ({ action, sources, loaded })),
             },
             { parent: this, dependsOn: [audit.resource, digestReader] },
         );

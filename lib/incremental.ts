@@ -59,7 +59,7 @@ function liveTable(source: PlannedSource): string {
 }
 
 export function ledgerTable(catalog: string, schema: string, source: PlannedSource): string {
-    return `${catalog}.${ledgerSchema(schema)}.${changesTableName(source.catalog, source.table).replace(/^changes__/, "")}`;
+    return `${catalog}.${ledgerSchema(schema)}.${source.catalog}__${source.table}`;
 }
 
 export function changesTable(catalog: string, runSchema: string, source: PlannedSource): string {

@@ -62,14 +62,11 @@ interface PublicationInputs {
     ledger: LedgerUpdate;
 }
 
-/** The run plan's ledger update (lib/incremental.ts). */
+/** The run plan's ledger update (lib/incremental.ts); what else the ledger's state records is the run's cause. */
 export interface LedgerUpdate {
     action: LedgerAction;
     sources: PlannedSource[];
-    fingerprint: string;
     loaded: string;
-    projectDigest: string;
-    buildConfig: string;
 }
 
 interface PublicationOutputs extends PublicationInputs {
@@ -98,7 +95,7 @@ async function lines(connection: TrinoConnection, sql: string): Promise<string[]
 }
 
 /** Which schema each published view reads from, by table; a table that is not a view maps to "". */
-async function publishedSources(connection: TrinoConnection, inputs: PublicationInputs): Promise<Map<string, string>> {
+export async function publishedSources(connection: TrinoConnection, inputs: Pick<PublicationInputs, "catalog" | "schema">): Promise<Map<string, string>> {
     const { rows } = await queryTrino(
         connection,
         `SELECT t.table_name, t.table_type, v.view_definition FROM ${inputs.catalog}.information_schema.tables t ` +
@@ -244,10 +241,10 @@ async function updateLedger(connection: TrinoConnection, inputs: PublicationInpu
             writeStateStatement(inputs.catalog, inputs.schema, {
                 run: inputs.runSchema,
                 digest,
-                fingerprint: ledger.fingerprint,
+                fingerprint: inputs.cause.sourceFingerprint,
                 loaded: ledger.loaded,
-                projectDigest: ledger.projectDigest,
-                buildConfig: ledger.buildConfig,
+                projectDigest: inputs.cause.projectDigest,
+                buildConfig: inputs.cause.config,
                 sources: sourcesShape(ledger.sources),
             }),
         );

@@ -15,8 +15,9 @@ import {
     sourcesShape,
     stateOf,
 } from "../lib/incremental";
-import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
+import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, withTrino } from "../lib/trinoQuery";
 import { inputsDiff } from "./inputs";
+import { publishedSources } from "./publication";
 
 /*
  * Decides, before dbt runs, whether a run is incremental or full, and writes what it needs into the
@@ -67,17 +68,9 @@ interface PlanOutputs extends PlanInputs {
 }
 
 /** The run every published view reads, or "" when there is none or they disagree. */
-export async function publishedRunOf(connection: TrinoConnection, catalog: string, schema: string, tables: string[]): Promise<string> {
-    const { rows } = await queryTrino(
-        connection,
-        `SELECT table_name, view_definition FROM ${catalog}.information_schema.views WHERE table_schema = ${trinoLiteral(schema)}`,
-    );
-    const runs = new Set(
-        tables.map(table => {
-            const definition = String(rows.find(([name]) => name === table)?.[1] ?? "");
-            return /\bFROM\s+"?\w+"?\."?(\w+)"?\."?\w+"?/i.exec(definition)?.[1] ?? "";
-        }),
-    );
+async function publishedRunOf(connection: TrinoConnection, inputs: PlanInputs): Promise<string> {
+    const sources = await publishedSources(connection, inputs);
+    const runs = new Set(inputs.publicTables.map(table => sources.get(table) ?? ""));
     return runs.size === 1 ? [...runs][0] : "";
 }
 
@@ -171,7 +164,7 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
     return withTrino(inputs.access, async connection => {
         await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${inputs.runSchema}`);
         await queryTrino(connection, `CREATE SCHEMA IF NOT EXISTS ${inputs.catalog}.${ledgerSchema(inputs.schema)}`);
-        const [state, publishedRun] = await Promise.all([readState(connection, inputs), publishedRunOf(connection, inputs.catalog, inputs.schema, inputs.publicTables)]);
+        const [state, publishedRun] = await Promise.all([readState(connection, inputs), publishedRunOf(connection, inputs)]);
         if (publishedRun === inputs.runSchema) {
             // The sources hold again what the published run was built from (a failed run's change undone): nothing runs, nothing is written.
             const why = "the sources hold what the published run was built from, so nothing is built";
