@@ -96,10 +96,9 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         this.tables = pulumi.output(domain.tables.map(t => t.name));
         this.rowCounts = setup.rowCounts.apply(counts => counts ?? {});
         const passwordEnv = catalogPasswordEnv(domain.name);
-        // Tied to the data load so that Trino, and dbt after it, start once the domain has its rows.
-        this.trinoCatalog = pulumi
-            .all([server.meshHost, server.meshPort, setup.resource.id])
-            .apply(([host, port]) => domainCatalog(domain, { host, port, database: domain.name, user: readerUser }));
+        // Not tied to the data load: Trino connects to a catalog only when queried, so it starts while
+        // the domains load, and what reads the domains (the fingerprint, dbt) waits for the loads itself.
+        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort]).apply(([host, port]) => domainCatalog(domain, { host, port, database: domain.name, user: readerUser }));
         this.trinoEnv = pulumi.secret(readerPassword.value.apply(password => ({ [passwordEnv]: password })));
 
         this.registerOutputs({

@@ -13,6 +13,8 @@ jest.setTimeout(900_000);
 
 const MARTS = ["customer_orders", "customer_payments", "order_payments", "dim_customers", "fct_orders"];
 const DIM_CUSTOMERS_MODEL = path.join("dbt", "models", "marts", "dim_customers.sql");
+/** A customer that none of the owners' changes below touches: not 7, 20-22, nor a customer of orders 11-12, 31-32, 51-52 or 71-72. */
+const UNAFFECTED_CUSTOMER = 9000;
 
 interface Published {
     run: string;
@@ -130,14 +132,23 @@ describe("incremental insights", () => {
             expect({ mart, full, incremental, onlyFull, onlyIncremental }).toEqual({ mart, full: incremental, incremental, onlyFull: 0, onlyIncremental: 0 });
             expect(full).toBeGreaterThan(0);
         }
-        // Back to incremental runs, with a seeded bug that only an incremental run makes, and only in the
-        // rows of the keys it rebuilds (a wrong amount would be caught first by dbt's own money test; a
-        // wrong name is the gate's alone). The model changed, so this run is a full one, and right.
+        // Back to incremental runs, with two seeded bugs that only an incremental run makes (a wrong
+        // amount would be caught first by dbt's own money test; a wrong name is the gate's alone): the
+        // rebuilt rows get a wrong last name, and the run also rebuilds a customer that no change
+        // affects, instead of keeping its published row. The model changed, so this run is a full one, and right.
         await mesh.stack.removeConfig("datamesh:rebuild");
         const model = path.join(mesh.projectDir, DIM_CUSTOMERS_MODEL);
         const modelText = fs.readFileSync(model, "utf8");
-        const seeded = modelText.replace(/customers\.last_name,/, "customers.last_name || '{% if incremental_base() %}x{% endif %}' as last_name,");
-        expect(seeded).not.toBe(modelText);
+        const affectedCustomers = "customer_id in (select customer_id from {{ ref('affected_customers') }})";
+        const seeded = modelText
+            .replace(/customers\.last_name,/, "customers.last_name || '{% if incremental_base() %}x{% endif %}' as last_name,")
+            .split(`where ${affectedCustomers}`)
+            .join(`where (${affectedCustomers} or customer_id = ${UNAFFECTED_CUSTOMER})`)
+            .replace(
+                "{{ unaffected_base_rows(base_run, 'customer_id', ref('affected_customers')) }}",
+                `union all select * from {{ api.Relation.create(database=target.database, schema=base_run, identifier=this.identifier) }} where not (${affectedCustomers} or customer_id = ${UNAFFECTED_CUSTOMER})`,
+            );
+        expect(seeded.split(String(UNAFFECTED_CUSTOMER)).length).toBe(5);
         fs.writeFileSync(model, seeded);
         await mesh.stack.up();
         expect((await outputsOf(mesh)).refresh).toBe("full: the dbt project changed");
@@ -156,10 +167,21 @@ describe("incremental insights", () => {
         expect(check).toMatch(/^OK: dim_customers 10000 rows = audit 10000/);
     });
 
-    it("catches a bug that only the rebuilt keys carry, and keeps the published insights", async () => {
+    it("catches a bug that only the rebuilt keys carry, and a kept row the run rebuilt wrong, and keeps the published insights", async () => {
         const before = await published(mesh);
         await ownersChangeRows(mesh, 1);
-        await expect(mesh.stack.up()).rejects.toThrow(/the insights do not reconcile with the domains; nothing was published:\n.*dim_customers: \d+ rows differ \(0 missing, 0 extra, 0 duplicated, \d+ different\); first keys: customer_id=\d+ different: last_name '[^']*x', expected/);
+        const failure = await mesh.stack.up().then(
+            () => "",
+            (error: Error) => error.message,
+        );
+        expect(failure).toContain("the insights do not reconcile with the domains; nothing was published:");
+        // The affected keys, compared with the audit, name the key and the column.
+        expect(failure).toMatch(/\n.*dim_customers: \d+ rows differ \(0 missing, 0 extra, 0 duplicated, \d+ different\); first keys: customer_id=\d+ different: last_name '[^']*x', expected/);
+        // The customer no change affects is outside them, and its row is no longer the published one.
+        expect(failure).toMatch(
+            new RegExp(`\\n.*dim_customers: the rows outside the keys its audit names as affected are not those of the published run ${before.run} \\((\\d+) rows here, \\1 there\\)`),
+        );
+        expect(failure).not.toMatch(/fct_orders: the rows outside/);
         expect(await published(mesh)).toEqual(before);
     });
 

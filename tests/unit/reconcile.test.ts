@@ -90,14 +90,19 @@ describe("the check of an incremental run", () => {
     const scope = { publishedSchema: "s", baseRun: "s__base", recordedDigest: "insights.s.dim_customers 100 rows 0a; insights.s.fct_orders 99 rows 0b" };
     const sql = checkStatement({ ...targets, incremental: scope });
 
-    it("compares the affected keys and every key that differs from the published run with the audit, and proves the rest by the published digest", () => {
+    it("compares the affected keys with the audit, and proves the rest equal to the published run and the published run unchanged since its check", () => {
         expect(sql).toMatchSnapshot();
         // The changes are read from the run's own schema, the published rows through the analysts' views.
         expect(sql).toContain("insights.s__run.changes__orders__orders");
         expect(sql).toContain("insights.s__run.changes__payments__payments");
         expect(sql).toContain("insights.s__run.changes__customers__customers");
-        expect(sql).toContain("FULL OUTER JOIN insights.s.dim_customers o ON n.customer_id = o.customer_id");
+        // Both sides' rows outside the affected keys, in one scan each, the published side's digest with them.
+        expect(sql).toContain("FROM insights.s__run.dim_customers r LEFT JOIN m0_scope s ON r.customer_id = s.customer_id");
+        expect(sql).toContain("FROM insights.s.dim_customers r LEFT JOIN m0_scope s ON r.customer_id = s.customer_id");
+        expect(sql).toContain("m0_built.kept_rows <> m0_published.kept_rows OR m0_built.kept IS DISTINCT FROM m0_published.kept");
         expect(sql).toContain(`<> '${scope.recordedDigest}'`);
+        // The audit is read for the affected keys only.
+        expect(sql).toMatch(/\) audit JOIN m0_scope s ON audit\.customer_id = s\.customer_id/);
         expect(sql).not.toContain("{{");
     });
 

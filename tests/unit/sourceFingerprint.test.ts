@@ -67,6 +67,17 @@ describe("the domains' fingerprint", () => {
         const { outs } = await sourceFingerprintProvider.update!("id", olds, inputs());
         expect(outs.tables[0]).toMatchObject({ columns: paymentsColumns, columnsChecksum: "C0116" });
         expect(outs.fingerprint).not.toBe(olds.fingerprint);
+        // The update that follows the diff takes the diff's reading: no source is read a second time.
+        expect(trino.statements).toHaveLength(3);
+    });
+
+    it("reads the sources in an update that no diff of the same inputs came before", async () => {
+        const olds = await recorded();
+        await sourceFingerprintProvider.diff!("id", olds, { ...inputs(), trinoVersion: "477" });
+        trino.statements.length = 0;
+        const { outs } = await sourceFingerprintProvider.update!("id", olds, inputs());
+        expect(trino.statements.length).toBeGreaterThan(0);
+        expect(outs.tables[0]).toMatchObject({ rows: 113, columns: paymentsColumns });
     });
 
     it("reads the columns again when Trino refuses a column of the last reading", async () => {
