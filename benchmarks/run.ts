@@ -99,15 +99,68 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** Runs the Pulumi CLI on the mesh's stack as a user would, with the workspace's environment. */
-async function pulumiCli(mesh: MeshUnderTest, args: string[]): Promise<void> {
+async function pulumiCli(mesh: MeshUnderTest, args: string[], extraEnv: Record<string, string> = {}): Promise<void> {
     const { command } = await pulumiCommand();
     const workspace = mesh.stack.workspace as LocalWorkspace;
-    const env = { ...process.env, ...workspace.envVars, ...(workspace.pulumiHome ? { PULUMI_HOME: workspace.pulumiHome } : {}) };
+    const env = { ...process.env, ...workspace.envVars, ...(workspace.pulumiHome ? { PULUMI_HOME: workspace.pulumiHome } : {}), ...extraEnv };
     await new Promise<void>((resolve, reject) => {
         child_process.execFile(command, [...args, "--yes", "--skip-preview", "--non-interactive", "--stack", mesh.stack.name], { cwd: mesh.projectDir, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
             error ? reject(new Error(`pulumi ${args.join(" ")} failed: ${error.message}\n${stdout}\n${stderr}`)) : resolve(),
         );
     });
+}
+
+/** Seconds from the command's start to each resource's step starting and ending, by the resource's name; only resources that changed. */
+export type StepTimes = Record<string, { op: string; from: number; to: number }>;
+
+/**
+ * A timed `pulumi up`, with each step's time read from the engine's own event log. The log's
+ * timestamps are whole seconds, so each event is stamped when it is read instead: the file is
+ * read every 100 ms while the command runs.
+ */
+async function timedSteps(mesh: MeshUnderTest): Promise<{ seconds: number; steps: StepTimes }> {
+    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-bench-events-")), "events.jsonl");
+    fs.writeFileSync(log, "");
+    const start = process.hrtime.bigint();
+    const elapsed = () => Math.round((Number(process.hrtime.bigint() - start) / 1e9) * 10) / 10;
+    const steps: StepTimes = {};
+    const begun: Record<string, number> = {};
+    let offset = 0;
+    let partial = "";
+    const read = () => {
+        const text = fs.readFileSync(log, "utf8");
+        const lines = (partial + text.slice(offset)).split("\n");
+        offset = text.length;
+        partial = lines.pop() ?? "";
+        for (const line of lines.filter(Boolean)) {
+            const event = JSON.parse(line);
+            const now = elapsed();
+            if (event.resourcePreEvent) {
+                begun[event.resourcePreEvent.metadata.urn] = now;
+            }
+            const outputs = event.resOutputsEvent?.metadata;
+            if (outputs && outputs.op !== "same" && outputs.type !== "pulumi:pulumi:Stack" && !outputs.type.startsWith("datamesh:index:")) {
+                steps[outputs.urn.split("::").pop()] = { op: outputs.op, from: begun[outputs.urn] ?? now, to: now };
+            }
+        }
+    };
+    const poll = setInterval(read, 100);
+    try {
+        // The CLI takes --event-log only with its debug commands on, as the Automation API runs it.
+        await pulumiCli(mesh, ["up", "--event-log", log], { PULUMI_DEBUG_COMMANDS: "true" });
+    } finally {
+        clearInterval(poll);
+    }
+    read();
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    fs.rmSync(path.dirname(log), { recursive: true, force: true });
+    return { seconds, steps };
+}
+
+/** Each step's duration, the median over runs, for the steps every run made. */
+function medianSteps(runs: StepTimes[]): Record<string, number> {
+    const names = Object.keys(runs[0] ?? {}).filter(name => runs.every(run => run[name]));
+    return Object.fromEntries(names.map(name => [name, Math.round(median(runs.map(run => run[name].to - run[name].from)) * 10) / 10]));
 }
 
 interface DomainOutput {
@@ -248,12 +301,17 @@ interface ScaleRun {
     /** During the dbt builds of both sides and the loads, after the up. */
     peakRssMiBAfterUp: Record<string, number>;
     check: string;
+    /** Where the cold up's seconds went: each resource's step, from its start to its end, in seconds from the command's start. */
+    upSteps: StepTimes;
     /** One payment changed by its owner, then `pulumi up` to checked, published insights, RUNS times. */
     oneRowChangedSeconds: number[];
+    /** Each step's duration in those runs, medians. */
+    oneRowChangedStepSeconds: Record<string, number>;
     oneRowChangedMedianSeconds: number;
     /** Five thousand orders and five thousand payments changed by their owners, then `pulumi up`, RUNS times. */
     tenThousandRowsChangedSeconds: number[];
     tenThousandRowsChangedMedianSeconds: number;
+    tenThousandRowsChangedStepSeconds: Record<string, number>;
     /** How each of those runs was planned, read back from the stack (`mesh.insights.refresh`) and its check. */
     refreshes: { refresh: string; check: string }[];
     sourceScanFloorSeconds: number[];
@@ -311,7 +369,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
     const mesh = await createMesh(`benchscale${scale}`, { scale: String(scale) });
     try {
         const stop = watchPeakRss();
-        const upSeconds = await timed(() => pulumiCli(mesh, ["up"]));
+        const { seconds: upSeconds, steps: upSteps } = await timedSteps(mesh);
         const peakRssMiB = stop();
         const check = String((await mesh.stack.outputs()).check.value);
         // A no-op `up` still reads every source's fingerprint and checks the published insights: its cost grows with the data.
@@ -322,9 +380,12 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
         const oneRowChangedSeconds: number[] = [];
         const tenThousandRowsChangedSeconds: number[] = [];
         const refreshes: { refresh: string; check: string }[] = [];
-        const refreshed = async (writes: { orders?: string; payments?: string }) => {
+        const oneRowSteps: StepTimes[] = [];
+        const tenThousandSteps: StepTimes[] = [];
+        const refreshed = async (writes: { orders?: string; payments?: string }, stepsOf: StepTimes[]) => {
             await ownerWrites(mesh, writes);
-            const seconds = await timed(() => pulumiCli(mesh, ["up"]));
+            const { seconds, steps } = await timedSteps(mesh);
+            stepsOf.push(steps);
             const outputs = await mesh.stack.outputs();
             const read = { refresh: String(outputs.mesh.value.insights.refresh), check: String(outputs.check.value) };
             // What is timed must be what is claimed: a run that was not incremental is not an incremental refresh.
@@ -335,7 +396,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
             return seconds;
         };
         for (let i = 0; i < RUNS; i++) {
-            oneRowChangedSeconds.push(await refreshed({ payments: `UPDATE payments SET amount = amount + 1 WHERE id = ${i + 1}` }));
+            oneRowChangedSeconds.push(await refreshed({ payments: `UPDATE payments SET amount = amount + 1 WHERE id = ${i + 1}` }, oneRowSteps));
         }
         for (let i = 0; i < RUNS; i++) {
             const first = 1 + i * 5000;
@@ -343,7 +404,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
                 await refreshed({
                     orders: `UPDATE orders SET status = CASE status WHEN 'completed' THEN 'shipped' ELSE 'completed' END WHERE id BETWEEN ${first} AND ${first + 4999}`,
                     payments: `UPDATE payments SET amount = amount + 1 WHERE id BETWEEN ${first} AND ${first + 4999}`,
-                }),
+                }, tenThousandSteps),
             );
         }
         const afterUp = watchPeakRss();
@@ -376,6 +437,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
         const run: ScaleRun = {
             scale,
             upSeconds,
+            upSteps,
             noopUpSeconds,
             noopUpMedianSeconds: median(noopUpSeconds),
             peakRssMiB,
@@ -383,8 +445,10 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
             check,
             oneRowChangedSeconds,
             oneRowChangedMedianSeconds: median(oneRowChangedSeconds),
+            oneRowChangedStepSeconds: medianSteps(oneRowSteps),
             tenThousandRowsChangedSeconds,
             tenThousandRowsChangedMedianSeconds: median(tenThousandRowsChangedSeconds),
+            tenThousandRowsChangedStepSeconds: medianSteps(tenThousandSteps),
             refreshes,
             sourceScanFloorSeconds,
             checkSeconds,

@@ -141,8 +141,9 @@ export class DbtJob extends pulumi.ComponentResource {
                           args.domains.flatMap(d =>
                               d.tables.map(t => {
                                   const tableName = `${d.name}.${d.trinoSchema}.${t.name}`;
-                                  const columns = (tables.find(facts => facts.table === tableName)?.columns ?? []).map(([column]) => column);
-                                  return { catalog: d.name, schema: d.trinoSchema, table: t.name, primaryKey: t.primaryKey, columns };
+                                  const facts = tables.find(read => read.table === tableName);
+                                  const columns = (facts?.columns ?? []).map(([column]) => column);
+                                  return { catalog: d.name, schema: d.trinoSchema, table: t.name, primaryKey: t.primaryKey, columns, contents: facts?.contents ?? "" };
                               }),
                           ),
                       ),

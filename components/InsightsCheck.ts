@@ -89,7 +89,9 @@ export class InsightsCheck extends pulumi.ComponentResource {
                     sourceFingerprint,
                     config: args.dbt.buildConfig,
                 })),
-                ledger: pulumi.all([args.dbt.plan!.ledgerAction, args.dbt.plan!.sources, args.dbt.plan!.loaded]).apply(([action, sources, loaded]) => ({ action, sources, loaded })),
+                ledger: pulumi
+                    .all([args.dbt.plan!.ledgerAction, args.dbt.plan!.sources, args.dbt.plan!.loaded, args.dbt.plan!.unchanged])
+                    .apply(([action, sources, loaded, unchanged]) => ({ action, sources, loaded, unchanged })),
             },
             { parent: this, dependsOn: [audit.resource, digestReader] },
         );

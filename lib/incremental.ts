@@ -23,6 +23,8 @@ export interface PlannedSource {
     table: string;
     primaryKey: string;
     columns: string[];
+    /** Its rows' count and checksum over those columns as the fingerprint read them (`<rows>:<checksum>`), or "" when not read. */
+    contents?: string;
 }
 
 /** What the publication does with the ledger once the run is published. */
@@ -64,6 +66,16 @@ export function ledgerTable(catalog: string, schema: string, source: PlannedSour
 
 export function changesTable(catalog: string, runSchema: string, source: PlannedSource): string {
     return `${catalog}.${runSchema}.${changesTableName(source.catalog, source.table)}`;
+}
+
+/** A ledger table's contents, read as the fingerprint reads a source: `<rows>:<checksum>` over the same columns, in one row. */
+export function ledgerContentsStatement(catalog: string, schema: string, source: PlannedSource): string {
+    return `SELECT CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW(${source.columns.map(quoted).join(", ")}))), '') FROM ${ledgerTable(catalog, schema, source)}`;
+}
+
+/** No row, in the changes table's shape: the changes of a source whose rows are the ledger's. */
+export function noChangesStatement(catalog: string, runSchema: string, source: PlannedSource): string {
+    return `${copyStatement(catalog, runSchema, source)} WHERE false`;
 }
 
 /** Every row of the source as 'new': the changes of a full run, from which the ledger is made anew. */
@@ -128,9 +140,15 @@ export interface LedgerState {
     buildConfig: string;
     /** The sources' columns and keys, as JSON: another set means the next run is a full one. */
     sources: string;
+    /**
+     * Each ledger table's contents as read from the ledger itself (`<rows>:<checksum>`, as the
+     * fingerprint reads a source), by source, as JSON; a table it does not name is read when needed.
+     * A source whose fingerprint reads the same needs no diff: its rows are the ledger's.
+     */
+    contents: string;
 }
 
-const STATE_COLUMNS: (keyof LedgerState)[] = ["run", "digest", "fingerprint", "loaded", "projectDigest", "buildConfig", "sources"];
+const STATE_COLUMNS: (keyof LedgerState)[] = ["run", "digest", "fingerprint", "loaded", "projectDigest", "buildConfig", "sources", "contents"];
 
 function snake(name: string): string {
     return name.replace(/[A-Z]/g, c => `_${c.toLowerCase()}`);

@@ -6,12 +6,14 @@ import {
     changesTable,
     isRunSchema,
     LedgerAction,
+    ledgerContentsStatement,
     ledgerSchema,
     mergeLedgerStatement,
     PLAN_TABLE,
     PlannedSource,
     readStateStatement,
     replaceLedgerStatement,
+    sourceName,
     sourcesShape,
     stateOf,
     STATE_TABLE,
@@ -67,6 +69,8 @@ export interface LedgerUpdate {
     action: LedgerAction;
     sources: PlannedSource[];
     loaded: string;
+    /** The sources the plan found equal to the ledger, with their contents: nothing to merge. */
+    unchanged: Record<string, string>;
 }
 
 interface PublicationOutputs extends PublicationInputs {
@@ -233,9 +237,11 @@ async function updateLedger(connection: TrinoConnection, inputs: PublicationInpu
     try {
         await queryTrino(connection, `DROP TABLE IF EXISTS ${stateTable}`);
         const statement = ledger.action === "merge" ? mergeLedgerStatement : ledger.action === "replace" ? replaceLedgerStatement : undefined;
-        if (statement) {
-            await Promise.all(ledger.sources.map(source => queryTrino(connection, statement(inputs.catalog, inputs.schema, inputs.runSchema, source))));
-        }
+        const taking = statement ? ledger.sources.filter(source => !(sourceName(source) in ledger.unchanged)) : [];
+        await Promise.all(taking.map(source => queryTrino(connection, statement!(inputs.catalog, inputs.schema, inputs.runSchema, source))));
+        // What a merged table holds now, read from it, so that the next plan need not diff a source whose
+        // rows are these; a table made anew is read by the plan that first needs it, off the cold path.
+        const merged = ledger.action === "merge" ? await Promise.all(taking.map(async source => [sourceName(source), String((await queryTrino(connection, ledgerContentsStatement(inputs.catalog, inputs.schema, source))).rows[0][0])])) : [];
         await queryTrino(
             connection,
             writeStateStatement(inputs.catalog, inputs.schema, {
@@ -246,6 +252,7 @@ async function updateLedger(connection: TrinoConnection, inputs: PublicationInpu
                 projectDigest: inputs.cause.projectDigest,
                 buildConfig: inputs.cause.config,
                 sources: sourcesShape(ledger.sources),
+                contents: JSON.stringify({ ...ledger.unchanged, ...Object.fromEntries(merged) }),
             }),
         );
         // The run keeps its models only: a full run's changes are a copy of every source row.

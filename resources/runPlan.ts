@@ -5,10 +5,12 @@ import {
     diffStatement,
     duplicateKeyStatement,
     isRunSchema,
+    ledgerContentsStatement,
     LedgerAction,
     LedgerState,
     ledgerSchema,
     PlannedSource,
+    noChangesStatement,
     planStatement,
     readStateStatement,
     sourceName,
@@ -64,6 +66,8 @@ interface PlanOutputs extends PlanInputs {
     recordedDigest: string;
     ledgerAction: LedgerAction;
     changes: ChangeCounts;
+    /** The sources whose rows are the ledger's, by name, with their contents: neither diffed nor merged. */
+    unchanged: Record<string, string>;
     summary: string;
 }
 
@@ -79,7 +83,8 @@ async function readState(connection: TrinoConnection, inputs: PlanInputs): Promi
         const { rows } = await queryTrino(connection, readStateStatement(inputs.catalog, inputs.schema));
         return rows.length === 1 ? stateOf(rows[0]) : undefined;
     } catch (error) {
-        if (isTrinoRefusal(error) && /does not exist|not found/i.test((error as Error).message)) {
+        // No ledger yet, or one an earlier release wrote without a column this one reads.
+        if (isTrinoRefusal(error) && /does not exist|not found|cannot be resolved/i.test((error as Error).message)) {
             return undefined;
         }
         throw error;
@@ -143,14 +148,34 @@ function duplicateKeyError(inputs: PlanInputs, source: PlannedSource, key: strin
     );
 }
 
+type Outcome = Pick<PlanOutputs, "ledgerAction" | "changes" | "unchanged">;
+
+function recordedContents(state: LedgerState | undefined): Record<string, string> {
+    return state?.contents ? JSON.parse(state.contents) : {};
+}
+
 /** The changes of a full run: every source row, unless the ledger already holds what the sources hold. */
-async function planFull(connection: TrinoConnection, inputs: PlanInputs, state: LedgerState | undefined): Promise<Pick<PlanOutputs, "ledgerAction" | "changes">> {
+async function planFull(connection: TrinoConnection, inputs: PlanInputs, state: LedgerState | undefined): Promise<Outcome> {
     if (state && state.fingerprint === inputs.fingerprint && state.sources === sourcesShape(inputs.sources)) {
-        return { ledgerAction: "keep", changes: {} };
+        return { ledgerAction: "keep", changes: {}, unchanged: recordedContents(state) };
     }
     await Promise.all(inputs.sources.map(source => queryTrino(connection, copyStatement(inputs.catalog, inputs.runSchema, source))));
     const { counts } = await countChanges(connection, inputs, false);
-    return { ledgerAction: "replace", changes: counts };
+    return { ledgerAction: "replace", changes: counts, unchanged: {} };
+}
+
+/**
+ * The sources whose rows are the ledger's: the fingerprint read the same count and checksum from
+ * the source as the ledger holds, read from the ledger itself (recorded when it last took changes,
+ * or read now). Such a source is not read again: its changes are none. A write to it since the
+ * fingerprint is left to the next run, whose fingerprint then differs from the ledger.
+ */
+async function unchangedSources(connection: TrinoConnection, inputs: PlanInputs, state: LedgerState): Promise<Record<string, string>> {
+    const recorded = recordedContents(state);
+    const ledger = await Promise.all(
+        inputs.sources.map(async source => recorded[sourceName(source)] ?? String((await queryTrino(connection, ledgerContentsStatement(inputs.catalog, inputs.schema, source))).rows[0][0])),
+    );
+    return Object.fromEntries(inputs.sources.flatMap((source, i) => (source.contents && source.contents === ledger[i] ? [[sourceName(source), ledger[i]]] : [])));
 }
 
 function describeChanges(changes: ChangeCounts): string {
@@ -168,12 +193,20 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
         if (publishedRun === inputs.runSchema) {
             // The sources hold again what the published run was built from (a failed run's change undone): nothing runs, nothing is written.
             const why = "the sources hold what the published run was built from, so nothing is built";
-            return { ...inputs, mode: "full", reason: why, baseRun: "", recordedDigest: "", ledgerAction: "keep", changes: {}, summary: `full: ${why}` };
+            return { ...inputs, mode: "full", reason: why, baseRun: "", recordedDigest: "", ledgerAction: "keep", changes: {}, unchanged: recordedContents(state), summary: `full: ${why}` };
         }
         let reason = whyFull(inputs, state, publishedRun);
-        let outcome: Pick<PlanOutputs, "ledgerAction" | "changes"> | undefined;
+        let outcome: Outcome | undefined;
         if (reason === undefined && isRunSchema(inputs.schema, publishedRun)) {
-            await Promise.all(inputs.sources.map(source => queryTrino(connection, diffStatement(inputs.catalog, inputs.schema, inputs.runSchema, source))));
+            const unchanged = await unchangedSources(connection, inputs, state!);
+            await Promise.all(
+                inputs.sources.map(source =>
+                    queryTrino(
+                        connection,
+                        sourceName(source) in unchanged ? noChangesStatement(inputs.catalog, inputs.runSchema, source) : diffStatement(inputs.catalog, inputs.schema, inputs.runSchema, source),
+                    ),
+                ),
+            );
             const { counts, unexplained } = await countChanges(connection, inputs, true);
             for (const source of unexplained) {
                 const { rows } = await queryTrino(connection, duplicateKeyStatement(source));
@@ -184,7 +217,7 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
             if (unexplained.length > 0) {
                 reason = `${unexplained.map(sourceName).join(", ")} changed while its changes were read`;
             } else {
-                outcome = { ledgerAction: "merge", changes: counts };
+                outcome = { ledgerAction: "merge", changes: counts, unchanged };
             }
         }
         const mode: RefreshMode = outcome ? "incremental" : "full";
@@ -245,6 +278,7 @@ export class RunPlan extends pulumi.dynamic.Resource {
     public readonly recordedDigest!: pulumi.Output<string>;
     public readonly ledgerAction!: pulumi.Output<LedgerAction>;
     public readonly changes!: pulumi.Output<ChangeCounts>;
+    public readonly unchanged!: pulumi.Output<Record<string, string>>;
     public readonly summary!: pulumi.Output<string>;
     /** The sources as planned: keys and the columns dbt may read. */
     public readonly sources!: pulumi.Output<PlannedSource[]>;
@@ -254,7 +288,7 @@ export class RunPlan extends pulumi.dynamic.Resource {
         super(
             runPlanProvider,
             name,
-            { ...args, mode: undefined, reason: undefined, baseRun: undefined, recordedDigest: undefined, ledgerAction: undefined, changes: undefined, summary: undefined },
+            { ...args, mode: undefined, reason: undefined, baseRun: undefined, recordedDigest: undefined, ledgerAction: undefined, changes: undefined, unchanged: undefined, summary: undefined },
             { ...opts, additionalSecretOutputs: ["access"] },
             "datamesh",
             "RunPlan",

@@ -33,6 +33,8 @@ interface TableFacts {
     columns?: string[][];
     /** Trino's checksum of the table's columns as information_schema lists them; a change means the columns must be read again. */
     columnsChecksum?: string;
+    /** Its rows' count and checksum over those columns, as `<rows>:<checksum>`: what a copy of the same rows over the same columns also reads. */
+    contents?: string;
 }
 
 interface FingerprintOutputs extends FingerprintInputs {
@@ -130,7 +132,13 @@ async function readFingerprint(inputs: FingerprintInputs, last?: TableFacts[]): 
         });
         return {
             fingerprint: hash.digest("hex"),
-            tables: inputs.sources.map((source, i) => ({ table: tableName(source), rows: contents[i].rows, columns: columns[i], columnsChecksum: contents[i].columnsChecksum })),
+            tables: inputs.sources.map((source, i) => ({
+                table: tableName(source),
+                rows: contents[i].rows,
+                columns: columns[i],
+                columnsChecksum: contents[i].columnsChecksum,
+                contents: `${contents[i].rows}:${contents[i].checksum}`,
+            })),
         };
     });
 }

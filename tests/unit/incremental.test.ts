@@ -4,7 +4,9 @@ import {
     diffStatement,
     duplicateKeyStatement,
     isRunSchema,
+    ledgerContentsStatement,
     mergeLedgerStatement,
+    noChangesStatement,
     planStatement,
     readStateStatement,
     replaceLedgerStatement,
@@ -56,10 +58,19 @@ describe("the incremental statements", () => {
         expect(planStatement("insights", "s__01", "s__00", "it's only rows")).toBe(
             "CREATE OR REPLACE TABLE insights.s__01.datamesh_run_plan AS SELECT CAST('s__00' AS varchar) AS base_run, CAST('it''s only rows' AS varchar) AS reason",
         );
-        const state = { run: "s__01", digest: "d", fingerprint: "f", loaded: "l", projectDigest: "p", buildConfig: "b", sources: sourcesShape([source]) };
+        const contents = JSON.stringify({ "orders.orders.orders": "3:AB" });
+        const state = { run: "s__01", digest: "d", fingerprint: "f", loaded: "l", projectDigest: "p", buildConfig: "b", sources: sourcesShape([source]), contents };
         expect(writeStateStatement("insights", "s", state)).toContain("CAST('s__01' AS varchar) AS run, CAST('d' AS varchar) AS digest");
-        expect(readStateStatement("insights", "s")).toBe("SELECT run, digest, fingerprint, loaded, project_digest, build_config, sources FROM insights.s__ledger.datamesh_state");
-        expect(stateOf(["s__01", "d", "f", "l", "p", "b", state.sources])).toEqual(state);
+        expect(readStateStatement("insights", "s")).toBe("SELECT run, digest, fingerprint, loaded, project_digest, build_config, sources, contents FROM insights.s__ledger.datamesh_state");
+        expect(stateOf(["s__01", "d", "f", "l", "p", "b", state.sources, contents])).toEqual(state);
+    });
+
+    it("read a ledger table's contents as the fingerprint reads its source, and write no change for a source whose rows are the ledger's", () => {
+        // The fingerprint's reading of the same rows: `<rows>:<checksum>` over the same columns (resources/sourceFingerprint.ts).
+        expect(ledgerContentsStatement("insights", "jaffle_shop", source)).toBe(
+            `SELECT CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW("id", "user_id", "order_date", "status"))), '') FROM insights.jaffle_shop__ledger.orders__orders`,
+        );
+        expect(noChangesStatement("insights", "jaffle_shop__0123456789ab", source)).toBe(`${copyStatement("insights", "jaffle_shop__0123456789ab", source)} WHERE false`);
     });
 
     it("tell the runs beside the published schema from its ledger", () => {

@@ -50,7 +50,7 @@ describe("the domains' fingerprint", () => {
 
     it("reads contents and the columns' checksum in one statement when the columns are the last reading's", async () => {
         const olds = await recorded();
-        expect(olds.tables).toEqual([{ table: "payments.public.payments", rows: 113, columns: paymentsColumns, columnsChecksum: "C0115" }]);
+        expect(olds.tables).toEqual([{ table: "payments.public.payments", rows: 113, columns: paymentsColumns, columnsChecksum: "C0115", contents: "113:AB12" }]);
         await expect(sourceFingerprintProvider.diff!("id", olds, inputs())).resolves.toEqual({ changes: false });
         expect(trino.statements).toHaveLength(1);
         expect(trino.statements[0]).toContain('checksum(ROW("id", "amount"))');
