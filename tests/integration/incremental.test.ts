@@ -15,6 +15,8 @@ const MARTS = ["customer_orders", "customer_payments", "order_payments", "dim_cu
 const DIM_CUSTOMERS_MODEL = path.join("dbt", "models", "marts", "dim_customers.sql");
 /** A customer that none of the owners' changes below touches: not 7, 20-22, nor a customer of orders 11-12, 31-32, 51-52 or 71-72. */
 const UNAFFECTED_CUSTOMER = 9000;
+/** A payment written while an up runs, of an order none of the owners' changes below touches. */
+const PAYMENT_WRITTEN_DURING_UP = 5000;
 
 interface Published {
     run: string;
@@ -49,6 +51,15 @@ async function postgresDb(mesh: MeshUnderTest, domain: "customers" | "payments")
     const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database });
     await client.connect();
     return client;
+}
+
+async function writePayments(mesh: MeshUnderTest, sql: string): Promise<void> {
+    const payments = await postgresDb(mesh, "payments");
+    try {
+        await payments.query(sql);
+    } finally {
+        await payments.end();
+    }
 }
 
 /** Inserts, updates and deletes in two domains, as their owners, the way an owner corrects its data. */
@@ -116,6 +127,48 @@ describe("incremental insights", () => {
     it("does nothing on the next up", async () => {
         const result = await mesh.stack.up();
         expect(Object.keys(result.summary.resourceChanges ?? {})).toEqual(["same"]);
+    });
+
+    it("fails an up whose sources change after its plan read them, publishing nothing, and takes the change into the next up", async () => {
+        const before = await published(mesh);
+        await writePayments(mesh, `UPDATE payments SET amount = amount + 3 WHERE id = ${10 + 2}`);
+        // A second owner's write lands while this up runs, once its plan has read the sources: the
+        // run leaves that payment's customer as published, and dbt's own money test, which sums every
+        // payment as the domain holds it now, no longer reconciles.
+        let writtenDuringUp: Promise<void> | undefined;
+        const failure = await mesh.stack
+            .up({
+                onEvent: event => {
+                    if (!writtenDuringUp && event.resOutputsEvent?.metadata.urn.endsWith("::dbt-plan")) {
+                        writtenDuringUp = writePayments(mesh, `UPDATE payments SET amount = amount + 7 WHERE id = ${PAYMENT_WRITTEN_DURING_UP}`);
+                    }
+                },
+            })
+            .then(
+                () => "",
+                (error: Error) => error.message,
+            );
+        expect(writtenDuringUp).toBeDefined();
+        await writtenDuringUp;
+        expect(failure).toMatch(/dbt build of \w+ failed; nothing was published, and the published insights are unchanged\.\n.*test assert_money_reconciles_with_payment_cents failed/);
+        expect(await published(mesh)).toEqual(before);
+        // The ledger still holds what the published run read, so the next up finds both payments changed.
+        await mesh.stack.up();
+        const { refresh, check, run } = await outputsOf(mesh);
+        expect(refresh).toBe(`incremental from ${before.run}: only domain rows changed: payments.public.payments 2 keys`);
+        expect(check).toMatch(new RegExp(`^OK: incremental from ${before.run}: dim_customers 10000 rows: [12] re-checked = audit [12], `));
+        incrementalRun = run;
+        // What analysts read for that payment's customer is what the domain holds now, the write included.
+        const [[insightsValue, domainsValue]] = (
+            await queryAsText(
+                mesh,
+                "SELECT d.customer_lifetime_value, CAST(sum(p.amount) AS decimal(38, 2)) / 100 FROM insights.jaffle_shop.dim_customers d " +
+                    "JOIN orders.orders.orders o ON o.user_id = d.customer_id JOIN payments.public.payments p ON p.order_id = o.id " +
+                    `WHERE d.customer_id = (SELECT user_id FROM orders.orders.orders WHERE id = (SELECT order_id FROM payments.public.payments WHERE id = ${PAYMENT_WRITTEN_DURING_UP})) ` +
+                    "GROUP BY d.customer_lifetime_value",
+            )
+        ).rows;
+        expect(insightsValue).toBe(domainsValue);
     });
 
     it("equals a full rebuild of the same data, row for row, in every mart", async () => {
