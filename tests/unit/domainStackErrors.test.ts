@@ -1,6 +1,8 @@
 import { domainStackNames, loadConfig } from "../../config";
 import { contractVersion, domainOfProduct, publishedTables, readDomainStacks, StackDomain } from "../../lib/dataProduct";
+import { checkSourcesAgainstDomains } from "../../lib/dbtProject";
 import { DOMAINS, domainByName } from "../../lib/domains";
+import * as path from "path";
 import { installMocks } from "./mocks";
 
 /*
@@ -81,6 +83,27 @@ describe("a data product", () => {
 
     it("is refused when its owner is one of the mesh's own Trino users", () => {
         expect(refusal(() => domainOfProduct(stack, product({ owner: "dbt" })))).toContain("dataProduct.owner: must not be one of the stack's own Trino users");
+    });
+});
+
+describe("a data product against the mesh's dbt sources", () => {
+    const stack = "organization/datamesh/customers-team";
+    const dbtDir = path.join(__dirname, "..", "..", "dbt");
+    const others = DOMAINS.filter(d => d.name !== "customers");
+    const withColumns = (edit: (columns: { name: string; type: string }[]) => { name: string; type: string }[]) => {
+        const tables = publishedTables(customers).map(t => ({ ...t, columns: edit(t.columns) }));
+        return domainOfProduct(stack, product({ tables, contractVersion: contractVersion(tables as never) })).domain;
+    };
+
+    it("takes a product whose tables are the sources'", () => {
+        expect(() => checkSourcesAgainstDomains(dbtDir, [...others, withColumns(columns => columns)])).not.toThrow();
+    });
+
+    it("refuses, before anything is deployed, a retyped or dropped column, naming the stack and the column", () => {
+        const retyped = withColumns(columns => columns.map(c => (c.name === "first_name" ? { ...c, type: "date" } : c)));
+        expect(refusal(() => checkSourcesAgainstDomains(dbtDir, [...others, retyped]))).toContain(`but stack ${stack} declares first_name as date`);
+        const dropped = withColumns(columns => columns.filter(c => c.name !== "last_name"));
+        expect(refusal(() => checkSourcesAgainstDomains(dbtDir, [...others, dropped]))).toContain(`'last_name' is not a column of customers.customers in stack ${stack}`);
     });
 });
 

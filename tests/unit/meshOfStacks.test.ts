@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { contractVersion, publishedTables } from "../../lib/dataProduct";
 import { domainByName } from "../../lib/domains";
-import { attachUrns, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
+import { attachUrns, installMocks, isSecret, RecordedResource, resourceNamed, valueOf } from "./mocks";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
@@ -35,13 +35,7 @@ const PRODUCT = {
 
 let resources: RecordedResource[];
 let stack: Record<string, any>;
-const byName = (name: string) => {
-    const found = resources.find(r => r.name === name);
-    if (!found) {
-        throw new Error(`no resource named ${name}; have ${resources.map(r => r.name).join(", ")}`);
-    }
-    return found;
-};
+const byName = (name: string) => resourceNamed(resources, name);
 
 beforeAll(async () => {
     resources = await installMocks({ [CUSTOMERS_STACK]: { dataProduct: PRODUCT } });

@@ -116,6 +116,15 @@ export function attachUrns(recorded: RecordedResource[]): void {
     }
 }
 
+/** The recorded resource of that name, or a failure that lists the names there are. */
+export function resourceNamed(resources: RecordedResource[], name: string): RecordedResource {
+    const found = resources.find(r => r.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}; have ${resources.map(r => r.name).join(", ")}`);
+    }
+    return found;
+}
+
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise(resolve => output.apply(resolve));
 }
