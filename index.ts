@@ -67,20 +67,28 @@ function declareDomainStack(config: MeshConfig, platform: Platform) {
     return { [DATA_PRODUCT_OUTPUT]: dataProductOf(domain, database) };
 }
 
-/** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
-function declareMesh(config: MeshConfig, platform: Platform) {
+/** The mesh's dbt project, read and checked against the domains before the platform declares anything. */
+function readInsightsProject(config: MeshConfig) {
     /** The dbt project the insights are built with; its profile must be the one the stack writes. */
-    const DBT_PROJECT = readDbtProject(config.dbtProjectDir, DBT_PROFILE_NAME);
-    const DBT_PROJECT_DIR = DBT_PROJECT.dir;
+    const project = readDbtProject(config.dbtProjectDir, DBT_PROFILE_NAME);
     // The dbt project's sources must be the domains' tables, column for column, before anything is deployed.
-    checkSourcesAgainstDomains(DBT_PROJECT_DIR, config.domains);
-    /** What analysts read: the models the dbt project declares `access: public`. */
-    const PUBLIC_MARTS = publicModels(DBT_PROJECT_DIR);
+    checkSourcesAgainstDomains(project.dir, config.domains);
     /** What the gate compares each public model with; a public model without an audit is refused here. */
-    const AUDITS = readAudits(DBT_PROJECT_DIR, config.domains);
+    const audits = readAudits(project.dir, config.domains);
     /** Why the gate must check every run in full: a public model whose audit names no affected keys. */
-    const UNSCOPED_AUDITS = AUDITS.filter(audit => !audit.affected).map(audit => audit.model);
-    const GATE_REFUSAL = UNSCOPED_AUDITS.length > 0 ? `the audit of ${UNSCOPED_AUDITS.join(", ")} names no affected keys` : "";
+    const unscoped = audits.filter(audit => !audit.affected).map(audit => audit.model);
+    return {
+        project,
+        /** What analysts read: the models the dbt project declares `access: public`. */
+        publicMarts: publicModels(project.dir),
+        audits,
+        gateRefusal: unscoped.length > 0 ? `the audit of ${unscoped.join(", ")} names no affected keys` : "",
+    };
+}
+
+/** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
+function declareMesh(config: MeshConfig, platform: Platform, insightsProject: ReturnType<typeof readInsightsProject>) {
+    const { project, publicMarts, audits, gateRefusal } = insightsProject;
     /** Trino's users by role; the role names are the keys of the `users` output. */
     const TRINO_USERS: Record<string, string> = {
         analyst: "analyst",
@@ -107,7 +115,7 @@ function declareMesh(config: MeshConfig, platform: Platform) {
         accessRules: piiMaskKey =>
             renderAccessRules({
                 domains: config.domains.map(governedDomain),
-                insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
+                insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: publicMarts },
                 users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
                 readers: config.readers,
                 piiMaskKey,
@@ -120,7 +128,7 @@ function declareMesh(config: MeshConfig, platform: Platform) {
 
     const dbt = new DbtJob("dbt", {
         platform,
-        project: DBT_PROJECT,
+        project,
         // The toolchain is the stack's, whichever project it runs.
         toolchainDir: path.join(projectDir, "dbt"),
         trino,
@@ -130,9 +138,9 @@ function declareMesh(config: MeshConfig, platform: Platform) {
         domains: config.domains,
         dataFingerprint: config.dataFingerprint,
         after: domainComponents,
-        publicTables: PUBLIC_MARTS,
+        publicTables: publicMarts,
         rebuild: config.rebuild,
-        gateRefusal: GATE_REFUSAL,
+        gateRefusal,
     });
 
     const insightsCheck = new InsightsCheck("check", {
@@ -141,7 +149,7 @@ function declareMesh(config: MeshConfig, platform: Platform) {
         checkRole: "check",
         publishRole: "dbt",
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
-        audits: AUDITS,
+        audits,
         dbt,
     });
 
@@ -205,7 +213,7 @@ function declareMesh(config: MeshConfig, platform: Platform) {
             insights: {
                 catalog: INSIGHTS_CATALOG,
                 schema: config.insightsSchema,
-                publicTables: PUBLIC_MARTS,
+                publicTables: publicMarts,
                 run: insightsCheck.publishedRun,
                 rebuiltAt: insightsCheck.rebuiltAt,
                 reason: insightsCheck.reason,
@@ -213,7 +221,7 @@ function declareMesh(config: MeshConfig, platform: Platform) {
                 refresh: dbt.plan ? dbt.plan.summary : "not planned: manifests only",
             },
         },
-        exampleQuery: exampleQuery(config, AUDITS[0]),
+        exampleQuery: exampleQuery(config, audits[0]),
     };
 }
 
@@ -230,9 +238,10 @@ async function main(): Promise<Record<string, any>> {
     // Read before anything is declared: a stack that cannot be read fails the `up` with no resource changed.
     const stackDomains = await readDomainStacks(domainStackNames(raw));
     const config = loadConfig(raw, { stack: pulumi.getStack(), projectDir, env: process.env, stackDomains });
+    const insightsProject = config.role === "mesh" ? readInsightsProject(config) : undefined;
     const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
     await new Promise(resolve => setTimeout(resolve, PAUSE_FOR_FIRST_REGISTRATION_MS));
-    return config.role === "domain" ? declareDomainStack(config, platform) : declareMesh(config, platform);
+    return insightsProject ? declareMesh(config, platform, insightsProject) : declareDomainStack(config, platform);
 }
 
 // Pulumi awaits the exported promise; its value's properties are the stack's outputs, and a
