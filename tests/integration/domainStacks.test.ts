@@ -85,7 +85,8 @@ afterAll(async () => {
 
 describe("two domain stacks and the mesh, in one backend", () => {
     it("deploys each domain on its own, publishing its data product and nothing else", async () => {
-        const results = [await customers.stack.up(), await payments.stack.up()];
+        // Two teams, each on its own: their `up`s run side by side in the one backend.
+        const results = await Promise.all([customers.stack.up(), payments.stack.up()]);
         for (const [team, result] of [["customers", results[0]], ["payments", results[1]]] as const) {
             expect(Object.keys(result.outputs)).toEqual(["dataProduct"]);
             const product = result.outputs.dataProduct;
