@@ -123,6 +123,14 @@ const productSchema = z.object({
 
 /** A domain stack's product as the domain the mesh federates; anything else is refused naming the stack and the field. */
 export function domainOfProduct(stack: string, value: unknown): StackDomain {
+    const password = (value as { reader?: { password?: unknown } } | undefined)?.reader?.password;
+    if (password !== null && typeof password === "object") {
+        // What the engine leaves of a secret it could not decrypt ("eliding undecryptable secrets").
+        throw new DataProductError(
+            stack,
+            `${DATA_PRODUCT_OUTPUT}.reader.password cannot be decrypted with the secrets provider at hand: give this deployment the domain stack's passphrase, or rights on its KMS key, or read access to it on Pulumi Cloud`,
+        );
+    }
     const parsed = productSchema.safeParse(value);
     if (!parsed.success) {
         throw new DataProductError(stack, `${DATA_PRODUCT_OUTPUT} is not a data product: ${parsed.error.issues.map(issue => `${DATA_PRODUCT_OUTPUT}.${fieldPath(issue.path)}: ${issue.message}`).join("; ")}`);

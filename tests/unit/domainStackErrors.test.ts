@@ -73,6 +73,14 @@ describe("a data product", () => {
         expect(refusal(() => domainOfProduct(stack, product({ tables, contractVersion: contractVersion(tables as never) })))).toContain("dataProduct.tables[0].columns[4].type: must be one of integer, text, date");
     });
 
+    it("is refused, saying so, when the reader's password could not be decrypted", () => {
+        // The engine elides a secret it cannot decrypt to an object of its ciphertext.
+        const elided = product({ reader: { user: "customers_trino", password: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:abc" } } });
+        expect(refusal(() => domainOfProduct(stack, elided))).toBe(
+            `domain stack '${stack}': dataProduct.reader.password cannot be decrypted with the secrets provider at hand: give this deployment the domain stack's passphrase, or rights on its KMS key, or read access to it on Pulumi Cloud`,
+        );
+    });
+
     it("is refused when its contract version is not its tables' digest", () => {
         expect(refusal(() => domainOfProduct(stack, product({ contractVersion: "sha256:0" })))).toMatch(/^domain stack 'organization\/datamesh\/customers-team': dataProduct.contractVersion: 'sha256:0' is not the digest of its tables/);
     });
