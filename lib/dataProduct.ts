@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { z } from "zod";
-import { ColumnType, DomainSpec, Engine, ENGINES, fieldPath, hostName, identifier, PiiMask, tableSchema, tableSpecOf, trinoUser } from "./domains";
+import { ColumnType, DomainSpec, Engine, ENGINES, fieldPath, hostName, identifier, PiiMask, tableSchema, TableSpec, tableSpecOf, trinoUser } from "./domains";
 
 /*
  * A domain stack publishes its domain as a data product, and the mesh federates it from there.
@@ -54,8 +54,8 @@ export class DataProductError extends pulumi.RunError {
     }
 }
 
-export function publishedTables(domain: DomainSpec): PublishedTable[] {
-    return domain.tables.map(table => ({
+export function publishedTables(tables: readonly TableSpec[]): PublishedTable[] {
+    return tables.map(table => ({
         name: table.name,
         primaryKey: table.primaryKey,
         pii: Object.fromEntries(table.piiColumns.map(column => [column, table.piiMasks?.[column] ?? "deny"])),
@@ -91,7 +91,7 @@ export function dataProductOf(
     domain: DomainSpec,
     deployed: { endpoint: pulumi.Output<{ host: string; port: number }>; database: pulumi.Output<string>; readerUser: pulumi.Output<string>; readerPassword: pulumi.Output<string> },
 ): Omit<{ [K in keyof DataProduct]: pulumi.Input<DataProduct[K]> }, "reader"> & { reader: { user: pulumi.Input<string>; password: pulumi.Input<string> } } {
-    const tables = publishedTables(domain);
+    const tables = publishedTables(domain.tables);
     return {
         name: domain.name,
         description: domain.description,
@@ -137,7 +137,7 @@ export function domainOfProduct(stack: string, value: unknown): StackDomain {
     }
     const product = parsed.data;
     const tables = product.tables.map(tableSpecOf);
-    const published = contractVersion(publishedTables({ tables } as DomainSpec));
+    const published = contractVersion(publishedTables(tables));
     if (product.contractVersion !== published) {
         throw new DataProductError(stack, `${DATA_PRODUCT_OUTPUT}.contractVersion: '${product.contractVersion}' is not the digest of its tables (${published})`);
     }

@@ -84,7 +84,7 @@ describe("a domain stack", () => {
                 },
             ],
             reader: { user: "customers_trino", password: "generated-customers-reader-password" },
-            contractVersion: contractVersion(publishedTables(declared)),
+            contractVersion: contractVersion(publishedTables(declared.tables)),
         });
         expect(await isSecret(product.reader.password)).toBe(true);
         expect(await isSecret(product.endpoint)).toBe(false);
@@ -113,7 +113,7 @@ describe("a domain stack", () => {
 });
 
 describe("a contract version", () => {
-    const tables = publishedTables(domainByName("customers"));
+    const tables = publishedTables(domainByName("customers").tables);
     it("changes with a column's type, a new column, a primary key or a PII mark, and not with the order a mask map was written in", () => {
         const version = contractVersion(tables);
         const changed = (edit: (t: (typeof tables)[number]) => void) => {

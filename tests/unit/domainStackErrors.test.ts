@@ -21,9 +21,9 @@ const product = (overrides: Record<string, unknown> = {}) => ({
     endpoint: { host: "127.0.0.1", port: 25500 },
     database: "customers",
     schema: "public",
-    tables: publishedTables(customers),
+    tables: publishedTables(customers.tables),
     reader: { user: "customers_trino", password: "reader-password" },
-    contractVersion: contractVersion(publishedTables(customers)),
+    contractVersion: contractVersion(publishedTables(customers.tables)),
     ...overrides,
 });
 const STACKS = {
@@ -69,7 +69,7 @@ describe("reading domain stacks", () => {
 describe("a data product", () => {
     const stack = "organization/datamesh/customers-team";
     it("is refused when a table is not a valid declaration, naming the field", () => {
-        const tables = publishedTables(customers).map(t => ({ ...t, columns: [...t.columns, { name: "age", type: "float" }] }));
+        const tables = publishedTables(customers.tables).map(t => ({ ...t, columns: [...t.columns, { name: "age", type: "float" }] }));
         expect(refusal(() => domainOfProduct(stack, product({ tables, contractVersion: contractVersion(tables as never) })))).toContain("dataProduct.tables[0].columns[4].type: must be one of integer, text, date");
     });
 
@@ -99,7 +99,7 @@ describe("a data product against the mesh's dbt sources", () => {
     const dbtDir = path.join(__dirname, "..", "..", "dbt");
     const others = DOMAINS.filter(d => d.name !== "customers");
     const withColumns = (edit: (columns: { name: string; type: string }[]) => { name: string; type: string }[]) => {
-        const tables = publishedTables(customers).map(t => ({ ...t, columns: edit(t.columns) }));
+        const tables = publishedTables(customers.tables).map(t => ({ ...t, columns: edit(t.columns) }));
         return domainOfProduct(stack, product({ tables, contractVersion: contractVersion(tables as never) })).domain;
     };
 

@@ -28,9 +28,9 @@ const PRODUCT = {
     endpoint: { host: "127.0.0.1", port: 25500 },
     database: "customers",
     schema: "public",
-    tables: publishedTables(customers),
+    tables: publishedTables(customers.tables),
     reader: { user: "customers_trino", password: READER_PASSWORD },
-    contractVersion: contractVersion(publishedTables(customers)),
+    contractVersion: contractVersion(publishedTables(customers.tables)),
 };
 
 let resources: RecordedResource[];
