@@ -7,11 +7,15 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { CANONICAL_DATA_DIR, DataSource, fingerprintDataSource } from "./lib/dataset";
 import { assertCertificateCovers } from "./lib/certificates";
-import { DOMAINS, DomainSpec, STACK_USERS } from "./lib/domains";
+import { StackDomain } from "./lib/dataProduct";
+import { checkDomainsTogether, DOMAINS, DomainSpec, STACK_USERS } from "./lib/domains";
 import { S3Location } from "./lib/s3";
 
 export const CONFIG_NAMESPACE = "datamesh";
 export const PLATFORMS = ["local", "docker", "kubernetes"] as const;
+/** What a stack of this program deploys: the whole mesh, or one domain that publishes its data product. */
+export const ROLES = ["mesh", "domain"] as const;
+export type Role = (typeof ROLES)[number];
 export type PlatformName = (typeof PLATFORMS)[number];
 
 const port = z.coerce.number().int().min(1024).max(65535);
@@ -124,6 +128,10 @@ const readersSchema = z
 const configSchema = z
     .object({
         platform: z.enum(PLATFORMS).default("local"),
+        role: z.enum(ROLES, { message: "must be mesh (the whole mesh, the default) or domain (one domain, published as a data product)" }).default("mesh"),
+        domain: identifier.optional(),
+        // Read and validated before the rest (domainStackNames), since the stacks are read before the configuration is.
+        domainStacks: z.string().optional(),
         stateDir: z.string().min(1).optional(),
         cacheDir: z.string().min(1).optional(),
         basePort: port.default(15430),
@@ -227,6 +235,8 @@ const configSchema = z
 /** The validated, fully resolved configuration the program declares the mesh from. */
 export interface MeshConfig {
     platform: PlatformName;
+    /** mesh: every domain, Trino, dbt and the check; domain: the one domain in `domains`, exported as `dataProduct`. */
+    role: Role;
     stack: string;
     /** Folder that holds every file the stack's local processes write. */
     stateDir: string;
@@ -338,6 +348,87 @@ export interface ConfigContext {
     env: NodeJS.ProcessEnv;
     /** The declared domains; the project's `domains/` folder when unset. */
     domains?: readonly DomainSpec[];
+    /** The domains read from the stacks `datamesh:domainStacks` names, with their readers' passwords. */
+    stackDomains?: readonly StackDomain[];
+}
+
+/** A stack's fully qualified name, as StackReference takes it in every backend. */
+const STACK_NAME = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+
+/**
+ * The stacks `datamesh:domainStacks` names: a JSON list (as `pulumi config set --path
+ * 'datamesh:domainStacks[0]'` writes it) or names separated by commas. Read before the rest of the
+ * configuration, since the mesh reads those stacks before it knows its domains.
+ */
+export function domainStackNames(raw: Record<string, string>): string[] {
+    const text = raw.domainStacks;
+    if (text === undefined) {
+        return [];
+    }
+    const fail = (detail: string): never => {
+        throw new ConfigError(`invalid configuration:\n${CONFIG_NAMESPACE}:domainStacks: ${detail}`);
+    };
+    if (raw.role === "domain") {
+        fail("a domain stack (datamesh:role=domain) federates no other stack; only the mesh lists domain stacks");
+    }
+    let names: unknown;
+    if (text.trim().startsWith("[")) {
+        try {
+            names = JSON.parse(text);
+        } catch {
+            fail("is neither a JSON list of stack names nor names separated by commas");
+        }
+    } else {
+        names = text.split(",").map(name => name.trim()).filter(Boolean);
+    }
+    if (!Array.isArray(names) || names.length === 0) {
+        return fail("must list at least one stack (leave the key unset when no domain runs a stack of its own)");
+    }
+    names.forEach((name, index) => {
+        if (typeof name !== "string" || !STACK_NAME.test(name)) {
+            fail(`${JSON.stringify(name)} (item ${index}) is not a fully qualified stack name such as organization/datamesh/customers`);
+        }
+        if (names.indexOf(name) !== index) {
+            fail(`'${name}' is listed twice`);
+        }
+    });
+    return names as string[];
+}
+
+/**
+ * The domains this stack deploys or federates. A domain stack: the one declaration `datamesh:domain`
+ * names. The mesh: every declaration, and every domain stack's product, checked together, so that
+ * two sources of one domain are refused naming both.
+ */
+function selectDomains(raw: Record<string, string>, declared: readonly DomainSpec[], fromStacks: readonly StackDomain[]): { domains: DomainSpec[]; problems: string[] } {
+    const names = declared.map(d => d.name).join(", ");
+    if (raw.role === "domain") {
+        const domain = declared.find(d => d.name === raw.domain);
+        if (raw.domain === undefined) {
+            return { domains: [], problems: [`${CONFIG_NAMESPACE}:domain: not set; a domain stack (datamesh:role=domain) deploys the declaration it names, one of ${names}`] };
+        }
+        if (!domain) {
+            return { domains: [], problems: [`${CONFIG_NAMESPACE}:domain: no declaration of '${raw.domain}' under domains/; declared domains: ${names}`] };
+        }
+        if (domain.external) {
+            return { domains: [], problems: [`${CONFIG_NAMESPACE}:domain: '${raw.domain}' (${domain.file}) is an external database, which its team runs already; a domain stack runs its domain's server`] };
+        }
+        return { domains: [domain], problems: [] };
+    }
+    if (raw.domain !== undefined) {
+        return { domains: [...declared], problems: [`${CONFIG_NAMESPACE}:domain: only a domain stack (datamesh:role=domain) deploys a single domain; the mesh deploys every declaration`] };
+    }
+    if (fromStacks.length === 0) {
+        // Declarations were checked together as they were read.
+        return { domains: [...declared], problems: [] };
+    }
+    const domains = [...declared, ...fromStacks.map(s => s.domain)];
+    try {
+        checkDomainsTogether(domains);
+    } catch (e) {
+        return { domains: [...declared], problems: [`${CONFIG_NAMESPACE}:domainStacks: ${(e as Error).message}`] };
+    }
+    return { domains, problems: [] };
 }
 
 /** The insights metastore keeps the port after the first three domains', so that a new domain moves no existing server. */
@@ -410,12 +501,18 @@ export function defaultInsightsSchema(dbtProjectDir: string): string {
  * and every CSV row in it is valid.
  */
 export function loadConfig(raw: Record<string, string>, context: ConfigContext): MeshConfig {
-    const domains = context.domains ?? DOMAINS;
-    const passwordKeys = new Set(domains.flatMap(d => [d.external?.passwordKey, d.external?.admin?.passwordKey].filter((key): key is string => Boolean(key))));
+    const declared = context.domains ?? DOMAINS;
+    const selected = selectDomains(raw, declared, context.stackDomains ?? []);
+    const domains = selected.domains;
+    const passwordKeys = new Set(declared.flatMap(d => [d.external?.passwordKey, d.external?.admin?.passwordKey].filter((key): key is string => Boolean(key))));
     const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(raw).filter(([key]) => !passwordKeys.has(key))));
     // What the declarations say of the configuration is reported with any other mistake, all at once.
     const readers = raw.readers === undefined ? undefined : readersSchema.safeParse(raw.readers).data;
     const { problems, externalPasswords, externalAdminPasswords } = checkAgainstDomains(raw, readers ?? {}, domains);
+    problems.unshift(...selected.problems);
+    for (const { domain, readerPassword } of context.stackDomains ?? []) {
+        externalPasswords[domain.name] = readerPassword;
+    }
     if (!parsed.success) {
         throw new ConfigError(`invalid configuration:\n${[describeIssues(parsed.error), ...problems].join("\n")}`);
     }
@@ -467,6 +564,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
     }
     return {
         platform: c.platform,
+        role: c.role,
         stack: context.stack,
         stateDir: c.stateDir ? resolve(c.stateDir) : path.join(context.projectDir, ".datamesh", context.stack),
         dbtProjectDir,

@@ -8,45 +8,23 @@ import { InsightsCatalog } from "./components/InsightsCatalog";
 import { InsightsCheck } from "./components/InsightsCheck";
 import { TrinoCoordinator } from "./components/TrinoCoordinator";
 import { GovernedDomain, renderAccessRules } from "./catalogs/accessRules";
-import { loadConfig, projectConfig } from "./config";
+import { domainStackNames, loadConfig, MeshConfig, projectConfig } from "./config";
 import { readAudits } from "./lib/audits";
 import { checkSourcesAgainstDomains, publicModels, readDbtProject } from "./lib/dbtProject";
 import { DBT_PROFILE_NAME } from "./catalogs/dbt";
+import { dataProductOf, DATA_PRODUCT_OUTPUT, readDomainStacks } from "./lib/dataProduct";
 import { DomainSpec } from "./lib/domains";
 import { trinoTypeOfManagedColumn } from "./lib/sql";
 import { ModelAudit } from "./lib/reconcile";
 import { readVersions } from "./lib/versions";
-import { createPlatform } from "./platforms";
+import { createPlatform, Platform } from "./platforms";
 
 const projectDir = __dirname;
 const versions = readVersions();
-const config = loadConfig(projectConfig(pulumi.runtime.allConfig()), { stack: pulumi.getStack(), projectDir, env: process.env });
-const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
-
-/** The dbt project the insights are built with; its profile must be the one the stack writes. */
-const DBT_PROJECT = readDbtProject(config.dbtProjectDir, DBT_PROFILE_NAME);
-const DBT_PROJECT_DIR = DBT_PROJECT.dir;
 const INSIGHTS_CATALOG = "insights";
-// The dbt project's sources must be the declared domains' tables, column for column, before anything is deployed.
-checkSourcesAgainstDomains(DBT_PROJECT_DIR, config.domains);
-/** What analysts read: the models the dbt project declares `access: public`. */
-const PUBLIC_MARTS = publicModels(DBT_PROJECT_DIR);
-/** What the gate compares each public model with; a public model without an audit is refused here. */
-const AUDITS = readAudits(DBT_PROJECT_DIR, config.domains);
-/** Why the gate must check every run in full: a public model whose audit names no affected keys. */
-const UNSCOPED_AUDITS = AUDITS.filter(audit => !audit.affected).map(audit => audit.model);
-const GATE_REFUSAL = UNSCOPED_AUDITS.length > 0 ? `the audit of ${UNSCOPED_AUDITS.join(", ")} names no affected keys` : "";
-/** Trino's users by role; the role names are the keys of the `users` output. */
-const TRINO_USERS: Record<string, string> = {
-    analyst: "analyst",
-    dbt: "dbt",
-    check: "datamesh_check",
-    ...Object.fromEntries(config.domains.map(d => [d.owner, d.owner])),
-    ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
-};
 
 /** The domain's part of the mesh: a database the stack runs and loads, or one its team already runs. */
-function declareDomain(domain: DomainSpec): MeshDomain {
+function declareDomain(config: MeshConfig, platform: Platform, domain: DomainSpec): MeshDomain {
     if (domain.external) {
         return new ExternalDomain(domain.name, {
             domain,
@@ -77,13 +55,50 @@ function governedDomain(domain: DomainSpec): GovernedDomain {
 }
 
 /** A first query for a newcomer: the first public model, in key order. */
-function exampleQuery(audit: ModelAudit): string {
+function exampleQuery(config: MeshConfig, audit: ModelAudit): string {
     return `SELECT ${audit.columns.join(", ")} FROM ${INSIGHTS_CATALOG}.${config.insightsSchema}.${audit.model} ORDER BY ${audit.key.join(", ")} LIMIT 10`;
 }
 
+/** A domain stack: the one domain, its server, users and loads, published as a data product and nothing else. */
+function declareDomainStack(config: MeshConfig, platform: Platform) {
+    const [domain] = config.domains;
+    const database = declareDomain(config, platform, domain) as DomainDatabase;
+    // The stack's only output: the mesh stack reads it, and its state must hold no credential but the reader's.
+    return { [DATA_PRODUCT_OUTPUT]: dataProductOf(domain, database) };
+}
+
+/** The mesh's dbt project, read and checked against the domains before the platform declares anything. */
+function readInsightsProject(config: MeshConfig) {
+    /** The dbt project the insights are built with; its profile must be the one the stack writes. */
+    const project = readDbtProject(config.dbtProjectDir, DBT_PROFILE_NAME);
+    // The dbt project's sources must be the domains' tables, column for column, before anything is deployed.
+    checkSourcesAgainstDomains(project.dir, config.domains);
+    /** What the gate compares each public model with; a public model without an audit is refused here. */
+    const audits = readAudits(project.dir, config.domains);
+    /** Why the gate must check every run in full: a public model whose audit names no affected keys. */
+    const unscoped = audits.filter(audit => !audit.affected).map(audit => audit.model);
+    return {
+        project,
+        /** What analysts read: the models the dbt project declares `access: public`. */
+        publicMarts: publicModels(project.dir),
+        audits,
+        gateRefusal: unscoped.length > 0 ? `the audit of ${unscoped.join(", ")} names no affected keys` : "",
+    };
+}
+
 /** Declares the domains, Trino, the dbt job and the check on the platform; returns the stack's outputs. */
-function declareMesh() {
-    const domainComponents = config.domains.map(declareDomain);
+function declareMesh(config: MeshConfig, platform: Platform, insightsProject: ReturnType<typeof readInsightsProject>) {
+    const { project, publicMarts, audits, gateRefusal } = insightsProject;
+    /** Trino's users by role; the role names are the keys of the `users` output. */
+    const TRINO_USERS: Record<string, string> = {
+        analyst: "analyst",
+        dbt: "dbt",
+        check: "datamesh_check",
+        ...Object.fromEntries(config.domains.map(d => [d.owner, d.owner])),
+        ...Object.fromEntries(Object.values(config.readers).flat().map(reader => [reader, reader])),
+    };
+
+    const domainComponents = config.domains.map(domain => declareDomain(config, platform, domain));
 
     const insightsCatalog = new InsightsCatalog(INSIGHTS_CATALOG, { platform, catalogName: INSIGHTS_CATALOG, metastorePort: config.metastorePort });
 
@@ -100,7 +115,7 @@ function declareMesh() {
         accessRules: piiMaskKey =>
             renderAccessRules({
                 domains: config.domains.map(governedDomain),
-                insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: PUBLIC_MARTS },
+                insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema, publicTables: publicMarts },
                 users: { dbt: TRINO_USERS.dbt, analyst: TRINO_USERS.analyst, check: TRINO_USERS.check },
                 readers: config.readers,
                 piiMaskKey,
@@ -113,7 +128,7 @@ function declareMesh() {
 
     const dbt = new DbtJob("dbt", {
         platform,
-        project: DBT_PROJECT,
+        project,
         // The toolchain is the stack's, whichever project it runs.
         toolchainDir: path.join(projectDir, "dbt"),
         trino,
@@ -123,9 +138,9 @@ function declareMesh() {
         domains: config.domains,
         dataFingerprint: config.dataFingerprint,
         after: domainComponents,
-        publicTables: PUBLIC_MARTS,
+        publicTables: publicMarts,
         rebuild: config.rebuild,
-        gateRefusal: GATE_REFUSAL,
+        gateRefusal,
     });
 
     const insightsCheck = new InsightsCheck("check", {
@@ -134,7 +149,7 @@ function declareMesh() {
         checkRole: "check",
         publishRole: "dbt",
         insights: { catalog: INSIGHTS_CATALOG, schema: config.insightsSchema },
-        audits: AUDITS,
+        audits,
         dbt,
     });
 
@@ -186,6 +201,7 @@ function declareMesh() {
                             engine: domain.engine,
                             owner: domain.owner,
                             external: Boolean(domain.external),
+                            source: domain.source,
                             catalog: domain.name,
                             schema: domain.trinoSchema,
                             tables: readBack[i].tables,
@@ -197,7 +213,7 @@ function declareMesh() {
             insights: {
                 catalog: INSIGHTS_CATALOG,
                 schema: config.insightsSchema,
-                publicTables: PUBLIC_MARTS,
+                publicTables: publicMarts,
                 run: insightsCheck.publishedRun,
                 rebuiltAt: insightsCheck.rebuiltAt,
                 reason: insightsCheck.reason,
@@ -205,17 +221,33 @@ function declareMesh() {
                 refresh: dbt.plan ? dbt.plan.summary : "not planned: manifests only",
             },
         },
-        exampleQuery: exampleQuery(AUDITS[0]),
+        exampleQuery: exampleQuery(config, audits[0]),
     };
 }
 
-// The engine starts the dynamic-provider process, which takes most of a second, when the first
-// dynamic resource reaches it, and the program sends nothing until its synchronous part has run.
-// A moment's pause lets the platform's first resource leave, so that the provider starts on the
-// other core while the rest of the mesh is declared. Pulumi awaits the exported promise; its
-// value's properties are the stack's outputs, and a declaration error fails the program (the
-// catch only keeps Node from calling it unhandled before Pulumi's await reaches it).
+/**
+ * Reads the configuration, and the domain stacks it names, then declares the mesh or the domain.
+ * The engine starts the dynamic-provider process, which takes most of a second, when the first
+ * dynamic resource reaches it, and the program sends nothing until its synchronous part has run.
+ * A moment's pause lets the platform's first resource leave, so that the provider starts on the
+ * other core while the rest is declared.
+ */
+// Typed loosely: which outputs a stack has depends on its datamesh:role.
+async function main(): Promise<Record<string, any>> {
+    const raw = projectConfig(pulumi.runtime.allConfig());
+    // Read before anything is declared: a stack that cannot be read fails the `up` with no resource changed.
+    const stackDomains = await readDomainStacks(domainStackNames(raw));
+    const config = loadConfig(raw, { stack: pulumi.getStack(), projectDir, env: process.env, stackDomains });
+    const insightsProject = config.role === "mesh" ? readInsightsProject(config) : undefined;
+    const platform = createPlatform({ config, projectDir, trinoVersion: versions.TRINO_VERSION });
+    await new Promise(resolve => setTimeout(resolve, PAUSE_FOR_FIRST_REGISTRATION_MS));
+    return insightsProject ? declareMesh(config, platform, insightsProject) : declareDomainStack(config, platform);
+}
+
+// Pulumi awaits the exported promise; its value's properties are the stack's outputs, and a
+// declaration error fails the program (the catch only keeps Node from calling it unhandled before
+// Pulumi's await reaches it).
 const PAUSE_FOR_FIRST_REGISTRATION_MS = 20;
-const mesh = new Promise(resolve => setTimeout(resolve, PAUSE_FOR_FIRST_REGISTRATION_MS)).then(declareMesh);
-mesh.catch(() => undefined);
-export = mesh;
+const stack = main();
+stack.catch(() => undefined);
+export = stack;

@@ -53,6 +53,10 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
     public readonly password: pulumi.Output<string>;
     /** The read-only user Trino connects as. */
     public readonly readerUser: pulumi.Output<string>;
+    /** That user's password (secret). */
+    public readonly readerPassword: pulumi.Output<string>;
+    /** Where Trino reaches the server, which on some platforms is not where the deploying process does. */
+    public readonly endpoint: pulumi.Output<{ host: string; port: number }>;
     public readonly tables: pulumi.Output<string[]>;
     public readonly rowCounts: pulumi.Output<Record<string, number>>;
     /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
@@ -93,6 +97,8 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         this.user = pulumi.output(ownerUser);
         this.password = pulumi.secret(ownerPassword.value);
         this.readerUser = pulumi.output(readerUser);
+        this.readerPassword = pulumi.secret(readerPassword.value);
+        this.endpoint = pulumi.all([server.meshHost, server.meshPort]).apply(([host, port]) => ({ host, port }));
         this.tables = pulumi.output(domain.tables.map(t => t.name));
         this.rowCounts = setup.rowCounts.apply(counts => counts ?? {});
         const passwordEnv = catalogPasswordEnv(domain.name);
@@ -109,6 +115,8 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
             user: this.user,
             password: this.password,
             readerUser: this.readerUser,
+            readerPassword: this.readerPassword,
+            endpoint: this.endpoint,
             tables: this.tables,
             rowCounts: this.rowCounts,
         });

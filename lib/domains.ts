@@ -77,9 +77,14 @@ export interface DomainSpec {
     readers: string[];
     /** Set when the domain is an existing database; otherwise the stack creates and loads it. */
     external?: ExternalDatabase;
-    /** The declaration's file, to name it in errors. */
+    /** The declaration's file (or, for a domain stack's product, the stack), to name it in errors. */
     file: string;
+    /** Where the description came from; nothing but the mesh's `mesh` output reads it. */
+    source: DomainSource;
 }
+
+/** Where a domain's description was read: a file under `domains/` (its team's database or one the stack runs), or a domain stack's `dataProduct`. */
+export type DomainSource = "declaration" | "external" | `stack:${string}`;
 
 /** The Trino users the stack itself runs as; no domain may be owned or read by one of them by declaration. */
 export const STACK_USERS = ["analyst", "dbt", "datamesh_check"] as const;
@@ -87,8 +92,9 @@ export const STACK_USERS = ["analyst", "dbt", "datamesh_check"] as const;
 /** Where the project's domain declarations live. */
 export const DOMAINS_DIR = path.join(__dirname, "..", "domains");
 
-const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _), starting with a letter");
-const trinoUser = z
+export const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _), starting with a letter");
+/** A domain's owner or reader as Trino knows it. */
+export const trinoUser = z
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case Trino user name (a-z, 0-9, _)")
     .refine(user => !(STACK_USERS as readonly string[]).includes(user), { message: `must not be one of the stack's own Trino users (${STACK_USERS.join(", ")})` });
@@ -99,7 +105,8 @@ const columnSchema = z.strictObject({
     description: z.string().optional(),
 });
 
-const tableSchema = z
+/** A table as a declaration writes it, and as a domain stack's `dataProduct` publishes it. */
+export const tableSchema = z
     .strictObject({
         name: identifier,
         description: z.string().optional(),
@@ -145,14 +152,16 @@ const tableSchema = z
 
 const configKey = z.string().regex(/^[a-z][A-Za-z0-9]*$/, "must be a configuration key name in camelCase, such as shippingPassword");
 
+// It goes into Trino's JDBC URL: anything but a host name or an IP address could smuggle in driver parameters.
+export const hostName = z
+    .string()
+    .min(1, "must not be empty")
+    .refine(host => net.isIP(host) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host), {
+        message: "must be a host name or an IP address",
+    });
+
 const externalSchema = z.strictObject({
-    // It goes into Trino's JDBC URL: anything but a host name or an IP address could smuggle in driver parameters.
-    host: z
-        .string()
-        .min(1, "must not be empty")
-        .refine(host => net.isIP(host) !== 0 || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host), {
-            message: "must be a host name or an IP address",
-        }),
+    host: hostName,
     port: z.number({ message: "must be a port number" }).int().min(1).max(65535),
     database: identifier,
     user: z.string().min(1, "must not be empty"),
@@ -181,7 +190,7 @@ export class DeclarationError extends Error {
     }
 }
 
-function fieldPath(parts: PropertyKey[]): string {
+export function fieldPath(parts: PropertyKey[]): string {
     return parts.map((part, index) => (typeof part === "number" ? `[${part}]` : `${index > 0 ? "." : ""}${String(part)}`)).join("") || "(the file)";
 }
 
@@ -231,17 +240,23 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
         owner: declaration.owner,
         engine: declaration.engine,
         trinoSchema,
-        tables: declaration.tables.map(table => ({
-            name: table.name,
-            file: `${table.name}.csv`,
-            columns: table.columns.map(({ name, type }) => ({ name, type })),
-            primaryKey: table.primaryKey!,
-            piiColumns: Array.isArray(table.pii) ? table.pii : Object.keys(table.pii),
-            ...(Array.isArray(table.pii) ? {} : { piiMasks: table.pii as Record<string, PiiMask> }),
-        })),
+        tables: declaration.tables.map(tableSpecOf),
         readers: declaration.readers,
         ...(external ? { external } : {}),
         file,
+        source: external ? "external" : "declaration",
+    };
+}
+
+/** A validated table declaration as the rest of the stack takes it. */
+export function tableSpecOf(table: z.infer<typeof tableSchema>): TableSpec {
+    return {
+        name: table.name,
+        file: `${table.name}.csv`,
+        columns: table.columns.map(({ name, type }) => ({ name, type })),
+        primaryKey: table.primaryKey!,
+        piiColumns: Array.isArray(table.pii) ? table.pii : Object.keys(table.pii),
+        ...(Array.isArray(table.pii) ? {} : { piiMasks: table.pii as Record<string, PiiMask> }),
     };
 }
 

@@ -81,14 +81,37 @@ export interface MeshUnderTest {
     remove(): Promise<void>;
 }
 
-export async function createMesh(label: string, config: Record<string, string> = {}): Promise<MeshUnderTest> {
+/** A file backend that several stacks share, as teams share one bucket: one folder, one passphrase. */
+export interface SharedBackend {
+    dir: string;
+    passphrase: string;
+}
+
+export function createSharedBackend(label: string): SharedBackend {
+    return { dir: fs.mkdtempSync(path.join(os.tmpdir(), `datamesh-it-${label}-backend-`)), passphrase: crypto.randomBytes(24).toString("hex") };
+}
+
+export interface MeshOptions {
+    /** The backend the stack lives in; a stack of its own, with a random passphrase, when unset. */
+    backend?: SharedBackend;
+    /** Edits the project's copy before the stack is created, as a team's own repository differs from the mesh's. */
+    prepare?: (projectDir: string) => void;
+}
+
+/** The fully qualified name that a stack created by createMesh in a file backend has. */
+export function qualifiedStackName(label: string): string {
+    return `organization/datamesh/it-${label}`;
+}
+
+export async function createMesh(label: string, config: Record<string, string> = {}, options: MeshOptions = {}): Promise<MeshUnderTest> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `datamesh-it-${label}-`));
     // Run as root, the servers run as their own accounts, which must pass through the test's folder (the stack opens only its own).
     fs.chmodSync(root, 0o711);
     const projectDir = path.join(root, "project");
     copyProject(projectDir);
-    const backendDir = path.join(root, "backend");
-    fs.mkdirSync(backendDir);
+    options.prepare?.(projectDir);
+    const backendDir = options.backend?.dir ?? path.join(root, "backend");
+    fs.mkdirSync(backendDir, { recursive: true });
     const stateDir = path.join(root, "state");
     // Databases from basePort, Trino at basePort+10 and +11, the docs site at +12.
     const basePort = await freePortRange(13);
@@ -102,8 +125,8 @@ export async function createMesh(label: string, config: Record<string, string> =
             pulumiHome: path.join(root, "pulumi-home"),
             envVars: {
                 PULUMI_BACKEND_URL: `file://${backendDir}`,
-                // Each test stack its own random passphrase: nothing in the tests falls back to a constant.
-                PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("hex"),
+                // Each test stack its own random passphrase, or its backend's: nothing in the tests falls back to a constant.
+                PULUMI_CONFIG_PASSPHRASE: options.backend?.passphrase ?? crypto.randomBytes(24).toString("hex"),
                 PULUMI_SKIP_UPDATE_CHECK: "true",
                 PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
                 PATH: `${binDir}:${kubernetesProviderBinDir(CACHE_DIR, readVersions().KUBERNETES_PROVIDER_VERSION)}:${process.env.PATH}`,
@@ -141,7 +164,8 @@ export async function createMesh(label: string, config: Record<string, string> =
         },
         storedState() {
             const stacksDir = path.join(backendDir, ".pulumi", "stacks");
-            const files = fs.readdirSync(stacksDir, { recursive: true }).map(String).filter(f => f.endsWith(".json"));
+            // In a shared backend, this stack's own checkpoint only.
+            const files = fs.readdirSync(stacksDir, { recursive: true }).map(String).filter(f => f.endsWith(".json") && (!options.backend || path.basename(f) === `it-${label}.json`));
             return files.map(f => fs.readFileSync(path.join(stacksDir, f), "utf8")).join("\n");
         },
         async remove() {

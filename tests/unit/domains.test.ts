@@ -42,6 +42,7 @@ describe("a domain declaration", () => {
             trinoSchema: "shipping",
             readers: ["logistics"],
             file: "domains/shipping.yaml",
+            source: "declaration",
             tables: [
                 {
                     name: "shipments",

@@ -14,6 +14,7 @@ const LOYALTY: DomainSpec = {
     trinoSchema: "public",
     readers: [],
     file: "domains/loyalty.yaml",
+    source: "external",
     tables: [{ name: "points", file: "points.csv", primaryKey: "customer_id", piiColumns: [], columns: [{ name: "customer_id", type: "integer" }, { name: "points", type: "integer" }] }],
     external: { host: "crm-db.internal", port: 5433, database: "loyalty", user: "trino_reader", admin: { user: "postgres", passwordKey: "loyaltyAdminPassword" } },
 };

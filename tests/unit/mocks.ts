@@ -72,11 +72,24 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
     }
 }
 
-export async function installMocks(): Promise<RecordedResource[]> {
+/**
+ * Installs the mocked engine. `stacks` are the stacks a StackReference can read, by name, with
+ * their outputs; reading any other fails as the engine does for a stack that does not exist.
+ */
+export async function installMocks(stacks: Record<string, Record<string, unknown>> = {}): Promise<RecordedResource[]> {
     const recorded: RecordedResource[] = [];
     await pulumi.runtime.setMocks(
         {
             newResource: args => {
+                if (args.type === "pulumi:pulumi:StackReference") {
+                    const outputs = stacks[args.inputs.name];
+                    if (!outputs) {
+                        throw new Error(`unknown stack "${args.inputs.name}"`);
+                    }
+                    const state = { name: args.inputs.name, outputs, secretOutputNames: Object.keys(outputs) };
+                    recorded.push({ type: args.type, name: args.name, inputs: args.inputs, state, urn: "" });
+                    return { id: args.inputs.name, state };
+                }
                 const state = { ...args.inputs, ...computedOutputs(args) };
                 recorded.push({ type: args.type, name: args.name, inputs: args.inputs, state, urn: "" });
                 return { id: `${args.name}-id`, state };
@@ -101,6 +114,15 @@ export function attachUrns(recorded: RecordedResource[]): void {
             match.urn = urn;
         }
     }
+}
+
+/** The recorded resource of that name, or a failure that lists the names there are. */
+export function resourceNamed(resources: RecordedResource[], name: string): RecordedResource {
+    const found = resources.find(r => r.name === name);
+    if (!found) {
+        throw new Error(`no resource named ${name}; have ${resources.map(r => r.name).join(", ")}`);
+    }
+    return found;
 }
 
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {

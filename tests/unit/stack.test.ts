@@ -229,6 +229,7 @@ describe("stack outputs", () => {
             engine: "mariadb",
             owner: "orders_owner",
             external: false,
+            source: "declaration",
             catalog: "orders",
             schema: "orders",
             // What this `up` read through Trino, not the declaration or the load's count.
@@ -267,7 +268,7 @@ describe("stack outputs", () => {
     });
 
     it("marks every domain password secret", async () => {
-        for (const domain of Object.values(stack.domains)) {
+        for (const domain of Object.values(stack.domains as Record<string, { password: pulumi.Output<string> }>)) {
             expect(await isSecret(domain.password)).toBe(true);
         }
     });
