@@ -506,7 +506,7 @@ describe("the local stack, deployed for real", () => {
         // The planted wrong run goes, with the empty schema of the run a broken source contract refused.
         expect(after["check-publication"].dropped).toEqual(expect.arrayContaining(["jaffle_shop__00000000000f"]));
         const schemas = await queryAsText(mesh, "SELECT schema_name FROM insights.information_schema.schemata WHERE schema_name LIKE 'jaffle%' ORDER BY schema_name");
-        // Beside the runs, the ledger of what the published run's sources held (README, Incremental insights).
+        // Beside the runs, the ledger of what the published run's sources held (docs/incremental.md).
         expect(schemas.rows.flat()).toEqual(["jaffle_shop", after["check-publication"].publishedRun, before["check-publication"].publishedRun, "jaffle_shop__ledger"].sort());
         expect((await publishedInsights(mesh)).runs).toEqual([
             ["dim_customers", after["check-publication"].publishedRun],
