@@ -27,6 +27,7 @@ import {
     TrinoServerRequest,
     Warehouse,
 } from "../platform";
+import { docsServerCommand } from "../shared/docsServer";
 import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, directAccess, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
@@ -380,8 +381,7 @@ export class DockerPlatform implements Platform {
             {
                 name: this.dockerName(name),
                 image: image.repoDigest,
-                // Python's own static file server follows the `current` link at each request, so a swap needs no restart.
-                entrypoints: ["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", `${DOCS_SITE_DIR}/current`, String(DOCS_SITE_PORT)],
+                entrypoints: docsServerCommand(DOCS_SITE_DIR, DOCS_SITE_PORT),
                 ports: [{ internal: DOCS_SITE_PORT, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
                 volumes: [{ volumeName: owned, containerPath: DOCS_SITE_DIR, readOnly: true }],
                 // Listening is all it takes: before the first generation the server answers 404.

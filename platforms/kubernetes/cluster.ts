@@ -7,6 +7,7 @@ import * as path from "path";
 import { ConfigError, CONFIG_NAMESPACE } from "../../config";
 import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
 import { withDependencies } from "../shared/options";
+import { NamespaceTeardown } from "./namespaceTeardown";
 import { denyAllButDns } from "./networkPolicies";
 import { POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL } from "./podSecurity";
 import { KubernetesRollout, WorkloadKind } from "./rollout";
@@ -112,6 +113,8 @@ export class Cluster {
     readonly provider: k8s.Provider;
     readonly namespace: string;
     private readonly namespaceResource: k8s.core.v1.Namespace;
+    /** What every object of the stack depends on besides the namespace: on a live cluster, the teardown that outlasts their pods on destroy. */
+    private readonly before: pulumi.Resource[];
 
     constructor(private readonly args: ClusterArgs) {
         this.namespace = args.namespace;
@@ -143,6 +146,16 @@ export class Cluster {
             { provider: this.provider },
         );
         denyAllButDns(this, { provider: this.provider, dependsOn: [this.namespaceResource] });
+        const target = this.target;
+        this.before = target
+            ? [
+                  new NamespaceTeardown(
+                      "kubernetes-namespace-teardown",
+                      { target, namespace: this.namespace, selector: Object.entries(this.instanceLabels()).map(([key, value]) => `${key}=${value}`).join(",") },
+                      { dependsOn: [this.namespaceResource] },
+                  ),
+              ]
+            : [];
     }
 
     /** The live cluster the deploying machine's own steps use; undefined when only rendering. */
@@ -162,7 +175,7 @@ export class Cluster {
 
     /** The component's options, with this cluster's provider and its namespace created first. */
     options(opts: pulumi.CustomResourceOptions, ...after: pulumi.Input<pulumi.Resource>[]): pulumi.CustomResourceOptions {
-        return { ...withDependencies(opts, this.namespaceResource, ...after), provider: this.provider };
+        return { ...withDependencies(opts, this.namespaceResource, ...this.before, ...after), provider: this.provider };
     }
 
     /** The label every object of this stack carries, and only this stack's. */

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { renderDocsScript } from "../../catalogs/jobs";
 import { DocsSite, DocsSiteRequest } from "../platform";
+import { docsServerCommand } from "../shared/docsServer";
 import { Cluster } from "./cluster";
 import { DbtEnvironment, dbtJob } from "./jobs";
 import { TRINO_CLIENT_JOBS } from "./trino";
@@ -65,8 +66,7 @@ export function docsSite(cluster: Cluster, images: DocsSiteSettings, name: strin
                             {
                                 name: "server",
                                 image: images.server,
-                                // Python's own static file server: it follows the `current` link at each request, so a swap needs no restart.
-                                command: ["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", `${SITE_DIR}/current`, String(SITE_PORT)],
+                                command: docsServerCommand(SITE_DIR, SITE_PORT),
                                 ports: [{ name: "http", containerPort: SITE_PORT }],
                                 readinessProbe: { tcpSocket: { port: SITE_PORT }, periodSeconds: 5 },
                                 volumeMounts: [{ name: "site", mountPath: SITE_DIR, readOnly: true }],

@@ -132,7 +132,8 @@ export class KubernetesPlatform implements Platform {
                               this.cluster,
                               `${name}-toolchain`,
                               { component: request.component, image, requirements: fs.readFileSync(path.join(request.toolchainDir, "requirements.txt"), "utf8"), pip: this.args.pip },
-                              opts,
+                              // The install needs only its package index: it runs while the databases and Trino start, not after them.
+                              { ...opts, dependsOn: [] },
                           ),
                       }
                     : { image };

@@ -41,15 +41,22 @@ const DRAIN_USER = "datamesh_drain";
 /** Time for the queries a draining worker still runs, beyond its two grace periods. */
 const WORKER_DRAIN_SECONDS = 300;
 
+/** Checks of the coordinator in a row that find nothing answering before a draining worker stops waiting. */
+const COORDINATOR_MISSES = 5;
+
 /**
  * A worker's preStop hook: it asks the worker to shut down, which Trino does only once its running
  * tasks have finished, and waits for it to exit, so that the kubelet's SIGTERM never cuts a query.
+ * A query lives on its coordinator: once none answers (the stack is being destroyed, or the
+ * coordinator was deleted with the worker), the worker's tasks belong to queries that have already
+ * failed, and the hook stops waiting rather than hold the pod for two grace periods.
  */
-function drainWorker(httpPort: number): string[] {
+function drainWorker(httpPort: number, coordinatorUri: string): string[] {
     return [
         "/bin/sh",
         "-c",
-        `curl --silent --show-error --fail --max-time 10 -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: ${DRAIN_USER}' --data '"SHUTTING_DOWN"' http://127.0.0.1:${httpPort}/v1/info/state && while kill -0 1 2>/dev/null; do sleep 1; done`,
+        `missed=0; curl --silent --show-error --fail --max-time 10 -X PUT -H 'Content-Type: application/json' -H 'X-Trino-User: ${DRAIN_USER}' --data '"SHUTTING_DOWN"' http://127.0.0.1:${httpPort}/v1/info/state && while kill -0 1 2>/dev/null; do sleep 1; ` +
+            `if curl --silent --max-time 2 -o /dev/null ${coordinatorUri}/v1/info; then missed=0; else missed=$((missed + 1)); [ "$missed" -lt ${COORDINATOR_MISSES} ] || exit 0; fi; done`,
     ];
 }
 
@@ -193,7 +200,7 @@ export function trinoServer(cluster: Cluster, settings: TrinoImageSettings, requ
                                     ],
                                     [{ name: "http", containerPort: TRINO_HTTP_PORT }],
                                 ),
-                                lifecycle: { preStop: { exec: { command: drainWorker(TRINO_HTTP_PORT) } } },
+                                lifecycle: { preStop: { exec: { command: drainWorker(TRINO_HTTP_PORT, discoveryUri) } } },
                             },
                         ],
                         volumes: [

@@ -232,6 +232,8 @@ describe("the rendered kubernetes manifests", () => {
         expect(grace).toBe(30);
         expect(podSpecOf(worker).terminationGracePeriodSeconds).toBeGreaterThan(2 * grace);
         expect(container.lifecycle.preStop.exec.command.join(" ")).toMatch(/PUT .*"SHUTTING_DOWN".* http:\/\/127\.0\.0\.1:8080\/v1\/info\/state && while kill -0 1/);
+        // It stops waiting once no coordinator answers: the queries its tasks served have failed with it.
+        expect(container.lifecycle.preStop.exec.command.join(" ")).toMatch(/if curl [^;]* http:\/\/trino\.[a-z0-9-]+\.svc\.cluster\.local:8080\/v1\/info; then missed=0; else .*\|\| exit 0; fi; done$/);
         for (const role of ["coordinator", "worker"]) {
             const [c] = podSpecOf(byName("Deployment", `trino-${role}`)).containers;
             expect({ role, startup: c.startupProbe.exec.command, liveDelay: c.livenessProbe.initialDelaySeconds }).toEqual({ role, startup: ["/usr/lib/trino/bin/health-check"], liveDelay: undefined });

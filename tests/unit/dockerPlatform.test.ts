@@ -8,6 +8,7 @@ import { digestDirectory, projectFiles } from "../../lib/digest";
 import { selfSignedCertificate } from "../selfSigned";
 import { dependsOn, recordDependencies } from "./dependencies";
 import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
+import { docsServerCommand } from "../../platforms/shared/docsServer";
 
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
 // the real serialization is exercised by the integration tests' `pulumi up`.
@@ -271,7 +272,7 @@ describe("the dbt docs site on docker", () => {
         const server = byName("docs-site");
         const volume = byName("docs-site-volume");
         expect(server.inputs.image).toBe(byName("dbt-run").inputs.image);
-        expect(server.inputs.entrypoints).toEqual(["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", "/site/current", "8080"]);
+        expect(server.inputs.entrypoints).toEqual(docsServerCommand("/site", 8080));
         expect(server.inputs.ports).toEqual([{ internal: 8080, external: 28082, ip: "127.0.0.1", protocol: "tcp" }]);
         expect(server.inputs.volumes).toEqual([{ volumeName: volume.inputs.name, containerPath: "/site", readOnly: true }]);
         // The volume is handed to dbt's user before anything writes to it.

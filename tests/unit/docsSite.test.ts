@@ -1,7 +1,9 @@
+import { spawn } from "child_process";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { localDocsProvider } from "../../platforms/local/docsSite";
+import { docsServerCommand } from "../../platforms/shared/docsServer";
 import { isAlive } from "../../platforms/local/process";
 import { makeTempDir } from "./tempDirs";
 
@@ -96,6 +98,32 @@ describe("the local docs site", () => {
             expect(fs.existsSync(path.join(taken.workDir, "target"))).toBe(false);
         } finally {
             await new Promise(resolve => squatter.close(resolve));
+        }
+    });
+});
+
+describe("the docs server of the container platforms", () => {
+    it("serves the current page and stops at once on SIGTERM, which Python as a container's first process would ignore", async () => {
+        const site = makeTempDir("docs-server");
+        fs.mkdirSync(path.join(site, "current"));
+        fs.writeFileSync(path.join(site, "current", "index.html"), "<html>served</html>");
+        const port = await freePort();
+        // Bound to every address, as in a pod; the test reads it on loopback.
+        const [python, ...args] = docsServerCommand(site, port);
+        const server = spawn(fs.realpathSync(`/usr/bin/${python}`), args, { stdio: ["ignore", "pipe", "pipe"] });
+        try {
+            let page = "";
+            for (let i = 0; i < 50 && !page; i++) {
+                await new Promise(resolve => setTimeout(resolve, 100));
+                page = await fetch(`http://127.0.0.1:${port}/`).then(r => r.text(), () => "");
+            }
+            expect(page).toBe("<html>served</html>");
+            const exited = new Promise<{ code: number | null; signal: string | null }>(resolve => server.on("exit", (code, signal) => resolve({ code, signal })));
+            server.kill("SIGTERM");
+            // Ended by its own handler: a signal it did not handle would be the exit's cause instead.
+            expect(await exited).toEqual({ code: 0, signal: null });
+        } finally {
+            server.kill("SIGKILL");
         }
     });
 });

@@ -1,8 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import { dependsOn, recordDependencies, recordProtection } from "./dependencies";
 import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
 import { selfSignedCertificate } from "../selfSigned";
 import { installFakeKubectl } from "./fakeKubectl";
+import { docsServerCommand } from "../../platforms/shared/docsServer";
+import { makeTempDir } from "./tempDirs";
 
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
 // the real serialization is exercised by the integration tests' `pulumi up`.
@@ -131,6 +136,33 @@ describe("the kubernetes platform's inventory", () => {
             }
         }
     });
+
+    it("drains a worker while its coordinator answers, and stops waiting once none has for five checks in a row", async () => {
+        const [hook] = containersOf(named("apps/v1:Deployment", "trino-worker")).map(c => c.lifecycle.preStop.exec.command as string[]);
+        expect(hook.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+        // A stand-in curl: the worker takes the shutdown request; the coordinator answers while its file exists.
+        const dir = makeTempDir("drain-hook");
+        const answering = path.join(dir, "coordinator-answers");
+        fs.writeFileSync(answering, "");
+        fs.writeFileSync(
+            path.join(dir, "curl"),
+            `#!/bin/sh\ncase "$*" in *SHUTTING_DOWN*127.0.0.1*) exit 0 ;; *http://trino.${NAMESPACE}.svc.cluster.local:8080/v1/info*) [ -f ${answering} ] && exit 0; exit 7 ;; esac\nexit 2\n`,
+            { mode: 0o755 },
+        );
+        const drain = spawn(hook[0], hook.slice(1), { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, stdio: "ignore" });
+        const exited = new Promise<number | null>(resolve => drain.on("exit", resolve));
+        try {
+            // Process 1 (here the machine's init, in a pod Trino) stays, and so does the hook while the coordinator answers.
+            const early = await Promise.race([exited, new Promise(resolve => setTimeout(() => resolve("still draining"), 4_000))]);
+            expect(early).toBe("still draining");
+            fs.rmSync(answering);
+            const gone = Date.now();
+            expect(await exited).toBe(0);
+            expect(Date.now() - gone).toBeLessThan(15_000);
+        } finally {
+            drain.kill("SIGKILL");
+        }
+    }, 30_000);
 });
 
 describe("the kubernetes platform's secrets", () => {
@@ -221,6 +253,20 @@ describe("the kubernetes platform's order", () => {
         expect(dependsOn(dependencies, coordinator, job("dbt-run"))).toBe(false);
     });
 
+    it("on destroy, deletes the namespace only once the stack's pods are gone, after every workload", () => {
+        const teardown = dynamic("NamespaceTeardown", "kubernetes-namespace-teardown");
+        expect(dependsOn(dependencies, teardown.urn, named("core/v1:Namespace", "kubernetes-namespace").urn)).toBe(true);
+        const workloads = WORKLOADS.flatMap(ofKind);
+        expect(workloads.length).toBeGreaterThanOrEqual(10);
+        for (const workload of workloads) {
+            expect({ workload: workload.name, afterTeardown: dependsOn(dependencies, workload.urn, teardown.urn) }).toEqual({ workload: workload.name, afterTeardown: true });
+            // Its selector finds the workload's pods.
+            const [key, value] = teardown.inputs.selector.split("=");
+            expect({ workload: workload.name, label: workload.inputs.spec.template.metadata.labels[key] }).toEqual({ workload: workload.name, label: value });
+        }
+        expect(teardown.inputs.namespace).toBe(NAMESPACE);
+    });
+
     it("protects each domain's server and volume claim, and not Trino", () => {
         for (const domain of ["customers", "orders", "payments"]) {
             expect(protection.get(named("apps/v1:StatefulSet", `${domain}-server`).urn)).toBe(true);
@@ -269,6 +315,10 @@ describe("the kubernetes platform's order", () => {
         expect(installFiles["install.sh"]).toContain("--require-hashes");
         // From PyPI by default, and from nowhere else: not even Trino.
         expect(named("networking.k8s.io/v1:NetworkPolicy", "dbt-run-toolchain-install").inputs.spec.egress).toEqual([{ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] }]);
+        // It waits for nothing of the mesh: it runs while the databases and Trino start.
+        for (const [kind, name] of [["apps/v1:Deployment", "trino-coordinator"], ["apps/v1:StatefulSet", "customers-server"]]) {
+            expect({ name, before: dependsOn(dependencies, install.urn, named(kind, name).urn) }).toEqual({ name, before: false });
+        }
 
         const coordinatorOnly = [{ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/instance": "unit", "app.kubernetes.io/component": "coordinator" } } }], ports: [{ protocol: "TCP", port: 8443 }] }];
         for (const name of ["dbt-run", "docs-site-generate"]) {
@@ -296,7 +346,7 @@ describe("the kubernetes platform's order", () => {
         ]);
         expect(server.inputs.spec.strategy).toEqual({ type: "Recreate" });
         const [serve] = containersOf(server);
-        expect(serve.command).toEqual(["python3", "-m", "http.server", "--bind", "0.0.0.0", "--directory", "/site/current", "8080"]);
+        expect(serve.command).toEqual(docsServerCommand("/site", 8080));
         expect(serve.volumeMounts).toEqual([
             { name: "site", mountPath: "/site", readOnly: true },
             { name: "scratch-0", mountPath: "/tmp" },
