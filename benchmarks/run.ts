@@ -148,13 +148,12 @@ async function timedSteps(mesh: MeshUnderTest): Promise<{ seconds: number; steps
     try {
         // The CLI takes --event-log only with its debug commands on, as the Automation API runs it.
         await pulumiCli(mesh, ["up", "--event-log", log], { PULUMI_DEBUG_COMMANDS: "true" });
+        read();
+        return { seconds: Number(process.hrtime.bigint() - start) / 1e9, steps };
     } finally {
         clearInterval(poll);
+        fs.rmSync(path.dirname(log), { recursive: true, force: true });
     }
-    read();
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-    fs.rmSync(path.dirname(log), { recursive: true, force: true });
-    return { seconds, steps };
 }
 
 /** Each step's duration, the median over runs, for the steps every run made. */
