@@ -245,7 +245,7 @@ ${audit.query}
     });
     // The published digest, as insightsDigestStatement writes it, from the scans above.
     const digestNow = t.audits
-        .map((audit, i) => `format('%s %s rows %s', ${trinoLiteral(published(audit))}, ${sides[i]}_published.total, coalesce(to_hex(${sides[i]}_published.all_rows), 'empty'))`)
+        .map((audit, i) => digestPart(published(audit), `${sides[i]}_published.total`, `${sides[i]}_published.all_rows`))
         .join(" || '; ' || ");
     const problems = [
         `IF(${digestNow} <> ${trinoLiteral(scope.recordedDigest)}, format('the published insights (%s) are no longer what their last passing check saw, so the rows this run kept from them are not proven; run again with datamesh:rebuild=full', ${trinoLiteral(scope.baseRun)}))`,
@@ -269,6 +269,11 @@ ${audit.query}
     return verdictStatement(ctes, problems, summary, [...sides.map(side => `${side}_compared ${side}`), ...sides.flatMap(side => [`${side}_built`, `${side}_published`])]);
 }
 
+/** One table's part of the insights' digest, from its row count and checksum: one format, whichever statement reads them. */
+function digestPart(table: string, rows: string, checksum: string): string {
+    return `format('%s %s rows %s', ${trinoLiteral(table)}, ${rows}, coalesce(to_hex(${checksum}), 'empty'))`;
+}
+
 /**
  * What the insights hold, as one line: each model's row count and an order-insensitive checksum
  * over every contract column. Equal lines mean equal contents: a deployment that finds both the
@@ -278,7 +283,7 @@ ${audit.query}
 export function insightsDigestStatement(t: CheckTargets): string {
     const part = (audit: ModelAudit) => {
         const table = tableOf(t, audit);
-        return `(SELECT format('%s %s rows %s', ${trinoLiteral(table)}, count(*), coalesce(to_hex(checksum(ROW(${audit.columns.join(", ")}))), 'empty')) FROM ${table})`;
+        return `(SELECT ${digestPart(table, "count(*)", `checksum(ROW(${audit.columns.join(", ")}))`)} FROM ${table})`;
     };
     return `SELECT ${t.audits.map(part).join(" || '; ' || ")}`;
 }
