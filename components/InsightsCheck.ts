@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ModelAudit } from "../lib/reconcile";
 import { Platform } from "../platforms";
-import { InsightsPublication, PublishedDigestReader, publishedDigestStatement, RebuildReason } from "../resources/publication";
+import { InsightsPublication, RebuildReason } from "../resources/publication";
 import { DbtJob } from "./DbtJob";
 import { TrinoCoordinator } from "./TrinoCoordinator";
 
@@ -68,11 +68,6 @@ export class InsightsCheck extends pulumi.ComponentResource {
             return;
         }
         const checker = args.trino.deployerAccess(args.checkRole);
-        const digestReader = new PublishedDigestReader(
-            `${name}-digest-reader`,
-            { checker, statement: publishedDigestStatement({ catalog: args.insights.catalog, schema: args.insights.schema, audits }) },
-            { parent: this, dependsOn: [args.trino.ready] },
-        );
         const publication = new InsightsPublication(
             `${name}-publication`,
             {
@@ -93,7 +88,7 @@ export class InsightsCheck extends pulumi.ComponentResource {
                     .all([args.dbt.plan!.ledgerAction, args.dbt.plan!.sources, args.dbt.plan!.loaded, args.dbt.plan!.unchanged])
                     .apply(([action, sources, loaded, unchanged]) => ({ action, sources, loaded, unchanged })),
             },
-            { parent: this, dependsOn: [audit.resource, digestReader] },
+            { parent: this, dependsOn: [audit.resource] },
         );
         this.summary = publication.summary;
         this.publishedRun = publication.publishedRun;

@@ -82,42 +82,6 @@ async function queryTrinoOnce(connection: TrinoConnection, sql: string): Promise
     }
 }
 
-/**
- * Readings started ahead of the step that needs them, by who reads what. One process runs every
- * dynamic resource of a deployment, so an early step can start a reading that a later step of the
- * same deployment takes, and the two wait on Trino together rather than one after the other. They
- * are kept on the process's global object because each resource's provider is loaded as a module
- * of its own.
- */
-function readingsAhead(): Map<string, Promise<QueryOutcome>> {
-    const shared = global as { datameshReadingsAhead?: Map<string, Promise<QueryOutcome>> };
-    shared.datameshReadingsAhead ??= new Map();
-    return shared.datameshReadingsAhead;
-}
-
-function readingKey(connection: TrinoConnection, sql: string): string {
-    return JSON.stringify([connection.url, connection.user, sql]);
-}
-
-/** Starts a reading that a later step takes with `takeReading`; a second start of the same one does nothing. */
-export function startReading(connection: TrinoConnection, sql: string): void {
-    const key = readingKey(connection, sql);
-    if (!readingsAhead().has(key)) {
-        const reading = queryTrino(connection, sql);
-        // Its failure belongs to the step that takes it.
-        reading.catch(() => undefined);
-        readingsAhead().set(key, reading);
-    }
-}
-
-/** The reading started for this user and statement, taken once; without one, a new reading. */
-export function takeReading(connection: TrinoConnection, sql: string): Promise<QueryOutcome> {
-    const key = readingKey(connection, sql);
-    const started = readingsAhead().get(key);
-    readingsAhead().delete(key);
-    return started ?? queryTrino(connection, sql);
-}
-
 /** A string literal in Trino SQL: single quotes doubled, the only escape Trino has. */
 export function trinoLiteral(value: string): string {
     return `'${value.replace(/'/g, "''")}'`;

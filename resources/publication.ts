@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { CheckTargets, insightsDigestStatement, ModelAudit } from "../lib/reconcile";
-import { isTrinoRefusal, queryTrino, startReading, takeReading, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
+import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 import {
     changesTable,
     isRunSchema,
@@ -20,7 +20,6 @@ import {
     writeStateStatement,
 } from "../lib/incremental";
 import { runCheckStatement } from "./insightsCheck";
-import { inputsDiff } from "./inputs";
 
 /*
  * The publish step of write-audit-publish. dbt builds each run into a schema of its own, which
@@ -29,9 +28,11 @@ import { inputsDiff } from "./inputs";
  * pointing at the last good run, whose tables nothing touches.
  *
  * The published views are checked again on every deployment, a no-op included. A no-op finds the
- * domains as they were (their fingerprint is part of the run's name) and, by a checksum, the
- * published insights as they were when the check passed; only when the insights differ does the
- * whole check run again, to pass or to name what is wrong.
+ * domains as they were (their fingerprint is part of the run's name) and the published insights as
+ * they were when the check passed: the same view definitions, each reading a table whose current
+ * Iceberg snapshot is the one recorded then. Every write to an Iceberg table, through any engine,
+ * commits a new snapshot, so this proves the insights unchanged without reading a row of them. Only
+ * when they differ does the whole check run again, to pass or to name what is wrong.
  */
 
 /** Why the insights were last rebuilt. */
@@ -84,6 +85,8 @@ interface PublicationOutputs extends PublicationInputs {
     ledgerOutcome: string;
     /** What the published insights held when the check last passed: row counts and checksums. */
     publishedDigest: string;
+    /** The published views' definitions and their tables' snapshots, read just before that check (publishedMarkerStatement). */
+    publishedMarker: string;
     rebuiltAt: string;
     reason: RebuildReason;
     summary: string;
@@ -153,9 +156,32 @@ export function publishedDigestStatement(inputs: Pick<PublicationInputs, "catalo
     return insightsDigestStatement(publishedTargets(inputs));
 }
 
-/** Reads the digest anew, or with `takeReading` takes the reading a PublishedDigestReader started. */
-async function publishedDigest(connection: TrinoConnection, inputs: PublicationInputs, read = queryTrino): Promise<string> {
-    return String((await read(connection, publishedDigestStatement(inputs))).rows[0]?.[0]);
+async function publishedDigest(connection: TrinoConnection, inputs: PublicationInputs): Promise<string> {
+    return String((await queryTrino(connection, publishedDigestStatement(inputs))).rows[0]?.[0]);
+}
+
+/**
+ * The statement that reads what analysts' views are now, without reading a row: each view's
+ * definition, and the current snapshot of each table of `run` (the run the views were published
+ * on). A view switched elsewhere, a table of the run replaced or written to, each changes it; a
+ * table dropped fails it.
+ */
+export function publishedMarkerStatement(inputs: Pick<PublicationInputs, "catalog" | "schema" | "audits">, run: string): string {
+    const tables = publicTables(inputs);
+    const parts = [
+        `SELECT 'view ' || table_name || ': ' || view_definition AS part FROM ${inputs.catalog}.information_schema.views ` +
+            `WHERE table_schema = ${trinoLiteral(inputs.schema)} AND table_name IN (${tables.map(trinoLiteral).join(", ")})`,
+        ...tables.map(
+            table => `SELECT ${trinoLiteral(`table ${run}.${table}: snapshot `)} || CAST(snapshot_id AS varchar) FROM ${inputs.catalog}.${run}."${table}$refs" WHERE name = 'main'`,
+        ),
+    ];
+    return `SELECT array_join(array_sort(array_agg(part)), chr(10)) FROM (${parts.join(" UNION ALL ")})`;
+}
+
+/** The marker of what analysts read now, as a digest: it is compared, never shown. */
+async function publishedMarker(connection: TrinoConnection, inputs: PublicationInputs, run: string): Promise<string> {
+    const marker = String((await queryTrino(connection, publishedMarkerStatement(inputs, run))).rows[0]?.[0]);
+    return crypto.createHash("sha256").update(marker).digest("hex");
 }
 
 function describe(outputs: Pick<PublicationOutputs, "audit" | "publishedRun" | "rebuiltAt" | "reason">): string {
@@ -206,6 +232,8 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
         const stale = (await lines(connection, `SELECT schema_name FROM ${inputs.catalog}.information_schema.schemata WHERE starts_with(schema_name, ${trinoLiteral(prefix)})`)).filter(
             run => isRunSchema(inputs.schema, run) && run !== inputs.runSchema && run !== previousRun,
         );
+        // Read before the digest: a write between the two then shows as a changed marker on the next `up`.
+        const marker = await publishedMarker(connection, inputs, inputs.runSchema);
         // The views no longer read any stale run, so the stale runs go while the digest is read.
         const [digest] = await Promise.all([publishedDigest(connection, inputs), Promise.all(stale.sort().map(run => dropRun(connection, inputs.catalog, run)))]);
         const ledgerOutcome = await updateLedger(connection, inputs, digest);
@@ -219,6 +247,7 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
             dropped: stale,
             ledgerOutcome,
             publishedDigest: digest,
+            publishedMarker: marker,
             rebuiltAt,
             reason,
             summary: describe({ audit: inputs.audit, publishedRun, rebuiltAt, reason }),
@@ -292,13 +321,16 @@ function publicTables(inputs: Pick<PublicationInputs, "audits">): string[] {
 }
 
 /** The check statement against what analysts read now: its summary and the insights' digest, or an error naming every table that differs. */
-async function checkPublished(inputs: PublicationInputs, publishedRun: string): Promise<{ summary: string; digest: string }> {
+async function checkPublished(inputs: PublicationInputs, publishedRun: string): Promise<{ summary: string; digest: string; marker: string }> {
     return withTrino(inputs.checker, async connection => {
+        // Read before the check, as at a publish. Unreadable (a table of the run gone), the check names
+        // what is wrong; an empty marker makes the next `up` check in full again.
+        const marker = await publishedMarker(connection, inputs, publishedRun).catch(() => "");
         const verdict = await runCheckStatement(connection, publishedTargets(inputs));
         if (!verdict.ok) {
             throw new Error(`${inputs.component}: the published insights (${publishedRun}) do not reconcile with the domains:\n${verdict.problems.join("\n")}`);
         }
-        return { summary: verdict.summary!, digest: await publishedDigest(connection, inputs) };
+        return { summary: verdict.summary!, digest: await publishedDigest(connection, inputs), marker };
     });
 }
 
@@ -313,23 +345,28 @@ export const publicationProvider: pulumi.dynamic.ResourceProvider = {
             return { changes: true };
         }
         // Nothing to publish, and the domains are as they were. What analysts read now is what the check
-        // last passed, or the update runs the whole check, which passes or names what is wrong.
+        // last passed, or the update runs the whole check, which passes or names what is wrong. A state
+        // from before the marker has none: the whole check runs once and records it.
+        if (!olds.publishedMarker) {
+            return { changes: true };
+        }
         try {
-            const digest = await withTrino(news.checker, connection => publishedDigest(connection, news, takeReading));
-            return { changes: digest !== olds.publishedDigest };
+            const marker = await withTrino(news.checker, connection => publishedMarker(connection, news, olds.publishedRun));
+            return { changes: marker !== olds.publishedMarker };
         } catch (error) {
-            if (isTrinoRefusal(error)) {
+            if (isTrinoRefusal(error) && !/does not exist/.test((error as Error).message)) {
                 throw new Error(`${news.component}: cannot check the published insights: ${(error as Error).message}`);
             }
-            // Not reachable yet (a coordinator being restarted): the update checks once it is.
+            // A table of the published run gone (the update's check then names it), or a coordinator
+            // being restarted (the update checks once it answers).
             return { changes: true };
         }
     },
     async update(_id: string, olds: PublicationOutputs, news: PublicationInputs) {
         if (PUBLISH_KEYS.every(key => JSON.stringify(olds[key]) === JSON.stringify(news[key]))) {
-            const { summary, digest } = await checkPublished(news, olds.publishedRun);
+            const { summary, digest, marker } = await checkPublished(news, olds.publishedRun);
             await withTrino(news.publisher, connection => recordDigest(connection, news, olds.publishedRun, digest));
-            return { outs: { ...olds, ...news, publishedDigest: digest, summary: describe({ ...olds, audit: summary }) } };
+            return { outs: { ...olds, ...news, publishedDigest: digest, publishedMarker: marker, summary: describe({ ...olds, audit: summary }) } };
         }
         return { outs: await publish(news, olds) };
     },
@@ -373,52 +410,10 @@ export class InsightsPublication extends pulumi.dynamic.Resource {
         super(
             publicationProvider,
             name,
-            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, ledgerOutcome: undefined, publishedDigest: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
+            { ...args, publishedRun: undefined, previousRun: undefined, dropped: undefined, ledgerOutcome: undefined, publishedDigest: undefined, publishedMarker: undefined, rebuiltAt: undefined, reason: undefined, summary: undefined },
             { ...opts, additionalSecretOutputs: ["publisher", "checker"] },
             "datamesh",
             "InsightsPublication",
         );
-    }
-}
-
-interface DigestReaderInputs {
-    /** The publication's reader, and how to reach Trino. */
-    checker: TrinoAccess;
-    statement: string;
-}
-
-export const digestReaderProvider: pulumi.dynamic.ResourceProvider = {
-    async create(inputs: DigestReaderInputs) {
-        return { id: crypto.randomUUID(), outs: inputs };
-    },
-    async diff(_id: string, olds: DigestReaderInputs, news: DigestReaderInputs) {
-        // A preview may not know the reader yet (Trino about to move), and through a port-forward
-        // (kubernetes) the reading could not outlive this step: the publication reads for itself then.
-        const known = typeof news.checker === "object" && typeof news.checker.connection?.url === "string";
-        if (known && !news.checker.tunnel) {
-            startReading(news.checker.connection, news.statement);
-        }
-        return inputsDiff(olds, news);
-    },
-    async update(_id: string, _olds: DigestReaderInputs, news: DigestReaderInputs) {
-        return { outs: news };
-    },
-};
-
-export interface PublishedDigestReaderArgs {
-    /** The publication's reader, and how to reach Trino (secret). */
-    checker: pulumi.Input<TrinoAccess>;
-    /** The publication's digest statement (`publishedDigestStatement`). */
-    statement: string;
-}
-
-/**
- * Starts reading the published insights' checksums as soon as Trino answers, while the domains'
- * fingerprint is read, so that on an `up` with nothing to rebuild the publication finds them read
- * (about 0.4 s sooner). It holds nothing; the publication compares what it reads.
- */
-export class PublishedDigestReader extends pulumi.dynamic.Resource {
-    constructor(name: string, args: PublishedDigestReaderArgs, opts?: pulumi.CustomResourceOptions) {
-        super(digestReaderProvider, name, { ...args }, { ...opts, additionalSecretOutputs: ["checker"] }, "datamesh", "PublishedDigestReader");
     }
 }

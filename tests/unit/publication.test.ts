@@ -67,3 +67,60 @@ describe("publishing a run", () => {
         expect(message).not.toContain("as they were");
     });
 });
+
+/*
+ * On an `up` with nothing to publish, the published insights are proven unchanged by a marker, not
+ * by reading their rows: the views' definitions and the current snapshot of each table they read.
+ * What a marker misses is a no-op that should have re-checked; the integration suite (localStack)
+ * writes to a published table and sees the next `up` check every row.
+ */
+describe("the published insights on an up with nothing to publish", () => {
+    let trino: StandInTrino;
+    let answer: (sql: string) => StandInAnswer;
+    const marker = "view a_mart: SELECT * FROM insights.s__old.a_mart\ntable s__old.a_mart: snapshot 42";
+    const olds = () => ({
+        component: "check",
+        publisher: { connection: { url: trino.url, user: "dbt", password: "p" } },
+        checker: { connection: { url: trino.url, user: "datamesh_check", password: "p" } },
+        catalog: "insights",
+        schema: "s",
+        runSchema: "s__old",
+        audits: [audit("a_mart")],
+        audit: "OK",
+        cause: { projectDigest: "p", sourceFingerprint: "f", config: "c" },
+        publishedRun: "s__old",
+        publishedMarker: require("crypto").createHash("sha256").update(marker).digest("hex"),
+    });
+
+    beforeAll(async () => {
+        trino = await startStandInTrino(sql => answer(sql));
+    });
+    afterAll(() => trino.close());
+    beforeEach(() => {
+        trino.statements.length = 0;
+    });
+
+    it("reads only the views' definitions and the published run's snapshots, as the checker, and finds no change when they are as recorded", async () => {
+        answer = () => ({ rows: [[marker]] });
+        await expect(publicationProvider.diff!("id", olds(), olds())).resolves.toEqual({ changes: false });
+        expect(trino.statements).toHaveLength(1);
+        expect(trino.statements[0]).toContain(`FROM insights.s__old."a_mart$refs" WHERE name = 'main'`);
+        expect(trino.statements[0]).toContain("FROM insights.information_schema.views WHERE table_schema = 's' AND table_name IN ('a_mart')");
+        expect(trino.statements[0]).not.toMatch(/FROM insights\.s\.a_mart\b/);
+    });
+
+    it("finds a change when a table has a new snapshot, and when the state holds no marker yet, without reading", async () => {
+        answer = () => ({ rows: [[marker.replace("snapshot 42", "snapshot 43")]] });
+        await expect(publicationProvider.diff!("id", olds(), olds())).resolves.toEqual({ changes: true });
+        trino.statements.length = 0;
+        await expect(publicationProvider.diff!("id", { ...olds(), publishedMarker: undefined }, olds())).resolves.toEqual({ changes: true });
+        expect(trino.statements).toEqual([]);
+    });
+
+    it("leaves a table gone to the whole check, and fails on any other refusal, naming the component", async () => {
+        answer = () => ({ error: "line 1:1: Table 'insights.s__old.a_mart$refs' does not exist" });
+        await expect(publicationProvider.diff!("id", olds(), olds())).resolves.toEqual({ changes: true });
+        answer = () => ({ error: "Access Denied: Cannot select from table insights.s__old.a_mart$refs", errorName: "PERMISSION_DENIED" });
+        await expect(publicationProvider.diff!("id", olds(), olds())).rejects.toThrow("check: cannot check the published insights: Trino: Access Denied");
+    });
+});

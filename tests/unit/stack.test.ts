@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "path";
 import { digestDirectory } from "../../lib/digest";
-import { publishedDigestStatement } from "../../resources/publication";
 import { readAudits } from "../../lib/audits";
 import { DOMAINS } from "../../lib/domains";
 import { dependsOn, recordDependencies } from "./dependencies";
@@ -252,19 +251,6 @@ describe("stack outputs", () => {
         expect(publication.inputs.audits).toEqual(byName("check-reconciliation").inputs.targets.audits);
         expect(publication.inputs.publisher.value.connection.user).toBe("dbt");
         expect(publication.inputs.checker.value.connection.user).toBe("datamesh_check");
-    });
-
-    it("starts reading the published checksums once Trino answers, as the publication's reader, beside the sources' fingerprint", () => {
-        const reader = byName("check-digest-reader");
-        const publication = byName("check-publication");
-        expect(reader.inputs.checker.value).toEqual(publication.inputs.checker.value);
-        expect(reader.inputs.statement).toBe(publishedDigestStatement(publication.inputs as Parameters<typeof publishedDigestStatement>[0]));
-        expect(reader.inputs.statement).toContain("FROM insights.jaffle_shop.dim_customers");
-        expect(dependsOn(dependencies, reader.urn, byName("trino-server").urn)).toBe(true);
-        // Not after the fingerprint or the run, which is what lets the two readings overlap.
-        expect(dependsOn(dependencies, reader.urn, byName("dbt-sources").urn)).toBe(false);
-        expect(dependsOn(dependencies, reader.urn, byName("dbt-run").urn)).toBe(false);
-        expect(dependsOn(dependencies, publication.urn, reader.urn)).toBe(true);
     });
 
     it("marks every domain password secret", async () => {
