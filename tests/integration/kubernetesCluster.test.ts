@@ -335,15 +335,25 @@ describe("the kubernetes platform on a live cluster", () => {
         ];
         const clientFacing = [`${host("trino")}:8443`, `${host("docs-site")}:8080`];
         // The enforcer drops a new pod's first packets until it knows the pod's address: the probe first waits until a
-        // port that is open to it answers, or, where none is, a few seconds.
+        // port that is open to it answers, or, where none is, a few seconds. A closed port is one whose packets are
+        // dropped, which only a timeout tells, so the targets are tried all at once; each line carries its index.
         const probe = (inNamespace: string, targets: string[], control?: string) =>
             throwawayPod(
                 inNamespace,
                 [
                     control ? `for i in $(seq 1 20); do nc -w 2 ${control.replace(":", " ")} </dev/null >/dev/null 2>&1 && break; sleep 1; done` : "sleep 5",
-                    ...targets.map(t => `if nc -w 3 ${t.replace(":", " ")} </dev/null >/dev/null 2>&1; then echo "open ${t}"; else echo "closed ${t}"; fi`),
-                ].join("; "),
-            ).then(outcome => outcome.output.trim().split("\n"));
+                    ...targets.map((t, i) => `(if nc -w 3 ${t.replace(":", " ")} </dev/null >/dev/null 2>&1; then echo "${i} open ${t}"; else echo "${i} closed ${t}"; fi) &`),
+                    "wait",
+                ].join("; ").replace(/&;/g, "&"),
+            ).then(outcome =>
+                outcome.output
+                    .trim()
+                    .split("\n")
+                    .map(line => /^(\d+) (.*)$/.exec(line))
+                    .map(match => (match ? { index: Number(match[1]), line: match[2] } : { index: -1, line: "unexpected output" }))
+                    .sort((a, b) => a.index - b.index)
+                    .map(({ line }) => line),
+            );
         const other = `${namespace}-other`;
         const clients = `${namespace}-clients`;
         otherNamespaces.push(other, clients);
@@ -468,7 +478,8 @@ describe("the kubernetes platform on a live cluster", () => {
                 p => !p.metadata.deletionTimestamp && (p.status.conditions ?? []).some(c => c.type === "Ready" && c.status === "True"),
             ).length;
         await mesh.stack.setConfig("datamesh:workers", { value: '{"min":1,"max":2}' });
-        await mesh.stack.setConfig("datamesh:workerScaleDownWindow", { value: "30" });
+        // Short: the load stops once the second worker is ready, so no dip during the load can take it away early.
+        await mesh.stack.setConfig("datamesh:workerScaleDownWindow", { value: "5" });
         // First as on a cluster without a metrics API: the autoscaler is created, says why it cannot scale, and up does not wait on it.
         const metricsApi = "v1beta1.metrics.k8s.io";
         const registration = JSON.parse(await must(["get", "apiservice", metricsApi, "-o", "json"]));

@@ -810,14 +810,15 @@ describe("the local stack, deployed for real", () => {
         const count = await client.query("SELECT count(*) AS n FROM payments");
         await client.end();
         expect(Number(count.rows[0].n)).toBeGreaterThan(0);
+        // Lifted without an up of its own: the next test's up, which rebuilds what this destroy did delete, applies it.
         await mesh.stack.setConfig("datamesh:protectDomainData", { value: "false" });
-        await mesh.stack.up();
     });
 
     it("leaves no process, port or state folder behind after pulumi destroy, even after an up that failed on a killed server", async () => {
         const resources = await mesh.resourceOutputs();
         process.kill(-resources["orders-server"].pid, "SIGKILL");
-        // The up heals the server, then fails in dbt: the destroy that follows must still find every process.
+        // The up heals the server, lifts the protection and brings back what the refused destroy deleted,
+        // then fails in dbt: the destroy that follows must still find every process.
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "marts", "fct_orders.sql"), "\nthis is not sql\n");
         await expect(mesh.stack.up()).rejects.toThrow(/dbt build/);
         await mesh.stack.destroy();
