@@ -29,6 +29,8 @@ interface DocsInputs {
     projectDigest: string;
     /** Folder for the profile, dbt's target/ and logs/, and the served site. Removed on delete. */
     workDir: string;
+    /** The published run's dbt target folder, whose saved parse dbt takes up when nothing it parsed has changed; "" for none. */
+    runTargetDir?: string;
 }
 
 interface DocsOutputs extends DocsInputs {
@@ -43,12 +45,22 @@ const GENERATING_KEYS = ["dbtBin", "projectDir", "profile", "vars", "publishedRu
 
 const siteDir = (inputs: DocsInputs) => path.join(inputs.workDir, "site");
 
+/** Where dbt saves its parse of the project, in its target folder. */
+const PARTIAL_PARSE_FILE = "partial_parse.msgpack";
+
 function generate(inputs: DocsInputs): string {
     const profilesDir = path.join(inputs.workDir, "profile");
     const targetDir = path.join(inputs.workDir, "target");
     writeFileAtomic(path.join(profilesDir, "profiles.yml"), inputs.profile, 0o600);
     writeFileAtomic(inputs.caCertFile, inputs.caCert, 0o644);
     fs.rmSync(path.join(targetDir, "static_index.html"), { force: true });
+    // The run that was just published parsed this project under this same profile: dbt checks that
+    // every file, variable and the profile are as that parse saw them, and parses anew otherwise.
+    const runParse = inputs.runTargetDir ? path.join(inputs.runTargetDir, PARTIAL_PARSE_FILE) : "";
+    if (runParse && fs.existsSync(runParse)) {
+        fs.mkdirSync(targetDir, { recursive: true });
+        fs.copyFileSync(runParse, path.join(targetDir, PARTIAL_PARSE_FILE));
+    }
     runToCompletion(
         inputs.dbtBin,
         [
@@ -155,6 +167,7 @@ export interface LocalDocsSiteArgs {
     publishedRun: pulumi.Input<string>;
     projectDigest: pulumi.Input<string>;
     workDir: pulumi.Input<string>;
+    runTargetDir: pulumi.Input<string>;
 }
 
 export class LocalDocsSite extends pulumi.dynamic.Resource {

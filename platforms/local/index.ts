@@ -134,10 +134,22 @@ export class LocalPlatform implements Platform {
         return { url: trino.url, host, port, meshHost: host, meshPort: port, version: trino.version, access: directAccess, resource: trino };
     }
 
+    /** Where each dbt run's files are, by the run's component: its docs site starts from the run's parse. */
+    private readonly dbtTargets = new Map<string, string>();
+
+    /**
+     * Where dbt finds Trino's certificate, for a run and its docs alike: the path is part of the profile, and
+     * dbt takes up a parse it saved only under the same profile.
+     */
+    private trinoCaFile(component: string): string {
+        return this.place(`${component}-trino-ca.pem`);
+    }
+
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
         const workDir = this.place(name);
-        const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
+        const caCertFile = this.trinoCaFile(request.component);
         const profile = dbtProfile(request, request.runSchema, caCertFile);
+        this.dbtTargets.set(request.component, path.join(workDir, "target"));
         const run = new LocalDbtRun(
             name,
             {
@@ -162,8 +174,8 @@ export class LocalPlatform implements Platform {
 
     docsSite(name: string, request: DocsSiteRequest, opts: pulumi.CustomResourceOptions): DocsSite {
         const workDir = this.place(name);
-        const caCertFile = path.join(workDir, "profile", "trino-ca.pem");
         const { run } = request;
+        const caCertFile = this.trinoCaFile(run.component);
         const profile = dbtProfile(run, request.publishedRun, caCertFile);
         const site = new LocalDocsSite(
             name,
@@ -180,6 +192,7 @@ export class LocalPlatform implements Platform {
                 publishedRun: request.publishedRun,
                 projectDigest: run.projectDigest,
                 workDir,
+                runTargetDir: this.dbtTargets.get(run.component) ?? "",
             },
             this.withState(opts),
         );

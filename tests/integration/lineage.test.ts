@@ -47,6 +47,13 @@ describe("the dbt docs site", () => {
         await page.close();
     });
 
+    it("is generated from the published run's own parse of the project, which dbt takes up unchanged", async () => {
+        const log = fs.readFileSync(path.join(mesh.stateDir, "docs-site", "logs", "dbt.log"), "utf8");
+        const generation = log.slice(log.lastIndexOf("Running with dbt="));
+        expect(generation).toContain("Nothing changed, skipping partial parsing.");
+        expect(generation).not.toContain("Unable to do partial parsing");
+    });
+
     it("names each domain's owner and describes it, and holds no credential and no personal data", async () => {
         const docsUrl: string = (await mesh.stack.outputs()).docsUrl.value;
         const html = await (await fetch(docsUrl)).text();
