@@ -71,7 +71,7 @@ function declareDomainStack(config: MeshConfig, platform: Platform) {
 function readInsightsProject(config: MeshConfig) {
     /** The dbt project the insights are built with; its profile must be the one the stack writes. */
     const project = readDbtProject(config.dbtProjectDir, DBT_PROFILE_NAME);
-    // The dbt project's sources must be the domains' tables, column for column, before anything is deployed.
+    // Each column the dbt sources list must be a domain's, of the same type and PII mark, before anything is deployed.
     checkSourcesAgainstDomains(project.dir, config.domains);
     /** What the gate compares each public model with; a public model without an audit is refused here. */
     const audits = readAudits(project.dir, config.domains);

@@ -47,6 +47,40 @@ export function createTableSql(engine: Engine, table: TableSpec): string {
 }
 
 /**
+ * A table's columns in the connected database (MariaDB) or current schema (PostgreSQL), in order:
+ * name, information_schema's type, and 1 for the primary key's column. `declaredShape` gives a
+ * declaration's in the same form, so that a load can tell a table of another shape.
+ */
+export function tableShapeSql(engine: Engine, table: string): string {
+    const schema = engine === "postgresql" ? "current_schema()" : "DATABASE()";
+    const primaryKey =
+        "SELECT 1 FROM information_schema.table_constraints t JOIN information_schema.key_column_usage k" +
+        " ON k.constraint_schema = t.constraint_schema AND k.constraint_name = t.constraint_name AND k.table_name = t.table_name" +
+        " WHERE t.constraint_type = 'PRIMARY KEY' AND t.table_schema = c.table_schema AND t.table_name = c.table_name AND k.column_name = c.column_name";
+    return (
+        `SELECT c.column_name, lower(c.data_type), CASE WHEN EXISTS (${primaryKey}) THEN 1 ELSE 0 END` +
+        ` FROM information_schema.columns c WHERE c.table_schema = ${schema} AND c.table_name = ${quoteLiteral(engine, table)} ORDER BY c.ordinal_position`
+    );
+}
+
+/** The rows `tableShapeSql` returns for a table created by `createTableSql`. */
+export function declaredShape(engine: Engine, table: TableSpec): [string, string, number][] {
+    return table.columns.map(c => [c.name, COLUMN_TYPES[engine][c.type].toLowerCase().replace(/\(.*$/, ""), c.name === table.primaryKey ? 1 : 0]);
+}
+
+/**
+ * The grants on a PostgreSQL table that its owner made (or an administrator, which PostgreSQL
+ * records as the owner's), to others, as [grantee, privilege, YES if grantable]: dropping the
+ * table drops them.
+ */
+export function postgresTableGrantsSql(table: string): string {
+    return (
+        "SELECT grantee, privilege_type, is_grantable FROM information_schema.role_table_grants" +
+        ` WHERE table_schema = current_schema() AND table_name = ${quoteLiteral("postgresql", table)} AND grantee <> current_user ORDER BY grantee, privilege_type`
+    );
+}
+
+/**
  * Statements run as the server's administrator, in order, to create the domain's database and
  * users. They are idempotent: a re-run also resets the passwords to the ones in the stack.
  * PostgreSQL statements run in two places: `server` on the maintenance database, `database`

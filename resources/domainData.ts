@@ -5,7 +5,7 @@ import * as path from "path";
 import { DataSource, tableBulkLoadCsv } from "../lib/dataset";
 import { Engine, TableSpec } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
-import { bulkLoadSql, createPostgresDatabaseSql, domainAccessSql, quoteIdentifier } from "../lib/sql";
+import { bulkLoadSql, createPostgresDatabaseSql, createTableSql, declaredShape, domainAccessSql, postgresTableGrantsSql, quoteIdentifier, tableShapeSql } from "../lib/sql";
 import { inputsDiff } from "./inputs";
 
 /*
@@ -36,6 +36,8 @@ interface Session {
     count(sql: string): Promise<number>;
     /** The first column of a query's first row. */
     scalar(sql: string): Promise<unknown>;
+    /** A query's rows, each an array of its columns' values. */
+    rows(sql: string): Promise<unknown[][]>;
     /** Streams CSV into the engine's bulk loader (`bulkLoadSql`); returns the rows the engine took. */
     bulkLoad(sql: string, csv: Iterable<Buffer>): Promise<number>;
     close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function connect(endpoint: Endpoint, credentials: Credentials, data
                 run: async (sql, params) => void (await client.query(sql, params)),
                 count: async sql => (await client.query(sql)).rowCount ?? 0,
                 scalar: async sql => Object.values((await client.query(sql)).rows[0] ?? {})[0],
+                rows: async sql => (await client.query({ text: sql, rowMode: "array" })).rows,
                 bulkLoad: async (sql, csv) => {
                     const { from: copyFrom } = require("pg-copy-streams");
                     const { pipeline } = require("stream/promises");
@@ -71,6 +74,7 @@ export async function connect(endpoint: Endpoint, credentials: Credentials, data
             run: async (sql, params) => void (await connection.query(sql, params)),
             count: async sql => ((await connection.query(sql))[0] as unknown[]).length,
             scalar: async sql => Object.values(((await connection.query(sql))[0] as Record<string, unknown>[])[0] ?? {})[0],
+            rows: async sql => (await connection.query({ sql, rowsAsArray: true }))[0] as unknown[][],
             bulkLoad: async (sql, csv) => {
                 const { Readable } = require("stream");
                 const [result] = await connection.query({ sql, infileStreamFactory: () => Readable.from(csv) });
@@ -180,16 +184,55 @@ export interface LoadInputs extends Endpoint {
 }
 
 /**
+ * Creates anew each table whose columns or primary key are not the declared ones (a column added,
+ * dropped or retyped since it was created), with the grants its owner had given on it. Only a load
+ * does it: its rows are about to be replaced anyway, and a load that replaces rows is what a
+ * protected domain refuses. Created rather than altered, the table has the declared columns in the
+ * declared order, as a new deployment's would. Each table created anew is added to `reshaped` as
+ * it is, so that a failure part way still tells which were.
+ */
+async function reshapeTables(session: Session, inputs: LoadInputs, reshaped: string[]): Promise<void> {
+    for (const table of inputs.tables) {
+        const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
+        const shape = (await session.rows(tableShapeSql(inputs.engine, into.name))).map(([name, type, key]) => [String(name), String(type), Number(key)]);
+        if (JSON.stringify(shape) === JSON.stringify(declaredShape(inputs.engine, into))) {
+            continue;
+        }
+        // MariaDB keeps a table's grants by its name across DROP and CREATE; PostgreSQL drops them with it.
+        const grants = inputs.engine === "postgresql" ? await session.rows(postgresTableGrantsSql(into.name)) : [];
+        await session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(inputs.engine, into.name)}`);
+        await session.run(createTableSql(inputs.engine, into));
+        for (const [grantee, privilege, grantable] of grants) {
+            // A grantee is any role the team made, not only the stack's plain names; PUBLIC is a keyword.
+            const to = grantee === "PUBLIC" ? "PUBLIC" : `"${String(grantee).replace(/"/g, '""')}"`;
+            await session.run(`GRANT ${String(privilege)} ON ${quoteIdentifier(inputs.engine, into.name)} TO ${to}${grantable === "YES" ? " WITH GRANT OPTION" : ""}`);
+        }
+        reshaped.push(table.name);
+    }
+}
+
+/**
  * Replaces the tables' rows with the source's rows in one transaction, through the engine's bulk
  * loader with the rows streamed as they are read: readers see either the old rows or all the new
- * ones, and a failure part way leaves the old rows in place. Returns each table's row count.
+ * ones, and a failure part way leaves the old rows in place. A table of another shape than declared
+ * is created anew first: on PostgreSQL inside the same transaction; MariaDB commits each change of
+ * a table's columns on its own, so there it is created before the transaction, and a failed load
+ * leaves it empty. Returns each table's row count.
  */
 export async function loadRows(inputs: LoadInputs): Promise<Record<string, number>> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     const sent: Record<string, number> = {};
     let loading = inputs.tables[0]?.name;
+    // MariaDB's tables created anew: a rollback leaves them so.
+    const emptied: string[] = [];
     try {
+        if (inputs.engine === "mariadb") {
+            await reshapeTables(session, inputs, emptied);
+        }
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
+        if (inputs.engine === "postgresql") {
+            await reshapeTables(session, inputs, []);
+        }
         for (const table of inputs.tables) {
             loading = table.name;
             const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
@@ -203,7 +246,8 @@ export async function loadRows(inputs: LoadInputs): Promise<Record<string, numbe
     } catch (e) {
         await session.run("ROLLBACK").catch(() => undefined);
         await session.close();
-        throw new Error(`loading ${inputs.domainName}.${loading} failed, nothing was changed: ${(e as Error).message}`);
+        const changed = emptied.length > 0 ? `${emptied.map(t => `${inputs.domainName}.${t}`).join(", ")} created anew with the declared columns and left empty` : "nothing was changed";
+        throw new Error(`loading ${inputs.domainName}.${loading} failed, ${changed}: ${(e as Error).message}`);
     }
     try {
         // The row counts reported are what the tables hold after the commit, not what was sent.

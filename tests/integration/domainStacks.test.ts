@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
 import { referenceInsights, TextTable } from "../reference";
 import { allSecrets, createMesh, createSharedBackend, MeshUnderTest, qualifiedStackName, queryAsText, SharedBackend } from "./harness";
@@ -45,6 +46,11 @@ async function meshResources(): Promise<Record<string, unknown>> {
     return Object.fromEntries((deployment.deployment.resources ?? []).map((r: { urn: string }) => [r.urn, r]));
 }
 
+/** The mesh's resources but its stack references, which record what each `up` read of the domain stacks, even one that fails. */
+async function meshResourcesButReferences(): Promise<Record<string, unknown>> {
+    return Object.fromEntries(Object.entries(await meshResources()).filter(([, r]) => (r as { type: string }).type !== "pulumi:pulumi:StackReference"));
+}
+
 /** Rows of a domain's table, read as the reader its stack publishes, straight from its server. */
 async function rowsInDomain(team: MeshUnderTest, table: string): Promise<number> {
     const product = (await team.stack.outputs()).dataProduct.value;
@@ -56,6 +62,39 @@ async function rowsInDomain(team: MeshUnderTest, table: string): Promise<number>
     } finally {
         await client.end();
     }
+}
+
+/** A domain table's columns as its server lists them, [name, type] in order, read as the reader its stack publishes. */
+async function columnsInDomain(team: MeshUnderTest, table: string): Promise<string[][]> {
+    const product = (await team.stack.outputs()).dataProduct.value;
+    const pg = require("pg");
+    const client = new pg.Client({ host: "127.0.0.1", port: product.endpoint.port, user: product.reader.user, password: product.reader.password, database: product.database });
+    await client.connect();
+    try {
+        const sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position";
+        return (await client.query(sql, [product.schema, table])).rows.map((row: { column_name: string; data_type: string }) => [row.column_name, row.data_type]);
+    } finally {
+        await client.end();
+    }
+}
+
+/**
+ * The customers team's next declaration of its table and the CSV that goes with it, in its copy of
+ * the project: `declare` edits the table's declaration, `row` each line's fields (the header's
+ * first). Returns what puts both files back as they were.
+ */
+function changeCustomersTable(declare: (table: { columns: { name: string; type: string }[]; pii: string[] }) => void, row: (fields: string[], line: number) => string[]): () => void {
+    const declarationFile = path.join(customers.projectDir, "domains", "customers.yaml");
+    const dataFile = path.join(customers.projectDir, "data", "jaffle_shop", "customers.csv");
+    const [declaration, data] = [fs.readFileSync(declarationFile, "utf8"), fs.readFileSync(dataFile, "utf8")];
+    const document = parseYaml(declaration);
+    declare(document.tables[0]);
+    fs.writeFileSync(declarationFile, stringifyYaml(document));
+    fs.writeFileSync(dataFile, `${data.trimEnd().split("\n").map((line, i) => row(line.split(","), i).join(",")).join("\n")}\n`);
+    return () => {
+        fs.writeFileSync(declarationFile, declaration);
+        fs.writeFileSync(dataFile, data);
+    };
 }
 
 beforeAll(async () => {
@@ -137,19 +176,55 @@ describe("two domain stacks and the mesh, in one backend", () => {
         }
     });
 
-    it("lets a team load new rows without touching the mesh, whose next up takes them through the gate", async () => {
+    it("fails the mesh's next up before dbt when a team retypes or drops a column the insights read, naming the domain, table and column, and keeps the published insights", async () => {
+        const published = await insights();
+        const before = await meshResourcesButReferences();
+        // Customer ids become text and last names go: dim_customers reads both.
+        const restore = changeCustomersTable(
+            table => (table.columns = table.columns.filter(c => c.name !== "last_name").map(c => (c.name === "id" ? { ...c, type: "text" } : c))),
+            fields => fields.filter((_, i) => i !== 2),
+        );
+        try {
+            await customers.stack.up();
+            expect(await columnsInDomain(customers, "customers")).toEqual([["id", "text"], ["first_name", "text"], ["email", "text"]]);
+            const failure = mesh.stack.up();
+            await expect(failure).rejects.toThrow(`stack ${CUSTOMERS} declares customers.customers.id as text`);
+            await expect(failure).rejects.toThrow(`'last_name' is not a column of customers.customers in stack ${CUSTOMERS}`);
+            // Nothing of the mesh's ran, dbt included.
+            expect(await meshResourcesButReferences()).toEqual(before);
+            expect(await insights()).toEqual(published);
+        } finally {
+            restore();
+            // The next steps start from the table the mesh last published.
+            await customers.stack.up();
+        }
+    });
+
+    it("lets a team load new rows and add columns without touching the mesh, whose next up takes them through the gate", async () => {
         const before = await meshResources();
         fs.appendFileSync(path.join(customers.projectDir, "data", "jaffle_shop", "customers.csv"), `${NEW_CUSTOMER.join(",")}\n`);
+        // One up for the row and the columns: each mesh up costs CI most of a minute.
+        changeCustomersTable(
+            table => {
+                table.columns.push({ name: "loyalty_points", type: "integer" }, { name: "phone", type: "text" });
+                table.pii.push("phone");
+            },
+            (fields, line) => [...fields, ...(line === 0 ? ["loyalty_points", "phone"] : [String(Number(fields[0]) * 10), `555-01${fields[0]}`])],
+        );
         await customers.stack.up();
         expect(await rowsInDomain(customers, "customers")).toBe(101);
+        expect(await columnsInDomain(customers, "customers")).toEqual([["id", "bigint"], ["first_name", "text"], ["last_name", "text"], ["email", "text"], ["loyalty_points", "bigint"], ["phone", "text"]]);
         expect(await meshResources()).toEqual(before);
 
         const result = await mesh.stack.up();
-        // Incremental: the new customer is re-checked against its audit, the other 100 are the published run's.
-        expect(result.outputs.check.value).toMatch(/^OK: incremental from jaffle_shop__\w+: dim_customers 101 rows: 1 re-checked = audit 1, .*\(domain data change\)$/);
+        // dbt reads neither new column but sees loyalty_points (phone is denied to it), so the run is a full one, which the gate checks row by row.
+        expect(result.outputs.mesh.value.insights.refresh).toBe("full: a source's columns changed (customers.public.customers: id, first_name, last_name, loyalty_points)");
+        expect(result.outputs.check.value).toMatch(/^OK: dim_customers 101 rows = audit 101, .*\(domain data change\)$/);
         const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-it-domain-stacks-data-"));
         try {
-            fs.copyFileSync(path.join(customers.projectDir, "data", "jaffle_shop", "customers.csv"), path.join(dataDir, "customers.csv"));
+            // The reference model reads the columns the repository's declaration has.
+            const rows = fs.readFileSync(path.join(customers.projectDir, "data", "jaffle_shop", "customers.csv"), "utf8").trimEnd().split("\n");
+            fs.writeFileSync(path.join(dataDir, "customers.csv"), `${rows.map(row => row.split(",").slice(0, 4).join(",")).join("\n")}\n`);
             for (const file of ["orders.csv", "payments.csv"]) {
                 fs.copyFileSync(path.join(CANONICAL_DATA_DIR, file), path.join(dataDir, file));
             }
@@ -159,6 +234,16 @@ describe("two domain stacks and the mesh, in one backend", () => {
         } finally {
             fs.rmSync(dataDir, { recursive: true, force: true });
         }
+    });
+
+    it("shows a team's new columns in Trino once the mesh has taken them: a plain one to whoever reads the table, a PII one to its owner alone", async () => {
+        const tables = (await mesh.stack.outputs()).mesh.value.domains.customers.tables;
+        // As dbt read the table: phone is hidden from it like email.
+        expect(tables.customers.columns).toEqual({ id: "bigint", first_name: "varchar", last_name: "varchar", loyalty_points: "bigint" });
+        expect((await queryAsText(mesh, "SELECT loyalty_points FROM customers.public.customers WHERE id = 101", "dbt")).rows).toEqual([["1010"]]);
+        expect((await queryAsText(mesh, "SELECT loyalty_points FROM customers.public.customers WHERE id = 7", "check")).rows).toEqual([["70"]]);
+        await expect(queryAsText(mesh, "SELECT phone FROM customers.public.customers WHERE id = 7", "dbt")).rejects.toThrow(/Access Denied: Cannot select from (columns \[phone\]|table customers\.public\.customers)/);
+        expect((await queryAsText(mesh, "SELECT phone, loyalty_points FROM customers.public.customers WHERE id = 7", "customers_owner")).rows).toEqual([["555-017", "70"]]);
     });
 
     it("fails the mesh's next up naming a domain stack destroyed while it is referenced, and keeps the published insights", async () => {

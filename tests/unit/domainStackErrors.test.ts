@@ -107,11 +107,22 @@ describe("a data product against the mesh's dbt sources", () => {
         expect(() => checkSourcesAgainstDomains(dbtDir, [...others, withColumns(columns => columns)])).not.toThrow();
     });
 
-    it("refuses, before anything is deployed, a retyped or dropped column, naming the stack and the column", () => {
+    it("takes a product with a column the sources do not list: dbt reads a subset of it", () => {
+        const added = withColumns(columns => [...columns, { name: "loyalty_points", type: "integer" }]);
+        expect(() => checkSourcesAgainstDomains(dbtDir, [...others, added])).not.toThrow();
+    });
+
+    it("refuses, before anything is deployed, a retyped or dropped column, naming the stack, the domain, the table and the column", () => {
         const retyped = withColumns(columns => columns.map(c => (c.name === "first_name" ? { ...c, type: "date" } : c)));
-        expect(refusal(() => checkSourcesAgainstDomains(dbtDir, [...others, retyped]))).toContain(`but stack ${stack} declares first_name as date`);
+        expect(refusal(() => checkSourcesAgainstDomains(dbtDir, [...others, retyped]))).toContain(`but stack ${stack} declares customers.customers.first_name as date`);
         const dropped = withColumns(columns => columns.filter(c => c.name !== "last_name"));
         expect(refusal(() => checkSourcesAgainstDomains(dbtDir, [...others, dropped]))).toContain(`'last_name' is not a column of customers.customers in stack ${stack}`);
+    });
+
+    it("refuses a column the sources read that the product now marks PII, naming it", () => {
+        const tables = publishedTables(customers.tables).map(t => ({ ...t, pii: { ...t.pii, last_name: "deny" as const } }));
+        const marked = domainOfProduct(stack, product({ tables, contractVersion: contractVersion(tables) })).domain;
+        expect(refusal(() => checkSourcesAgainstDomains(dbtDir, [...others, marked]))).toContain(`.meta.contains_pii: false, but stack ${stack} declares customers.customers.last_name as PII`);
     });
 });
 

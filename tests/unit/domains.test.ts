@@ -175,14 +175,21 @@ describe("the dbt project against the declarations", () => {
 
     it("refuses a source whose column type differs from the declaration, naming both files", () => {
         const dir = dbtProjectWith("staging/__sources.yml", text => text.replace(/(- name: amount\n\s+data_type: )bigint/, "$1double"));
-        expect(() => checkSourcesAgainstDomains(dir, DOMAINS)).toThrow(/__sources\.yml: sources\[2\]\.tables\[0\]\.columns\[3\]\.data_type: 'double', but .*payments\.yaml declares amount as integer, which Trino reports as bigint/);
+        expect(() => checkSourcesAgainstDomains(dir, DOMAINS)).toThrow(/__sources\.yml: sources\[2\]\.tables\[0\]\.columns\[3\]\.data_type: 'double', but .*payments\.yaml declares payments\.payments\.amount as integer, which Trino reports as bigint/);
     });
 
-    it("refuses a PII mark that the declaration does not make, a missing column and an undeclared source", () => {
+    it("takes a source that lists only some of a table's columns: dbt reads a subset, and a domain adds columns without the project changing", () => {
+        const subset = dbtProjectWith("staging/__sources.yml", text => text.replace(/\n\s+- name: status\n\s+data_type: varchar\n\s+description: [^\n]*/, ""));
+        expect(() => checkSourcesAgainstDomains(subset, DOMAINS)).not.toThrow();
+    });
+
+    it("refuses a source table that lists no column, a column the declaration does not have, a PII mark it does not make, and an undeclared source", () => {
+        const none = dbtProjectWith("staging/__sources.yml", text => text.replace(/(- name: orders\n\s+description: One row per order\.\n\s+)columns:[\s\S]*?(\n\n)/, "$1columns: []$2"));
+        expect(() => checkSourcesAgainstDomains(none, DOMAINS)).toThrow(/sources\[1\]\.tables\[0\]\.columns: lists no column; list each column of orders\.orders that dbt reads, with its data_type \(.*orders\.yaml declares id, user_id, order_date, status\)/);
+        const undeclaredColumn = dbtProjectWith("staging/__sources.yml", text => text.replace("- name: status\n", "- name: state\n"));
+        expect(() => checkSourcesAgainstDomains(undeclaredColumn, DOMAINS)).toThrow(/sources\[1\]\.tables\[0\]\.columns\[3\]\.name: 'state' is not a column of orders\.orders in .*orders\.yaml \(id, user_id, order_date, status\)/);
         const unmarked = dbtProjectWith("staging/__sources.yml", text => text.replace(/\n\s+meta:\n\s+contains_pii: true/, ""));
-        expect(() => checkSourcesAgainstDomains(unmarked, DOMAINS)).toThrow(/columns\[3\]\.meta\.contains_pii: false, but .*customers\.yaml declares email as PII/);
-        const missing = dbtProjectWith("staging/__sources.yml", text => text.replace(/\n\s+- name: status\n\s+data_type: varchar\n\s+description: [^\n]*/, ""));
-        expect(() => checkSourcesAgainstDomains(missing, DOMAINS)).toThrow(/columns: column 'status' of .*orders\.yaml is missing; add it with data_type: varchar/);
+        expect(() => checkSourcesAgainstDomains(unmarked, DOMAINS)).toThrow(/columns\[3\]\.meta\.contains_pii: false, but .*customers\.yaml declares customers\.customers\.email as PII/);
         const undeclared = dbtProjectWith("staging/__sources.yml", text => text.replace("  - name: payments\n", "  - name: refunds\n"));
         expect(() => checkSourcesAgainstDomains(undeclared, DOMAINS)).toThrow("sources[2].name: 'refunds' is not a declared domain (customers, orders, payments); declare it in domains/refunds.yaml");
     });

@@ -19,6 +19,12 @@ const CUSTOMERS_STACK = "organization/datamesh/customers-team";
 const READER_PASSWORD = "reader-password-of-the-customers-team";
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const customers = domainByName("customers");
+// The team has added two columns that no dbt source lists: a plain one and a PII one.
+const TABLES = publishedTables(customers.tables).map(table => ({
+    ...table,
+    pii: { ...table.pii, phone: "deny" as const },
+    columns: [...table.columns, { name: "loyalty_points", type: "integer" as const }, { name: "phone", type: "text" as const }],
+}));
 const PRODUCT = {
     name: "customers",
     description: customers.description,
@@ -28,9 +34,9 @@ const PRODUCT = {
     endpoint: { host: "127.0.0.1", port: 25500 },
     database: "customers",
     schema: "public",
-    tables: publishedTables(customers.tables),
+    tables: TABLES,
     reader: { user: "customers_trino", password: READER_PASSWORD },
-    contractVersion: contractVersion(publishedTables(customers.tables)),
+    contractVersion: contractVersion(TABLES),
 };
 
 let resources: RecordedResource[];
@@ -58,7 +64,14 @@ describe("a mesh that federates a domain stack", () => {
         expect(resources.map(r => r.name)).not.toContain("customers-server");
         const probe = byName("customers-probe");
         expect(probe.inputs).toMatchObject({ domainName: "customers", engine: "postgresql", host: "127.0.0.1", port: 25500, database: "customers", schema: "public" });
-        expect(probe.inputs.tables).toEqual(customers.tables.map(table => ({ ...table, piiMasks: { email: "deny" } })));
+        expect(probe.inputs.tables).toEqual(
+            customers.tables.map(table => ({
+                ...table,
+                columns: [...table.columns, { name: "loyalty_points", type: "integer" }, { name: "phone", type: "text" }],
+                piiColumns: ["email", "phone"],
+                piiMasks: { email: "deny", phone: "deny" },
+            })),
+        );
         // The reader's password reaches the probe as a secret, and so it is stored.
         expect(probe.inputs.reader[SECRET_SIG]).toBeDefined();
         expect(probe.inputs.reader.value).toEqual({ user: "customers_trino", password: READER_PASSWORD });
@@ -82,6 +95,15 @@ describe("a mesh that federates a domain stack", () => {
         const emailRules = rules.tables.filter((rule: { catalog?: string; table?: string; columns?: { name: string }[] }) => rule.catalog === "customers" && rule.columns?.some(c => c.name === "email"));
         expect(emailRules.length).toBeGreaterThan(0);
         expect(JSON.stringify(rules)).toContain("marketing");
+    });
+
+    it("federates columns the dbt sources do not read: the new PII one denied to all but the owner like the declared one, the plain one readable like the rest", () => {
+        const rules = JSON.parse(Buffer.from(byName("trino-server").inputs.secretFiles.value["rules.json"], "base64").toString("utf8"));
+        const columnRules = rules.tables.filter((rule: { catalog?: string; columns?: unknown[] }) => rule.catalog === "customers" && rule.columns);
+        expect(columnRules.map((rule: { user: string }) => rule.user).sort()).toEqual(["datamesh_check", "dbt", "marketing"]);
+        for (const rule of columnRules) {
+            expect(rule).toMatchObject({ table: "customers", columns: [{ name: "email", allow: false }, { name: "phone", allow: false }] });
+        }
     });
 
     it("says where each domain came from in the mesh output", () => {

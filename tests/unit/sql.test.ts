@@ -1,5 +1,5 @@
 import { jaffleTable } from "../reference";
-import { bulkLoadSql, createTableSql, domainAccessSql, externalReaderSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
+import { bulkLoadSql, createTableSql, declaredShape, domainAccessSql, externalReaderSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
     engine,
@@ -68,6 +68,17 @@ describe("domain SQL", () => {
         expect(bulkLoadSql("mariadb", jaffleTable("orders"))).toBe(
             "LOAD DATA LOCAL INFILE 'rows.csv' INTO TABLE `orders` CHARACTER SET utf8mb4 FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' LINES TERMINATED BY '\\n' (`id`, `user_id`, `order_date`, `status`)",
         );
+    });
+
+    it("expects of a declared table the columns, types and key that information_schema lists for the table createTableSql makes", () => {
+        // information_schema names a type without its length: MariaDB's VARCHAR(1024) is varchar.
+        expect(declaredShape("mariadb", jaffleTable("orders"))).toEqual([
+            ["id", "bigint", 1],
+            ["user_id", "bigint", 0],
+            ["order_date", "date", 0],
+            ["status", "varchar", 0],
+        ]);
+        expect(declaredShape("postgresql", jaffleTable("customers")).map(([name, type]) => `${name} ${type}`)).toEqual(["id bigint", "first_name text", "last_name text", "email text"]);
     });
 });
 
