@@ -69,6 +69,32 @@ export function declaredShape(engine: Engine, table: TableSpec): [string, string
 }
 
 /**
+ * MariaDB commits a change of a table's columns on its own, so a table of another shape than
+ * declared is created and loaded beside the one readers see, under `stagedTableName`, and takes its
+ * place only once its rows are committed; the table it replaces waits under `replacedTableName`
+ * for the moment of the swap.
+ */
+export function stagedTableName(table: string): string {
+    return `${table}__reshape`;
+}
+
+export function replacedTableName(table: string): string {
+    return `${table}__old`;
+}
+
+/**
+ * Puts each staged table in its table's place in one RENAME TABLE, which MariaDB does atomically:
+ * a reader sees every old table or every new one. A table that did not exist (`replaces` false)
+ * has nothing to move aside. Grants on a MariaDB table are kept by name, not moved by a rename, so
+ * the new table has the grants the old one had.
+ */
+export function mariadbSwapSql(tables: { name: string; replaces: boolean }[]): string {
+    const q = (n: string) => quoteIdentifier("mariadb", n);
+    const moves = tables.flatMap(t => [...(t.replaces ? [`${q(t.name)} TO ${q(replacedTableName(t.name))}`] : []), `${q(stagedTableName(t.name))} TO ${q(t.name)}`]);
+    return `RENAME TABLE ${moves.join(", ")}`;
+}
+
+/**
  * The grants on a PostgreSQL table that its owner made (or an administrator, which PostgreSQL
  * records as the owner's), to others, as [grantee, privilege, YES if grantable]: dropping the
  * table drops them.

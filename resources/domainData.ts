@@ -5,7 +5,7 @@ import * as path from "path";
 import { DataSource, tableBulkLoadCsv } from "../lib/dataset";
 import { Engine, TableSpec } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
-import { bulkLoadSql, createPostgresDatabaseSql, createTableSql, declaredShape, domainAccessSql, postgresTableGrantsSql, quoteIdentifier, tableShapeSql } from "../lib/sql";
+import { bulkLoadSql, createPostgresDatabaseSql, createTableSql, declaredShape, domainAccessSql, mariadbSwapSql, postgresTableGrantsSql, quoteIdentifier, replacedTableName, stagedTableName, tableShapeSql } from "../lib/sql";
 import { inputsDiff } from "./inputs";
 
 /*
@@ -183,23 +183,27 @@ export interface LoadInputs extends Endpoint {
     intoTables?: Record<string, string>;
 }
 
+/** Whether a table is missing or its columns or primary key are not the declared ones. */
+async function misshapen(session: Session, engine: Engine, table: TableSpec): Promise<{ differs: boolean; exists: boolean }> {
+    const shape = (await session.rows(tableShapeSql(engine, table.name))).map(([name, type, key]) => [String(name), String(type), Number(key)]);
+    return { differs: JSON.stringify(shape) !== JSON.stringify(declaredShape(engine, table)), exists: shape.length > 0 };
+}
+
 /**
- * Creates anew each table whose columns or primary key are not the declared ones (a column added,
- * dropped or retyped since it was created), with the grants its owner had given on it. Only a load
- * does it: its rows are about to be replaced anyway, and a load that replaces rows is what a
- * protected domain refuses. Created rather than altered, the table has the declared columns in the
- * declared order, as a new deployment's would. Each table created anew is added to `reshaped` as
- * it is, so that a failure part way still tells which were.
+ * PostgreSQL: creates anew, inside the load's transaction, each table whose columns or primary key
+ * are not the declared ones (a column added, dropped or retyped since it was created), with the
+ * grants its owner had given on it, which PostgreSQL drops with the table. Only a load does it: its
+ * rows are about to be replaced anyway, and a load that replaces rows is what a protected domain
+ * refuses. Created rather than altered, the table has the declared columns in the declared order,
+ * as a new deployment's would.
  */
-async function reshapeTables(session: Session, inputs: LoadInputs, reshaped: string[]): Promise<void> {
+async function reshapePostgresTables(session: Session, inputs: LoadInputs): Promise<void> {
     for (const table of inputs.tables) {
         const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
-        const shape = (await session.rows(tableShapeSql(inputs.engine, into.name))).map(([name, type, key]) => [String(name), String(type), Number(key)]);
-        if (JSON.stringify(shape) === JSON.stringify(declaredShape(inputs.engine, into))) {
+        if (!(await misshapen(session, inputs.engine, into)).differs) {
             continue;
         }
-        // MariaDB keeps a table's grants by its name across DROP and CREATE; PostgreSQL drops them with it.
-        const grants = inputs.engine === "postgresql" ? await session.rows(postgresTableGrantsSql(into.name)) : [];
+        const grants = await session.rows(postgresTableGrantsSql(into.name));
         await session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(inputs.engine, into.name)}`);
         await session.run(createTableSql(inputs.engine, into));
         for (const [grantee, privilege, grantable] of grants) {
@@ -207,7 +211,38 @@ async function reshapeTables(session: Session, inputs: LoadInputs, reshaped: str
             const to = grantee === "PUBLIC" ? "PUBLIC" : `"${String(grantee).replace(/"/g, '""')}"`;
             await session.run(`GRANT ${String(privilege)} ON ${quoteIdentifier(inputs.engine, into.name)} TO ${to}${grantable === "YES" ? " WITH GRANT OPTION" : ""}`);
         }
-        reshaped.push(table.name);
+    }
+}
+
+/** A MariaDB table of another shape than declared, loaded under its staged name and swapped in after the commit. */
+interface StagedTable {
+    /** The declared table's name. */
+    declared: string;
+    /** The table the rows go to (the declared one, or the one `intoTables` names). */
+    name: string;
+    /** Whether a table of that name exists, to be moved aside by the swap. */
+    replaces: boolean;
+}
+
+/**
+ * MariaDB commits every CREATE and DROP on its own, so a table of another shape cannot be replaced
+ * inside the load's transaction: the declared table is created empty under its staged name instead
+ * (one an earlier failed load left is dropped first: its rows were never committed to readers),
+ * and the load fills that one. Each staged table is added to `staged` as it is created, so that a
+ * failure part way drops every one already made.
+ */
+async function stageMariadbTables(session: Session, inputs: LoadInputs, staged: StagedTable[]): Promise<void> {
+    for (const table of inputs.tables) {
+        const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
+        const { differs, exists } = await misshapen(session, inputs.engine, into);
+        if (!differs) {
+            continue;
+        }
+        await session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(inputs.engine, stagedTableName(into.name))}`);
+        // A table left under the old name by a swap whose cleanup failed would block the swap's rename.
+        await session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(inputs.engine, replacedTableName(into.name))}`);
+        staged.push({ declared: table.name, name: into.name, replaces: exists });
+        await session.run(createTableSql(inputs.engine, { ...into, name: stagedTableName(into.name) }));
     }
 }
 
@@ -215,41 +250,65 @@ async function reshapeTables(session: Session, inputs: LoadInputs, reshaped: str
  * Replaces the tables' rows with the source's rows in one transaction, through the engine's bulk
  * loader with the rows streamed as they are read: readers see either the old rows or all the new
  * ones, and a failure part way leaves the old rows in place. A table of another shape than declared
- * is created anew first: on PostgreSQL inside the same transaction; MariaDB commits each change of
- * a table's columns on its own, so there it is created before the transaction, and a failed load
- * leaves it empty. Returns each table's row count.
+ * is created anew: on PostgreSQL inside the same transaction; on MariaDB beside the old one, loaded
+ * in the transaction and swapped in by one atomic rename after the commit, so that a failed load
+ * leaves the old table, rows and columns, as it was there too. Returns each table's row count.
  */
 export async function loadRows(inputs: LoadInputs): Promise<Record<string, number>> {
     const session = await connect(inputs, inputs.owner, inputs.database);
     const sent: Record<string, number> = {};
-    let loading = inputs.tables[0]?.name;
-    // MariaDB's tables created anew: a rollback leaves them so.
-    const emptied: string[] = [];
+    const named = (tables: string[]) => tables.map(t => `${inputs.domainName}.${t}`).join(", ");
+    let loading = named(inputs.tables.slice(0, 1).map(t => t.name));
+    const staged: StagedTable[] = [];
+    let committed = false;
     try {
         if (inputs.engine === "mariadb") {
-            await reshapeTables(session, inputs, emptied);
+            await stageMariadbTables(session, inputs, staged);
         }
         await session.run(inputs.engine === "postgresql" ? "BEGIN" : "START TRANSACTION");
         if (inputs.engine === "postgresql") {
-            await reshapeTables(session, inputs, []);
+            await reshapePostgresTables(session, inputs);
         }
         for (const table of inputs.tables) {
-            loading = table.name;
-            const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
-            await session.run(`DELETE FROM ${quoteIdentifier(inputs.engine, into.name)}`);
+            loading = named([table.name]);
+            const target = inputs.intoTables?.[table.name] ?? table.name;
+            const isStaged = staged.some(s => s.declared === table.name);
+            const into = { ...table, name: isStaged ? stagedTableName(target) : target };
+            if (!isStaged) {
+                await session.run(`DELETE FROM ${quoteIdentifier(inputs.engine, into.name)}`);
+            }
             const taken = await session.bulkLoad(bulkLoadSql(inputs.engine, into), tableBulkLoadCsv(table, inputs.source, rows => (sent[table.name] = rows)));
             if (taken !== sent[table.name]) {
                 throw new Error(`${sent[table.name]} rows sent, but the engine took ${taken}`);
             }
         }
         await session.run("COMMIT");
+        committed = true;
+        if (staged.length > 0) {
+            loading = named(staged.map(s => s.declared));
+            await session.run(mariadbSwapSql(staged));
+        }
     } catch (e) {
         await session.run("ROLLBACK").catch(() => undefined);
+        for (const table of staged) {
+            // One left behind (the connection lost) is dropped by the next load before it stages its own.
+            await session.run(`DROP TABLE IF EXISTS ${quoteIdentifier(inputs.engine, stagedTableName(table.name))}`).catch(() => undefined);
+        }
         await session.close();
-        const changed = emptied.length > 0 ? `${emptied.map(t => `${inputs.domainName}.${t}`).join(", ")} created anew with the declared columns and left empty` : "nothing was changed";
-        throw new Error(`loading ${inputs.domainName}.${loading} failed, ${changed}: ${(e as Error).message}`);
+        // Only a failed swap comes after the commit, which took the rows of the tables loaded in place.
+        const inPlace = inputs.tables.filter(t => !staged.some(s => s.declared === t.name)).map(t => t.name);
+        const changed =
+            committed && inPlace.length > 0
+                ? `${named(inPlace)} hold the new rows, ${named(staged.map(s => s.declared))} kept their rows and columns`
+                : "nothing was changed";
+        throw new Error(`loading ${loading} failed, ${changed}: ${(e as Error).message}`);
     }
     try {
+        for (const table of staged.filter(s => s.replaces)) {
+            await session.run(`DROP TABLE ${quoteIdentifier(inputs.engine, replacedTableName(table.name))}`).catch(error => {
+                throw new Error(`loading ${named([table.declared])}: the new table is in place, but dropping the old one, ${replacedTableName(table.name)}, failed: ${error.message}`);
+            });
+        }
         // The row counts reported are what the tables hold after the commit, not what was sent.
         const stored = await countRows(session, inputs);
         for (const table of inputs.tables) {

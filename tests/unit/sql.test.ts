@@ -1,5 +1,5 @@
 import { jaffleTable } from "../reference";
-import { bulkLoadSql, createTableSql, declaredShape, domainAccessSql, externalReaderSql, icebergMetastoreSql, quoteLiteral } from "../../lib/sql";
+import { bulkLoadSql, createTableSql, declaredShape, domainAccessSql, externalReaderSql, icebergMetastoreSql, mariadbSwapSql, quoteLiteral } from "../../lib/sql";
 
 const spec = (engine: "postgresql" | "mariadb", domain: string) => ({
     engine,
@@ -79,6 +79,15 @@ describe("domain SQL", () => {
             ["status", "varchar", 0],
         ]);
         expect(declaredShape("postgresql", jaffleTable("customers")).map(([name, type]) => `${name} ${type}`)).toEqual(["id bigint", "first_name text", "last_name text", "email text"]);
+    });
+
+    it("swaps MariaDB's reshaped tables in by one rename, moving aside only a table that exists", () => {
+        expect(
+            mariadbSwapSql([
+                { name: "orders", replaces: true },
+                { name: "returns", replaces: false },
+            ]),
+        ).toBe("RENAME TABLE `orders` TO `orders__old`, `orders__reshape` TO `orders`, `returns__reshape` TO `returns`");
     });
 });
 
