@@ -183,6 +183,11 @@ export interface LoadInputs extends Endpoint {
     intoTables?: Record<string, string>;
 }
 
+/** The declared table as the load writes it: under the name `intoTables` gives it, if any. */
+function loadedTable(inputs: LoadInputs, table: TableSpec): TableSpec {
+    return { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
+}
+
 /** Whether a table is missing or its columns or primary key are not the declared ones. */
 async function misshapen(session: Session, engine: Engine, table: TableSpec): Promise<{ differs: boolean; exists: boolean }> {
     const shape = (await session.rows(tableShapeSql(engine, table.name))).map(([name, type, key]) => [String(name), String(type), Number(key)]);
@@ -199,7 +204,7 @@ async function misshapen(session: Session, engine: Engine, table: TableSpec): Pr
  */
 async function reshapePostgresTables(session: Session, inputs: LoadInputs): Promise<void> {
     for (const table of inputs.tables) {
-        const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
+        const into = loadedTable(inputs, table);
         if (!(await misshapen(session, inputs.engine, into)).differs) {
             continue;
         }
@@ -233,7 +238,7 @@ interface StagedTable {
  */
 async function stageMariadbTables(session: Session, inputs: LoadInputs, staged: StagedTable[]): Promise<void> {
     for (const table of inputs.tables) {
-        const into = { ...table, name: inputs.intoTables?.[table.name] ?? table.name };
+        const into = loadedTable(inputs, table);
         const { differs, exists } = await misshapen(session, inputs.engine, into);
         if (!differs) {
             continue;
@@ -271,7 +276,7 @@ export async function loadRows(inputs: LoadInputs): Promise<Record<string, numbe
         }
         for (const table of inputs.tables) {
             loading = named([table.name]);
-            const target = inputs.intoTables?.[table.name] ?? table.name;
+            const target = loadedTable(inputs, table).name;
             const isStaged = staged.some(s => s.declared === table.name);
             const into = { ...table, name: isStaged ? stagedTableName(target) : target };
             if (!isStaged) {
@@ -325,7 +330,7 @@ export async function loadRows(inputs: LoadInputs): Promise<Record<string, numbe
 async function countRows(session: Session, inputs: LoadInputs): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
     for (const table of inputs.tables) {
-        counts[table.name] = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdentifier(inputs.engine, inputs.intoTables?.[table.name] ?? table.name)}`));
+        counts[table.name] = Number(await session.scalar(`SELECT count(*) FROM ${quoteIdentifier(inputs.engine, loadedTable(inputs, table).name)}`));
     }
     return counts;
 }

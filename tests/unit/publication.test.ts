@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import { publicationProvider } from "../../resources/publication";
 import { ModelAudit } from "../../lib/reconcile";
 import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
@@ -9,6 +10,19 @@ import { StandInAnswer, StandInTrino, startStandInTrino } from "./standInTrino";
  */
 
 const audit = (model: string): ModelAudit => ({ model, query: "select 1 as id", key: ["id"], columns: ["id"], textColumns: [], money: [] });
+
+/** A publication's inputs against a stand-in Trino, for the run and the public models given. */
+const publicationInputs = (url: string, runSchema: string, models: string[], summary: string) => ({
+    component: "check",
+    publisher: { connection: { url, user: "dbt", password: "p" } },
+    checker: { connection: { url, user: "datamesh_check", password: "p" } },
+    catalog: "insights",
+    schema: "s",
+    runSchema,
+    audits: models.map(audit),
+    audit: summary,
+    cause: { projectDigest: "p", sourceFingerprint: "f", config: "c" },
+});
 
 describe("publishing a run", () => {
     let trino: StandInTrino;
@@ -30,17 +44,7 @@ describe("publishing a run", () => {
         }
         return { rows: [] };
     };
-    const inputs = () => ({
-        component: "check",
-        publisher: { connection: { url: trino.url, user: "dbt", password: "p" } },
-        checker: { connection: { url: trino.url, user: "datamesh_check", password: "p" } },
-        catalog: "insights",
-        schema: "s",
-        runSchema: "s__new",
-        audits: [audit("a_mart"), audit("b_mart")],
-        audit: "OK: a_mart 1 rows = audit 1; b_mart 1 rows = audit 1",
-        cause: { projectDigest: "p", sourceFingerprint: "f", config: "c" },
-    });
+    const inputs = () => publicationInputs(trino.url, "s__new", ["a_mart", "b_mart"], "OK: a_mart 1 rows = audit 1; b_mart 1 rows = audit 1");
 
     beforeAll(async () => {
         trino = await startStandInTrino(sql => answer(sql));
@@ -79,17 +83,9 @@ describe("the published insights on an up with nothing to publish", () => {
     let answer: (sql: string) => StandInAnswer;
     const marker = "view a_mart: SELECT * FROM insights.s__old.a_mart\ntable s__old.a_mart: snapshot 42";
     const olds = () => ({
-        component: "check",
-        publisher: { connection: { url: trino.url, user: "dbt", password: "p" } },
-        checker: { connection: { url: trino.url, user: "datamesh_check", password: "p" } },
-        catalog: "insights",
-        schema: "s",
-        runSchema: "s__old",
-        audits: [audit("a_mart")],
-        audit: "OK",
-        cause: { projectDigest: "p", sourceFingerprint: "f", config: "c" },
+        ...publicationInputs(trino.url, "s__old", ["a_mart"], "OK"),
         publishedRun: "s__old",
-        publishedMarker: require("crypto").createHash("sha256").update(marker).digest("hex"),
+        publishedMarker: crypto.createHash("sha256").update(marker).digest("hex"),
     });
 
     beforeAll(async () => {
