@@ -13,8 +13,19 @@ results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 status=0
 npx jest --ci --runInBand --json --outputFile="$results" "$@" || status=$?
+# Each suite's wall time and the slowest tests, from jest's own record of the run, so that a CI log
+# shows what each suite costs.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const path = require("path");
+  const suites = r.testResults.map((s) => ({ name: path.basename(s.name), seconds: (s.endTime - s.startTime) / 1000, tests: s.assertionResults }));
+  suites.sort((a, b) => b.seconds - a.seconds);
+  console.log("suite seconds:");
+  for (const s of suites) console.log(`  ${s.seconds.toFixed(0).padStart(6)}  ${s.name} (${s.tests.length} tests)`);
+  const slow = suites.flatMap((s) => s.tests.map((t) => ({ suite: s.name, title: t.title, seconds: (t.duration ?? 0) / 1000 })))
+    .filter((t) => t.seconds >= 20).sort((a, b) => b.seconds - a.seconds);
+  console.log("tests of 20 s or more:");
+  for (const t of slow) console.log(`  ${t.seconds.toFixed(0).padStart(6)}  ${t.suite}: ${t.title.slice(0, 110)}`);
   const skipped = r.numPendingTests + r.numTodoTests;
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
 ' "$results"
