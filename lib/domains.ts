@@ -256,6 +256,13 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
         throw new DeclarationError(file, `rows.user: '${external.user}' must be a lower-case SQL name (a-z, 0-9, _) for the stack to create it`);
     }
     const tls = external?.tls ? readTls(external.tls, file) : undefined;
+    if (tls?.mode === "verify-full" && declaration.engine === "mariadb" && net.isIP(external!.host) !== 0) {
+        // mysql2 checks the certificate against the host name it sends as SNI, and sends none for an address: it would check 'localhost'.
+        throw new DeclarationError(
+            file,
+            `rows.host: '${external!.host}' is an IP address, and the stack's MariaDB client (mysql2) can check a certificate's name only against a host name: give the DNS name the server's certificate names, or mode require`,
+        );
+    }
     const trinoSchema = declaration.schema ?? (declaration.engine === "postgresql" ? "public" : (external?.database ?? declaration.name));
     if (declaration.engine === "mariadb" && trinoSchema !== (external?.database ?? declaration.name)) {
         throw new DeclarationError(file, `schema: a MariaDB domain's tables are in its database '${external?.database ?? declaration.name}', so the schema cannot be '${trinoSchema}'`);

@@ -3,7 +3,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { DataSource, tableBulkLoadCsv } from "../lib/dataset";
-import { isCertificateMismatch } from "../lib/certificates";
+import { isCertificateMismatch, presentedDatabaseCertificate } from "../lib/certificates";
 import { DatabaseTls, Engine, TableSpec } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { bulkLoadSql, createPostgresDatabaseSql, createTableSql, declaredShape, domainAccessSql, mariadbSwapSql, postgresTableGrantsSql, quoteIdentifier, replacedTableName, stagedTableName, tableShapeSql } from "../lib/sql";
@@ -62,15 +62,20 @@ function driverTls(engine: Engine, tls: DatabaseTls | undefined): object | undef
     return engine === "postgresql" ? { ca: tls.caPem, rejectUnauthorized: true } : { ca: tls.caPem, rejectUnauthorized: true, verifyIdentity: true };
 }
 
-/** A failed connection's message, saying which CA a certificate the client could not trust was checked against. */
-export function connectionFailure(error: unknown, tls: DatabaseTls | undefined): string {
+/**
+ * A failed connection's message. A certificate the client refused is named on both sides: the
+ * certificate the server presents (read again without credentials) and the CA it was checked against.
+ */
+export async function connectionFailure(error: unknown, endpoint: Endpoint): Promise<string> {
     const message = (error as Error).message;
+    const tls = endpoint.tls;
     if (tls?.mode !== "verify-full" || !isCertificateMismatch(error)) {
         return message;
     }
+    const presented = await presentedDatabaseCertificate(endpoint.engine, endpoint.host, endpoint.port);
     // The declaration's reading parsed every certificate in the CA file; the first names it.
     const ca = new crypto.X509Certificate(tls.caPem!);
-    return `TLS verify-full: the server's certificate is not accepted against the CA '${ca.subject.replace(/\n/g, ", ")}' (SHA-256 ${ca.fingerprint256}) from ${tls.caFile}: ${message}`;
+    return `TLS verify-full: the server's certificate is not accepted (${message}): it presents ${presented}; the CA trusted is '${ca.subject.replace(/\n/g, ", ")}' (SHA-256 ${ca.fingerprint256}) from ${tls.caFile}`;
 }
 
 export async function connect(endpoint: Endpoint, credentials: Credentials, database: string | undefined): Promise<Session> {

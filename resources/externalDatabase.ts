@@ -28,11 +28,12 @@ interface ProbeInputs {
 /** Each declared table's row count, read as the reader; any failure names the domain and the address. */
 export async function probeExternalDatabase(inputs: ProbeInputs): Promise<Record<string, number>> {
     const where = `external domain '${inputs.domainName}' at ${inputs.host}:${inputs.port} (database ${inputs.database}, user ${inputs.reader.user})`;
+    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tls: inputs.tls ?? undefined };
     let session: Awaited<ReturnType<typeof connect>>;
     try {
-        session = await connect({ engine: inputs.engine, host: inputs.host, port: inputs.port, tls: inputs.tls ?? undefined }, inputs.reader, inputs.database);
+        session = await connect(endpoint, inputs.reader, inputs.database);
     } catch (e) {
-        throw new Error(`${where}: cannot connect: ${connectionFailure(e, inputs.tls ?? undefined)}`);
+        throw new Error(`${where}: cannot connect: ${await connectionFailure(e, endpoint)}`);
     }
     try {
         const counts: Record<string, number> = {};
@@ -113,7 +114,7 @@ async function grantReader(inputs: ReaderInputs): Promise<void> {
         try {
             session = await connect(endpoint, inputs.admin, database);
         } catch (e) {
-            throw new Error(`${where}: cannot connect: ${connectionFailure(e, inputs.tls)}`);
+            throw new Error(`${where}: cannot connect: ${await connectionFailure(e, endpoint)}`);
         }
         try {
             for (const sql of sqls) {

@@ -258,6 +258,16 @@ describe("an external domain reached over TLS", () => {
         expect(() => external(tls)).toThrow(message);
     });
 
+    it("refuses verify-full to a MariaDB at an IP address, whose certificate name the stack's client cannot check, naming the file and the key", () => {
+        const atAddress = (engine: string) =>
+            parseDomainDeclaration(
+                shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: 10.1.2.3\n  port: 3306\n  database: logistics\n  user: r\n  passwordKey: k\n  tls: { mode: verify-full, ca: certs/crm-ca.pem }\n").replace("engine: mariadb", `engine: ${engine}`),
+                file,
+            );
+        expect(() => atAddress("mariadb")).toThrow(`${file}: rows.host: '10.1.2.3' is an IP address, and the stack's MariaDB client (mysql2) can check a certificate's name only against a host name`);
+        expect(atAddress("postgresql").external!.tls!.mode).toBe("verify-full");
+    });
+
     it("is for external domains: a domain the stack loads takes no tls", () => {
         expect(() => parseDomainDeclaration(shippingWith("rows:\n  from: data\n", "rows:\n  from: data\n  tls: { mode: require }\n"), file)).toThrow(`${file}: rows: Unrecognized key: "tls"`);
     });
