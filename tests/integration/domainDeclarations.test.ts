@@ -627,7 +627,7 @@ describe("two domains added by declaration, deployed for real", () => {
         expect(mesh!.storedState()).not.toContain(loyaltyPassword);
     });
 
-    it("reaches the loyalty team's server, which accepts TLS only, over TLS with its team's CA and the host name checked", async () => {
+    it("reaches the loyalty team's server, which accepts TLS only, over TLS: verify-full against its team's CA, in Trino's catalog too", async () => {
         const trinoEtc = path.join((await mesh!.resourceOutputs())["trino-server"].workDir, "etc");
         expect(fs.readFileSync(path.join(trinoEtc, "catalog", "loyalty.properties"), "utf8")).toContain(
             `connection-url=jdbc:postgresql://127.0.0.1:${external!.port}/loyalty?sslmode=verify-full&sslrootcert=${trinoEtc}/catalog/loyalty-ca.pem\n`,
