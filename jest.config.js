@@ -6,6 +6,7 @@ const common = {
 };
 
 module.exports = {
+    testSequencer: "<rootDir>/tests/sequencer.js",
     projects: [
         { ...common, displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
         { ...common, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"] },

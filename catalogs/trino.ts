@@ -213,6 +213,8 @@ export interface CoordinatorSpec {
     discoveryUri?: string;
     /** Whether the coordinator also runs query work: true unless there are workers. */
     includeCoordinator?: boolean;
+    /** A class-data sharing archive of this Trino's classes for the JVM to map as it starts, where one was made for it. */
+    classArchive?: string;
 }
 
 /** A worker: plain HTTP inside the cluster, authenticated to the coordinator by the shared secret. */
@@ -334,10 +336,10 @@ export function renderPasswordDb(users: { user: string; bcryptHash: string }[]):
 }
 
 /**
- * JVM options in the order Trino documents them. jvm.config is a list of flags, not key=value
- * pairs, so the order is fixed here rather than sorted.
+ * JVM options in the order Trino documents them, then the class archive if any. jvm.config is a
+ * list of flags, not key=value pairs, so the order is fixed here rather than sorted.
  */
-export function renderJvmConfig(spec: { maxHeap: string }): string {
+export function renderJvmConfig(spec: { maxHeap: string; classArchive?: string }): string {
     if (!/^\d+[MG]$/.test(spec.maxHeap)) {
         throw new Error(`maxHeap must look like 2G or 1536M, got '${spec.maxHeap}'`);
     }
@@ -356,6 +358,8 @@ export function renderJvmConfig(spec: { maxHeap: string }): string {
         "-Djdk.attach.allowAttachSelf=true",
         "-Djdk.nio.maxCachedBufferSize=2000000",
         "-Dfile.encoding=UTF-8",
+        // A JVM that cannot use the archive (another JDK, a changed lib/) says so in its log and starts without it.
+        ...(spec.classArchive ? [`-XX:SharedArchiveFile=${spec.classArchive}`] : []),
         "",
     ].join("\n");
 }
@@ -378,7 +382,7 @@ export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; 
     const files: Record<string, string> = {
         "access-control.properties": renderAccessControl(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
         "config.properties": renderCoordinatorConfig(spec.coordinator),
-        "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap }),
+        "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap, classArchive: spec.coordinator.classArchive }),
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
         "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.secretDir ?? spec.coordinator.etcDir),

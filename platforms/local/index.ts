@@ -106,6 +106,7 @@ export class LocalPlatform implements Platform {
             etcDir,
             httpsPort: request.port,
             internalPort: request.internalPort,
+            classArchive: this.args.toolchain.trinoClassArchive,
         });
         const trino = new LocalTrinoServer(
             name,

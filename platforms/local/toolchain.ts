@@ -10,6 +10,8 @@ import * as path from "path";
 export interface LocalToolchain {
     trinoHome: string;
     javaHome: string;
+    /** The class archive scripts/setup-trino.sh made for this Trino and this JDK, if it made one. */
+    trinoClassArchive?: string;
     dbtBin: string;
     postgres: { init: string; server: string };
     mariadb: { init: string; server: string };
@@ -57,6 +59,12 @@ export function findJavaHome(minimumMajor: number, env: NodeJS.ProcessEnv = proc
     return env.DATAMESH_JAVA_HOME ? env.DATAMESH_JAVA_HOME : suitable.sort((a, b) => b.major - a.major)[0].home;
 }
 
+/** Where scripts/setup-trino.sh keeps the class archive of a Trino for a JDK: keyed by the JDK's release file, as the archive is valid for that JDK only. */
+export function trinoClassArchivePath(trinoDir: string, javaHome: string): string {
+    const key = crypto.createHash("sha256").update(fs.readFileSync(path.join(javaHome, "release"))).digest("hex").slice(0, 12);
+    return path.join(trinoDir, "class-archive", `${key}.jsa`);
+}
+
 /** The dbt virtual environment's folder name: a digest of the pinned requirements, as setup-dbt.sh names it. */
 export function dbtEnvironmentKey(requirementsFile: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(requirementsFile)).digest("hex").slice(0, 12);
@@ -90,12 +98,16 @@ export function findDatabasePrograms(): Pick<LocalToolchain, "postgres" | "maria
 }
 
 export function findLocalToolchain(options: { cacheDir: string; trinoVersion: string; projectDir: string }): LocalToolchain {
-    const trinoHome = path.join(options.cacheDir, "trino", options.trinoVersion, "server");
+    const trinoDir = path.join(options.cacheDir, "trino", options.trinoVersion);
+    const trinoHome = path.join(trinoDir, "server");
     firstExisting([path.join(trinoHome, "bin", "launcher")], `Trino ${options.trinoVersion}`);
     const requirements = path.join(options.projectDir, "dbt", "requirements.txt");
+    const javaHome = findJavaHome(24);
+    const classArchive = trinoClassArchivePath(trinoDir, javaHome);
     return {
         trinoHome,
-        javaHome: findJavaHome(24),
+        javaHome,
+        ...(fs.existsSync(classArchive) ? { trinoClassArchive: classArchive } : {}),
         dbtBin: firstExisting([path.join(options.cacheDir, "dbt", dbtEnvironmentKey(requirements), "venv", "bin", "dbt")], "the dbt virtual environment"),
         ...findDatabasePrograms(),
     };

@@ -16,6 +16,8 @@ export interface TrinoLayout {
     discoveryUri?: string;
     /** Workers that drain when asked (see WorkerDrain). */
     drain?: WorkerDrain;
+    /** The class archive made for this Trino and JDK, where the platform runs the Trino that setup made it for. */
+    classArchive?: string;
 }
 
 export interface TrinoEtc {
@@ -41,6 +43,7 @@ export function trinoEtc(request: TrinoServerRequest, layout: TrinoLayout): Trin
                 keystoreFile: request.keystore.file,
                 keystorePasswordEnv: request.keystore.passwordEnv,
                 sharedSecretEnv: request.sharedSecretEnv,
+                ...(layout.classArchive ? { classArchive: layout.classArchive } : {}),
                 ...(layout.discoveryUri ? { discoveryUri: layout.discoveryUri, includeCoordinator: request.workers === 0 } : {}),
             },
             catalogs,

@@ -11,7 +11,7 @@ import { catalogFilesOf } from "../../platforms/shared/trinoEtc";
 import { findDatabasePrograms, findLocalToolchain } from "../../platforms/local/toolchain";
 import { probeExternalDatabase } from "../../resources/externalDatabase";
 import { certificateAuthority, issueCertificate, KeyPair } from "../selfSigned";
-import { freePortRange, REPO_DIR } from "./harness";
+import { CACHE_DIR, freePortRange, REPO_DIR } from "./harness";
 import { restartMariadbTlsOnly, serveTlsOnly } from "./tlsServers";
 
 jest.setTimeout(120_000);
@@ -24,7 +24,6 @@ jest.setTimeout(120_000);
  * Trino's etc/. No stack, no Trino.
  */
 
-const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh");
 const POINTS: TableSpec = { name: "points", file: "points.csv", primaryKey: "customer_id", piiColumns: [], columns: [{ name: "customer_id", type: "integer" }, { name: "points", type: "integer" }] };
 const reader = { user: "crm_reader", password: crypto.randomBytes(12).toString("hex") };
 

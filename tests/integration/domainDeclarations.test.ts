@@ -7,7 +7,7 @@ import { queryTrino } from "../../lib/trinoQuery";
 import { ServerOutputs, startServer, stopAndRemove } from "../../platforms/local/databaseServer";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { certificateAuthority, issueCertificate } from "../selfSigned";
-import { createMesh, freePortRange, isListening, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
+import { CACHE_DIR, createMesh, freePortRange, isListening, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
 import { serveTlsOnly } from "./tlsServers";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
@@ -21,7 +21,6 @@ jest.setTimeout(900_000);
  * and must leave exactly as it found it, through destroy.
  */
 
-const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh");
 
 /** The top-level entries copyProject leaves out of a copy (harness.ts NOT_COPIED): they are not the project. */
 const NOT_COPIED = ["node_modules", ".git", ".datamesh", ".pulumi-state", "bin", "coverage", "benchmarks"];

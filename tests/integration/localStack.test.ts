@@ -16,7 +16,8 @@ import { jaffleTable } from "../reference";
 import { domainAccessSql, icebergMetastoreSql } from "../../lib/sql";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
-import { allSecrets, createMesh, freePortRange, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus } from "./harness";
+import { readVersions } from "../../lib/versions";
+import { allSecrets, CACHE_DIR, createMesh, freePortRange, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -164,6 +165,20 @@ describe("the local stack, deployed for real", () => {
         const [rows] = await connection.query("SELECT count(*) AS n FROM orders");
         await connection.end();
         expect(Number(rows[0].n)).toBe(99);
+    });
+
+    it("starts Trino from the class archive setup made for its JDK: the running JVM maps it", async () => {
+        const toolchain = findLocalToolchain({ cacheDir: CACHE_DIR, trinoVersion: readVersions().TRINO_VERSION, projectDir: mesh.projectDir });
+        expect({ archive: toolchain.trinoClassArchive ?? "none: scripts/setup-trino.sh made no class archive for this JDK" }).toEqual({ archive: expect.stringMatching(/\.jsa$/) });
+        const { pid } = (await mesh.resourceOutputs())["trino-server"];
+        const mappedArchives = new Set(
+            fs
+                .readFileSync(`/proc/${pid}/maps`, "utf8")
+                .split("\n")
+                .map(line => line.trim().split(/\s+/)[5])
+                .filter(file => file?.endsWith(".jsa")),
+        );
+        expect([...mappedArchives]).toContain(toolchain.trinoClassArchive);
     });
 
     it("quotes a password with a quote, a backslash and a non-ASCII letter as each engine reads it", async () => {
@@ -335,7 +350,7 @@ describe("the local stack, deployed for real", () => {
         };
 
         it("gives the same verdict with the Trino CLI as in process, on right insights and on wrong ones", async () => {
-            const toolchain = findLocalToolchain({ cacheDir: process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh"), trinoVersion: "476", projectDir: mesh.projectDir });
+            const toolchain = findLocalToolchain({ cacheDir: CACHE_DIR, trinoVersion: readVersions().TRINO_VERSION, projectDir: mesh.projectDir });
             const cliJar = path.join(path.dirname(toolchain.trinoHome), "trino-cli.jar");
             expect(fs.existsSync(cliJar)).toBe(true);
             const cli = path.join(workDir, "trino");

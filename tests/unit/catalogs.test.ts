@@ -195,6 +195,11 @@ describe("Trino catalogs", () => {
         expect(JSON.parse(worker["worker-rules.json"])).toEqual({ system_information: [{ user: "datamesh_drain", allow: ["read", "write"] }] });
     });
 
+    it("has the JVM map a class archive only where one is given, as its last flag", () => {
+        expect(renderJvmConfig({ maxHeap: "2G", classArchive: "/cache/trino/476/class-archive/0123456789ab.jsa" })).toMatch(/\n-XX:SharedArchiveFile=\/cache\/trino\/476\/class-archive\/0123456789ab\.jsa\n$/);
+        expect(renderJvmConfig({ maxHeap: "2G" })).not.toContain("SharedArchiveFile");
+    });
+
     it("validates the heap size", () => {
         expect(renderJvmConfig({ maxHeap: "1536M" })).toContain("-Xmx1536M\n");
         expect(() => renderJvmConfig({ maxHeap: "2 GB" })).toThrow("maxHeap must look like 2G");
