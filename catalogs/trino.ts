@@ -16,17 +16,26 @@ export interface JdbcEndpoint {
     passwordEnv: string;
 }
 
+/** TLS to a domain's database: `require` encrypts; `verify-full` also checks the server's certificate against the CA and the host name. */
+export interface CatalogTls {
+    mode: "require" | "verify-full";
+    /** With verify-full: the CA certificates (PEM), written beside the catalog as catalogCaFile names it. */
+    caPem?: string;
+}
+
 /** A domain catalog over PostgreSQL: one database. */
 export interface PostgresqlCatalog extends JdbcEndpoint {
     kind: "postgresql";
     name: string;
     database: string;
+    tls?: CatalogTls;
 }
 
 /** A domain catalog over MariaDB: its schemas are the server's databases. */
 export interface MariadbCatalog extends JdbcEndpoint {
     kind: "mariadb";
     name: string;
+    tls?: CatalogTls;
 }
 
 /** Iceberg files in a folder that every Trino node sees at the same path (one machine, or one shared volume). */
@@ -60,12 +69,43 @@ export interface IcebergJdbcCatalog {
 export type CatalogSpec = PostgresqlCatalog | MariadbCatalog | IcebergJdbcCatalog;
 
 /** A domain's catalog: its engine's connector, reaching the domain's database as its reader. */
-export function domainCatalog(domain: { name: string; engine: "postgresql" | "mariadb" }, endpoint: { host: string; port: number; database: string; user: string }): CatalogSpec {
+export function domainCatalog(
+    domain: { name: string; engine: "postgresql" | "mariadb" },
+    endpoint: { host: string; port: number; database: string; user: string; tls?: CatalogTls },
+): CatalogSpec {
     const { host, port, user } = endpoint;
     const passwordEnv = catalogPasswordEnv(domain.name);
+    const tls = endpoint.tls ? { tls: { mode: endpoint.tls.mode, ...(endpoint.tls.caPem ? { caPem: endpoint.tls.caPem } : {}) } } : {};
     return domain.engine === "postgresql"
-        ? { kind: "postgresql", name: domain.name, host, port, database: endpoint.database, user, passwordEnv }
-        : { kind: "mariadb", name: domain.name, host, port, user, passwordEnv };
+        ? { kind: "postgresql", name: domain.name, host, port, database: endpoint.database, user, passwordEnv, ...tls }
+        : { kind: "mariadb", name: domain.name, host, port, user, passwordEnv, ...tls };
+}
+
+/** A catalog's CA file, relative to etc/: in etc/catalog/, which every node mounts, and which Trino reads only `.properties` files of. */
+export function catalogCaFile(catalogName: string): string {
+    return `catalog/${catalogName}-ca.pem`;
+}
+
+/**
+ * The JDBC parameters that make the catalog's driver use TLS. PostgreSQL's driver (pgjdbc) and
+ * MariaDB Connector/J name the same modes differently; both check the host name in verify-full.
+ */
+function tlsParameters(spec: PostgresqlCatalog | MariadbCatalog, etcDir: string): string {
+    if (!spec.tls) {
+        return "";
+    }
+    if (spec.tls.mode === "require") {
+        return spec.kind === "postgresql" ? "?sslmode=require" : "?sslMode=trust";
+    }
+    if (!spec.tls.caPem) {
+        throw new Error(`catalog '${spec.name}': TLS verify-full needs the CA's certificate`);
+    }
+    const caFile = `${etcDir}/${catalogCaFile(spec.name)}`;
+    // The path goes into the URL as it is: a character the drivers read as a separator would cut it.
+    if (!/^\/[A-Za-z0-9._\/-]+$/.test(caFile)) {
+        throw new Error(`catalog '${spec.name}': the CA file's path ${caFile} must be absolute and hold only letters, digits, '.', '_', '-' and '/' to go into a JDBC URL`);
+    }
+    return spec.kind === "postgresql" ? `?sslmode=verify-full&sslrootcert=${caFile}` : `?sslMode=verify-full&serverSslCert=${caFile}`;
 }
 
 /** The environment variable that carries a catalog's database password into Trino. */
@@ -79,21 +119,21 @@ function assertCatalogName(name: string): void {
     }
 }
 
-/** The text of etc/catalog/<name>.properties. */
-export function renderCatalog(spec: CatalogSpec): string {
+/** The text of etc/catalog/<name>.properties, for a Trino whose etc/ folder is etcDir. */
+export function renderCatalog(spec: CatalogSpec, etcDir: string): string {
     assertCatalogName(spec.name);
     switch (spec.kind) {
         case "postgresql":
             return renderProperties({
                 "connector.name": "postgresql",
-                "connection-url": `jdbc:postgresql://${spec.host}:${spec.port}/${spec.database}`,
+                "connection-url": `jdbc:postgresql://${spec.host}:${spec.port}/${spec.database}${tlsParameters(spec, etcDir)}`,
                 "connection-user": spec.user,
                 "connection-password": envReference(spec.passwordEnv),
             });
         case "mariadb":
             return renderProperties({
                 "connector.name": "mariadb",
-                "connection-url": `jdbc:mariadb://${spec.host}:${spec.port}`,
+                "connection-url": `jdbc:mariadb://${spec.host}:${spec.port}${tlsParameters(spec, etcDir)}`,
                 "connection-user": spec.user,
                 "connection-password": envReference(spec.passwordEnv),
             });
@@ -348,7 +388,10 @@ export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; 
         "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
     };
     for (const catalog of spec.catalogs) {
-        files[`catalog/${catalog.name}.properties`] = renderCatalog(catalog);
+        files[`catalog/${catalog.name}.properties`] = renderCatalog(catalog, spec.coordinator.etcDir);
+        if (catalog.kind !== "iceberg" && catalog.tls?.caPem) {
+            files[catalogCaFile(catalog.name)] = catalog.tls.caPem;
+        }
     }
     return Object.fromEntries(Object.keys(files).sort().map(k => [k, files[k]]));
 }

@@ -66,6 +66,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                         admin: { user: external.admin.user, password: pulumi.secret(args.adminPassword) },
                         reader: { user: external.user, password },
                         tables: domain.tables.map(t => t.name),
+                        ...(external.tls ? { tls: external.tls } : {}),
                     },
                     { parent: this },
                 );
@@ -88,6 +89,8 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                     schema: domain.trinoSchema,
                     reader: { user: external.user, password },
                     tables: domain.tables,
+                    // null, not absent: the diff compares the keys it is given, and TLS taken away must probe the database again, in clear.
+                    tls: external.tls ?? null,
                 },
                 { parent: this, dependsOn: reader ? [reader] : [] },
             );

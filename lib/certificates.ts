@@ -83,3 +83,80 @@ export async function describeCertificateMismatch(port: number, expectedCaPem: s
     }
     return `the server presents a certificate the stack does not trust (${error.message}): it presents ${presented}; the stack expects one signed by ${expected}`;
 }
+
+/**
+ * The certificate a PostgreSQL or MariaDB server presents, read without trusting it and without
+ * sending any credential: each protocol's own request to start TLS, then the handshake alone. For
+ * an error that names both sides of a certificate the client refused.
+ */
+export async function presentedDatabaseCertificate(engine: "postgresql" | "mariadb", host: string, port: number, timeoutMs = 5000): Promise<string> {
+    const net = require("net") as typeof import("net");
+    const tls = require("tls") as typeof import("tls");
+    const socket = net.connect({ host, port });
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    // Declared in order, each before any use: Pulumi serializes this function into the dynamic provider, and its closure
+    // analysis takes a name used before its declaration (even inside a callback) for a variable it cannot find.
+    let buffered = Buffer.alloc(0);
+    let waiting: { complete: (received: Buffer) => boolean; resolve: () => void; reject: (error: Error) => void } | undefined;
+    const onData = (chunk: Buffer) => {
+        buffered = Buffer.concat([buffered, chunk]);
+        if (waiting && waiting.complete(buffered)) {
+            const done = waiting;
+            waiting = undefined;
+            socket.pause();
+            done.resolve();
+        }
+    };
+    const onFailure = (error: Error) => {
+        const done = waiting;
+        waiting = undefined;
+        done?.reject(error);
+    };
+    socket.on("data", onData).on("error", onFailure).on("close", () => onFailure(new Error("the server closed the connection")));
+    const readUntil = (complete: (received: Buffer) => boolean) =>
+        new Promise<void>((resolve, reject) => {
+            waiting = { complete, resolve, reject };
+            socket.resume();
+            onData(Buffer.alloc(0));
+        });
+    try {
+        // Only called once a driver got as far as a certificate, so the server offers TLS; one that does not fails the handshake below.
+        if (engine === "postgresql") {
+            // SSLRequest: length 8, code 80877103; the server answers one byte (S) and then speaks TLS.
+            socket.write(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]));
+            await readUntil(received => received.length >= 1);
+        } else {
+            // The server's greeting (one packet: 3 bytes of length, 1 of sequence) comes first.
+            await readUntil(received => received.length >= 4 && received.length >= 4 + received.readUIntLE(0, 3));
+            // SSLRequest, sequence 1, 32 bytes: capabilities (SSL, protocol 4.1, secure connection), max packet, utf8mb4, zeros.
+            const request = Buffer.alloc(36);
+            request.writeUIntLE(32, 0, 3);
+            request.writeUInt8(1, 3);
+            request.writeUInt32LE(0x0800 | 0x0200 | 0x8000, 4);
+            request.writeUInt32LE(16 * 1024 * 1024, 8);
+            request.writeUInt8(45, 12);
+            socket.write(request);
+        }
+        socket.off("data", onData);
+        const secure = tls.connect({ socket, rejectUnauthorized: false, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+        try {
+            const peer = await new Promise<import("tls").PeerCertificate>((resolve, reject) => {
+                secure.once("secureConnect", () => resolve(secure.getPeerCertificate())).once("error", reject);
+            });
+            if (!peer || !peer.fingerprint256) {
+                return "no certificate";
+            }
+            const name = (fields: object | undefined) =>
+                Object.entries(fields ?? {})
+                    .map(([key, value]) => `${key}=${value}`)
+                    .join(", ");
+            return `${describeCertificate(name(peer.subject), name(peer.issuer), peer.fingerprint256)} for ${peer.subjectaltname ?? "no subject alternative name"}`;
+        } finally {
+            secure.destroy();
+        }
+    } catch (error) {
+        return `no certificate could be read (${(error as Error).message})`;
+    } finally {
+        socket.destroy();
+    }
+}

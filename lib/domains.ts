@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -50,6 +51,22 @@ export interface TableSpec {
     piiMasks?: Record<string, PiiMask>;
 }
 
+export const TLS_MODES = ["require", "verify-full"] as const;
+/**
+ * How a connection to a domain's database is encrypted: `require` encrypts without checking who
+ * answers; `verify-full` also checks that the server's certificate chains to the declared CA and
+ * names the host connected to.
+ */
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export interface DatabaseTls {
+    mode: TlsMode;
+    /** With verify-full: the PEM certificates of the CAs the server's certificate must chain to. */
+    caPem?: string;
+    /** The file caPem was read from, to name it in errors. */
+    caFile?: string;
+}
+
 /** An existing database the stack federates but neither creates nor loads. */
 export interface ExternalDatabase {
     host: string;
@@ -61,6 +78,8 @@ export interface ExternalDatabase {
     passwordKey?: string;
     /** An administrator of the database, when the stack is to create the read-only user itself. */
     admin?: { user: string; passwordKey: string };
+    /** How every connection to it (the probe's, the reader's creation, Trino's) is encrypted; in clear when unset. */
+    tls?: DatabaseTls;
 }
 
 export interface DomainSpec {
@@ -167,6 +186,12 @@ const externalSchema = z.strictObject({
     user: z.string().min(1, "must not be empty"),
     passwordKey: configKey.optional(),
     admin: z.strictObject({ user: z.string().min(1, "must not be empty"), passwordKey: configKey }).optional(),
+    tls: z
+        .strictObject({
+            mode: z.enum(TLS_MODES, { message: `must be one of ${TLS_MODES.join(", ")}` }),
+            ca: z.string().min(1, "must not be empty").optional(),
+        })
+        .optional(),
 });
 
 const declarationSchema = z.strictObject({
@@ -230,6 +255,14 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
     if (external?.admin && !/^[a-z_][a-z0-9_]*$/.test(external.user)) {
         throw new DeclarationError(file, `rows.user: '${external.user}' must be a lower-case SQL name (a-z, 0-9, _) for the stack to create it`);
     }
+    const tls = external?.tls ? readTls(external.tls, file) : undefined;
+    if (tls?.mode === "verify-full" && declaration.engine === "mariadb" && net.isIP(external!.host) !== 0) {
+        // mysql2 checks the certificate against the host name it sends as SNI, and sends none for an address: it would check 'localhost'.
+        throw new DeclarationError(
+            file,
+            `rows.host: '${external!.host}' is an IP address, and the stack's MariaDB client (mysql2) can check a certificate's name only against a host name: give the DNS name the server's certificate names, or mode require`,
+        );
+    }
     const trinoSchema = declaration.schema ?? (declaration.engine === "postgresql" ? "public" : (external?.database ?? declaration.name));
     if (declaration.engine === "mariadb" && trinoSchema !== (external?.database ?? declaration.name)) {
         throw new DeclarationError(file, `schema: a MariaDB domain's tables are in its database '${external?.database ?? declaration.name}', so the schema cannot be '${trinoSchema}'`);
@@ -242,10 +275,46 @@ export function parseDomainDeclaration(text: string, file: string): DomainSpec {
         trinoSchema,
         tables: declaration.tables.map(tableSpecOf),
         readers: declaration.readers,
-        ...(external ? { external } : {}),
+        ...(external ? { external: { ...external, ...(tls ? { tls } : {}) } } : {}),
         file,
         source: external ? "external" : "declaration",
     };
+}
+
+/**
+ * An external database's TLS as declared: with verify-full, the CA file (a path relative to the
+ * declaration) read and checked to hold certificates. A CA certificate is public, so it lives in a
+ * file beside the declaration, reviewed with it, rather than in a secret.
+ */
+function readTls(declared: { mode: TlsMode; ca?: string }, file: string): DatabaseTls {
+    if (declared.mode === "require") {
+        if (declared.ca !== undefined) {
+            throw new DeclarationError(file, "rows.tls.ca: mode require does not check the server's certificate, so a CA would be ignored; use mode verify-full to check it against the CA");
+        }
+        return { mode: "require" };
+    }
+    if (declared.ca === undefined) {
+        throw new DeclarationError(file, "rows.tls.ca: mode verify-full checks the server's certificate against a CA: name the CA's PEM file, relative to this file");
+    }
+    const caFile = path.resolve(path.dirname(file), declared.ca);
+    let caPem: string;
+    try {
+        caPem = fs.readFileSync(caFile, "utf8");
+    } catch (e) {
+        throw new DeclarationError(file, `rows.tls.ca: cannot read the CA file ${caFile}: ${(e as Error).message}`);
+    }
+    const certificates = caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (certificates.length === 0) {
+        throw new DeclarationError(file, `rows.tls.ca: ${caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    }
+    certificates.forEach((certificate, index) => {
+        try {
+            new crypto.X509Certificate(certificate);
+        } catch (e) {
+            throw new DeclarationError(file, `rows.tls.ca: certificate ${index + 1} in ${caFile} does not parse: ${(e as Error).message}`);
+        }
+    });
+    return { mode: "verify-full", caPem: `${certificates.join("\n")}\n`, caFile };
 }
 
 /** A validated table declaration as the rest of the stack takes it. */

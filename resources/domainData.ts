@@ -3,7 +3,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { DataSource, tableBulkLoadCsv } from "../lib/dataset";
-import { Engine, TableSpec } from "../lib/domains";
+import { isCertificateMismatch, presentedDatabaseCertificate } from "../lib/certificates";
+import { DatabaseTls, Engine, TableSpec } from "../lib/domains";
 import { KubeTunnel, openPortForward, PortForward } from "../lib/kubectl";
 import { bulkLoadSql, createPostgresDatabaseSql, createTableSql, declaredShape, domainAccessSql, mariadbSwapSql, postgresTableGrantsSql, quoteIdentifier, replacedTableName, stagedTableName, tableShapeSql } from "../lib/sql";
 import { inputsDiff } from "./inputs";
@@ -20,6 +21,8 @@ export interface Endpoint {
     port: number;
     /** Inside a cluster: the server's Service, reached through a port-forward instead of host and port. */
     tunnel?: KubeTunnel;
+    /** How the connection is encrypted; in clear when unset. */
+    tls?: DatabaseTls;
 }
 
 export interface Credentials {
@@ -43,14 +46,47 @@ interface Session {
     close(): Promise<void>;
 }
 
+/**
+ * The drivers' TLS options. verify-full checks the chain against the declared CA only (not the
+ * machine's store) and the host name against the certificate, before any password is sent; the
+ * drivers refuse a server that does not offer TLS at all.
+ */
+function driverTls(engine: Engine, tls: DatabaseTls | undefined): object | undefined {
+    if (!tls) {
+        return undefined;
+    }
+    if (tls.mode === "require") {
+        return { rejectUnauthorized: false };
+    }
+    // pg checks the host name with Node's own check; mysql2 only when asked to.
+    return engine === "postgresql" ? { ca: tls.caPem, rejectUnauthorized: true } : { ca: tls.caPem, rejectUnauthorized: true, verifyIdentity: true };
+}
+
+/**
+ * A failed connection's message. A certificate the client refused is named on both sides: the
+ * certificate the server presents (read again without credentials) and the CA it was checked against.
+ */
+export async function connectionFailure(error: unknown, endpoint: Endpoint): Promise<string> {
+    const message = (error as Error).message;
+    const tls = endpoint.tls;
+    if (tls?.mode !== "verify-full" || !isCertificateMismatch(error)) {
+        return message;
+    }
+    const presented = await presentedDatabaseCertificate(endpoint.engine, endpoint.host, endpoint.port);
+    // The declaration's reading parsed every certificate in the CA file; the first names it.
+    const ca = new crypto.X509Certificate(tls.caPem!);
+    return `TLS verify-full: the server's certificate is not accepted (${message}): it presents ${presented}; the CA trusted is '${ca.subject.replace(/\n/g, ", ")}' (SHA-256 ${ca.fingerprint256}) from ${tls.caFile}`;
+}
+
 export async function connect(endpoint: Endpoint, credentials: Credentials, database: string | undefined): Promise<Session> {
     const forward: PortForward | undefined = endpoint.tunnel ? await openPortForward(endpoint.tunnel) : undefined;
     const host = forward ? "127.0.0.1" : endpoint.host;
     const port = forward ? forward.localPort : endpoint.port;
+    const ssl = driverTls(endpoint.engine, endpoint.tls);
     try {
         if (endpoint.engine === "postgresql") {
             const pg = require("pg");
-            const client = new pg.Client({ host, port, user: credentials.user, password: credentials.password, database: database ?? "postgres" });
+            const client = new pg.Client({ host, port, user: credentials.user, password: credentials.password, database: database ?? "postgres", ...(ssl ? { ssl } : {}) });
             await client.connect();
             return {
                 run: async (sql, params) => void (await client.query(sql, params)),
@@ -69,7 +105,7 @@ export async function connect(endpoint: Endpoint, credentials: Credentials, data
             };
         }
         const mysql = require("mysql2/promise");
-        const connection = await mysql.createConnection({ host, port, user: credentials.user, password: credentials.password, database, dateStrings: true, charset: "utf8mb4" });
+        const connection = await mysql.createConnection({ host, port, user: credentials.user, password: credentials.password, database, dateStrings: true, charset: "utf8mb4", ...(ssl ? { ssl } : {}) });
         return {
             run: async (sql, params) => void (await connection.query(sql, params)),
             count: async sql => ((await connection.query(sql))[0] as unknown[]).length,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Engine, TableSpec } from "../lib/domains";
+import { DatabaseTls, Engine, TableSpec } from "../lib/domains";
 import { externalReaderSql, quoteIdentifier } from "../lib/sql";
-import { connect, Credentials } from "./domainData";
+import { connect, connectionFailure, Credentials } from "./domainData";
 import { inputsDiff } from "./inputs";
 
 /*
@@ -22,16 +22,18 @@ interface ProbeInputs {
     schema: string;
     reader: Credentials;
     tables: TableSpec[];
+    tls: DatabaseTls | null;
 }
 
 /** Each declared table's row count, read as the reader; any failure names the domain and the address. */
 export async function probeExternalDatabase(inputs: ProbeInputs): Promise<Record<string, number>> {
     const where = `external domain '${inputs.domainName}' at ${inputs.host}:${inputs.port} (database ${inputs.database}, user ${inputs.reader.user})`;
+    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tls: inputs.tls ?? undefined };
     let session: Awaited<ReturnType<typeof connect>>;
     try {
-        session = await connect({ engine: inputs.engine, host: inputs.host, port: inputs.port }, inputs.reader, inputs.database);
+        session = await connect(endpoint, inputs.reader, inputs.database);
     } catch (e) {
-        throw new Error(`${where}: cannot connect: ${(e as Error).message}`);
+        throw new Error(`${where}: cannot connect: ${await connectionFailure(e, endpoint)}`);
     }
     try {
         const counts: Record<string, number> = {};
@@ -72,6 +74,8 @@ export interface ExternalDatabaseProbeArgs {
     schema: pulumi.Input<string>;
     reader: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
     tables: pulumi.Input<TableSpec[]>;
+    /** null when the database is reached in clear. */
+    tls: pulumi.Input<DatabaseTls | null>;
 }
 
 /** The external database as its reader sees it: reachable, and holding every declared table. */
@@ -94,13 +98,14 @@ interface ReaderInputs {
     admin: Credentials;
     reader: Credentials;
     tables: string[];
+    tls?: DatabaseTls;
 }
 
 /** Creates or updates the read-only user as the administrator; any failure names the domain and the address. */
 async function grantReader(inputs: ReaderInputs): Promise<void> {
     const where = `external domain '${inputs.domainName}' at ${inputs.host}:${inputs.port} (database ${inputs.database}, administrator ${inputs.admin.user})`;
     const statements = externalReaderSql({ engine: inputs.engine, database: inputs.database, schema: inputs.schema, reader: inputs.reader.user, password: inputs.reader.password, tables: inputs.tables });
-    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port };
+    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tls: inputs.tls };
     for (const [database, sqls] of [[undefined, statements.server], [inputs.database, statements.database]] as const) {
         if (sqls.length === 0) {
             continue;
@@ -109,7 +114,7 @@ async function grantReader(inputs: ReaderInputs): Promise<void> {
         try {
             session = await connect(endpoint, inputs.admin, database);
         } catch (e) {
-            throw new Error(`${where}: cannot connect: ${(e as Error).message}`);
+            throw new Error(`${where}: cannot connect: ${await connectionFailure(e, endpoint)}`);
         }
         try {
             for (const sql of sqls) {
@@ -149,6 +154,7 @@ export interface ExternalReaderArgs {
     admin: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
     reader: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
     tables: pulumi.Input<string[]>;
+    tls?: pulumi.Input<DatabaseTls>;
 }
 
 /** The read-only user Trino connects as, made by the stack in the team's database from an administrator's login. */

@@ -126,7 +126,8 @@ function initialize(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefi
     );
 }
 
-function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefined): { command: string; args: string[] } {
+/** How the server is started on its data folder; tests start it so with options of their own added. */
+export function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefined): { command: string; args: string[] } {
     if (inputs.engine === "postgresql") {
         return {
             command: inputs.programs.server,

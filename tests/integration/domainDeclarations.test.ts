@@ -6,7 +6,9 @@ import { readVersions } from "../../lib/versions";
 import { queryTrino } from "../../lib/trinoQuery";
 import { ServerOutputs, startServer, stopAndRemove } from "../../platforms/local/databaseServer";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
+import { certificateAuthority, issueCertificate } from "../selfSigned";
 import { CACHE_DIR, createMesh, freePortRange, isListening, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
+import { serveTlsOnly } from "./tlsServers";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -69,7 +71,8 @@ async function startExternalPostgres(component: string): Promise<ServerOutputs> 
     });
 }
 
-async function withPostgres<T>(login: { port: number; user: string; password: string; database: string }, use: (client: any) => Promise<T>): Promise<T> {
+/** A session with the team's PostgreSQL; once it accepts TLS only, the login carries the team's CA. */
+async function withPostgres<T>(login: { port: number; user: string; password: string; database: string; ssl?: { ca: string } }, use: (client: any) => Promise<T>): Promise<T> {
     const pg = require("pg");
     const client = new pg.Client({ host: "127.0.0.1", ...login });
     await client.connect();
@@ -81,8 +84,8 @@ async function withPostgres<T>(login: { port: number; user: string; password: st
 }
 
 /** Every query the team's administrator would use to notice a change made by someone else. */
-async function externalDatabaseAsItsTeamSeesIt(server: ServerOutputs) {
-    const admin = { port: server.port, user: server.adminUser, password: server.adminPassword };
+async function externalDatabaseAsItsTeamSeesIt(server: ServerOutputs, caPem: string) {
+    const admin = { port: server.port, user: server.adminUser, password: server.adminPassword, ssl: { ca: caPem } };
     const cluster = await withPostgres({ ...admin, database: "postgres" }, async client => ({
         databases: (await client.query("SELECT datname, datacl::text AS acl FROM pg_database ORDER BY datname")).rows,
         // The stored password hash too: an ALTER ROLE ... PASSWORD by the stack would change it.
@@ -164,7 +167,8 @@ const SHIPMENTS_CSV = `id,order_id,shipped_date,carrier,recipient_name
 
 function loyaltyDeclaration(port: number): string {
     return `# The loyalty domain: points customers collect, in the loyalty team's own PostgreSQL. The stack
-# only reads it, as the read-only user the team gave.
+# only reads it, as the read-only user the team gave, over TLS: the server accepts nothing else,
+# and its certificate is checked against the team's CA, in a file beside this one.
 name: loyalty
 description: Loyalty points per customer, in the loyalty team's existing PostgreSQL.
 owner: loyalty_owner
@@ -176,6 +180,7 @@ rows:
   database: loyalty
   user: loyalty_reader
   passwordKey: loyaltyPassword
+  tls: { mode: verify-full, ca: certs/loyalty-ca.pem }
 tables:
   - name: points
     description: One row per customer with a loyalty account.
@@ -479,10 +484,11 @@ const NEW_GROUPS = `  - name: shipping
 `;
 
 /** What a user adds to the project for the two domains, by path; _groups.yml is changed, not added. */
-function declarationFiles(loyaltyPort: number): Record<string, string> {
+function declarationFiles(loyaltyPort: number, loyaltyCaPem: string): Record<string, string> {
     return {
         "domains/shipping.yaml": SHIPPING_DECLARATION,
         "domains/loyalty.yaml": loyaltyDeclaration(loyaltyPort),
+        "domains/certs/loyalty-ca.pem": loyaltyCaPem,
         "data/jaffle_shop/shipments.csv": SHIPMENTS_CSV,
         "dbt/models/staging/_shipping__sources.yml": SHIPPING_SOURCES,
         "dbt/models/staging/_loyalty__sources.yml": LOYALTY_SOURCES,
@@ -566,6 +572,8 @@ describe("two domains added by declaration, deployed for real", () => {
     let repoFiles: Map<string, string>;
     let externalBefore: Awaited<ReturnType<typeof externalDatabaseAsItsTeamSeesIt>>;
     const loyaltyPassword = crypto.randomBytes(18).toString("hex");
+    /** The loyalty team's CA, which signed its server's certificate for 127.0.0.1. */
+    const loyaltyCa = certificateAuthority("loyalty team's CA");
 
     const maskKey = () => piiMaskKey(mesh!);
 
@@ -576,12 +584,13 @@ describe("two domains added by declaration, deployed for real", () => {
     beforeAll(async () => {
         external = await startExternalPostgres("loyalty team's PostgreSQL");
         await setUpLoyaltyDatabase(external, loyaltyPassword);
-        externalBefore = await externalDatabaseAsItsTeamSeesIt(external);
+        await serveTlsOnly(external, issueCertificate(loyaltyCa, "IP:127.0.0.1"));
+        externalBefore = await externalDatabaseAsItsTeamSeesIt(external, loyaltyCa.cert);
 
         // The checkout as createMesh copies it: the checkout may change under a long test, and the copy must not be blamed for it.
         repoFiles = projectFiles(REPO_DIR, NOT_COPIED);
         mesh = await createMesh("domains");
-        for (const [relative, text] of Object.entries(declarationFiles(external.port))) {
+        for (const [relative, text] of Object.entries(declarationFiles(external.port, loyaltyCa.cert))) {
             writeProjectFile(mesh, relative, text);
         }
         fs.appendFileSync(path.join(mesh.projectDir, "dbt", "models", "_groups.yml"), NEW_GROUPS);
@@ -615,6 +624,19 @@ describe("two domains added by declaration, deployed for real", () => {
         });
         // The reader's password came from a secret and stays one.
         expect(mesh!.storedState()).not.toContain(loyaltyPassword);
+    });
+
+    it("reaches the loyalty team's server, which accepts TLS only, over TLS: verify-full against its team's CA, in Trino's catalog too", async () => {
+        const trinoEtc = path.join((await mesh!.resourceOutputs())["trino-server"].workDir, "etc");
+        expect(fs.readFileSync(path.join(trinoEtc, "catalog", "loyalty.properties"), "utf8")).toContain(
+            `connection-url=jdbc:postgresql://127.0.0.1:${external!.port}/loyalty?sslmode=verify-full&sslrootcert=${trinoEtc}/catalog/loyalty-ca.pem\n`,
+        );
+        expect(fs.readFileSync(path.join(trinoEtc, "catalog", "loyalty-ca.pem"), "utf8")).toBe(loyaltyCa.cert);
+        // The rows output was read through Trino, and the probe counted them before: both connected, and in clear nothing can.
+        expect((await mesh!.stack.outputs()).domains.value.loyalty.rows).toEqual({ points: LOYALTY_ROWS.length });
+        await expect(withPostgres({ port: external!.port, user: "loyalty_reader", password: loyaltyPassword, database: "loyalty" }, async () => "connected in clear")).rejects.toThrow(
+            /no pg_hba\.conf entry for host "127\.0\.0\.1", user "loyalty_reader", database "loyalty", no encryption/,
+        );
     });
 
     it("governs the new catalogs by their declarations: owners, dbt with PII masked as declared", async () => {
@@ -747,6 +769,33 @@ describe("two domains added by declaration, deployed for real", () => {
         expect(published.rows).toEqual([["dim_customers"], ["fct_orders"], ["fct_shipments"]]);
     });
 
+    it("refuses the loyalty team's server under another CA, naming the domain, the CA and the certificate problem, and keeps reading it as before", async () => {
+        const before = await mesh!.resourceOutputs();
+        const caFile = path.join(mesh!.projectDir, "domains", "certs", "loyalty-ca.pem");
+        fs.writeFileSync(caFile, certificateAuthority("another team's CA").cert);
+        try {
+            const message = await mesh!.stack.up().then(
+                () => "pulumi up succeeded",
+                (error: Error) => error.message,
+            );
+            expect(message).toMatch(
+                new RegExp(
+                    `external domain 'loyalty' at 127\\.0\\.0\\.1:${external!.port} \\(database loyalty, user loyalty_reader\\): cannot connect: TLS verify-full: the server's certificate is not accepted \\((self[- ]signed certificate in certificate chain|unable to verify the first certificate)\\): ` +
+                        `it presents 'CN=datamesh-test-server' issued by 'CN=loyalty team's CA' .*; the CA trusted is 'CN=another team's CA' \\(SHA-256 [0-9A-F:]+\\) from ${caFile.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`,
+                ),
+            );
+        } finally {
+            fs.writeFileSync(caFile, loyaltyCa.cert);
+        }
+        // The probe stopped the `up` before Trino: its catalog still trusts the team's CA, and reads the points.
+        const trinoEtc = path.join(before["trino-server"].workDir, "etc");
+        expect(fs.readFileSync(path.join(trinoEtc, "catalog", "loyalty-ca.pem"), "utf8")).toBe(loyaltyCa.cert);
+        expect((await queryAsText(mesh!, "SELECT sum(points) FROM loyalty.public.points", "loyalty_owner")).rows).toEqual([["1474"]]);
+        const after = await mesh!.resourceOutputs();
+        expect(after["check-publication"].publishedRun).toBe(before["check-publication"].publishedRun);
+        expect(after["trino-server"].pid).toBe(before["trino-server"].pid);
+    });
+
     it("needed files under domains/, dbt/ and data/ only, and no change to the stack's code", () => {
         // What createMesh itself puts in the copy: the shared node_modules link and the test stack's settings file.
         const copyFiles = projectFiles(mesh!.projectDir, ["node_modules", `Pulumi.${mesh!.stack.name}.yaml`]);
@@ -754,17 +803,17 @@ describe("two domains added by declaration, deployed for real", () => {
         const removed = [...repoFiles.keys()].filter(file => !copyFiles.has(file));
         expect(removed).toEqual([]);
         expect(addedOrChanged.filter(file => !DECLARATION_FOLDERS.some(folder => file.startsWith(folder)))).toEqual([]);
-        expect(addedOrChanged.sort()).toEqual([...Object.keys(declarationFiles(external!.port)), "dbt/models/_groups.yml"].sort());
+        expect(addedOrChanged.sort()).toEqual([...Object.keys(declarationFiles(external!.port, loyaltyCa.cert)), "dbt/models/_groups.yml"].sort());
     });
 
     it("destroys the mesh and leaves the loyalty team's database as it was: schema, rows, reader and its password", async () => {
         await mesh!.stack.destroy();
-        const after = await externalDatabaseAsItsTeamSeesIt(external!);
+        const after = await externalDatabaseAsItsTeamSeesIt(external!, loyaltyCa.cert);
         expect(after).toEqual(externalBefore);
         expect(after.rows).toEqual(LOYALTY_ROWS);
         expect(after.databases.map((d: { datname: string }) => d.datname)).toContain("loyalty");
         expect(after.roles.map((r: { rolname: string }) => r.rolname)).toContain("loyalty_reader");
-        const readerSees = await withPostgres({ port: external!.port, user: "loyalty_reader", password: loyaltyPassword, database: "loyalty" }, async client =>
+        const readerSees = await withPostgres({ port: external!.port, user: "loyalty_reader", password: loyaltyPassword, database: "loyalty", ssl: { ca: loyaltyCa.cert } }, async client =>
             (await client.query("SELECT count(*)::int AS n FROM points")).rows[0].n,
         );
         expect(readerSees).toBe(LOYALTY_ROWS.length);

@@ -10,6 +10,9 @@ import { renderYaml } from "../../catalogs/yaml";
 
 const customers: CatalogSpec = { kind: "postgresql", name: "customers", host: "127.0.0.1", port: 15430, database: "customers", user: "customers_trino", passwordEnv: catalogPasswordEnv("customers") };
 const orders: CatalogSpec = { kind: "mariadb", name: "orders", host: "127.0.0.1", port: 15431, user: "orders_trino", passwordEnv: catalogPasswordEnv("orders") };
+const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBtestCA\n-----END CERTIFICATE-----\n";
+const crm: CatalogSpec = { kind: "postgresql", name: "crm", host: "crm-db.internal", port: 5432, database: "crm", user: "trino_reader", passwordEnv: catalogPasswordEnv("crm"), tls: { mode: "verify-full", caPem: CA_PEM } };
+const shop: CatalogSpec = { kind: "mariadb", name: "shop", host: "10.1.2.3", port: 3306, user: "trino_reader", passwordEnv: catalogPasswordEnv("shop"), tls: { mode: "verify-full", caPem: CA_PEM } };
 const HASH = "$2y$10$4OY2fyP60b/5x3v36uMzLu7jNK8pwMuD/3sAcC6/.p4.WmM38nDEi";
 const coordinator: CoordinatorSpec = {
     httpsPort: 18443,
@@ -70,16 +73,36 @@ describe("Trino catalogs", () => {
         ["orders", orders],
         ["insights (local folder)", insights],
         ["insights (S3 bucket)", sharedInsights],
+        ["PostgreSQL over TLS, verify-full", crm],
+        ["PostgreSQL over TLS, require", { ...crm, tls: { mode: "require" } } as CatalogSpec],
+        ["MariaDB over TLS, verify-full", shop],
+        ["MariaDB over TLS, require", { ...shop, tls: { mode: "require" } } as CatalogSpec],
     ])("renders the %s catalog", (_label, spec) => {
-        const text = renderCatalog(spec);
+        const text = renderCatalog(spec, coordinator.etcDir);
         expect(text).toMatchSnapshot();
         expect(text).not.toMatch(/password=(?!\$\{ENV:)/);
     });
 
+    it("points each driver's verify-full at the CA file written beside the catalog, which every node mounts", () => {
+        const etc = renderEtc({ node: { environment: "e", nodeId: "n", dataDir: "/d", pluginDir: "/p" }, coordinator, catalogs: [crm, shop, customers] });
+        expect(etc["catalog/crm-ca.pem"]).toBe(CA_PEM);
+        expect(etc["catalog/shop-ca.pem"]).toBe(CA_PEM);
+        expect(Object.keys(etc).filter(file => file.endsWith(".pem"))).toEqual(["catalog/crm-ca.pem", "catalog/shop-ca.pem"]);
+        expect(etc["catalog/crm.properties"]).toContain("connection-url=jdbc:postgresql://crm-db.internal:5432/crm?sslmode=verify-full&sslrootcert=/state/trino/etc/catalog/crm-ca.pem\n");
+        expect(etc["catalog/shop.properties"]).toContain("connection-url=jdbc:mariadb://10.1.2.3:3306?sslMode=verify-full&serverSslCert=/state/trino/etc/catalog/shop-ca.pem\n");
+        expect(etc["catalog/customers.properties"]).toContain("connection-url=jdbc:postgresql://127.0.0.1:15430/customers\n");
+    });
+
+    it("refuses a CA path a JDBC URL cannot carry, and verify-full without a CA", () => {
+        expect(() => renderCatalog(crm, "/state/my trino/etc")).toThrow("catalog 'crm': the CA file's path /state/my trino/etc/catalog/crm-ca.pem must be absolute");
+        expect(() => renderCatalog(shop, "/state/a&b")).toThrow("catalog 'shop': the CA file's path");
+        expect(() => renderCatalog({ ...crm, tls: { mode: "verify-full" } }, coordinator.etcDir)).toThrow("catalog 'crm': TLS verify-full needs the CA's certificate");
+    });
+
     it("rejects a relative warehouse and a bad catalog name", () => {
-        expect(() => renderCatalog({ ...insights, warehouse: { kind: "local", dir: "warehouse" } })).toThrow("catalog 'insights': the warehouse folder must be an absolute path");
-        expect(() => renderCatalog({ ...sharedInsights, warehouse: { ...(sharedInsights.warehouse as S3Warehouse), bucket: "Bad_Bucket" } })).toThrow("'Bad_Bucket' is not a valid bucket name");
-        expect(() => renderCatalog({ ...customers, name: "Customers" })).toThrow("catalog name 'Customers' must be a lower-case identifier");
+        expect(() => renderCatalog({ ...insights, warehouse: { kind: "local", dir: "warehouse" } }, coordinator.etcDir)).toThrow("catalog 'insights': the warehouse folder must be an absolute path");
+        expect(() => renderCatalog({ ...sharedInsights, warehouse: { ...(sharedInsights.warehouse as S3Warehouse), bucket: "Bad_Bucket" } }, coordinator.etcDir)).toThrow("'Bad_Bucket' is not a valid bucket name");
+        expect(() => renderCatalog({ ...customers, name: "Customers" }, coordinator.etcDir)).toThrow("catalog name 'Customers' must be a lower-case identifier");
     });
 
     it("renders the whole etc folder but the password file and the access rules: one file per catalog, security, and no secret", () => {

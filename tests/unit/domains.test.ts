@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { checkSourcesAgainstDomains, publicModels, readDbtProject } from "../../lib/dbtProject";
 import { DOMAINS, DOMAINS_DIR, loadDomainDeclarations, parseDomainDeclaration } from "../../lib/domains";
+import { selfSignedCertificate } from "../selfSigned";
 import { makeTempDir } from "./tempDirs";
 
 const SHIPPING = `name: shipping
@@ -223,5 +224,51 @@ describe("an external domain whose reader the stack creates", () => {
     it("refuses both a reader's password and an administrator, or neither", () => {
         expect(() => external("  passwordKey: a\n  admin: { user: root, passwordKey: b }\n")).toThrow("domains/shipping.yaml: rows: give passwordKey");
         expect(() => external("")).toThrow("not both and not neither");
+    });
+});
+
+describe("an external domain reached over TLS", () => {
+    const dir = makeTempDir("datamesh-tls-declaration-");
+    const caPem = selfSignedCertificate("DNS:ca.example.com").cert;
+    fs.mkdirSync(path.join(dir, "domains", "certs"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "domains", "certs", "crm-ca.pem"), `# the CRM team's CA\n${caPem}`);
+    fs.writeFileSync(path.join(dir, "domains", "certs", "not-a-certificate.pem"), "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n");
+    fs.writeFileSync(path.join(dir, "domains", "certs", "broken.pem"), "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
+    const file = path.join(dir, "domains", "shipping.yaml");
+    const external = (tls: string) =>
+        parseDomainDeclaration(shippingWith("rows:\n  from: data\n", `rows:\n  from: external\n  host: db.example.com\n  port: 3306\n  database: logistics\n  user: r\n  passwordKey: k\n${tls}`), file);
+
+    it("reads verify-full's CA from a file beside the declaration, its certificates alone", () => {
+        const tls = external("  tls: { mode: verify-full, ca: certs/crm-ca.pem }\n").external!.tls;
+        expect(tls).toEqual({ mode: "verify-full", caPem: caPem, caFile: path.join(dir, "domains", "certs", "crm-ca.pem") });
+        expect(external("  tls: { mode: require }\n").external!.tls).toEqual({ mode: "require" });
+        expect(external("").external!.tls).toBeUndefined();
+    });
+
+    it.each([
+        ["an unknown mode", "  tls: { mode: verify-ca, ca: certs/crm-ca.pem }\n", "rows.tls.mode: must be one of require, verify-full"],
+        ["verify-full without a CA", "  tls: { mode: verify-full }\n", "rows.tls.ca: mode verify-full checks the server's certificate against a CA: name the CA's PEM file"],
+        ["a CA that require would ignore", "  tls: { mode: require, ca: certs/crm-ca.pem }\n", "rows.tls.ca: mode require does not check the server's certificate"],
+        ["a CA file that does not exist", "  tls: { mode: verify-full, ca: certs/nowhere.pem }\n", `rows.tls.ca: cannot read the CA file ${path.join(dir, "domains", "certs", "nowhere.pem")}`],
+        ["a CA file without a certificate", "  tls: { mode: verify-full, ca: certs/not-a-certificate.pem }\n", "not-a-certificate.pem holds no PEM certificate"],
+        ["a certificate that does not parse", "  tls: { mode: verify-full, ca: certs/broken.pem }\n", "rows.tls.ca: certificate 1 in"],
+        ["an unknown TLS key", "  tls: { mode: verify-full, ca: certs/crm-ca.pem, sslrootcert: x }\n", 'rows.tls: Unrecognized key: "sslrootcert"'],
+    ])("refuses %s, naming the file and the key", (_case, tls, message) => {
+        expect(() => external(tls)).toThrow(`${file}: `);
+        expect(() => external(tls)).toThrow(message);
+    });
+
+    it("refuses verify-full to a MariaDB at an IP address, whose certificate name the stack's client cannot check, naming the file and the key", () => {
+        const atAddress = (engine: string) =>
+            parseDomainDeclaration(
+                shippingWith("rows:\n  from: data\n", "rows:\n  from: external\n  host: 10.1.2.3\n  port: 3306\n  database: logistics\n  user: r\n  passwordKey: k\n  tls: { mode: verify-full, ca: certs/crm-ca.pem }\n").replace("engine: mariadb", `engine: ${engine}`),
+                file,
+            );
+        expect(() => atAddress("mariadb")).toThrow(`${file}: rows.host: '10.1.2.3' is an IP address, and the stack's MariaDB client (mysql2) can check a certificate's name only against a host name`);
+        expect(atAddress("postgresql").external!.tls!.mode).toBe("verify-full");
+    });
+
+    it("is for external domains: a domain the stack loads takes no tls", () => {
+        expect(() => parseDomainDeclaration(shippingWith("rows:\n  from: data\n", "rows:\n  from: data\n  tls: { mode: require }\n"), file)).toThrow(`${file}: rows: Unrecognized key: "tls"`);
     });
 });

@@ -19,6 +19,8 @@ const LOYALTY: DomainSpec = {
     external: { host: "crm-db.internal", port: 5433, database: "loyalty", user: "trino_reader", admin: { user: "postgres", passwordKey: "loyaltyAdminPassword" } },
 };
 
+const CRM_TLS = { mode: "verify-full" as const, caPem: "-----BEGIN CERTIFICATE-----\nMIIBcrm\n-----END CERTIFICATE-----\n", caFile: "/repo/domains/certs/crm-ca.pem" };
+
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
 let given: import("../../components/ExternalDomain").ExternalDomain;
@@ -37,8 +39,9 @@ beforeAll(async () => {
     resources = await installMocks();
     dependencies = recordDependencies();
     const { ExternalDomain } = await import("../../components/ExternalDomain");
-    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword" } }, password: "team-reader-password", live: true });
+    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword", tls: CRM_TLS } }, password: "team-reader-password", live: true });
     created = new ExternalDomain("loyalty", { domain: LOYALTY, adminPassword: "admin-password", live: true });
+    new ExternalDomain("vault", { domain: { ...LOYALTY, name: "vault", external: { ...LOYALTY.external!, tls: { mode: "require" } } }, adminPassword: "admin-password", live: true });
     rendered = new ExternalDomain("rendered", { domain: { ...LOYALTY, name: "rendered" }, adminPassword: "admin-password", live: false });
     await valueOf(created.trinoCatalog);
     await valueOf(given.trinoCatalog);
@@ -67,6 +70,26 @@ describe("an external domain", () => {
             passwordEnv: "LOYALTY_DB_PASSWORD",
         });
         expect(await valueOf(created.rowCounts)).toEqual({ points: 7 });
+    });
+
+    it("reaches a database declared with TLS over TLS: the probe with the declared CA, Trino's catalog with the CA but not the file's path", async () => {
+        expect(named("crm-probe").inputs.tls).toEqual(CRM_TLS);
+        expect(await valueOf(given.trinoCatalog)).toEqual({
+            kind: "postgresql",
+            name: "crm",
+            host: "crm-db.internal",
+            port: 5433,
+            database: "loyalty",
+            user: "trino_reader",
+            passwordEnv: "CRM_DB_PASSWORD",
+            tls: { mode: "verify-full", caPem: CRM_TLS.caPem },
+        });
+        // Declared without TLS, in clear, and said so to the probe's diff (see ExternalDomain).
+        expect(named("loyalty-probe").inputs.tls).toBeNull();
+        expect(named("loyalty-reader").inputs.tls).toBeUndefined();
+        // The administrator's connection, which makes the reader and sends both passwords, is encrypted too.
+        expect(named("vault-reader").inputs.tls).toEqual({ mode: "require" });
+        expect(named("vault-probe").inputs.tls).toEqual({ mode: "require" });
     });
 
     it("keeps both passwords secret, and hands Trino the reader's through its environment", async () => {
