@@ -99,8 +99,8 @@ export function workloadNetworkPolicy(
 /**
  * Where Trino's catalogs connect: a server of the stack (a Service in the namespace) as one of the
  * stack's pods on its port; a Service of another namespace (a domain stack's server) as a pod of
- * that namespace on its port, since a network plugin may not match pod addresses with an address
- * block; anything else, a user's own database or store, as any address on its port, since its
+ * that namespace on its port, since whether an address block matches pod addresses is left to the
+ * network plugin; anything else, a user's own database or store, as any address on its port, since its
  * addresses are not known when the policy is written.
  */
 export function catalogFlows(cluster: Cluster, catalogs: CatalogSpec[]): Flow[] {
