@@ -164,6 +164,7 @@ const configSchema = z
         workers: z.union([z.string(), z.number()]).default("0").transform(parseWorkers),
         workerScaleDownWindow: z.coerce.number({ message: "must be a whole number of seconds" }).int("must be a whole number of seconds").min(0, "must be 0 or more").max(3600, "must be at most 3600 seconds").optional(),
         namespace: dnsLabel.optional(),
+        meshNamespace: dnsLabel.optional(),
         podSecurityLabel: z.enum(["true", "false"], { message: "must be true or false" }).optional(),
         allowedClients: z
             .string()
@@ -212,12 +213,25 @@ const configSchema = z
     .refine(
         c =>
             c.platform === "kubernetes" ||
-            [c.renderYamlTo, c.namespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.workerScaleDownWindow, c.dbtToolchain, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
+            [c.renderYamlTo, c.namespace, c.meshNamespace, c.podSecurityLabel, c.allowedClients, c.workerGracePeriod, c.workerScaleDownWindow, c.dbtToolchain, c.kubeconfig, c.kubeContext, c.warehouseEndpoint, c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => v === undefined),
         {
-            message: "renderYamlTo, namespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, dbtToolchain, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
+            message: "renderYamlTo, namespace, meshNamespace, podSecurityLabel, allowedClients, workerGracePeriod, workerScaleDownWindow, dbtToolchain, kubeconfig, kubeContext and the warehouse* keys apply to platform kubernetes only",
             path: ["platform"],
         },
     )
+    .refine(c => c.role !== "domain" || c.platform !== "docker", {
+        message: "a domain stack runs on platform local or kubernetes: on docker its server would be on a network of its own, which the mesh's Trino containers do not join",
+        path: ["role"],
+    })
+    .refine(c => c.role === "domain" || c.meshNamespace === undefined, {
+        message: "only a domain stack (datamesh:role=domain) names the mesh's namespace; the mesh runs in datamesh:namespace",
+        path: ["meshNamespace"],
+    })
+    .refine(c => c.role !== "domain" || c.platform !== "kubernetes" || c.meshNamespace !== undefined, {
+        message:
+            "not set; a domain stack on kubernetes lets only the mesh's Trino reach its database, and needs the namespace the mesh runs in (the mesh stack's datamesh:namespace, datamesh-<mesh stack> by default): pulumi config set datamesh:meshNamespace <namespace>",
+        path: ["meshNamespace"],
+    })
     .refine(c => [c.warehouseBucket, c.warehouseAccessKey, c.warehouseSecretKey].every(v => (v === undefined) === (c.warehouseEndpoint === undefined)), {
         message: "an external S3 store needs all of warehouseEndpoint, warehouseBucket, warehouseAccessKey and warehouseSecretKey (the two keys as secrets)",
         path: ["warehouseEndpoint"],
@@ -294,6 +308,8 @@ export interface MeshConfig {
     dockerBuildNetwork?: string;
     /** Kubernetes only: the namespace that holds the whole mesh. */
     namespace: string;
+    /** Kubernetes, domain stack only: the namespace of the mesh whose Trino alone may reach the domain's database. */
+    meshNamespace?: string;
     /** Kubernetes only: label the namespace so that the API server admits only pods meeting the restricted Pod Security Standard; off for clusters that manage namespace labels themselves. */
     podSecurityLabel: boolean;
     /** Kubernetes only: who may reach Trino's and the docs site's Services (namespaces or CIDRs); anyone when unset. */
@@ -531,6 +547,10 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
             problems.push(`${CONFIG_NAMESPACE}:${key}: must not fall in the database ports basePort..basePort+${lastDatabasePort - c.basePort} (${c.basePort}..${lastDatabasePort})`);
         }
     }
+    const namespace = c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, "");
+    if (c.meshNamespace === namespace) {
+        problems.push(`${CONFIG_NAMESPACE}:meshNamespace: '${namespace}' is this domain stack's own namespace (datamesh:namespace); the domain runs in a namespace of its own, apart from the mesh's`);
+    }
     const dbtProjectDir = c.dbtProject ? path.resolve(context.projectDir, c.dbtProject) : path.join(context.projectDir, "dbt");
     if (c.dbtProject && !(fs.existsSync(dbtProjectDir) && fs.statSync(dbtProjectDir).isDirectory())) {
         problems.push(`${CONFIG_NAMESPACE}:dbtProject: ${dbtProjectDir} is not a folder`);
@@ -609,7 +629,8 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
         // The default image is plain Python; any other dbtImage is taken to bring its own dbt unless the key says otherwise.
         dbtToolchain: c.dbtToolchain ?? (c.dbtImage === DEFAULT_IMAGES.dbtImage ? "volume" : "image"),
         dockerBuildNetwork: c.dockerBuildNetwork,
-        namespace: c.namespace ?? `datamesh-${context.stack.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63).replace(/-+$/, ""),
+        namespace,
+        meshNamespace: c.meshNamespace,
         podSecurityLabel: c.podSecurityLabel !== "false",
         workerGracePeriodSeconds: c.workerGracePeriod ?? 30,
         allowedClients: c.allowedClients,

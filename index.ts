@@ -30,7 +30,7 @@ function declareDomain(config: MeshConfig, platform: Platform, domain: DomainSpe
             domain,
             password: config.externalPasswords[domain.name],
             adminPassword: config.externalAdminPasswords[domain.name],
-            live: platform.live,
+            platform,
         });
     }
     return new DomainDatabase(domain.name, {

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv, domainCatalog } from "../catalogs/trino";
 import { DomainSpec, Engine } from "../lib/domains";
 import { ExternalDatabaseProbe, ExternalReader } from "../resources/externalDatabase";
+import { Platform } from "../platforms";
 import { MeshDomain } from "./DomainDatabase";
 import { GeneratedPassword } from "../resources/password";
 
@@ -12,8 +13,8 @@ export interface ExternalDomainArgs {
     password?: pulumi.Input<string>;
     /** The administrator's password, when the declaration names an administrator to create the read-only user (secret). */
     adminPassword?: pulumi.Input<string>;
-    /** False when the platform only writes manifests: the database is then neither probed nor given a reader. */
-    live: boolean;
+    /** Where the stack runs: whether it runs anything (a render neither probes the database nor gives it a reader), and how the deploying process reaches the database. */
+    platform: Pick<Platform, "live" | "tunnelTo">;
 }
 
 /**
@@ -48,12 +49,14 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
         }
         let password: pulumi.Output<string>;
         let reader: ExternalReader | undefined;
+        const { live } = args.platform;
+        const tunnel = args.platform.tunnelTo({ host: external.host, port: external.port });
         if (external.admin) {
             if (args.adminPassword === undefined) {
                 throw new Error(`${name}: domain '${domain.name}' (${domain.file}) names an administrator, but no administrator's password was given`);
             }
             password = pulumi.secret(new GeneratedPassword(`${name}-reader-password`, {}, { parent: this }).value);
-            if (args.live) {
+            if (live) {
                 reader = new ExternalReader(
                     `${name}-reader`,
                     {
@@ -61,6 +64,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                         engine: domain.engine,
                         host: external.host,
                         port: external.port,
+                        tunnel,
                         database: external.database,
                         schema: domain.trinoSchema,
                         admin: { user: external.admin.user, password: pulumi.secret(args.adminPassword) },
@@ -77,7 +81,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
             throw new Error(`${name}: domain '${domain.name}' (${domain.file}) needs its reader's password`);
         }
         let probe: ExternalDatabaseProbe | undefined;
-        if (args.live) {
+        if (live) {
             probe = new ExternalDatabaseProbe(
                 `${name}-probe`,
                 {
@@ -85,6 +89,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                     engine: domain.engine,
                     host: external.host,
                     port: external.port,
+                    tunnel,
                     database: external.database,
                     schema: domain.trinoSchema,
                     reader: { user: external.user, password },

@@ -57,6 +57,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
             new (kubernetesModule().KubernetesPlatform)({
                 stack: context.config.stack,
                 namespace: context.config.namespace,
+                meshNamespace: context.config.meshNamespace,
                 podSecurityLabel: context.config.podSecurityLabel,
                 workerGracePeriodSeconds: context.config.workerGracePeriodSeconds,
                 allowedClients: context.config.allowedClients,

@@ -188,6 +188,12 @@ export interface Platform {
     /** False when the platform only writes manifests: nothing runs, so nothing can be read back or published. */
     readonly live: boolean;
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer;
+    /**
+     * How the deploying process reaches a database the stack does not run, at the address Trino
+     * reaches it on: through a port-forward when that address is a Service of the cluster, which the
+     * deploying machine cannot resolve; undefined when it connects to the address itself.
+     */
+    tunnelTo(endpoint: { host: string; port: number }): KubeTunnel | undefined;
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup;
     /** The returned resource's id resolves once the catalog tables exist. */
     metastoreSetup(name: string, request: MetastoreSetupRequest, opts: pulumi.CustomResourceOptions): pulumi.CustomResource;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DatabaseTls, Engine, TableSpec } from "../lib/domains";
+import { KubeTunnel } from "../lib/kubectl";
 import { externalReaderSql, quoteIdentifier } from "../lib/sql";
 import { connect, connectionFailure, Credentials } from "./domainData";
 import { inputsDiff } from "./inputs";
@@ -17,6 +18,8 @@ interface ProbeInputs {
     engine: Engine;
     host: string;
     port: number;
+    /** A Service of the cluster, which the deploying machine reaches through a port-forward instead of host and port. */
+    tunnel?: KubeTunnel;
     database: string;
     /** PostgreSQL's schema, or MariaDB's database, that holds the tables. */
     schema: string;
@@ -28,7 +31,7 @@ interface ProbeInputs {
 /** Each declared table's row count, read as the reader; any failure names the domain and the address. */
 export async function probeExternalDatabase(inputs: ProbeInputs): Promise<Record<string, number>> {
     const where = `external domain '${inputs.domainName}' at ${inputs.host}:${inputs.port} (database ${inputs.database}, user ${inputs.reader.user})`;
-    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tls: inputs.tls ?? undefined };
+    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tunnel: inputs.tunnel, tls: inputs.tls ?? undefined };
     let session: Awaited<ReturnType<typeof connect>>;
     try {
         session = await connect(endpoint, inputs.reader, inputs.database);
@@ -70,6 +73,7 @@ export interface ExternalDatabaseProbeArgs {
     engine: pulumi.Input<Engine>;
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    tunnel?: pulumi.Input<KubeTunnel>;
     database: pulumi.Input<string>;
     schema: pulumi.Input<string>;
     reader: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;
@@ -93,6 +97,7 @@ interface ReaderInputs {
     engine: Engine;
     host: string;
     port: number;
+    tunnel?: KubeTunnel;
     database: string;
     schema: string;
     admin: Credentials;
@@ -105,7 +110,7 @@ interface ReaderInputs {
 async function grantReader(inputs: ReaderInputs): Promise<void> {
     const where = `external domain '${inputs.domainName}' at ${inputs.host}:${inputs.port} (database ${inputs.database}, administrator ${inputs.admin.user})`;
     const statements = externalReaderSql({ engine: inputs.engine, database: inputs.database, schema: inputs.schema, reader: inputs.reader.user, password: inputs.reader.password, tables: inputs.tables });
-    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tls: inputs.tls };
+    const endpoint = { engine: inputs.engine, host: inputs.host, port: inputs.port, tunnel: inputs.tunnel, tls: inputs.tls };
     for (const [database, sqls] of [[undefined, statements.server], [inputs.database, statements.database]] as const) {
         if (sqls.length === 0) {
             continue;
@@ -149,6 +154,7 @@ export interface ExternalReaderArgs {
     engine: pulumi.Input<Engine>;
     host: pulumi.Input<string>;
     port: pulumi.Input<number>;
+    tunnel?: pulumi.Input<KubeTunnel>;
     database: pulumi.Input<string>;
     schema: pulumi.Input<string>;
     admin: pulumi.Input<{ user: pulumi.Input<string>; password: pulumi.Input<string> }>;

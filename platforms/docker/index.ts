@@ -194,6 +194,11 @@ export class DockerPlatform implements Platform {
         };
     }
 
+    /** An external database must answer Trino's containers and the deploying machine at one address: no port of it is published here. */
+    tunnelTo(): undefined {
+        return undefined;
+    }
+
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
         return domainSetupOverTcp(name, request, opts);
     }

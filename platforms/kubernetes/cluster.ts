@@ -7,6 +7,7 @@ import * as path from "path";
 import { ConfigError, CONFIG_NAMESPACE } from "../../config";
 import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
 import { withDependencies } from "../shared/options";
+import { PART_OF_MESH } from "./names";
 import { NamespaceTeardown } from "./namespaceTeardown";
 import { denyAllButDns } from "./networkPolicies";
 import { POD_SECURITY_ENFORCE_LABEL, POD_SECURITY_LEVEL } from "./podSecurity";
@@ -69,7 +70,7 @@ export function resolveKubeTarget(options: { kubeconfig?: string; context?: stri
 
 /** What the stack's namespace, and every object in it, is labelled with. */
 function namespaceLabels(stack: string): Record<string, string> {
-    return { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/instance": stack };
+    return { ...PART_OF_MESH, "app.kubernetes.io/instance": stack };
 }
 
 /**

@@ -4,7 +4,7 @@ import { ENGINE_IMAGES } from "../shared/engineImages";
 import { withDependencies } from "../shared/options";
 import { Cluster } from "./cluster";
 import { TRINO_NODES } from "./trino";
-import { podsOf } from "./networkPolicies";
+import { podsOf, podsOfNamespace } from "./networkPolicies";
 import { IMAGE_USERS } from "./podSecurity";
 import { singleServer } from "./singleServer";
 import { RESOURCE_SIZES } from "./sizing";
@@ -12,8 +12,16 @@ import { RESOURCE_SIZES } from "./sizing";
 /** Where each engine's image writes besides its data folder: the server's socket and temporary files. */
 const SCRATCH = { postgresql: ["/var/run/postgresql", "/tmp"], mariadb: ["/run/mysqld", "/tmp"] };
 
+export interface DatabaseServerSettings {
+    /** The engine's image. */
+    image: string;
+    /** A domain stack's: the namespace of the mesh whose Trino reads the server; unset, the stack's own Trino does. */
+    meshNamespace?: string;
+}
+
 /** A domain's database server: the engine's official image, its admin password from a Secret. */
-export function databaseServer(cluster: Cluster, image: string, name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
+export function databaseServer(cluster: Cluster, settings: DatabaseServerSettings, name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
+    const { image, meshNamespace } = settings;
     const engine = ENGINE_IMAGES[request.engine];
     const postgres = request.engine === "postgresql";
     const adminSecret = cluster.secret(`${name}-admin`, request.component, "database", { password: request.adminPassword }, opts);
@@ -42,7 +50,7 @@ export function databaseServer(cluster: Cluster, image: string, name: string, re
             size: RESOURCE_SIZES.database,
             user: IMAGE_USERS[request.engine],
             scratch: SCRATCH[request.engine],
-            clients: TRINO_NODES.map(role => podsOf(cluster, role)),
+            clients: TRINO_NODES.map(role => (meshNamespace ? podsOfNamespace(meshNamespace, role) : podsOf(cluster, role))),
         },
         withDependencies(opts, adminSecret),
     );

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
 import { ExternalS3, ImageKey, PipSettings, PlatformName } from "../../config";
-import { KubeTarget } from "../../lib/kubectl";
+import { KubeTarget, KubeTunnel } from "../../lib/kubectl";
 import {
     DatabaseServer,
     DatabaseServerRequest,
@@ -30,6 +30,7 @@ import { databaseServer } from "./databaseServer";
 import { docsSite } from "./docsSite";
 import { DbtEnvironment, dbtRun, insightsCheck } from "./jobs";
 import { dbtToolchain } from "./dbtToolchain";
+import { serviceOfHost } from "./names";
 import { kubernetesTrinoHostnames, trinoServer } from "./trino";
 import { externalWarehouse, seaweedfsWarehouse } from "./warehouse";
 
@@ -47,6 +48,8 @@ export { kubernetesTrinoHostnames } from "./trino";
 export interface KubernetesPlatformArgs {
     stack: string;
     namespace: string;
+    /** A domain stack's: the namespace of the mesh whose Trino alone may reach its database servers; unset, the stack's own Trino does. */
+    meshNamespace?: string;
     /** Label the namespace to enforce the restricted Pod Security Standard. */
     podSecurityLabel: boolean;
     /** Seconds a worker asked to shut down waits before and after its running tasks. */
@@ -87,7 +90,13 @@ export class KubernetesPlatform implements Platform {
     }
 
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
-        return databaseServer(this.cluster, this.args.images[ENGINE_IMAGES[request.engine].image], name, request, opts);
+        return databaseServer(this.cluster, { image: this.args.images[ENGINE_IMAGES[request.engine].image], meshNamespace: this.args.meshNamespace }, name, request, opts);
+    }
+
+    tunnelTo(endpoint: { host: string; port: number }): KubeTunnel | undefined {
+        const target = this.cluster.target;
+        const service = serviceOfHost(endpoint.host);
+        return target && service ? { ...target, ...service, port: endpoint.port } : undefined;
     }
 
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {

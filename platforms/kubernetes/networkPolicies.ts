@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as net from "net";
 import { CatalogSpec } from "../../catalogs/trino";
 import type { Cluster } from "./cluster";
+import { PART_OF_MESH, serviceOfHost } from "./names";
 
 /*
  * The namespace denies every connection in and out of its pods, DNS lookups excepted; each workload
@@ -34,10 +35,23 @@ export function podsOf(cluster: Cluster, role?: string): Peer {
 /** Addresses the stack cannot know in advance (a user's own database or store, a package index): any, on the given ports. */
 export const ANYWHERE: Peer = { ipBlock: { cidr: "0.0.0.0/0" } };
 
+/** Every pod of a namespace, selected by the name label the API server gives each namespace. */
+function namespacePeer(namespace: string): Peer {
+    return { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": namespace } } };
+}
+
+/**
+ * Pods of one role of the stack that holds another namespace: a domain stack's view of the mesh's
+ * Trino. The domain stack does not know the mesh's stack name (its instance label), and needs not:
+ * a stack refuses a namespace it did not create, so the namespace is the mesh's alone. Namespace and
+ * pods in one peer: a pod must match both.
+ */
+export function podsOfNamespace(namespace: string, role: string): Peer {
+    return { ...namespacePeer(namespace), podSelector: { matchLabels: { ...PART_OF_MESH, "app.kubernetes.io/component": role } } };
+}
+
 export function clientPeers(sources: ClientSources[] | undefined): Peer[] | undefined {
-    return sources?.map(source =>
-        "namespace" in source ? { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": source.namespace } } } : { ipBlock: { cidr: source.cidr } },
-    );
+    return sources?.map(source => ("namespace" in source ? namespacePeer(source.namespace) : { ipBlock: { cidr: source.cidr } }));
 }
 
 /** Denies all traffic of the namespace's pods but DNS lookups, wherever the cluster's DNS server runs. */
@@ -84,8 +98,10 @@ export function workloadNetworkPolicy(
 
 /**
  * Where Trino's catalogs connect: a server of the stack (a Service in the namespace) as one of the
- * stack's pods on its port; anything else, a user's own database or store, as any address on its
- * port, since its addresses are not known when the policy is written.
+ * stack's pods on its port; a Service of another namespace (a domain stack's server) as a pod of
+ * that namespace on its port, since whether an address block matches pod addresses is left to the
+ * network plugin; anything else, a user's own database or store, as any address on its port, since its
+ * addresses are not known when the policy is written.
  */
 export function catalogFlows(cluster: Cluster, catalogs: CatalogSpec[]): Flow[] {
     const endpoints = catalogs.flatMap(catalog => {
@@ -95,12 +111,20 @@ export function catalogFlows(cluster: Cluster, catalogs: CatalogSpec[]): Flow[] 
         const store = catalog.warehouse.kind === "s3" ? [endpointOf(catalog.warehouse.endpoint)] : [];
         return [{ host: catalog.metastore.host, port: catalog.metastore.port }, ...store];
     });
-    const inNamespace = (host: string) => host.endsWith(`.${cluster.namespace}.svc.cluster.local`) || host.endsWith(`.${cluster.namespace}.svc`);
-    const ports = (wanted: boolean) => [...new Set(endpoints.filter(e => inNamespace(e.host) === wanted).map(e => e.port))].sort((a, b) => a - b);
-    return [
-        ...(ports(true).length ? [{ peers: [podsOf(cluster)], ports: tcp(...ports(true)) }] : []),
-        ...(ports(false).length ? [{ peers: [ANYWHERE], ports: tcp(...ports(false)) }] : []),
-    ];
+    const destinations = new Map<string, { peer: Peer; ports: Set<number> }>();
+    for (const { host, port } of endpoints) {
+        const namespace = serviceOfHost(host)?.namespace;
+        const key = namespace ?? "";
+        if (!destinations.has(key)) {
+            destinations.set(key, { peer: namespace === undefined ? ANYWHERE : namespace === cluster.namespace ? podsOf(cluster) : namespacePeer(namespace), ports: new Set() });
+        }
+        destinations.get(key)!.ports.add(port);
+    }
+    // The stack's own namespace first, then the others by name, then anywhere: the same order on every up.
+    const order = (key: string) => (key === cluster.namespace ? "0" : key === "" ? "2" : `1${key}`);
+    return [...destinations.entries()]
+        .sort(([a], [b]) => order(a).localeCompare(order(b)))
+        .map(([, { peer, ports }]) => ({ peers: [peer], ports: tcp(...[...ports].sort((a, b) => a - b)) }));
 }
 
 /** Where a URL's server listens: the address itself when the URL names one, any address otherwise, on its port. */

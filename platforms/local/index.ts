@@ -81,6 +81,11 @@ export class LocalPlatform implements Platform {
         };
     }
 
+    /** Trino and the deploying process run on one machine: a database answers both at one address. */
+    tunnelTo(): undefined {
+        return undefined;
+    }
+
     domainSetup(name: string, request: DomainSetupRequest, opts: pulumi.CustomResourceOptions): DomainSetup {
         return domainSetupOverTcp(name, request, opts);
     }

@@ -6,7 +6,7 @@ import { kubectl, kubectlJson, KubeTarget, withPortForward } from "../../lib/kub
 import { queryTrino } from "../../lib/trinoQuery";
 import { runCheckStatement } from "../../resources/insightsCheck";
 import { EXPECTED_DIR, readTextTable, TextTable } from "../reference";
-import { createMesh, kubernetesProviderDir, MeshUnderTest, REPO_DIR } from "./harness";
+import { createMesh, createSharedBackend, kubernetesProviderDir, MeshUnderTest, qualifiedStackName, REPO_DIR, SharedBackend } from "./harness";
 import { readAudits } from "../../lib/audits";
 import { DOMAINS } from "../../lib/domains";
 import type { Browser } from "playwright-core";
@@ -19,8 +19,10 @@ jest.setTimeout(1_800_000);
 /*
  * A real `pulumi up` of the kubernetes platform on the project's own single-node cluster, with
  * images built here that honour the official images' contracts, then the life a user gives it:
- * re-deploys, a model edit, pods deleted under it, other data, and destroy. The steps share the
- * deployment and run in order.
+ * re-deploys, a model edit, pods deleted under it, other data, and destroy. The customers domain is
+ * its team's domain stack, in a namespace of its own, which the mesh federates through a shared
+ * file backend; orders and payments are the mesh's own. The steps share the deployments and run in
+ * order.
  */
 
 const ODD_CENTS = path.join(REPO_DIR, "tests", "fixtures", "odd_cents");
@@ -30,6 +32,10 @@ let cluster: TestCluster;
 let target: KubeTarget;
 let mesh: MeshUnderTest;
 let namespace: string;
+/** The customers team's domain stack, and the namespace it runs in. */
+let customersTeam: MeshUnderTest;
+let domainNamespace: string;
+let backend: SharedBackend;
 /** Files pods had fetched from the cluster's package index before this stack's first up (another stack's, on a cluster already running). */
 let earlierDownloads = 0;
 /** Namespaces a test made besides the stack's; removed at the end. */
@@ -93,14 +99,14 @@ async function must(args: string[], input?: string) {
     return outcome.stdout;
 }
 
-/** A throwaway pod in a namespace, with none of the stack's labels, that runs one shell command and is gone; its output and exit status. */
-async function throwawayPod(inNamespace: string, command: string): Promise<{ status: number; output: string }> {
+/** A throwaway pod in a namespace, with none of the stack's labels but those given, that runs one shell command and is gone; its output and exit status. */
+async function throwawayPod(inNamespace: string, command: string, labels: Record<string, string> = {}): Promise<{ status: number; output: string }> {
     const name = `probe-${crypto.randomBytes(3).toString("hex")}`;
     // It meets the restricted standard itself, or the namespace would refuse it before it ran.
     const pod = {
         apiVersion: "v1",
         kind: "Pod",
-        metadata: { name, namespace: inNamespace, labels: { "datamesh-test/probe": "true" } },
+        metadata: { name, namespace: inNamespace, labels: { ...labels, "datamesh-test/probe": "true" } },
         spec: {
             restartPolicy: "Never",
             automountServiceAccountToken: false,
@@ -132,17 +138,69 @@ async function throwawayPod(inNamespace: string, command: string): Promise<{ sta
     }
 }
 
+/**
+ * Which of the targets (host:port) a throwaway pod in the namespace, with the labels given, can open.
+ * The enforcer drops a new pod's first packets until it knows the pod's address: the probe first waits
+ * until a port that is open to it answers, or, where none is, a few seconds. A closed port is one whose
+ * packets are dropped, which only a timeout tells, so the targets are tried all at once; each line
+ * carries its index.
+ */
+function probe(inNamespace: string, targets: string[], control?: string, labels: Record<string, string> = {}): Promise<string[]> {
+    return throwawayPod(
+        inNamespace,
+        [
+            control ? `for i in $(seq 1 20); do nc -w 2 ${control.replace(":", " ")} </dev/null >/dev/null 2>&1 && break; sleep 1; done` : "sleep 5",
+            ...targets.map((t, i) => `(if nc -w 3 ${t.replace(":", " ")} </dev/null >/dev/null 2>&1; then echo "${i} open ${t}"; else echo "${i} closed ${t}"; fi) &`),
+            "wait",
+        ].join("; ").replace(/&;/g, "&"),
+        labels,
+    ).then(outcome =>
+        outcome.output
+            .trim()
+            .split("\n")
+            .map(line => /^(\d+) (.*)$/.exec(line))
+            .map(match => (match ? { index: Number(match[1]), line: match[2] } : { index: -1, line: "unexpected output" }))
+            .sort((a, b) => a.index - b.index)
+            .map(({ line }) => line),
+    );
+}
+
+/** The rows of the customers table, read straight from the domain's server (through a port-forward to its Service) as the reader its stack publishes. */
+async function customersInDomain(): Promise<number> {
+    const product = (await customersTeam.stack.outputs()).dataProduct.value;
+    return withPortForward({ ...target, namespace: domainNamespace, service: "customers-server", port: 5432 }, async localPort => {
+        const pg = require("pg");
+        const client = new pg.Client({ host: "127.0.0.1", port: localPort, user: product.reader.user, password: product.reader.password, database: product.database });
+        await client.connect();
+        try {
+            return Number((await client.query(`SELECT count(*) AS n FROM ${product.schema}.customers`)).rows[0].n);
+        } finally {
+            await client.end();
+        }
+    });
+}
+
 beforeAll(async () => {
     kubernetesProviderDir();
     cluster = startTestCluster();
     const context = spawnSync("kubectl", ["--kubeconfig", cluster.kubeconfig, "config", "current-context"], { encoding: "utf8" }).stdout.trim();
     target = { kubeconfig: cluster.kubeconfig, context };
     namespace = `mesh-it-${crypto.randomBytes(3).toString("hex")}`;
+    domainNamespace = `${namespace}-customers`;
     // Exactly what `scripts/test-cluster.sh up` prints, as its usage tells a user to set: nothing added by hand.
     const printed = Object.fromEntries(Object.entries(cluster.settings).filter(([key]) => key !== "kubeconfig" && key !== "kubeContext"));
     expect(Object.keys(printed).sort()).toEqual(["dbtImage", "dbtToolchain", "docsImage", "mariadbImage", "pipIndexUrl", "platform", "postgresImage", "seaweedfsImage", "trinoImage"]);
     earlierDownloads = packageDownloads().length;
-    mesh = await createMesh("k8s-live", { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", ...printed });
+    // The customers team deploys first, from its own copy of the project, into the backend the mesh reads.
+    backend = createSharedBackend("k8s-live");
+    customersTeam = await createMesh("k8s-customers", { role: "domain", domain: "customers", namespace: domainNamespace, meshNamespace: namespace, kubeconfig: cluster.kubeconfig, ...printed }, { backend });
+    await customersTeam.stack.up();
+    mesh = await createMesh(
+        "k8s-live",
+        { platform: "kubernetes", namespace, kubeconfig: cluster.kubeconfig, workers: "1", trinoMaxHeap: "1G", domainStacks: JSON.stringify([qualifiedStackName("k8s-customers")]), ...printed },
+        // The customers team's declaration moved to its repository.
+        { backend, prepare: projectDir => fs.rmSync(path.join(projectDir, "domains", "customers.yaml")) },
+    );
     await mesh.stack.up();
 }, 1_800_000);
 
@@ -152,7 +210,11 @@ afterAll(async () => {
             await kubectl(target, ["delete", "namespace", extra, "--wait=false"]);
         }
         await mesh?.remove();
+        await customersTeam?.remove();
     } finally {
+        if (backend) {
+            fs.rmSync(backend.dir, { recursive: true, force: true });
+        }
         cluster?.release();
     }
 }, 900_000);
@@ -278,8 +340,11 @@ describe("the kubernetes platform on a live cluster", () => {
         // Every pod of the stack was admitted, so each met the standard; they run as their images' own users.
         const pods = await kubectlJson<{ items: { metadata: { name: string }; spec: { securityContext: { runAsUser: number } }; status: { phase: string } }[] }>(target, ["-n", namespace, "get", "pods"]);
         const running = pods.items.filter(p => p.status.phase === "Running");
-        expect(running.length).toBeGreaterThanOrEqual(8);
+        expect(running.length).toBeGreaterThanOrEqual(7);
         expect(running.filter(p => !(p.spec.securityContext.runAsUser > 0)).map(p => p.metadata.name)).toEqual([]);
+        // The customers team's namespace enforces the same standard on its server.
+        expect(JSON.parse(await must(["get", "namespace", domainNamespace, "-o", "jsonpath={.metadata.labels}"]))["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+        expect(await must(["-n", domainNamespace, "get", "pod", "customers-server-0", "-o", "jsonpath={.spec.securityContext.runAsUser}"])).toBe("999");
     });
 
     it("mounts no API token into a stack pod, and the API refuses a call without one", async () => {
@@ -324,7 +389,7 @@ describe("the kubernetes platform on a live cluster", () => {
             )!.status.podIP;
         const storeIp = await ipOf("warehouse", "insights-warehouse");
         const closedToStrangers = [
-            `${host("customers-server")}:5432`,
+            `customers-server.${domainNamespace}.svc.cluster.local:5432`,
             `${host("orders-server")}:3306`,
             `${host("payments-server")}:5432`,
             `${host("insights-metastore")}:5432`,
@@ -334,26 +399,6 @@ describe("the kubernetes platform on a live cluster", () => {
             `${await ipOf("worker", "trino-")}:8080`,
         ];
         const clientFacing = [`${host("trino")}:8443`, `${host("docs-site")}:8080`];
-        // The enforcer drops a new pod's first packets until it knows the pod's address: the probe first waits until a
-        // port that is open to it answers, or, where none is, a few seconds. A closed port is one whose packets are
-        // dropped, which only a timeout tells, so the targets are tried all at once; each line carries its index.
-        const probe = (inNamespace: string, targets: string[], control?: string) =>
-            throwawayPod(
-                inNamespace,
-                [
-                    control ? `for i in $(seq 1 20); do nc -w 2 ${control.replace(":", " ")} </dev/null >/dev/null 2>&1 && break; sleep 1; done` : "sleep 5",
-                    ...targets.map((t, i) => `(if nc -w 3 ${t.replace(":", " ")} </dev/null >/dev/null 2>&1; then echo "${i} open ${t}"; else echo "${i} closed ${t}"; fi) &`),
-                    "wait",
-                ].join("; ").replace(/&;/g, "&"),
-            ).then(outcome =>
-                outcome.output
-                    .trim()
-                    .split("\n")
-                    .map(line => /^(\d+) (.*)$/.exec(line))
-                    .map(match => (match ? { index: Number(match[1]), line: match[2] } : { index: -1, line: "unexpected output" }))
-                    .sort((a, b) => a.index - b.index)
-                    .map(({ line }) => line),
-            );
         const other = `${namespace}-other`;
         const clients = `${namespace}-clients`;
         otherNamespaces.push(other, clients);
@@ -375,6 +420,34 @@ describe("the kubernetes platform on a live cluster", () => {
         } finally {
             await mesh.stack.removeConfig("datamesh:allowedClients");
             await mesh.stack.up();
+        }
+    });
+
+    it("runs the customers domain stack's server in its own namespace, whose port only pods with Trino's labels in the mesh's namespace reach", async () => {
+        const server = `customers-server.${domainNamespace}.svc.cluster.local:5432`;
+        const product = (await customersTeam.stack.outputs()).dataProduct.value;
+        expect(`${product.endpoint.host}:${product.endpoint.port}`).toBe(server);
+        expect((await mesh.stack.outputs()).mesh.value.domains.customers.source).toBe(`stack:${qualifiedStackName("k8s-customers")}`);
+        // Trino reads it; the table scan runs on the worker.
+        expect((await query("SELECT count(*) FROM customers.public.customers")).rows).toEqual([["100"]]);
+        // Probes whose own egress is open, so that only the server's policy decides: in the mesh's namespace with the
+        // labels of Trino's coordinator role (and not Trino's Service's), without them, and with them in another namespace.
+        const elsewhere = `${namespace}-elsewhere`;
+        otherNamespaces.push(elsewhere);
+        await must(["create", "namespace", elsewhere]);
+        const openEgress = { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", metadata: { name: "probe-egress", namespace }, spec: { podSelector: { matchLabels: { "datamesh-test/probe": "true" } }, policyTypes: ["Egress"], egress: [{}] } };
+        await must(["apply", "-f", "-"], JSON.stringify(openEgress));
+        try {
+            const trinoRole = { "app.kubernetes.io/part-of": "datamesh", "app.kubernetes.io/component": "coordinator" };
+            const trino = `trino.${namespace}.svc.cluster.local:8443`;
+            const [asTrino, stranger, asTrinoElsewhere] = await Promise.all([
+                probe(namespace, [server], server, trinoRole),
+                probe(namespace, [server], trino),
+                probe(elsewhere, [server], trino, trinoRole),
+            ]);
+            expect({ asTrino, stranger, asTrinoElsewhere }).toEqual({ asTrino: [`open ${server}`], stranger: [`closed ${server}`], asTrinoElsewhere: [`closed ${server}`] });
+        } finally {
+            await must(["-n", namespace, "delete", "networkpolicy", "probe-egress"]);
         }
     });
 
@@ -646,26 +719,31 @@ describe("the kubernetes platform on a live cluster", () => {
     it("gives exact insights for the odd-cents data set, against its independently computed result", async () => {
         const dataDir = path.join(mesh.projectDir, "odd-cents");
         fs.cpSync(path.join(ODD_CENTS, "data"), dataDir, { recursive: true });
+        // The customers team loads its rows of the data set, the mesh the others'.
+        await customersTeam.stack.setConfig("datamesh:dataDir", { value: dataDir });
+        await customersTeam.stack.up();
         await mesh.stack.setConfig("datamesh:dataDir", { value: dataDir });
         await mesh.stack.up();
         await expectInsightsToEqual(path.join(ODD_CENTS, "expected"));
     });
 
     it("loads and checks 100,000 customers (datamesh:scale=1000) without any data-size limit", async () => {
-        await mesh.stack.removeConfig("datamesh:dataDir");
-        await mesh.stack.setConfig("datamesh:scale", { value: "1000" });
-        await mesh.stack.up();
+        for (const team of [customersTeam, mesh]) {
+            await team.stack.removeConfig("datamesh:dataDir");
+            await team.stack.setConfig("datamesh:scale", { value: "1000" });
+            await team.stack.up();
+        }
         const outputs = await mesh.stack.outputs();
         expect(outputs.domains.value.customers.rows.customers).toBe(100_000);
         expect(outputs.check.value).toMatch(/^OK: dim_customers 100000 rows = audit 100000, .*\(domain data change\)$/);
         expect((await query(`SELECT count(*) FROM ${INSIGHTS}.dim_customers`)).rows).toEqual([["100000"]]);
     });
 
-    it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy", async () => {
+    it("leaves no namespace, pod, volume claim or PersistentVolume of the stack after pulumi destroy, and the customers domain stack's rows", async () => {
         const claims = await kubectlJson<{ items: { spec: { volumeName: string } }[] }>(target, ["-n", namespace, "get", "pvc"]);
         const volumes = claims.items.map(c => c.spec.volumeName);
-        // Three domains, the metastore, the warehouse, the docs site and the dbt toolchain.
-        expect(volumes.length).toBe(7);
+        // Two domains, the metastore, the warehouse, the docs site and the dbt toolchain: the customers domain's claim is its team's.
+        expect(volumes.length).toBe(6);
         await mesh.stack.destroy();
         const deadline = Date.now() + 300_000;
         let left: string[] = [];
@@ -678,5 +756,6 @@ describe("the kubernetes platform on a live cluster", () => {
             }
         } while (left.length > 0 && Date.now() < deadline);
         expect(left).toEqual([]);
+        expect(await customersInDomain()).toBe(100_000);
     });
 });

@@ -158,6 +158,23 @@ describe("the configuration of domain stacks", () => {
         expect(refusal(() => loadConfig({ domain: "customers" }, context))).toContain("datamesh:domain: only a domain stack (datamesh:role=domain) deploys a single domain");
     });
 
+    it("refuses a domain stack on kubernetes that does not name the mesh's namespace, or names its own, naming the key", () => {
+        const onKubernetes = { role: "domain", domain: "customers", platform: "kubernetes" };
+        expect(refusal(() => loadConfig(onKubernetes, context))).toContain(
+            "datamesh:meshNamespace: not set; a domain stack on kubernetes lets only the mesh's Trino reach its database, and needs the namespace the mesh runs in",
+        );
+        expect(refusal(() => loadConfig({ ...onKubernetes, meshNamespace: "datamesh-mesh" }, context))).toContain("datamesh:meshNamespace: 'datamesh-mesh' is this domain stack's own namespace");
+        expect(refusal(() => loadConfig({ ...onKubernetes, namespace: "customers", meshNamespace: "customers" }, context))).toContain("datamesh:meshNamespace: 'customers' is this domain stack's own namespace");
+        expect(refusal(() => loadConfig({ ...onKubernetes, meshNamespace: "Mesh_NS" }, context))).toContain("datamesh:meshNamespace: must be a DNS label");
+        expect(loadConfig({ ...onKubernetes, namespace: "customers", meshNamespace: "analytics" }, context)).toMatchObject({ namespace: "customers", meshNamespace: "analytics" });
+    });
+
+    it("refuses meshNamespace anywhere but a domain stack on kubernetes, and a domain stack on docker, naming the key", () => {
+        expect(refusal(() => loadConfig({ platform: "kubernetes", meshNamespace: "analytics" }, context))).toContain("datamesh:meshNamespace: only a domain stack (datamesh:role=domain) names the mesh's namespace");
+        expect(refusal(() => loadConfig({ role: "domain", domain: "customers", meshNamespace: "analytics" }, context))).toContain("datamesh:platform: renderYamlTo, namespace, meshNamespace,");
+        expect(refusal(() => loadConfig({ role: "domain", domain: "customers", platform: "docker" }, context))).toContain("datamesh:role: a domain stack runs on platform local or kubernetes");
+    });
+
     it("gives a domain stack its one domain, on the first database port", () => {
         const config = loadConfig({ role: "domain", domain: "payments", basePort: "26000" }, context);
         expect(config.role).toBe("domain");

@@ -26,6 +26,16 @@ let dependencies: Map<string, string[]>;
 let given: import("../../components/ExternalDomain").ExternalDomain;
 let created: import("../../components/ExternalDomain").ExternalDomain;
 let rendered: import("../../components/ExternalDomain").ExternalDomain;
+let inCluster: import("../../components/ExternalDomain").ExternalDomain;
+
+/** A platform whose deploying process connects to the database at the address Trino uses. */
+const DIRECT = { live: true, tunnelTo: () => undefined };
+/** A cluster's: a Service of the cluster is reached through a port-forward to it, anything else directly. */
+const CLUSTER_TUNNEL = { kubeconfig: "/kube/config", context: "unit" };
+const IN_CLUSTER = {
+    live: true,
+    tunnelTo: ({ host, port }: { host: string; port: number }) => (host.endsWith(".svc.cluster.local") ? { ...CLUSTER_TUNNEL, namespace: host.split(".")[1], service: host.split(".")[0], port } : undefined),
+};
 
 const named = (name: string) => {
     const found = resources.find(r => r.name === name);
@@ -39,13 +49,19 @@ beforeAll(async () => {
     resources = await installMocks();
     dependencies = recordDependencies();
     const { ExternalDomain } = await import("../../components/ExternalDomain");
-    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword", tls: CRM_TLS } }, password: "team-reader-password", live: true });
-    created = new ExternalDomain("loyalty", { domain: LOYALTY, adminPassword: "admin-password", live: true });
-    new ExternalDomain("vault", { domain: { ...LOYALTY, name: "vault", external: { ...LOYALTY.external!, tls: { mode: "require" } } }, adminPassword: "admin-password", live: true });
-    rendered = new ExternalDomain("rendered", { domain: { ...LOYALTY, name: "rendered" }, adminPassword: "admin-password", live: false });
+    given = new ExternalDomain("crm", { domain: { ...LOYALTY, name: "crm", external: { ...LOYALTY.external!, admin: undefined, passwordKey: "crmPassword", tls: CRM_TLS } }, password: "team-reader-password", platform: DIRECT });
+    created = new ExternalDomain("loyalty", { domain: LOYALTY, adminPassword: "admin-password", platform: DIRECT });
+    new ExternalDomain("vault", { domain: { ...LOYALTY, name: "vault", external: { ...LOYALTY.external!, tls: { mode: "require" } } }, adminPassword: "admin-password", platform: DIRECT });
+    rendered = new ExternalDomain("rendered", { domain: { ...LOYALTY, name: "rendered" }, adminPassword: "admin-password", platform: { ...DIRECT, live: false } });
+    inCluster = new ExternalDomain("crmk8s", {
+        domain: { ...LOYALTY, name: "crmk8s", external: { ...LOYALTY.external!, host: "crm-db.crm-team.svc.cluster.local", port: 5432 } },
+        adminPassword: "admin-password",
+        platform: IN_CLUSTER,
+    });
     await valueOf(created.trinoCatalog);
     await valueOf(given.trinoCatalog);
     await valueOf(rendered.trinoCatalog);
+    await valueOf(inCluster.trinoCatalog);
     attachUrns(resources);
 });
 
@@ -105,5 +121,14 @@ describe("an external domain", () => {
         expect(kinds).toEqual(["GeneratedPassword rendered-reader-password"]);
         expect(await valueOf(rendered.trinoCatalog)).toMatchObject({ name: "rendered", host: "crm-db.internal", port: 5433 });
         expect(await valueOf(rendered.rowCounts)).toEqual({});
+    });
+
+    it("reaches a database that is a Service of the cluster through a port-forward to it, and gives Trino the Service's own name", async () => {
+        const tunnel = { ...CLUSTER_TUNNEL, namespace: "crm-team", service: "crm-db", port: 5432 };
+        expect(named("crmk8s-reader").inputs.tunnel).toEqual(tunnel);
+        expect(named("crmk8s-probe").inputs.tunnel).toEqual(tunnel);
+        expect(await valueOf(inCluster.trinoCatalog)).toMatchObject({ host: "crm-db.crm-team.svc.cluster.local", port: 5432 });
+        expect(named("loyalty-probe").inputs.tunnel).toBeUndefined();
+        expect(named("loyalty-reader").inputs.tunnel).toBeUndefined();
     });
 });
