@@ -7,7 +7,7 @@ import { queryTrino } from "../../lib/trinoQuery";
 import { ServerOutputs, startServer, stopAndRemove } from "../../platforms/local/databaseServer";
 import { findLocalToolchain } from "../../platforms/local/toolchain";
 import { certificateAuthority, issueCertificate } from "../selfSigned";
-import { CACHE_DIR, createMesh, freePortRange, isListening, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
+import { CACHE_DIR, createMesh, NOT_COPIED, freePortRange, isListening, MeshUnderTest, piiHash, piiMaskKey, queryAsText, REPO_DIR } from "./harness";
 import { serveTlsOnly } from "./tlsServers";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
@@ -22,21 +22,19 @@ jest.setTimeout(900_000);
  */
 
 
-/** The top-level entries copyProject leaves out of a copy (harness.ts NOT_COPIED): they are not the project. */
-const NOT_COPIED = ["node_modules", ".git", ".datamesh", ".pulumi-state", "bin", "coverage", "benchmarks"];
 /** dbt's own output, in a checkout where someone ran dbt by hand (gitignored): not the project either. */
 const DBT_OUTPUT = ["dbt/target", "dbt/logs", "dbt/dbt_packages"];
 /** The folders a new domain's files belong in; everything else is the stack's code. */
 const DECLARATION_FOLDERS = ["domains/", "dbt/", "data/"];
 
 /** Every file of a project by path relative to it, with a digest of its content (a symlink: of its target). */
-function projectFiles(root: string, skipTopLevel: string[]): Map<string, string> {
+function projectFiles(root: string, skipTopLevel: ReadonlySet<string>): Map<string, string> {
     const files = new Map<string, string>();
     const walk = (dir: string) => {
         for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
             const full = path.join(dir, entry.name);
             const relative = path.relative(root, full);
-            if ((dir === root && skipTopLevel.includes(entry.name)) || DBT_OUTPUT.includes(relative)) {
+            if ((dir === root && skipTopLevel.has(entry.name)) || DBT_OUTPUT.includes(relative)) {
                 continue;
             }
             if (entry.isDirectory()) {
@@ -798,7 +796,7 @@ describe("two domains added by declaration, deployed for real", () => {
 
     it("needed files under domains/, dbt/ and data/ only, and no change to the stack's code", () => {
         // What createMesh itself puts in the copy: the shared node_modules link and the test stack's settings file.
-        const copyFiles = projectFiles(mesh!.projectDir, ["node_modules", `Pulumi.${mesh!.stack.name}.yaml`]);
+        const copyFiles = projectFiles(mesh!.projectDir, new Set(["node_modules", `Pulumi.${mesh!.stack.name}.yaml`]));
         const addedOrChanged = [...copyFiles].filter(([file, digest]) => repoFiles.get(file) !== digest).map(([file]) => file);
         const removed = [...repoFiles.keys()].filter(file => !copyFiles.has(file));
         expect(removed).toEqual([]);

@@ -15,7 +15,7 @@ import { TextTable } from "../reference";
 export const REPO_DIR = path.join(__dirname, "..", "..");
 export const CACHE_DIR = process.env.DATAMESH_CACHE ?? path.join(os.homedir(), ".cache", "datamesh");
 // test-artifacts: the browser tests of other suites, running beside this one, write their pictures there.
-const NOT_COPIED = new Set(["node_modules", ".git", ".datamesh", ".pulumi-state", "bin", "coverage", "benchmarks", "test-artifacts"]);
+export const NOT_COPIED = new Set(["node_modules", ".git", ".datamesh", ".pulumi-state", "bin", "coverage", "benchmarks", "test-artifacts"]);
 
 /** A copy of the project as a user's clone holds it, sharing this checkout's node_modules. */
 export function copyProject(projectDir: string): void {
