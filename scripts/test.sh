@@ -12,9 +12,10 @@ npx tsc --noEmit -p .
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 status=0
-# Two workers, one per core: the live-cluster suite, mostly waiting on the cluster, runs on one
-# (tests/sequencer.js starts it first) while the other works through the rest. Every local stack
-# takes a free port range and a state folder of its own, so suites share nothing but the machine.
+# Two workers, one per core: the live-cluster suite, the longest, runs on one (tests/sequencer.js
+# starts it first) while the other works through the rest; on this project's 2-core machine that
+# took a warm run from about 55 minutes to 48 (docs/toolchain.md). Every local stack takes a free
+# port range and a state folder of its own, so suites share nothing but the machine.
 npx jest --ci --maxWorkers=2 --json --outputFile="$results" "$@" || status=$?
 # Each suite's wall time and the slowest tests, from jest's own record of the run, so that a CI log
 # shows what each suite costs.

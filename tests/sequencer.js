@@ -1,7 +1,6 @@
 /*
- * The suites run on two jest workers. The live-cluster suite goes first: it is the longest, and
- * most of its time is spent waiting on the cluster (pods starting, Jobs, rollouts, the
- * autoscaler's windows), so the other worker works through every other suite meanwhile. The rest
+ * The suites run on two jest workers. The live-cluster suite goes first: it is the longest, so
+ * the other worker works through every other suite meanwhile. The rest
  * keep jest's own order: slowest first when a run before this one timed them, largest file first
  * otherwise.
  */
