@@ -111,6 +111,31 @@ const pemCertificates = z.string().superRefine((bundle, ctx) => {
 const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and -, at most 63");
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _)");
 
+/**
+ * JVM flags added to Trino's jvm.config after the stack's own, on every node: a JSON list (as
+ * `pulumi config set --path 'datamesh:trinoJvmOptions[0]'` writes it). The heap has its own key,
+ * and the class archive is the platform's, so neither may be set here.
+ */
+const jvmOptionsSchema = z
+    .string()
+    .transform((text, ctx) => {
+        try {
+            return JSON.parse(text) as unknown;
+        } catch {
+            ctx.addIssue({ code: "custom", message: 'must be a JSON list of JVM flags, such as ["-XX:TieredStopAtLevel=1"]' });
+            return z.NEVER;
+        }
+    })
+    .pipe(
+        z.array(
+            z
+                .string()
+                .regex(/^-\S+$/, "must be one JVM flag: it starts with - and holds no space or line break")
+                .refine(flag => !/^-(Xmx|Xms|XX:MaxHeapSize|XX:InitialHeapSize)/.test(flag), { message: "sets the heap: use datamesh:trinoMaxHeap" })
+                .refine(flag => !/^-XX:SharedArchiveFile/.test(flag), { message: "sets the class archive, which the local platform chooses for the JDK it runs" }),
+        ),
+    );
+
 /** Extra readers per domain, as JSON. */
 const readersSchema = z
     .string()
@@ -140,6 +165,7 @@ const configSchema = z
         docsPort: port.optional(),
         protectDomainData: z.enum(["true", "false"], { message: "must be true or false" }).default("true"),
         trinoMaxHeap: z.string().regex(/^\d+[MG]$/, "must be a JVM heap size such as 2G or 1536M").default("2G"),
+        trinoJvmOptions: jvmOptionsSchema.optional(),
         insightsSchema: identifier.optional(),
         rebuild: z.enum(["incremental", "full"], { message: "must be incremental (a change of domain rows rebuilds only what it affects) or full (every run from all rows)" }).default("incremental"),
         trinoHostnames: z
@@ -286,6 +312,8 @@ export interface MeshConfig {
     /** Read-only Trino users per domain, declared and configured: they read the domain's catalog, never its PII. */
     readers: Record<string, string[]>;
     trinoMaxHeap: string;
+    /** JVM flags after the stack's own in every Trino node's jvm.config. */
+    trinoJvmOptions: string[];
     insightsSchema: string;
     /** How a change of domain rows is built: only the keys it affects, or every model from all rows. */
     rebuild: "incremental" | "full";
@@ -608,6 +636,7 @@ export function loadConfig(raw: Record<string, string>, context: ConfigContext):
                 .filter(([, readers]) => readers.length > 0),
         ),
         trinoMaxHeap: c.trinoMaxHeap,
+        trinoJvmOptions: c.trinoJvmOptions ?? [],
         insightsSchema: c.insightsSchema ?? defaultInsightsSchema(dbtProjectDir),
         rebuild: c.rebuild,
         dataSource,

@@ -108,6 +108,7 @@ function declareMesh(config: MeshConfig, platform: Platform, insightsProject: Re
         port: config.trinoPort,
         internalPort: config.trinoInternalPort,
         maxHeap: config.trinoMaxHeap,
+        jvmOptions: config.trinoJvmOptions,
         workers: config.workers,
         catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
         secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],

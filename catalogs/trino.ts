@@ -200,6 +200,8 @@ export interface CoordinatorSpec {
     internalPort: number;
     /** JVM maximum heap, e.g. 2G: query memory is sized from it. */
     maxHeap: string;
+    /** JVM flags after the stack's own (datamesh:trinoJvmOptions). */
+    jvmOptions?: string[];
     /** Where etc/ lives, for the absolute paths of the keystore, password file and rules. */
     etcDir: string;
     /** The keystore's file name in etc/: a PKCS12 `.p12` locked with a password, or a `.pem` with key and certificate. */
@@ -222,6 +224,8 @@ export interface WorkerSpec {
     httpPort: number;
     discoveryUri: string;
     maxHeap: string;
+    /** JVM flags after the stack's own (datamesh:trinoJvmOptions). */
+    jvmOptions?: string[];
     sharedSecretEnv: string;
     /** A worker that drains when asked: how long it waits before and after its running tasks, and who may ask. */
     drain?: WorkerDrain;
@@ -296,7 +300,7 @@ export function renderWorkerEtc(spec: { node: NodeSpec; worker: WorkerSpec }): R
               }
             : {}),
         "config.properties": renderWorkerConfig(spec.worker),
-        "jvm.config": renderJvmConfig({ maxHeap: spec.worker.maxHeap }),
+        "jvm.config": renderJvmConfig({ maxHeap: spec.worker.maxHeap, jvmOptions: spec.worker.jvmOptions }),
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
     };
@@ -336,12 +340,17 @@ export function renderPasswordDb(users: { user: string; bcryptHash: string }[]):
 }
 
 /**
- * JVM options in the order Trino documents them, then the class archive if any. jvm.config is a
- * list of flags, not key=value pairs, so the order is fixed here rather than sorted.
+ * JVM options in the order Trino documents them, then the class archive if any, then the user's
+ * own flags. jvm.config is a list of flags, not key=value pairs, so the order is fixed here rather
+ * than sorted.
  */
-export function renderJvmConfig(spec: { maxHeap: string; classArchive?: string }): string {
+export function renderJvmConfig(spec: { maxHeap: string; classArchive?: string; jvmOptions?: string[] }): string {
     if (!/^\d+[MG]$/.test(spec.maxHeap)) {
         throw new Error(`maxHeap must look like 2G or 1536M, got '${spec.maxHeap}'`);
+    }
+    const unfit = (spec.jvmOptions ?? []).find(flag => !/^-\S+$/.test(flag));
+    if (unfit !== undefined) {
+        throw new Error(`a JVM flag must start with - and hold no space or line break, got ${JSON.stringify(unfit)}`);
     }
     return [
         "-server",
@@ -360,6 +369,8 @@ export function renderJvmConfig(spec: { maxHeap: string; classArchive?: string }
         "-Dfile.encoding=UTF-8",
         // A JVM that cannot use the archive (another JDK, a changed lib/) says so in its log and starts without it.
         ...(spec.classArchive ? [`-XX:SharedArchiveFile=${spec.classArchive}`] : []),
+        // Last, because the JVM takes the last of two flags that disagree: the user's choice wins over the stack's defaults.
+        ...(spec.jvmOptions ?? []),
         "",
     ].join("\n");
 }
@@ -382,7 +393,7 @@ export function renderEtc(spec: { node: NodeSpec; coordinator: CoordinatorSpec; 
     const files: Record<string, string> = {
         "access-control.properties": renderAccessControl(spec.coordinator.secretDir ?? spec.coordinator.etcDir),
         "config.properties": renderCoordinatorConfig(spec.coordinator),
-        "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap, classArchive: spec.coordinator.classArchive }),
+        "jvm.config": renderJvmConfig({ maxHeap: spec.coordinator.maxHeap, classArchive: spec.coordinator.classArchive, jvmOptions: spec.coordinator.jvmOptions }),
         "log.properties": renderLogProperties(),
         "node.properties": renderNodeProperties(spec.node),
         "password-authenticator.properties": renderPasswordAuthenticator(spec.coordinator.secretDir ?? spec.coordinator.etcDir),

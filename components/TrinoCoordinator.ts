@@ -61,6 +61,8 @@ export interface TrinoCoordinatorArgs {
     internalPort: number;
     /** JVM maximum heap, e.g. "2G". */
     maxHeap: string;
+    /** JVM flags after the stack's own, on every node. */
+    jvmOptions: string[];
     /** Worker nodes besides the coordinator; 0 means the coordinator schedules work itself. */
     workers: number;
     /** One catalog per domain plus the insights catalog; each becomes etc/catalog/<name>.properties. */
@@ -142,6 +144,7 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 port: args.port,
                 internalPort: args.internalPort,
                 maxHeap: args.maxHeap,
+                jvmOptions: args.jvmOptions,
                 workers: args.workers,
                 catalogs,
                 env,

@@ -86,6 +86,8 @@ export interface TrinoServerRequest {
     /** Plain HTTP port for the coordinator's internal calls only. */
     internalPort: number;
     maxHeap: string;
+    /** JVM flags after the stack's own, on every node. */
+    jvmOptions: string[];
     /** Worker nodes besides the coordinator; 0 means the coordinator schedules work itself. */
     workers: number;
     catalogs: pulumi.Input<CatalogSpec[]>;

@@ -38,6 +38,7 @@ export function trinoEtc(request: TrinoServerRequest, layout: TrinoLayout): Trin
                 httpsPort: layout.httpsPort,
                 internalPort: layout.internalPort,
                 maxHeap: request.maxHeap,
+                jvmOptions: request.jvmOptions,
                 etcDir: layout.etcDir,
                 secretDir: layout.secretDir,
                 keystoreFile: request.keystore.file,
@@ -54,7 +55,7 @@ export function trinoEtc(request: TrinoServerRequest, layout: TrinoLayout): Trin
         ...(discoveryUri
             ? renderWorkerEtc({
                   node: layout.node,
-                  worker: { httpPort: layout.internalPort, discoveryUri, maxHeap: request.maxHeap, sharedSecretEnv: request.sharedSecretEnv, drain: layout.drain },
+                  worker: { httpPort: layout.internalPort, discoveryUri, maxHeap: request.maxHeap, jvmOptions: request.jvmOptions, sharedSecretEnv: request.sharedSecretEnv, drain: layout.drain },
               })
             : {}),
         ...catalogFilesOf(files),

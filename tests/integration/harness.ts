@@ -104,6 +104,9 @@ export function qualifiedStackName(label: string): string {
     return `organization/datamesh/it-${label}`;
 }
 
+/** The JVM flags every test stack's Trino adds, unless a test sets datamesh:trinoJvmOptions itself. */
+export const TEST_TRINO_JVM_OPTIONS = ["-XX:TieredStopAtLevel=1"];
+
 export async function createMesh(label: string, config: Record<string, string> = {}, options: MeshOptions = {}): Promise<MeshUnderTest> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), `datamesh-it-${label}-`));
     // Run as root, the servers run as their own accounts, which must pass through the test's folder (the stack opens only its own).
@@ -141,6 +144,9 @@ export async function createMesh(label: string, config: Record<string, string> =
         "datamesh:trinoPort": { value: String(trinoPort) },
         // Tests end with `pulumi destroy`; the protection of domain data is tested on its own.
         "datamesh:protectDomainData": { value: "false" },
+        // Trino's second-tier compiler costs a quarter of its CPU in a test's short life and repays it only on long
+        // queries; the suites share two cores. The lineage suite runs the default flags (docs/testing.md).
+        "datamesh:trinoJvmOptions": { value: JSON.stringify(TEST_TRINO_JVM_OPTIONS) },
         ...Object.fromEntries(Object.entries(config).map(([k, v]) => [`datamesh:${k}`, { value: v, secret: /password|privatekey/i.test(k) }])),
     });
     return {

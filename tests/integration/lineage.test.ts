@@ -6,7 +6,7 @@ import { jaffleTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
 import { LINEAGE_PICTURE, LINEAGE_PICTURE_DIGEST, lineagePictureDigest } from "../lineagePicture";
 import { analystSeesInTrinoUi, DIM_CUSTOMERS_UPSTREAM, launchChromium, lineageUpstream, screenshot } from "./browser";
-import { allSecrets, createMesh, MeshUnderTest, REPO_DIR } from "./harness";
+import { allSecrets, createMesh, MeshUnderTest, REPO_DIR, TEST_TRINO_JVM_OPTIONS } from "./harness";
 
 jest.setTimeout(900_000);
 
@@ -21,13 +21,23 @@ let browser: Browser;
 
 beforeAll(async () => {
     browser = await launchChromium();
-    mesh = await createMesh("lineage");
+    // The one suite whose Trino runs the stack's JVM flags alone, as a user's does.
+    mesh = await createMesh("lineage", { trinoJvmOptions: "[]" });
     await mesh.stack.up();
 });
 
 afterAll(async () => {
     await browser?.close();
     await mesh?.remove();
+});
+
+describe("Trino's JVM", () => {
+    it("runs the stack's own flags alone when datamesh:trinoJvmOptions is empty", async () => {
+        const { pid } = (await mesh.resourceOutputs())["trino-server"];
+        const commandLine = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0");
+        expect(commandLine).toContain("-XX:+UseG1GC");
+        expect(commandLine).not.toEqual(expect.arrayContaining(TEST_TRINO_JVM_OPTIONS));
+    });
 });
 
 describe("the dbt docs site", () => {

@@ -17,7 +17,7 @@ import { domainAccessSql, icebergMetastoreSql } from "../../lib/sql";
 import { EXPECTED_DIR, readTextTable, referenceInsights, TextTable } from "../reference";
 import { queryTrino } from "../../lib/trinoQuery";
 import { readVersions } from "../../lib/versions";
-import { allSecrets, CACHE_DIR, createMesh, freePortRange, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus } from "./harness";
+import { allSecrets, CACHE_DIR, createMesh, freePortRange, isAlive, isListening, MeshUnderTest, readFilesTolerantly, queryAsText, statementStatus, TEST_TRINO_JVM_OPTIONS } from "./harness";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -179,6 +179,13 @@ describe("the local stack, deployed for real", () => {
                 .filter(file => file?.endsWith(".jsa")),
         );
         expect([...mappedArchives]).toContain(toolchain.trinoClassArchive);
+    });
+
+    it("runs Trino with datamesh:trinoJvmOptions after the stack's own flags, read from the running JVM's command line", async () => {
+        const { pid } = (await mesh.resourceOutputs())["trino-server"];
+        const flags = fs.readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").filter(arg => arg.startsWith("-XX:"));
+        expect(flags.slice(-TEST_TRINO_JVM_OPTIONS.length)).toEqual(TEST_TRINO_JVM_OPTIONS);
+        expect(flags).toContain("-XX:+UseG1GC");
     });
 
     it("quotes a password with a quote, a backslash and a non-ASCII letter as each engine reads it", async () => {

@@ -200,6 +200,17 @@ describe("Trino catalogs", () => {
         expect(renderJvmConfig({ maxHeap: "2G" })).not.toContain("SharedArchiveFile");
     });
 
+    it("puts the user's JVM flags last on coordinator and worker, so that each wins over a default it contradicts", () => {
+        const coordinator = renderJvmConfig({ maxHeap: "2G", classArchive: "/a.jsa", jvmOptions: ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"] });
+        expect(coordinator).toMatch(/\n-XX:\+UseG1GC\n[\s\S]*-XX:SharedArchiveFile=\/a\.jsa\n-XX:TieredStopAtLevel=1\n-XX:\+UseSerialGC\n$/);
+        const worker = renderWorkerEtc({
+            node: { environment: "datamesh", dataDir: "/data", pluginDir: "/plugin" },
+            worker: { httpPort: 8080, discoveryUri: "http://trino:8080", maxHeap: "2G", sharedSecretEnv: "S", jvmOptions: ["-XX:TieredStopAtLevel=1"] },
+        })["jvm.config"];
+        expect(worker).toMatch(/\n-XX:TieredStopAtLevel=1\n$/);
+        expect(() => renderJvmConfig({ maxHeap: "2G", jvmOptions: ["-Dx=1\n-Xmx8G"] })).toThrow("a JVM flag must start with - and hold no space or line break");
+    });
+
     it("validates the heap size", () => {
         expect(renderJvmConfig({ maxHeap: "1536M" })).toContain("-Xmx1536M\n");
         expect(() => renderJvmConfig({ maxHeap: "2 GB" })).toThrow("maxHeap must look like 2G");

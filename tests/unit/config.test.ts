@@ -111,6 +111,11 @@ describe("loadConfig", () => {
         });
     });
 
+    it("takes Trino's JVM flags as a JSON list, none by default", () => {
+        expect(loadConfig({ trinoJvmOptions: '["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]' }, context).trinoJvmOptions).toEqual(["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]);
+        expect(loadConfig({}, context).trinoJvmOptions).toEqual([]);
+    });
+
     it("resolves relative folders against the project", () => {
         expect(loadConfig({ stateDir: "state" }, context).stateDir).toBe("/project/state");
     });
@@ -137,6 +142,11 @@ describe("loadConfig", () => {
         // 37 characters, 74 bytes: each ß is two bytes in UTF-8.
         [{ analystPassword: "ß".repeat(37) }, /datamesh:analystPassword: must be at most 72 bytes in UTF-8 \(bcrypt/],
         [{ trinoHostnames: "Trino_Host" }, /datamesh:trinoHostnames\.0: must be lower-case DNS names/],
+        [{ trinoJvmOptions: "-XX:TieredStopAtLevel=1" }, /datamesh:trinoJvmOptions: must be a JSON list of JVM flags/],
+        [{ trinoJvmOptions: '["-XX:TieredStopAtLevel=1", "-Xmx8G"]' }, /datamesh:trinoJvmOptions\.1: sets the heap: use datamesh:trinoMaxHeap/],
+        [{ trinoJvmOptions: '["-XX:SharedArchiveFile=/tmp/a.jsa"]' }, /datamesh:trinoJvmOptions\.0: sets the class archive/],
+        [{ trinoJvmOptions: '["-Dx=1\\n-Xmx8G"]' }, /datamesh:trinoJvmOptions\.0: must be one JVM flag/],
+        [{ trinoJvmOptions: '["XX:+UseSerialGC"]' }, /datamesh:trinoJvmOptions\.0: must be one JVM flag/],
         [{ trinoCertificate: "x" }, /datamesh:trinoPrivateKey: set both datamesh:trinoCertificate and datamesh:trinoPrivateKey, or neither/],
         [{ trinoCertificate: "x", trinoPrivateKey: "y" }, /datamesh:trinoCertificate: is not a PEM certificate/],
         [{ readers: '{"shipping": ["finance"]}' }, /datamesh:readers(\.shipping)?: .*unknown domain/],
