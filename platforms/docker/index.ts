@@ -42,6 +42,10 @@ const DOCKER_DBT_IMAGE = "datamesh/dbt-trino:1.11.0";
  * the local platform does; inside the network, Trino and dbt reach the servers by alias. Secrets
  * reach a container only as uploaded files: environment variables, commands and labels show in
  * `docker inspect`, files inside the container do not.
+ *
+ * A domain stack's network holds its server alone, until the mesh's Trino containers join it: they
+ * are the only other containers that can reach the server, by its container name, which is unique
+ * on the host where an alias could clash with the mesh's own.
  */
 
 export interface DockerPlatformArgs {
@@ -54,7 +58,11 @@ export interface DockerPlatformArgs {
     keytool: string;
     /** The Trino release the stack pins; the Trino image's tag must name it. */
     trinoVersion: string;
+    /** A domain stack's platform: its server's network and container name are published for the mesh's Trino. */
+    domainStack: boolean;
 }
+
+type ServerImageKey = "postgresImage" | "mariadbImage" | "trinoImage";
 
 /** Both images run a server without networking while they initialize; these probes use TCP so that they pass only once the real server is up. */
 const HEALTHCHECKS: Record<Engine, string[]> = {
@@ -141,7 +149,7 @@ export class DockerPlatform implements Platform {
     readonly trinoHostnames: string[] = dockerTrinoHostnames();
     readonly live = true;
     private readonly network: docker.Network;
-    private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
+    private readonly images: Partial<Record<ServerImageKey, docker.RemoteImage>> = {};
     /** Set by warehouse(): Trino's nodes share the Iceberg files through it. */
     private warehouseVolume?: docker.Volume;
     /** Set by dbtRun(): the docs site is generated and served from the same image. */
@@ -151,9 +159,14 @@ export class DockerPlatform implements Platform {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
         this.keytool = args.keytool;
         this.network = new docker.Network("docker-network", { name: `datamesh-${args.stack}` });
+    }
+
+    /** An image, pulled once the stack first runs it: a domain stack runs one server's image and no Trino. */
+    private image(key: ServerImageKey): docker.RemoteImage {
+        const role = { postgresImage: "postgres", mariadbImage: "mariadb", trinoImage: "trino" }[key];
         // Kept on destroy: other stacks and containers on the host may use the same images.
-        const pull = (key: ImageKey, role: string) => new docker.RemoteImage(`docker-image-${role}`, { name: args.images[key], keepLocally: true });
-        this.images = { postgresImage: pull("postgresImage", "postgres"), mariadbImage: pull("mariadbImage", "mariadb"), trinoImage: pull("trinoImage", "trino") };
+        this.images[key] ??= new docker.RemoteImage(`docker-image-${role}`, { name: this.args.images[key], keepLocally: true });
+        return this.images[key];
     }
 
     /** Docker's names are per host, so they carry the stack. */
@@ -165,11 +178,12 @@ export class DockerPlatform implements Platform {
         const engine = ENGINE_IMAGES[request.engine];
         const alias = name.replace(/-server$/, "");
         const volume = new docker.Volume(`${name}-volume`, { name: this.dockerName(`${name}-volume`) }, opts);
+        const containerName = this.dockerName(name);
         const container = new docker.Container(
             name,
             {
-                name: this.dockerName(name),
-                image: this.images[engine.image].imageId,
+                name: containerName,
+                image: this.image(engine.image).imageId,
                 envs: [`${engine.adminPasswordEnv}_FILE=${ADMIN_PASSWORD_FILE}`],
                 uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(request.adminPassword) }],
                 volumes: [{ volumeName: volume.name, containerPath: engine.dataDir }],
@@ -186,8 +200,9 @@ export class DockerPlatform implements Platform {
         return {
             host: once(container, "127.0.0.1"),
             port: once(container, request.port),
-            meshHost: once(container, alias),
+            meshHost: once(container, this.args.domainStack ? containerName : alias),
             meshPort: once(container, engine.port),
+            ...(this.args.domainStack ? { network: pulumi.all([container.id, this.network.name]).apply(([, network]) => network) } : {}),
             adminUser: once(container, engine.adminUser),
             adminPassword: pulumi.secret(request.adminPassword),
             resource: container,
@@ -214,7 +229,7 @@ export class DockerPlatform implements Platform {
             `${name}-owner`,
             {
                 name: this.dockerName(`${name}-owner`),
-                image: this.images.trinoImage.imageId,
+                image: this.image("trinoImage").imageId,
                 user: "root",
                 entrypoints: ["chown"],
                 command: ["trino:trino", WAREHOUSE_DIR],
@@ -258,13 +273,14 @@ export class DockerPlatform implements Platform {
                 nodeName,
                 {
                     name: this.dockerName(nodeName),
-                    image: this.images.trinoImage.imageId,
+                    image: this.image("trinoImage").imageId,
                     entrypoints: withSecrets(TRINO_SECRETS_FILE, ["/usr/lib/trino/bin/run-trino", ...role.runArgs].join(" ")),
                     uploads: pulumi
                         .all([role.etc, secretUploads])
                         .apply(([etcFiles, secrets]) => [...Object.entries(etcFiles).map(([file, content]) => ({ file: `${TRINO_ETC}/${file}`, content })), ...secrets]),
                     volumes: [{ volumeName: warehouse.name, containerPath: WAREHOUSE_DIR }],
-                    networksAdvanced: [{ name: this.network.name, aliases: role.aliases }],
+                    // A domain stack's network is where its server is reached: the coordinator and the workers all read domains.
+                    networksAdvanced: [{ name: this.network.name, aliases: role.aliases }, ...request.domainNetworks.map(network => ({ name: network }))],
                     ports: role.ports,
                     healthcheck: containerHealthcheck(["CMD", "/usr/lib/trino/bin/health-check"], TRINO_PROBE),
                     wait: true,
