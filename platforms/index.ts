@@ -51,6 +51,7 @@ const PLATFORM_FACTORIES: Record<PlatformName, PlatformFactory> = {
                 images: context.config.images,
                 pip: context.config.pip,
                 buildNetwork: context.config.dockerBuildNetwork,
+                stateDir: context.config.stateDir,
                 keytool: deployerKeytool(),
                 trinoVersion: context.trinoVersion,
                 domainStack: context.config.role === "domain",

@@ -1,6 +1,7 @@
 import { TrinoNodes } from "../../resources/trinoNodes";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { renderDbtScript, renderDocsScript } from "../../catalogs/jobs";
@@ -55,6 +56,8 @@ export interface DockerPlatformArgs {
     pip: PipSettings;
     /** The network the dbt image's RUN steps use (an engine without a default bridge needs host); Docker's default when unset. */
     buildNetwork?: string;
+    /** The folder of the stack's own files on the deploying machine, where the build reads pip's index URL from. */
+    stateDir: string;
     keytool: string;
     /** The Trino release the stack pins; the Trino image's tag must name it. */
     trinoVersion: string;
@@ -123,14 +126,40 @@ interface TrinoNodeRole {
     ports: docker.types.input.ContainerPort[];
 }
 
-/** dbt/Dockerfile's build arguments; pip's are passed only when set, so that pip otherwise keeps its own defaults. */
-function dbtBuildArgs(baseImage: string, pip: PipSettings): Record<string, pulumi.Input<string>> {
-    return {
-        DBT_BASE_IMAGE: baseImage,
-        // A mirror's URL often carries a token; kept secret, it stays encrypted in the stack's state.
-        ...(pip.indexUrl ? { PIP_INDEX_URL: pulumi.secret(pip.indexUrl) } : {}),
-        ...(pip.caBundle ? { PIP_CA_BUNDLE: pip.caBundle } : {}),
-    };
+/** dbt/Dockerfile's build arguments; the CA bundle is passed only when set, so that pip otherwise keeps its own. */
+function dbtBuildArgs(baseImage: string, pip: PipSettings): Record<string, string> {
+    return { DBT_BASE_IMAGE: baseImage, ...(pip.caBundle ? { PIP_CA_BUNDLE: pip.caBundle } : {}) };
+}
+
+/** The BuildKit secret dbt/Dockerfile reads pip's index URL from. */
+const PIP_INDEX_SECRET_ID = "pip_index_url";
+
+/**
+ * pip's index URL, where the build reads it as a BuildKit secret: a file only the user can read,
+ * since the provider takes a secret from a file or its own environment, never from an input.
+ * A build argument would stay in the image's history, and in the stack's state; this way only the
+ * file's path is in either. Removed when the setting is, so that no stale token stays behind.
+ */
+function pipIndexSecretFile(stateDir: string, indexUrl: string | undefined): string | undefined {
+    const file = path.join(stateDir, "pip-index-url");
+    if (!indexUrl) {
+        fs.rmSync(file, { force: true });
+        return undefined;
+    }
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, indexUrl, { mode: 0o600 });
+    // writeFileSync keeps the mode of a file that exists already.
+    fs.chmodSync(file, 0o600);
+    return file;
+}
+
+/** The files the dbt image is built from: a change to either rebuilds it, a model edit does not. */
+function toolchainDigest(toolchainDir: string): string {
+    const hash = crypto.createHash("sha256");
+    for (const file of ["Dockerfile", "requirements.txt", ".dockerignore"]) {
+        hash.update(`${file}\0${fs.readFileSync(path.join(toolchainDir, file))}\0`);
+    }
+    return hash.digest("hex");
 }
 
 /** A value that resolves once the container is up, so that whoever uses it waits for the container. */
@@ -153,7 +182,7 @@ export class DockerPlatform implements Platform {
     /** Set by warehouse(): Trino's nodes share the Iceberg files through it. */
     private warehouseVolume?: docker.Volume;
     /** Set by dbtRun(): the docs site is generated and served from the same image. */
-    private dbtImage?: docker.Image;
+    private dbtImage?: docker.RemoteImage;
 
     constructor(private readonly args: DockerPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
@@ -331,17 +360,23 @@ export class DockerPlatform implements Platform {
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
         // Only the toolchain is in the image, so it builds in parallel with the servers dbt waits for.
-        this.dbtImage = new docker.Image(
+        const indexUrlFile = pipIndexSecretFile(this.args.stateDir, this.args.pip.indexUrl);
+        this.dbtImage = new docker.RemoteImage(
             `${name}-image`,
             {
-                imageName: DOCKER_DBT_IMAGE,
+                name: DOCKER_DBT_IMAGE,
                 build: {
                     context: request.toolchainDir,
                     dockerfile: path.join(request.toolchainDir, "Dockerfile"),
-                    args: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip),
-                    ...(this.args.buildNetwork ? { network: this.args.buildNetwork } : {}),
+                    buildArgs: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip),
+                    // The engine's own BuildKit, through buildx's builder for it: the legacy builder has no secrets.
+                    builder: "default",
+                    ...(this.args.buildNetwork ? { networkMode: this.args.buildNetwork } : {}),
+                    ...(indexUrlFile ? { secrets: [{ id: PIP_INDEX_SECRET_ID, src: indexUrlFile }] } : {}),
                 },
-                skipPush: true,
+                triggers: { toolchain: toolchainDigest(request.toolchainDir) },
+                // Another stack on the engine may run the same tag; the image is only ever local.
+                keepLocally: true,
             },
             { ...opts, dependsOn: [] },
         );
@@ -381,7 +416,7 @@ export class DockerPlatform implements Platform {
             `${name}-owner`,
             {
                 name: this.dockerName(`${name}-owner`),
-                image: image.repoDigest,
+                image: image.imageId,
                 user: "root",
                 entrypoints: ["chown"],
                 command: ["dbt:dbt", DOCS_SITE_DIR],
@@ -401,7 +436,7 @@ export class DockerPlatform implements Platform {
             name,
             {
                 name: this.dockerName(name),
-                image: image.repoDigest,
+                image: image.imageId,
                 entrypoints: docsServerCommand(DOCS_SITE_DIR, DOCS_SITE_PORT),
                 ports: [{ internal: DOCS_SITE_PORT, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
                 volumes: [{ volumeName: owned, containerPath: DOCS_SITE_DIR, readOnly: true }],
@@ -443,7 +478,7 @@ export class DockerPlatform implements Platform {
         name: string,
         request: DbtRunRequest,
         spec: {
-            image: docker.Image;
+            image: docker.RemoteImage;
             schema: pulumi.Input<string>;
             script: pulumi.Input<string>;
             labels: docker.types.input.ContainerLabel[];
@@ -464,7 +499,7 @@ export class DockerPlatform implements Platform {
             name,
             {
                 name: this.dockerName(name),
-                image: spec.image.repoDigest,
+                image: spec.image.imageId,
                 entrypoints: withSecrets(DBT_SECRETS_FILE, `/bin/sh ${DBT_SCRIPT_FILE}`),
                 uploads: pulumi.all([profile, request.trino.caCert, secrets, spec.script]).apply(([profileYml, caCert, env, script]) => [
                     ...project,
