@@ -153,7 +153,7 @@ function pipIndexSecretFile(stateDir: string, indexUrl: string | undefined): str
     return file;
 }
 
-/** The files the dbt image is built from: a change to either rebuilds it, a model edit does not. */
+/** The files the dbt image is built from: a change to any of them rebuilds it, a model edit does not. */
 function toolchainDigest(toolchainDir: string): string {
     const hash = crypto.createHash("sha256");
     for (const file of ["Dockerfile", "requirements.txt", ".dockerignore"]) {
