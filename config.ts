@@ -245,10 +245,6 @@ const configSchema = z
             path: ["platform"],
         },
     )
-    .refine(c => c.role !== "domain" || c.platform !== "docker", {
-        message: "a domain stack runs on platform local or kubernetes: on docker its server would be on a network of its own, which the mesh's Trino containers do not join",
-        path: ["role"],
-    })
     .refine(c => c.role === "domain" || c.meshNamespace === undefined, {
         message: "only a domain stack (datamesh:role=domain) names the mesh's namespace; the mesh runs in datamesh:namespace",
         path: ["meshNamespace"],

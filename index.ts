@@ -112,6 +112,7 @@ function declareMesh(config: MeshConfig, platform: Platform, insightsProject: Re
         workers: config.workers,
         catalogs: [...domainComponents.map(d => d.trinoCatalog), insightsCatalog.trinoCatalog],
         secretEnv: [...domainComponents.map(d => d.trinoEnv), insightsCatalog.trinoEnv],
+        domainNetworks: config.domains.flatMap(domain => (domain.external?.network ? [domain.external.network] : [])),
         users: TRINO_USERS,
         accessRules: piiMaskKey =>
             renderAccessRules({

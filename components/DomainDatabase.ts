@@ -57,6 +57,8 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
     public readonly readerPassword: pulumi.Output<string>;
     /** Where Trino reaches the server, which on some platforms is not where the deploying process does. */
     public readonly endpoint: pulumi.Output<{ host: string; port: number }>;
+    /** The container network of its own the server is on, which the mesh's Trino joins; unset where Trino needs none. */
+    public readonly network?: pulumi.Output<string>;
     public readonly tables: pulumi.Output<string[]>;
     public readonly rowCounts: pulumi.Output<Record<string, number>>;
     /** How Trino reaches the domain; the password travels separately, in `trinoEnv`. */
@@ -99,6 +101,7 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         this.readerUser = pulumi.output(readerUser);
         this.readerPassword = pulumi.secret(readerPassword.value);
         this.endpoint = pulumi.all([server.meshHost, server.meshPort]).apply(([host, port]) => ({ host, port }));
+        this.network = server.network;
         this.tables = pulumi.output(domain.tables.map(t => t.name));
         this.rowCounts = setup.rowCounts.apply(counts => counts ?? {});
         const passwordEnv = catalogPasswordEnv(domain.name);
@@ -117,6 +120,7 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
             readerUser: this.readerUser,
             readerPassword: this.readerPassword,
             endpoint: this.endpoint,
+            network: this.network,
             tables: this.tables,
             rowCounts: this.rowCounts,
         });

@@ -50,7 +50,9 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
         let password: pulumi.Output<string>;
         let reader: ExternalReader | undefined;
         const { live } = args.platform;
-        const tunnel = args.platform.tunnelTo({ host: external.host, port: external.port });
+        // Trino's address can be a name only a container network resolves; the deploying process then uses the published port.
+        const reached = external.published ?? { host: external.host, port: external.port };
+        const tunnel = args.platform.tunnelTo(reached);
         if (external.admin) {
             if (args.adminPassword === undefined) {
                 throw new Error(`${name}: domain '${domain.name}' (${domain.file}) names an administrator, but no administrator's password was given`);
@@ -62,8 +64,8 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                     {
                         domainName: domain.name,
                         engine: domain.engine,
-                        host: external.host,
-                        port: external.port,
+                        host: reached.host,
+                        port: reached.port,
                         tunnel,
                         database: external.database,
                         schema: domain.trinoSchema,
@@ -87,8 +89,8 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
                 {
                     domainName: domain.name,
                     engine: domain.engine,
-                    host: external.host,
-                    port: external.port,
+                    host: reached.host,
+                    port: reached.port,
                     tunnel,
                     database: external.database,
                     schema: domain.trinoSchema,
@@ -102,8 +104,8 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
         }
 
         this.engine = pulumi.output(domain.engine);
-        this.host = pulumi.output(external.host);
-        this.port = pulumi.output(external.port);
+        this.host = pulumi.output(reached.host);
+        this.port = pulumi.output(reached.port);
         this.database = pulumi.output(external.database);
         this.user = pulumi.output(external.user);
         this.password = password;

@@ -69,6 +69,8 @@ export interface TrinoCoordinatorArgs {
     catalogs: pulumi.Input<CatalogSpec>[];
     /** The secrets the catalogs reference as ${ENV:...}, set on the Trino process only. */
     secretEnv: pulumi.Input<Record<string, string>>[];
+    /** Container networks of domain stacks' servers, which the coordinator and workers join to reach them. */
+    domainNetworks: string[];
     /** Trino's users, by role name (e.g. analyst -> analyst); each gets a generated password unless preset. */
     users: Record<string, string>;
     /** Passwords the user chose, by role (secret); these roles get no generated password. */
@@ -149,6 +151,7 @@ export class TrinoCoordinator extends pulumi.ComponentResource {
                 catalogs,
                 env,
                 sharedSecretEnv: SHARED_SECRET_ENV,
+                domainNetworks: args.domainNetworks,
                 keystore: tls.keystore,
                 caCert: tls.caCert,
                 users,

@@ -30,6 +30,10 @@ export interface DataProduct {
     readers: string[];
     /** Where Trino reaches the domain's server. */
     endpoint: { host: string; port: number };
+    /** A domain stack on docker's: the network of its own its server is on, which the mesh's Trino containers join to reach `endpoint`. */
+    network?: string;
+    /** With `network`: where the deploying machine reaches the server, a port published on 127.0.0.1 (the team's loads, the mesh's sources probe). */
+    published?: { host: string; port: number };
     database: string;
     /** PostgreSQL's schema, or MariaDB's database, that holds the tables. */
     schema: string;
@@ -89,7 +93,17 @@ export function contractVersion(tables: PublishedTable[]): string {
  */
 export function dataProductOf(
     domain: DomainSpec,
-    deployed: { endpoint: pulumi.Output<{ host: string; port: number }>; database: pulumi.Output<string>; readerUser: pulumi.Output<string>; readerPassword: pulumi.Output<string> },
+    deployed: {
+        endpoint: pulumi.Output<{ host: string; port: number }>;
+        /** Set where the server is on a container network of its own, which the mesh's Trino must join. */
+        network?: pulumi.Output<string>;
+        /** Where the deploying machine reaches the server. */
+        host: pulumi.Output<string>;
+        port: pulumi.Output<number>;
+        database: pulumi.Output<string>;
+        readerUser: pulumi.Output<string>;
+        readerPassword: pulumi.Output<string>;
+    },
 ): Omit<{ [K in keyof DataProduct]: pulumi.Input<DataProduct[K]> }, "reader"> & { reader: { user: pulumi.Input<string>; password: pulumi.Input<string> } } {
     const tables = publishedTables(domain.tables);
     return {
@@ -99,6 +113,8 @@ export function dataProductOf(
         owner: domain.owner,
         readers: domain.readers,
         endpoint: deployed.endpoint,
+        // Only where there is a network: elsewhere Trino and the deploying machine share the endpoint (or a port-forward derived from it).
+        ...(deployed.network ? { network: deployed.network, published: pulumi.all([deployed.host, deployed.port]).apply(([host, port]) => ({ host, port })) } : {}),
         database: deployed.database,
         schema: domain.trinoSchema,
         tables,
@@ -107,18 +123,26 @@ export function dataProductOf(
     };
 }
 
+const port = z.number({ message: "must be a port number" }).int().min(1).max(65535);
+
 const productSchema = z.object({
     name: identifier,
     description: z.string().min(1, "must not be empty"),
     engine: z.enum(ENGINES, { message: `must be one of ${ENGINES.join(", ")}` }),
     owner: trinoUser,
     readers: z.array(trinoUser),
-    endpoint: z.strictObject({ host: hostName, port: z.number({ message: "must be a port number" }).int().min(1).max(65535) }),
+    endpoint: z.strictObject({ host: hostName, port }),
+    // It goes into the mesh's Trino containers' network list: a Docker network's name, nothing else.
+    network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a Docker network's name").optional(),
+    published: z.strictObject({ host: hostName, port }).optional(),
     database: identifier,
     schema: identifier,
     tables: z.array(tableSchema).min(1, "lists no table"),
     reader: z.strictObject({ user: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL name"), password: z.string().min(1, "must not be empty") }),
     contractVersion: z.string().min(1, "must not be empty"),
+}).refine(product => (product.network === undefined) === (product.published === undefined), {
+    message: "network and published go together: a server on a network of its own is reached by Trino on that network and by the deploying machine at its published port",
+    path: ["published"],
 });
 
 /** A domain stack's product as the domain the mesh federates; anything else is refused naming the stack and the field. */
@@ -156,7 +180,13 @@ export function domainOfProduct(stack: string, value: unknown): StackDomain {
             trinoSchema: product.schema,
             tables,
             readers: product.readers,
-            external: { host: product.endpoint.host, port: product.endpoint.port, database: product.database, user: product.reader.user },
+            external: {
+                host: product.endpoint.host,
+                port: product.endpoint.port,
+                database: product.database,
+                user: product.reader.user,
+                ...(product.network ? { network: product.network, published: product.published } : {}),
+            },
             file: `stack ${stack}`,
             source: `stack:${stack}`,
         },

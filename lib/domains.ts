@@ -80,6 +80,10 @@ export interface ExternalDatabase {
     admin?: { user: string; passwordKey: string };
     /** How every connection to it (the probe's, the reader's creation, Trino's) is encrypted; in clear when unset. */
     tls?: DatabaseTls;
+    /** A container network of its own that the server is on: Trino's containers join it to reach host, a name only that network resolves. */
+    network?: string;
+    /** Where the deploying machine reaches the server when it cannot at host and port: a port published on this machine. */
+    published?: { host: string; port: number };
 }
 
 export interface DomainSpec {

@@ -29,6 +29,8 @@ export interface DatabaseServer {
     /** The address Trino uses, which can differ from the user's (container names, services). */
     meshHost: pulumi.Output<string>;
     meshPort: pulumi.Output<number>;
+    /** A domain stack's server on a container network of its own: the network Trino must join to reach meshHost. */
+    network?: pulumi.Output<string>;
     adminUser: pulumi.Output<string>;
     adminPassword: pulumi.Output<string>;
     /** Inside a cluster: the Service the deployment reaches through a port-forward instead of host and port. */
@@ -95,6 +97,8 @@ export interface TrinoServerRequest {
     env: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** The name of the variable in `env` that holds the internal shared secret. */
     sharedSecretEnv: string;
+    /** Container networks of domain stacks' servers, which every Trino node joins to reach them. */
+    domainNetworks: string[];
     /** The keystore: its file name in etc/, its content base64 (secret), and the variable in `env` with its password, if any. */
     keystore: { file: string; base64: pulumi.Input<string>; passwordEnv?: string };
     /** The certificate clients trust, PEM. */

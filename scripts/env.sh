@@ -5,8 +5,8 @@ DATAMESH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../versions.env
 . "$DATAMESH_REPO/versions.env"
 export DATAMESH_CACHE="${DATAMESH_CACHE:-$HOME/.cache/datamesh}"
-# Pulumi finds the Kubernetes provider plugin on PATH (an "ambient" plugin), so nothing is downloaded.
-export PATH="$DATAMESH_CACHE/pulumi/v$PULUMI_VERSION/bin:$DATAMESH_CACHE/pulumi-kubernetes/v$KUBERNETES_PROVIDER_VERSION/bin:$DATAMESH_REPO/node_modules/.bin:$PATH"
+# Pulumi finds the Kubernetes and Docker provider plugins on PATH ("ambient" plugins), so nothing is downloaded.
+export PATH="$DATAMESH_CACHE/pulumi/v$PULUMI_VERSION/bin:$DATAMESH_CACHE/pulumi-kubernetes/v$KUBERNETES_PROVIDER_VERSION/bin:$DATAMESH_CACHE/pulumi-docker/v$DOCKER_PROVIDER_VERSION/bin:$DATAMESH_REPO/node_modules/.bin:$PATH"
 # The stack's state (a local file backend) and the passphrase that encrypts its secrets live in the
 # user's state folder, keyed by the project's name, not in the checkout: `git clean -xfd` cannot
 # delete them, and a moved checkout finds them again. Back up that folder.

@@ -4,6 +4,7 @@
 # by version under ${DATAMESH_CACHE:-~/.cache/datamesh}; a second run takes seconds.
 #   scripts/setup.sh                                  # the local platform
 #   scripts/setup.sh --kubernetes                     # and the Kubernetes provider plugin
+#   scripts/setup.sh --docker                         # and the Docker provider plugin, built from git (see setup-docker-provider.sh)
 #   scripts/setup.sh --kubernetes --test-cluster      # and the project's test cluster and images
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +34,9 @@ bash scripts/setup-dbt.sh >/dev/null
 # The local platform needs none of what follows; a kubernetes stack, or the tests, ask for it.
 if [[ " $* " == *" --kubernetes "* ]]; then
   bash scripts/setup-kubernetes-provider.sh >/dev/null
+fi
+if [[ " $* " == *" --docker "* ]]; then
+  bash scripts/setup-docker-provider.sh >/dev/null
 fi
 if [[ " $* " == *" --test-cluster "* ]]; then
   bash scripts/setup-test-cluster.sh >/dev/null

@@ -1,6 +1,7 @@
 import { TrinoNodes } from "../../resources/trinoNodes";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { renderDbtScript, renderDocsScript } from "../../catalogs/jobs";
@@ -42,6 +43,10 @@ const DOCKER_DBT_IMAGE = "datamesh/dbt-trino:1.11.0";
  * the local platform does; inside the network, Trino and dbt reach the servers by alias. Secrets
  * reach a container only as uploaded files: environment variables, commands and labels show in
  * `docker inspect`, files inside the container do not.
+ *
+ * A domain stack's network holds its server alone, until the mesh's Trino containers join it: they
+ * are the only other containers that can reach the server, by its container name, which is unique
+ * on the host where an alias could clash with the mesh's own.
  */
 
 export interface DockerPlatformArgs {
@@ -51,10 +56,16 @@ export interface DockerPlatformArgs {
     pip: PipSettings;
     /** The network the dbt image's RUN steps use (an engine without a default bridge needs host); Docker's default when unset. */
     buildNetwork?: string;
+    /** The folder of the stack's own files on the deploying machine, where the build reads pip's index URL from. */
+    stateDir: string;
     keytool: string;
     /** The Trino release the stack pins; the Trino image's tag must name it. */
     trinoVersion: string;
+    /** A domain stack's platform: its server's network and container name are published for the mesh's Trino. */
+    domainStack: boolean;
 }
+
+type ServerImageKey = "postgresImage" | "mariadbImage" | "trinoImage";
 
 /** Both images run a server without networking while they initialize; these probes use TCP so that they pass only once the real server is up. */
 const HEALTHCHECKS: Record<Engine, string[]> = {
@@ -115,14 +126,40 @@ interface TrinoNodeRole {
     ports: docker.types.input.ContainerPort[];
 }
 
-/** dbt/Dockerfile's build arguments; pip's are passed only when set, so that pip otherwise keeps its own defaults. */
-function dbtBuildArgs(baseImage: string, pip: PipSettings): Record<string, pulumi.Input<string>> {
-    return {
-        DBT_BASE_IMAGE: baseImage,
-        // A mirror's URL often carries a token; kept secret, it stays encrypted in the stack's state.
-        ...(pip.indexUrl ? { PIP_INDEX_URL: pulumi.secret(pip.indexUrl) } : {}),
-        ...(pip.caBundle ? { PIP_CA_BUNDLE: pip.caBundle } : {}),
-    };
+/** dbt/Dockerfile's build arguments; the CA bundle is passed only when set, so that pip otherwise keeps its own. */
+function dbtBuildArgs(baseImage: string, pip: PipSettings): Record<string, string> {
+    return { DBT_BASE_IMAGE: baseImage, ...(pip.caBundle ? { PIP_CA_BUNDLE: pip.caBundle } : {}) };
+}
+
+/** The BuildKit secret dbt/Dockerfile reads pip's index URL from. */
+const PIP_INDEX_SECRET_ID = "pip_index_url";
+
+/**
+ * pip's index URL, where the build reads it as a BuildKit secret: a file only the user can read,
+ * since the provider takes a secret from a file or its own environment, never from an input.
+ * A build argument would stay in the image's history, and in the stack's state; this way only the
+ * file's path is in either. Removed when the setting is, so that no stale token stays behind.
+ */
+function pipIndexSecretFile(stateDir: string, indexUrl: string | undefined): string | undefined {
+    const file = path.join(stateDir, "pip-index-url");
+    if (!indexUrl) {
+        fs.rmSync(file, { force: true });
+        return undefined;
+    }
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(file, indexUrl, { mode: 0o600 });
+    // writeFileSync keeps the mode of a file that exists already.
+    fs.chmodSync(file, 0o600);
+    return file;
+}
+
+/** The files the dbt image is built from: a change to any of them rebuilds it, a model edit does not. */
+function toolchainDigest(toolchainDir: string): string {
+    const hash = crypto.createHash("sha256");
+    for (const file of ["Dockerfile", "requirements.txt", ".dockerignore"]) {
+        hash.update(`${file}\0${fs.readFileSync(path.join(toolchainDir, file))}\0`);
+    }
+    return hash.digest("hex");
 }
 
 /** A value that resolves once the container is up, so that whoever uses it waits for the container. */
@@ -141,19 +178,24 @@ export class DockerPlatform implements Platform {
     readonly trinoHostnames: string[] = dockerTrinoHostnames();
     readonly live = true;
     private readonly network: docker.Network;
-    private readonly images: { postgresImage: docker.RemoteImage; mariadbImage: docker.RemoteImage; trinoImage: docker.RemoteImage };
+    private readonly images: Partial<Record<ServerImageKey, docker.RemoteImage>> = {};
     /** Set by warehouse(): Trino's nodes share the Iceberg files through it. */
     private warehouseVolume?: docker.Volume;
     /** Set by dbtRun(): the docs site is generated and served from the same image. */
-    private dbtImage?: docker.Image;
+    private dbtImage?: docker.RemoteImage;
 
     constructor(private readonly args: DockerPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
         this.keytool = args.keytool;
         this.network = new docker.Network("docker-network", { name: `datamesh-${args.stack}` });
+    }
+
+    /** An image, pulled once the stack first runs it: a domain stack runs one server's image and no Trino. */
+    private image(key: ServerImageKey): docker.RemoteImage {
+        const role = { postgresImage: "postgres", mariadbImage: "mariadb", trinoImage: "trino" }[key];
         // Kept on destroy: other stacks and containers on the host may use the same images.
-        const pull = (key: ImageKey, role: string) => new docker.RemoteImage(`docker-image-${role}`, { name: args.images[key], keepLocally: true });
-        this.images = { postgresImage: pull("postgresImage", "postgres"), mariadbImage: pull("mariadbImage", "mariadb"), trinoImage: pull("trinoImage", "trino") };
+        this.images[key] ??= new docker.RemoteImage(`docker-image-${role}`, { name: this.args.images[key], keepLocally: true });
+        return this.images[key];
     }
 
     /** Docker's names are per host, so they carry the stack. */
@@ -165,11 +207,12 @@ export class DockerPlatform implements Platform {
         const engine = ENGINE_IMAGES[request.engine];
         const alias = name.replace(/-server$/, "");
         const volume = new docker.Volume(`${name}-volume`, { name: this.dockerName(`${name}-volume`) }, opts);
+        const containerName = this.dockerName(name);
         const container = new docker.Container(
             name,
             {
-                name: this.dockerName(name),
-                image: this.images[engine.image].imageId,
+                name: containerName,
+                image: this.image(engine.image).imageId,
                 envs: [`${engine.adminPasswordEnv}_FILE=${ADMIN_PASSWORD_FILE}`],
                 uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(request.adminPassword) }],
                 volumes: [{ volumeName: volume.name, containerPath: engine.dataDir }],
@@ -186,8 +229,9 @@ export class DockerPlatform implements Platform {
         return {
             host: once(container, "127.0.0.1"),
             port: once(container, request.port),
-            meshHost: once(container, alias),
+            meshHost: once(container, this.args.domainStack ? containerName : alias),
             meshPort: once(container, engine.port),
+            ...(this.args.domainStack ? { network: pulumi.all([container.id, this.network.name]).apply(([, network]) => network) } : {}),
             adminUser: once(container, engine.adminUser),
             adminPassword: pulumi.secret(request.adminPassword),
             resource: container,
@@ -214,7 +258,7 @@ export class DockerPlatform implements Platform {
             `${name}-owner`,
             {
                 name: this.dockerName(`${name}-owner`),
-                image: this.images.trinoImage.imageId,
+                image: this.image("trinoImage").imageId,
                 user: "root",
                 entrypoints: ["chown"],
                 command: ["trino:trino", WAREHOUSE_DIR],
@@ -258,13 +302,14 @@ export class DockerPlatform implements Platform {
                 nodeName,
                 {
                     name: this.dockerName(nodeName),
-                    image: this.images.trinoImage.imageId,
+                    image: this.image("trinoImage").imageId,
                     entrypoints: withSecrets(TRINO_SECRETS_FILE, ["/usr/lib/trino/bin/run-trino", ...role.runArgs].join(" ")),
                     uploads: pulumi
                         .all([role.etc, secretUploads])
                         .apply(([etcFiles, secrets]) => [...Object.entries(etcFiles).map(([file, content]) => ({ file: `${TRINO_ETC}/${file}`, content })), ...secrets]),
                     volumes: [{ volumeName: warehouse.name, containerPath: WAREHOUSE_DIR }],
-                    networksAdvanced: [{ name: this.network.name, aliases: role.aliases }],
+                    // A domain stack's network is where its server is reached: the coordinator and the workers all read domains.
+                    networksAdvanced: [{ name: this.network.name, aliases: role.aliases }, ...request.domainNetworks.map(network => ({ name: network }))],
                     ports: role.ports,
                     healthcheck: containerHealthcheck(["CMD", "/usr/lib/trino/bin/health-check"], TRINO_PROBE),
                     wait: true,
@@ -315,17 +360,23 @@ export class DockerPlatform implements Platform {
 
     dbtRun(name: string, request: DbtRunRequest, opts: pulumi.CustomResourceOptions): DbtRun {
         // Only the toolchain is in the image, so it builds in parallel with the servers dbt waits for.
-        this.dbtImage = new docker.Image(
+        const indexUrlFile = pipIndexSecretFile(this.args.stateDir, this.args.pip.indexUrl);
+        this.dbtImage = new docker.RemoteImage(
             `${name}-image`,
             {
-                imageName: DOCKER_DBT_IMAGE,
+                name: DOCKER_DBT_IMAGE,
                 build: {
                     context: request.toolchainDir,
                     dockerfile: path.join(request.toolchainDir, "Dockerfile"),
-                    args: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip),
-                    ...(this.args.buildNetwork ? { network: this.args.buildNetwork } : {}),
+                    buildArgs: dbtBuildArgs(this.args.images.dbtBaseImage, this.args.pip),
+                    // The engine's own BuildKit, through buildx's builder for it: the legacy builder has no secrets.
+                    builder: "default",
+                    ...(this.args.buildNetwork ? { networkMode: this.args.buildNetwork } : {}),
+                    ...(indexUrlFile ? { secrets: [{ id: PIP_INDEX_SECRET_ID, src: indexUrlFile }] } : {}),
                 },
-                skipPush: true,
+                triggers: { toolchain: toolchainDigest(request.toolchainDir) },
+                // Another stack on the engine may run the same tag; the image is only ever local.
+                keepLocally: true,
             },
             { ...opts, dependsOn: [] },
         );
@@ -365,7 +416,7 @@ export class DockerPlatform implements Platform {
             `${name}-owner`,
             {
                 name: this.dockerName(`${name}-owner`),
-                image: image.repoDigest,
+                image: image.imageId,
                 user: "root",
                 entrypoints: ["chown"],
                 command: ["dbt:dbt", DOCS_SITE_DIR],
@@ -385,7 +436,7 @@ export class DockerPlatform implements Platform {
             name,
             {
                 name: this.dockerName(name),
-                image: image.repoDigest,
+                image: image.imageId,
                 entrypoints: docsServerCommand(DOCS_SITE_DIR, DOCS_SITE_PORT),
                 ports: [{ internal: DOCS_SITE_PORT, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
                 volumes: [{ volumeName: owned, containerPath: DOCS_SITE_DIR, readOnly: true }],
@@ -427,7 +478,7 @@ export class DockerPlatform implements Platform {
         name: string,
         request: DbtRunRequest,
         spec: {
-            image: docker.Image;
+            image: docker.RemoteImage;
             schema: pulumi.Input<string>;
             script: pulumi.Input<string>;
             labels: docker.types.input.ContainerLabel[];
@@ -448,7 +499,7 @@ export class DockerPlatform implements Platform {
             name,
             {
                 name: this.dockerName(name),
-                image: spec.image.repoDigest,
+                image: spec.image.imageId,
                 entrypoints: withSecrets(DBT_SECRETS_FILE, `/bin/sh ${DBT_SCRIPT_FILE}`),
                 uploads: pulumi.all([profile, request.trino.caCert, secrets, spec.script]).apply(([profileYml, caCert, env, script]) => [
                     ...project,

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { renderDbtScript } from "../../catalogs/jobs";
 import { catalogPasswordEnv } from "../../catalogs/trino";
@@ -69,7 +70,7 @@ beforeAll(async () => {
 describe("the docker platform's inventory", () => {
     it("declares one network and one pulled image per pinned image, as top-level docker-* resources", () => {
         expect(byName("docker-network").inputs.name).toBe("datamesh-unit");
-        const images = resources.filter(r => r.type === "docker:index/remoteImage:RemoteImage");
+        const images = resources.filter(r => r.type === "docker:index/remoteImage:RemoteImage" && !r.inputs.build);
         expect(images.map(r => [r.name, r.inputs.name, r.inputs.keepLocally])).toEqual([
             ["docker-image-postgres", "postgres:17.6", true],
             ["docker-image-mariadb", "mariadb:11.8.3", true],
@@ -213,8 +214,9 @@ describe("Trino on docker", () => {
 
 describe("dbt on docker", () => {
     it("builds the toolchain image from the project's Dockerfile, tagged with the pinned name and never pushed", () => {
-        const build = { context: DBT_DIR, dockerfile: path.join(DBT_DIR, "Dockerfile") };
-        expect(byName("dbt-run-image").inputs).toMatchObject({ imageName: "datamesh/dbt-trino:1.11.0", skipPush: true, build });
+        const build = { context: DBT_DIR, dockerfile: path.join(DBT_DIR, "Dockerfile"), builder: "default" };
+        expect(byName("dbt-run-image").type).toBe("docker:index/remoteImage:RemoteImage");
+        expect(byName("dbt-run-image").inputs).toMatchObject({ name: "datamesh/dbt-trino:1.11.0", keepLocally: true, build });
         const dockerfile = fs.readFileSync(path.join(DBT_DIR, "Dockerfile"), "utf8");
         expect(dockerfile).toMatch(/^FROM \$\{DBT_BASE_IMAGE\}$/m);
         expect(dockerfile.match(/^ARG DBT_BASE_IMAGE=(.*)$/m)?.[1]).toBe(DEFAULT_IMAGES.dbtBaseImage);
@@ -223,17 +225,22 @@ describe("dbt on docker", () => {
         expect(fs.readFileSync(path.join(DBT_DIR, ".dockerignore"), "utf8").split("\n").filter(line => line && !line.startsWith("#"))).toEqual(["*", "!requirements.txt"]);
     });
 
-    it("passes the base image as the only build argument when pip's settings are unset, so that pip keeps its defaults", () => {
-        expect(byName("dbt-run-image").inputs.build.args).toEqual({ DBT_BASE_IMAGE: "python:3.11.14-slim-bookworm" });
-        expect(byName("dbt-run-image").inputs.build.network).toBeUndefined();
+    it("passes the base image as the only build argument, and no secret, when pip's settings are unset, so that pip keeps its defaults", () => {
+        expect(byName("dbt-run-image").inputs.build.buildArgs).toEqual({ DBT_BASE_IMAGE: "python:3.11.14-slim-bookworm" });
+        expect(byName("dbt-run-image").inputs.build.networkMode).toBeUndefined();
+        expect(byName("dbt-run-image").inputs.build.secrets).toBeUndefined();
         const dockerfile = fs.readFileSync(path.join(DBT_DIR, "Dockerfile"), "utf8");
-        expect(dockerfile.match(/^ARG PIP_\w+=.*$/gm)).toEqual(["ARG PIP_INDEX_URL=", "ARG PIP_CA_BUNDLE="]);
+        expect(dockerfile.match(/^ARG PIP_\w+=.*$/gm)).toEqual(["ARG PIP_CA_BUNDLE="]);
+        // The index's URL only ever as a secret mounted for the one RUN that installs, read when the file is there and not empty.
+        expect(dockerfile).toContain("RUN --mount=type=secret,id=pip_index_url \\\n");
+        expect(dockerfile).toContain('if [ -s /run/secrets/pip_index_url ]; then PIP_INDEX_URL="$(cat /run/secrets/pip_index_url)" && export PIP_INDEX_URL; fi');
+        expect(dockerfile).not.toMatch(/ARG PIP_INDEX_URL|ENV PIP_INDEX_URL/);
         expect(dockerfile).toContain('if [ -n "$PIP_CA_BUNDLE" ]; then printf \'%s\\n\' "$PIP_CA_BUNDLE" > /tmp/pip-ca.pem && export PIP_CERT=/tmp/pip-ca.pem; fi');
     });
 
     it("runs once on the network from the built image, to the end, labelled with what makes it run again", () => {
         const run = byName("dbt-run");
-        expect(run.inputs).toMatchObject({ image: "sha256:built-dbt-run-image", attach: true, logs: true, mustRun: false, networksAdvanced: [{ name: "datamesh-unit" }] });
+        expect(run.inputs).toMatchObject({ image: "sha256:image-of-dbt-run-image", attach: true, logs: true, mustRun: false, networksAdvanced: [{ name: "datamesh-unit" }] });
         expect(run.inputs.labels).toEqual([
             { label: "datamesh.dbt.project-digest", value: digestDirectory(DBT_DIR) },
             { label: "datamesh.dbt.run-schema", value: byName("check-publication").inputs.runSchema },
@@ -410,28 +417,49 @@ describe("images the docker platform refuses", () => {
 describe("dbt's image behind a registry mirror", () => {
     const baseImage = "mirror.example.internal:5000/library/python@sha256:" + "b".repeat(64);
     const indexUrl = "https://token:s3cret@pypi.example.internal/simple";
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "datamesh-docker-unit-"));
+    const secretFile = path.join(stateDir, "pip-index-url");
     let caBundle: string;
-    let build: unknown;
+    let image: RecordedResource;
+    let fileAfterUp: { content: string; mode: number };
+    let fileLeftWhenUnset: boolean;
 
-    beforeAll(async () => {
-        caBundle = selfSignedCertificate("DNS:pypi.example.internal").cert;
-        pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:dbtBaseImage": baseImage, "datamesh:pipIndexUrl": indexUrl, "datamesh:pipCaBundle": caBundle, "datamesh:dockerBuildNetwork": "host" });
+    const deploy = async (config: Record<string, string>) => {
+        pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:stateDir": stateDir, ...config });
         await jest.isolateModulesAsync(async () => {
             const program = await import("../../index");
             await valueOf(program.dbtSummary);
         });
-        build = resources.filter(r => r.name === "dbt-run-image").pop()!.inputs.build;
+        return resources.filter(r => r.name === "dbt-run-image").pop()!;
+    };
+
+    beforeAll(async () => {
+        caBundle = selfSignedCertificate("DNS:pypi.example.internal").cert;
+        image = await deploy({ "datamesh:dbtBaseImage": baseImage, "datamesh:pipIndexUrl": indexUrl, "datamesh:pipCaBundle": caBundle, "datamesh:dockerBuildNetwork": "host" });
+        fileAfterUp = { content: fs.readFileSync(secretFile, "utf8"), mode: fs.statSync(secretFile).mode & 0o777 };
+        await deploy({});
+        fileLeftWhenUnset = fs.existsSync(secretFile);
     });
 
-    it("builds FROM the configured base image, with pip's index and CA bundle as build arguments", () => {
-        expect(reveal(build).args).toEqual({ DBT_BASE_IMAGE: baseImage, PIP_INDEX_URL: indexUrl, PIP_CA_BUNDLE: caBundle });
+    afterAll(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+
+    it("builds FROM the configured base image, with the CA bundle as a build argument", () => {
+        expect(image.inputs.build.buildArgs).toEqual({ DBT_BASE_IMAGE: baseImage, PIP_CA_BUNDLE: caBundle });
+    });
+
+    it("gives pip's index URL, which may carry a token, to the build as a BuildKit secret read from a file only the user can read", () => {
+        expect(image.inputs.build.secrets).toEqual([{ id: "pip_index_url", src: secretFile }]);
+        expect(fileAfterUp).toEqual({ content: indexUrl, mode: 0o600 });
+        // Neither the image's history (build arguments) nor the stack's state (inputs) holds the token: only the file's path.
+        expect(JSON.stringify(reveal(image.inputs))).not.toContain("s3cret");
+    });
+
+    it("removes that file once the setting is unset", () => {
+        expect(fileLeftWhenUnset).toBe(false);
     });
 
     it("runs the build's RUN steps on the configured network, for an engine without a default bridge", () => {
-        expect(reveal(build).network).toBe("host");
-    });
-
-    it("keeps the build's settings secret, since the index URL may carry a token", () => {
-        expect(isSecretValue(build)).toBe(true);
+        expect(image.inputs.build.networkMode).toBe("host");
     });
 });
+

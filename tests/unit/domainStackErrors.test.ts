@@ -3,6 +3,7 @@ import { contractVersion, domainOfProduct, publishedTables, readDomainStacks, St
 import { checkSourcesAgainstDomains } from "../../lib/dbtProject";
 import { DOMAINS, domainByName } from "../../lib/domains";
 import * as path from "path";
+import { createPlatform } from "../../platforms";
 import { installMocks } from "./mocks";
 
 /*
@@ -169,10 +170,44 @@ describe("the configuration of domain stacks", () => {
         expect(loadConfig({ ...onKubernetes, namespace: "customers", meshNamespace: "analytics" }, context)).toMatchObject({ namespace: "customers", meshNamespace: "analytics" });
     });
 
-    it("refuses meshNamespace anywhere but a domain stack on kubernetes, and a domain stack on docker, naming the key", () => {
+    it("refuses meshNamespace anywhere but a domain stack on kubernetes, naming the key", () => {
         expect(refusal(() => loadConfig({ platform: "kubernetes", meshNamespace: "analytics" }, context))).toContain("datamesh:meshNamespace: only a domain stack (datamesh:role=domain) names the mesh's namespace");
         expect(refusal(() => loadConfig({ role: "domain", domain: "customers", meshNamespace: "analytics" }, context))).toContain("datamesh:platform: renderYamlTo, namespace, meshNamespace,");
-        expect(refusal(() => loadConfig({ role: "domain", domain: "customers", platform: "docker" }, context))).toContain("datamesh:role: a domain stack runs on platform local or kubernetes");
+        expect(refusal(() => loadConfig({ role: "domain", domain: "customers", platform: "docker", meshNamespace: "analytics" }, context))).toContain("datamesh:platform: renderYamlTo, namespace, meshNamespace,");
+    });
+
+    it("takes a domain stack on docker", () => {
+        expect(loadConfig({ role: "domain", domain: "customers", platform: "docker" }, context)).toMatchObject({ role: "domain", platform: "docker", domains: [{ name: "customers" }] });
+    });
+
+    describe("a domain stack's platform against the mesh's", () => {
+        const onDocker = { network: "datamesh-customers-team", published: { host: "127.0.0.1", port: 26430 } };
+        const meshOf = (raw: Record<string, string>, stackDomain: StackDomain) => loadConfig(raw, { ...context, domains: withoutCustomers, stackDomains: [stackDomain] });
+        const platformOf = (raw: Record<string, string>, stackDomain: StackDomain) => createPlatform({ config: meshOf(raw, stackDomain), projectDir: path.join(__dirname, "..", ".."), trinoVersion: "476" });
+        const dockerStack = () => ({ ...domainOfProduct("organization/datamesh/customers-team", product({ endpoint: { host: "datamesh-customers-team-customers-server", port: 5432 }, ...onDocker })), readerPassword: "p" });
+
+        it("refuses a mesh on docker that names a domain stack of another platform, naming the key and the stack", () => {
+            expect(refusal(() => platformOf({ platform: "docker" }, fromStack("customers", "organization/datamesh/customers-team")))).toBe(
+                "invalid configuration:\ndatamesh:domainStacks: domain stack 'organization/datamesh/customers-team' is not on docker (its dataProduct names no Docker network), and a mesh on docker reaches a domain stack's server only on the network of its own that a docker domain stack publishes",
+            );
+        });
+
+        it("refuses a mesh on local or kubernetes that names a domain stack on docker, naming the key, the stack and its network", () => {
+            for (const platform of ["local", "kubernetes"]) {
+                expect(refusal(() => platformOf({ platform, renderYamlTo: platform === "kubernetes" ? "/tmp/unused" : undefined } as Record<string, string>, dockerStack()))).toBe(
+                    `invalid configuration:\ndatamesh:domainStacks: domain stack 'organization/datamesh/customers-team' runs its server on docker, on the network datamesh-customers-team, which only a mesh on docker can join; this mesh is on ${platform}`,
+                );
+            }
+        });
+
+        it("refuses a product with a network but no published port, or the other way round, naming the stack and the field", () => {
+            const stack = "organization/datamesh/customers-team";
+            expect(refusal(() => domainOfProduct(stack, product({ network: "datamesh-customers-team" })))).toBe(
+                `domain stack '${stack}': dataProduct is not a data product: dataProduct.published: network and published go together: a server on a network of its own is reached by Trino on that network and by the deploying machine at its published port`,
+            );
+            expect(refusal(() => domainOfProduct(stack, product({ published: onDocker.published })))).toContain("dataProduct.published: network and published go together");
+            expect(refusal(() => domainOfProduct(stack, product({ ...onDocker, network: "--net=host" })))).toContain("dataProduct.network: must be a Docker network's name");
+        });
     });
 
     it("gives a domain stack its one domain, on the first database port", () => {
