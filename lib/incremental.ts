@@ -3,8 +3,10 @@
  * published run read them, and the ledger that remembers what that was.
  *
  * The ledger is a schema beside the runs (`<schema>__ledger`) that holds, for each source table,
- * its rows as the published run's sources held them when that run was planned, over the columns
- * dbt may read. A run's plan compares each source with its ledger table on the primary key and
+ * its rows as the published run read them, over the columns dbt may read. An incremental run's
+ * ledger takes the changes its plan found; a full run's is copied from the sources once the run is
+ * published, and trusted only if it reads the same count and checksum as the fingerprint the run
+ * was planned with. A run's plan compares each source with its ledger table on the primary key and
  * writes the changed rows into the run's schema (`changes__<catalog>__<table>`: the columns and
  * `change_side`, 'old' for the ledger's row and 'new' for the source's); the dbt project and the
  * gate read them from there. Only once the run is published does the ledger take the changes,
@@ -75,13 +77,8 @@ export function ledgerContentsStatement(catalog: string, schema: string, source:
 
 /** No row, in the changes table's shape: the changes of a source whose rows are the ledger's. */
 export function noChangesStatement(catalog: string, runSchema: string, source: PlannedSource): string {
-    return `${copyStatement(catalog, runSchema, source)} WHERE false`;
-}
-
-/** Every row of the source as 'new': the changes of a full run, from which the ledger is made anew. */
-export function copyStatement(catalog: string, runSchema: string, source: PlannedSource): string {
     const columns = source.columns.map(quoted).join(", ");
-    return `CREATE OR REPLACE TABLE ${changesTable(catalog, runSchema, source)} AS SELECT ${columns}, CAST('new' AS varchar) AS change_side FROM ${liveTable(source)}`;
+    return `CREATE OR REPLACE TABLE ${changesTable(catalog, runSchema, source)} AS SELECT ${columns}, CAST('new' AS varchar) AS change_side FROM ${liveTable(source)} WHERE false`;
 }
 
 /**
@@ -106,10 +103,10 @@ export function diffStatement(catalog: string, schema: string, runSchema: string
 }
 
 /** The changes' counts, and whether they account for the source's row count: a source that gained a row the diff cannot see (a duplicated key) or changed while read does not. */
-export function changeCountsStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource, incremental: boolean): string {
+export function changeCountsStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource): string {
     const changes = changesTable(catalog, runSchema, source);
     const key = quoted(source.primaryKey);
-    const ledgerRows = incremental ? `(SELECT count(*) FROM ${ledgerTable(catalog, schema, source)})` : "0";
+    const ledgerRows = `(SELECT count(*) FROM ${ledgerTable(catalog, schema, source)})`;
     return (
         `SELECT count_if(change_side = 'old') AS old_rows, count_if(change_side = 'new') AS new_rows, count(DISTINCT ${key}) AS keys, ` +
         `(SELECT count(*) FROM ${liveTable(source)}) - ${ledgerRows} - (count_if(change_side = 'new') - count_if(change_side = 'old')) AS unexplained, ` +
@@ -166,9 +163,9 @@ export function stateOf(row: unknown[]): LedgerState {
     return Object.fromEntries(STATE_COLUMNS.map((c, i) => [c, String(row[i] ?? "")])) as unknown as LedgerState;
 }
 
-/** The ledger table made anew from a full run's changes (every row 'new'). */
-export function replaceLedgerStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource): string {
-    return `CREATE OR REPLACE TABLE ${ledgerTable(catalog, schema, source)} AS SELECT ${source.columns.map(quoted).join(", ")} FROM ${changesTable(catalog, runSchema, source)}`;
+/** The ledger table made anew from the source itself, after a full run: what it holds is then checked against the run's fingerprint. */
+export function replaceLedgerStatement(catalog: string, schema: string, source: PlannedSource): string {
+    return `CREATE OR REPLACE TABLE ${ledgerTable(catalog, schema, source)} AS SELECT ${source.columns.map(quoted).join(", ")} FROM ${liveTable(source)}`;
 }
 
 /** The ledger table takes an incremental run's changes in one commit: a key with only an old row goes, the rest take their new row. */

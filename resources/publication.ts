@@ -256,21 +256,37 @@ async function publish(inputs: PublicationInputs, olds?: PublicationOutputs): Pr
 }
 
 /**
- * The ledger takes the published run's changes, its state dropped first so that a ledger caught
- * half-way is never trusted; the next run is then a full one, which makes it anew. A failure here
- * does not undo the publication: the insights are checked and published, and the outcome says so.
+ * The ledger takes the published run's changes, or after a full run is copied from the sources,
+ * its state dropped first so that a ledger caught half-way is never trusted; the next run is then a
+ * full one, which makes it anew. A copy is trusted only if it reads what the run's fingerprint read
+ * of each source: a row written since that reading may be in the copy and not in the run, and the
+ * next plan would never see it change. A failure here does not undo the publication: the insights
+ * are checked and published, and the outcome says so.
  */
 async function updateLedger(connection: TrinoConnection, inputs: PublicationInputs, digest: string): Promise<string> {
     const { ledger } = inputs;
     const stateTable = `${inputs.catalog}.${ledgerSchema(inputs.schema)}.${STATE_TABLE}`;
     try {
         await queryTrino(connection, `DROP TABLE IF EXISTS ${stateTable}`);
-        const statement = ledger.action === "merge" ? mergeLedgerStatement : ledger.action === "replace" ? replaceLedgerStatement : undefined;
-        const taking = statement ? ledger.sources.filter(source => !(sourceName(source) in ledger.unchanged)) : [];
-        await Promise.all(taking.map(source => queryTrino(connection, statement!(inputs.catalog, inputs.schema, inputs.runSchema, source))));
-        // What a merged table holds now, read from it, so that the next plan need not diff a source whose
-        // rows are these; a table made anew is read by the plan that first needs it, off the cold path.
-        const merged = ledger.action === "merge" ? await Promise.all(taking.map(async source => [sourceName(source), String((await queryTrino(connection, ledgerContentsStatement(inputs.catalog, inputs.schema, source))).rows[0][0])])) : [];
+        const taking = ledger.action === "keep" ? [] : ledger.sources.filter(source => !(sourceName(source) in ledger.unchanged));
+        await Promise.all(
+            taking.map(source =>
+                queryTrino(
+                    connection,
+                    ledger.action === "merge" ? mergeLedgerStatement(inputs.catalog, inputs.schema, inputs.runSchema, source) : replaceLedgerStatement(inputs.catalog, inputs.schema, source),
+                ),
+            ),
+        );
+        // What each table holds now, read from it, so that the next plan need not diff a source whose rows are these.
+        const taken = await Promise.all(taking.map(async source => [sourceName(source), String((await queryTrino(connection, ledgerContentsStatement(inputs.catalog, inputs.schema, source))).rows[0][0])]));
+        if (ledger.action === "replace") {
+            const moved = taking.filter((source, i) => source.contents !== taken[i][1]);
+            if (moved.length > 0) {
+                throw new Error(
+                    `${moved.map(source => `${sourceName(source)} changed while the run was built (the run's fingerprint read ${source.contents || "nothing"}, the sources now hold ${taken[taking.indexOf(source)][1]})`).join("; ")}`,
+                );
+            }
+        }
         await queryTrino(
             connection,
             writeStateStatement(inputs.catalog, inputs.schema, {
@@ -281,10 +297,10 @@ async function updateLedger(connection: TrinoConnection, inputs: PublicationInpu
                 projectDigest: inputs.cause.projectDigest,
                 buildConfig: inputs.cause.config,
                 sources: sourcesShape(ledger.sources),
-                contents: JSON.stringify({ ...ledger.unchanged, ...Object.fromEntries(merged) }),
+                contents: JSON.stringify({ ...ledger.unchanged, ...Object.fromEntries(taken) }),
             }),
         );
-        // The run keeps its models only: a full run's changes are a copy of every source row.
+        // The run keeps its models only.
         await Promise.all(
             [...ledger.sources.map(source => changesTable(inputs.catalog, inputs.runSchema, source)), `${inputs.catalog}.${inputs.runSchema}.${PLAN_TABLE}`].map(table =>
                 queryTrino(connection, `DROP TABLE IF EXISTS ${table}`),

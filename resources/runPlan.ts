@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
     changeCountsStatement,
-    copyStatement,
     diffStatement,
     duplicateKeyStatement,
     isRunSchema,
@@ -122,9 +121,9 @@ function whyFull(inputs: PlanInputs, state: LedgerState | undefined, publishedRu
     return undefined;
 }
 
-async function countChanges(connection: TrinoConnection, inputs: PlanInputs, incremental: boolean): Promise<{ counts: ChangeCounts; unexplained: PlannedSource[] }> {
+async function countChanges(connection: TrinoConnection, inputs: PlanInputs): Promise<{ counts: ChangeCounts; unexplained: PlannedSource[] }> {
     const read = await Promise.all(
-        inputs.sources.map(async source => (await queryTrino(connection, changeCountsStatement(inputs.catalog, inputs.schema, inputs.runSchema, source, incremental))).rows[0]),
+        inputs.sources.map(async source => (await queryTrino(connection, changeCountsStatement(inputs.catalog, inputs.schema, inputs.runSchema, source))).rows[0]),
     );
     const counts: ChangeCounts = {};
     const unexplained: PlannedSource[] = [];
@@ -154,14 +153,22 @@ function recordedContents(state: LedgerState | undefined): Record<string, string
     return state?.contents ? JSON.parse(state.contents) : {};
 }
 
-/** The changes of a full run: every source row, unless the ledger already holds what the sources hold. */
+/**
+ * A full run writes no changes: dbt reads the sources whole, and the ledger is copied from them once
+ * the run is published (resources/publication.ts), unless it already holds what the sources hold.
+ * A key held twice is refused here all the same: the next run would merge it ambiguously.
+ */
 async function planFull(connection: TrinoConnection, inputs: PlanInputs, state: LedgerState | undefined): Promise<Outcome> {
     if (state && state.fingerprint === inputs.fingerprint && state.sources === sourcesShape(inputs.sources)) {
         return { ledgerAction: "keep", changes: {}, unchanged: recordedContents(state) };
     }
-    await Promise.all(inputs.sources.map(source => queryTrino(connection, copyStatement(inputs.catalog, inputs.runSchema, source))));
-    const { counts } = await countChanges(connection, inputs, false);
-    return { ledgerAction: "replace", changes: counts, unchanged: {} };
+    const repeated = await Promise.all(inputs.sources.map(async source => (await queryTrino(connection, duplicateKeyStatement(source))).rows[0]?.[0]));
+    inputs.sources.forEach((source, i) => {
+        if (repeated[i] !== undefined && repeated[i] !== null) {
+            throw duplicateKeyError(inputs, source, String(repeated[i]));
+        }
+    });
+    return { ledgerAction: "replace", changes: {}, unchanged: {} };
 }
 
 /**
@@ -207,7 +214,7 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
                     ),
                 ),
             );
-            const { counts, unexplained } = await countChanges(connection, inputs, true);
+            const { counts, unexplained } = await countChanges(connection, inputs);
             for (const source of unexplained) {
                 const { rows } = await queryTrino(connection, duplicateKeyStatement(source));
                 if (rows.length > 0) {

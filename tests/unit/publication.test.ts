@@ -60,6 +60,41 @@ describe("publishing a run", () => {
         expect(views).toEqual({ a_mart: "s__old", b_mart: "s__old" });
     });
 
+    describe("after a full run, the ledger copied from the sources", () => {
+        const orders = { catalog: "orders", schema: "orders", table: "orders", primaryKey: "id", columns: ["id", "status"], contents: "3:AB" };
+        const fullRun = () => ({ ...inputs(), ledger: { action: "replace" as const, sources: [orders], loaded: "l", unchanged: {} } });
+        let sourcesNowHold: string;
+        const withLedger = (sql: string): StandInAnswer => (sql.includes("FROM insights.s__ledger.orders__orders") ? { rows: [[sourcesNowHold]] } : answer(sql));
+
+        beforeEach(() => {
+            failing = () => false;
+            trino.statements.length = 0;
+            trino.answer = withLedger;
+        });
+        afterEach(() => {
+            trino.answer = answer;
+        });
+
+        it("is copied from the source itself, and trusted with the contents it holds when they are what the run's fingerprint read", async () => {
+            sourcesNowHold = "3:AB";
+            const outs = (await publicationProvider.create!(fullRun())).outs;
+            expect(outs.ledgerOutcome).toBe("ledger made anew for s__new");
+            expect(trino.statements).toContain('CREATE OR REPLACE TABLE insights.s__ledger.orders__orders AS SELECT "id", "status" FROM "orders"."orders"."orders"');
+            const state = trino.statements.find(sql => sql.startsWith("CREATE OR REPLACE TABLE insights.s__ledger.datamesh_state"));
+            expect(state).toContain(`CAST('${JSON.stringify({ "orders.orders.orders": "3:AB" })}' AS varchar) AS contents`);
+        });
+
+        it("is not trusted when a source changed while the run was built: no state, so the next run is a full one", async () => {
+            sourcesNowHold = "4:CD";
+            const outs = (await publicationProvider.create!(fullRun())).outs;
+            expect(outs.ledgerOutcome).toBe(
+                "ledger not updated (orders.orders.orders changed while the run was built (the run's fingerprint read 3:AB, the sources now hold 4:CD)); the next run is a full one",
+            );
+            expect(trino.statements.filter(sql => sql.includes("datamesh_state"))).toEqual(["DROP TABLE IF EXISTS insights.s__ledger.datamesh_state"]);
+            expect(views).toEqual({ a_mart: "s__new", b_mart: "s__new" });
+        });
+    });
+
     it("says so when switching back fails too, naming what analysts read now as Trino answers it", async () => {
         failing = sql => sql.includes("VIEW insights.s.b_mart") || (sql.includes("VIEW insights.s.a_mart") && sql.includes("s__old"));
         const message = await publicationProvider.create!(inputs()).then(
