@@ -111,22 +111,23 @@ const pemCertificates = z.string().superRefine((bundle, ctx) => {
 const dnsLabel = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and -, at most 63");
 const identifier = z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case SQL identifier (a-z, 0-9, _)");
 
+/** A key whose value is JSON text; what it must hold is said in the message when it does not parse. */
+const jsonText = (expected: string) =>
+    z.string().transform((text, ctx) => {
+        try {
+            return JSON.parse(text) as unknown;
+        } catch {
+            ctx.addIssue({ code: "custom", message: expected });
+            return z.NEVER;
+        }
+    });
+
 /**
  * JVM flags added to Trino's jvm.config after the stack's own, on every node: a JSON list (as
  * `pulumi config set --path 'datamesh:trinoJvmOptions[0]'` writes it). The heap has its own key,
  * and the class archive is the platform's, so neither may be set here.
  */
-const jvmOptionsSchema = z
-    .string()
-    .transform((text, ctx) => {
-        try {
-            return JSON.parse(text) as unknown;
-        } catch {
-            ctx.addIssue({ code: "custom", message: 'must be a JSON list of JVM flags, such as ["-XX:TieredStopAtLevel=1"]' });
-            return z.NEVER;
-        }
-    })
-    .pipe(
+const jvmOptionsSchema = jsonText('must be a JSON list of JVM flags, such as ["-XX:TieredStopAtLevel=1"]').pipe(
         z.array(
             z
                 .string()
@@ -137,17 +138,7 @@ const jvmOptionsSchema = z
     );
 
 /** Extra readers per domain, as JSON. */
-const readersSchema = z
-    .string()
-    .transform((text, ctx) => {
-        try {
-            return JSON.parse(text) as unknown;
-        } catch {
-            ctx.addIssue({ code: "custom", message: 'must be JSON that maps each domain to its readers, such as {"<domain>": ["finance"]}' });
-            return z.NEVER;
-        }
-    })
-    .pipe(z.record(z.string(), z.array(identifier).min(1, "lists no reader")));
+const readersSchema = jsonText('must be JSON that maps each domain to its readers, such as {"<domain>": ["finance"]}').pipe(z.record(z.string(), z.array(identifier).min(1, "lists no reader")));
 
 /** The stack's configuration keys, without the `datamesh:` prefix. Unknown keys are rejected. */
 const configSchema = z

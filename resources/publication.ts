@@ -279,13 +279,9 @@ async function updateLedger(connection: TrinoConnection, inputs: PublicationInpu
         );
         // What each table holds now, read from it, so that the next plan need not diff a source whose rows are these.
         const taken = await Promise.all(taking.map(async source => [sourceName(source), String((await queryTrino(connection, ledgerContentsStatement(inputs.catalog, inputs.schema, source))).rows[0][0])]));
-        if (ledger.action === "replace") {
-            const moved = taking.filter((source, i) => source.contents !== taken[i][1]);
-            if (moved.length > 0) {
-                throw new Error(
-                    `${moved.map(source => `${sourceName(source)} changed while the run was built (the run's fingerprint read ${source.contents || "nothing"}, the sources now hold ${taken[taking.indexOf(source)][1]})`).join("; ")}`,
-                );
-            }
+        const moved = ledger.action !== "replace" ? [] : taking.flatMap((source, i) => (source.contents === taken[i][1] ? [] : [`${sourceName(source)} changed while the run was built (the run's fingerprint read ${source.contents || "nothing"}, the sources now hold ${taken[i][1]})`]));
+        if (moved.length > 0) {
+            throw new Error(moved.join("; "));
         }
         await queryTrino(
             connection,
