@@ -188,7 +188,7 @@ function declareMesh(config: MeshConfig, platform: Platform, insightsProject: Re
         domains: Object.fromEntries(
             domainComponents.map((d, i) => [
                 config.domains[i].name,
-                { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, rows: readBack[i].rows },
+                { engine: d.engine, host: d.host, port: d.port, database: d.database, user: d.user, password: d.password, tls: d.tls, rows: readBack[i].rows },
             ]),
         ),
         check: insightsCheck.summary,

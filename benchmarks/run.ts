@@ -8,7 +8,7 @@ import { DOMAINS } from "../lib/domains";
 import { jaffleTable } from "../tests/reference";
 import { bulkLoadSql, quoteIdentifier } from "../lib/sql";
 import { queryTrino } from "../lib/trinoQuery";
-import { loadRows } from "../resources/domainData";
+import { clientTlsOf, loadRows } from "../resources/domainData";
 import { readColumns } from "../resources/sourceFingerprint";
 import { CheckTargets } from "../lib/reconcile";
 import { readAudits } from "../lib/audits";
@@ -169,6 +169,8 @@ interface DomainOutput {
     database: string;
     user: string;
     password: string;
+    /** How clients must connect: verify-full against the stack's CA where the platform serves TLS. */
+    tls: { mode: "require" | "verify-full"; caCert: string | null } | null;
 }
 
 interface LoadComparison {
@@ -205,12 +207,22 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
             }
             fs.closeSync(out);
             const scratch = (table: string) => quoteIdentifier(target.engine, table);
+            // The engines' own clients check the server as the stack's loader does: against the stack's CA.
+            const caFile = path.join(dir, `${domain.name}-ca.pem`);
+            if (target.tls?.caCert) {
+                fs.writeFileSync(caFile, target.tls.caCert);
+            }
+            const clientTls = target.tls?.caCert
+                ? target.engine === "postgresql"
+                    ? { env: { PGSSLMODE: "verify-full", PGSSLROOTCERT: caFile }, args: [] }
+                    : { env: {}, args: [`--ssl-ca=${caFile}`, "--ssl-verify-server-cert"] }
+                : { env: {}, args: [] };
             const sql = (statement: string) =>
                 target.engine === "postgresql"
                     ? child_process.execFileSync("psql", ["-q", "-v", "ON_ERROR_STOP=1", "-h", target.host, "-p", String(target.port), "-U", target.user, "-d", target.database, "-c", statement], {
-                          env: { ...process.env, PGPASSWORD: target.password },
+                          env: { ...process.env, PGPASSWORD: target.password, ...clientTls.env },
                       })
-                    : child_process.execFileSync("mariadb", ["--local-infile=1", "-h", target.host, "-P", String(target.port), "-u", target.user, target.database, "-e", statement], {
+                    : child_process.execFileSync("mariadb", ["--local-infile=1", ...clientTls.args, "-h", target.host, "-P", String(target.port), "-u", target.user, target.database, "-e", statement], {
                           env: { ...process.env, MYSQL_PWD: target.password },
                       });
             const like = (scratchTable: string) =>
@@ -226,6 +238,7 @@ async function compareLoads(mesh: MeshUnderTest, scale: number): Promise<Record<
                         engine: target.engine,
                         host: target.host,
                         port: target.port,
+                        ...(target.tls?.caCert ? { tls: { mode: target.tls.mode, caPem: target.tls.caCert, caFile } } : {}),
                         owner: { user: target.user, password: target.password },
                         database: target.database,
                         domainName: domain.name,
@@ -340,15 +353,15 @@ async function ownerWrites(mesh: MeshUnderTest, writes: { orders?: string; payme
     const domains = (await mesh.stack.outputs()).domains.value;
     if (writes.orders) {
         const mysql = require("mysql2/promise");
-        const { host, port, user, password, database } = domains.orders;
-        const connection = await mysql.createConnection({ host, port, user, password, database });
+        const { host, port, user, password, database, tls } = domains.orders;
+        const connection = await mysql.createConnection({ host, port, user, password, database, ...clientTlsOf("mariadb", tls) });
         await connection.query(writes.orders);
         await connection.end();
     }
     if (writes.payments) {
         const pg = require("pg");
-        const { host, port, user, password, database } = domains.payments;
-        const client = new pg.Client({ host, port, user, password, database });
+        const { host, port, user, password, database, tls } = domains.payments;
+        const client = new pg.Client({ host, port, user, password, database, ...clientTlsOf("postgresql", tls) });
         await client.connect();
         await client.query(writes.payments);
         await client.end();

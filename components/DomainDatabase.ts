@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv, domainCatalog } from "../catalogs/trino";
 import { DataSource } from "../lib/dataset";
-import { DomainSpec, Engine } from "../lib/domains";
+import { DatabaseTls, DomainSpec, Engine, TlsMode } from "../lib/domains";
 import { Platform } from "../platforms";
 import { GeneratedPassword } from "../resources/password";
 
@@ -21,6 +21,8 @@ export interface MeshDomain extends pulumi.Resource {
     trinoCatalog: pulumi.Output<CatalogSpec>;
     /** The environment variable that carries Trino's password for the domain (secret). */
     trinoEnv: pulumi.Output<Record<string, string>>;
+    /** How a client must connect to the database: the TLS mode and the CA certificate it checks the server against; null in clear. */
+    tls: pulumi.Output<{ mode: TlsMode; caCert: string | null } | null>;
 }
 
 export interface DomainDatabaseArgs {
@@ -65,6 +67,10 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
     public readonly trinoCatalog: pulumi.Output<CatalogSpec>;
     /** The environment variable that carries the reader's password into Trino (secret). */
     public readonly trinoEnv: pulumi.Output<Record<string, string>>;
+    /** TLS checked against the stack's CA where the platform serves it; null where the server speaks in clear. */
+    public readonly tls: pulumi.Output<{ mode: TlsMode; caCert: string | null } | null>;
+    /** The same, with the CA as Trino's catalog and the loaders take it. */
+    public readonly databaseTls: pulumi.Output<DatabaseTls | undefined>;
 
     constructor(name: string, args: DomainDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:DomainDatabase", name, {}, opts);
@@ -77,7 +83,7 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         const readerUser = `${domain.name}_trino`;
 
         const keep = { parent: this, protect: args.protect };
-        const server = args.platform.databaseServer(`${name}-server`, { component: name, engine: domain.engine, port: args.port, adminPassword: adminPassword.value }, keep);
+        const server = args.platform.databaseServer(`${name}-server`, { component: name, engine: domain.engine, port: args.port, adminPassword: adminPassword.value, tls: true }, keep);
         const setup = args.platform.domainSetup(
             name,
             {
@@ -107,7 +113,11 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         const passwordEnv = catalogPasswordEnv(domain.name);
         // Not tied to the data load: Trino connects to a catalog only when queried, so it starts while
         // the domains load, and what reads the domains (the fingerprint, dbt) waits for the loads itself.
-        this.trinoCatalog = pulumi.all([server.meshHost, server.meshPort]).apply(([host, port]) => domainCatalog(domain, { host, port, database: domain.name, user: readerUser }));
+        this.databaseTls = server.tls ?? pulumi.output(undefined);
+        this.tls = this.databaseTls.apply(tls => (tls ? { mode: tls.mode, caCert: tls.caPem ?? null } : null));
+        this.trinoCatalog = pulumi
+            .all([server.meshHost, server.meshPort, this.databaseTls])
+            .apply(([host, port, tls]) => domainCatalog(domain, { host, port, database: domain.name, user: readerUser, ...(tls ? { tls } : {}) }));
         this.trinoEnv = pulumi.secret(readerPassword.value.apply(password => ({ [passwordEnv]: password })));
 
         this.registerOutputs({
@@ -123,6 +133,7 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
             network: this.network,
             tables: this.tables,
             rowCounts: this.rowCounts,
+            tls: this.tls,
         });
     }
 }

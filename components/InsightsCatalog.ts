@@ -32,7 +32,8 @@ export class InsightsCatalog extends pulumi.ComponentResource {
         const child = { parent: this };
         const adminPassword = new GeneratedPassword(`${name}-admin-password`, {}, child);
         const connectorPassword = new GeneratedPassword(`${name}-connector-password`, {}, child);
-        const server = args.platform.databaseServer(`${name}-metastore`, { component: name, engine: "postgresql", port: args.metastorePort, adminPassword: adminPassword.value }, child);
+        // In clear: it holds Iceberg's table pointers, no domain row, and the stack's TLS work so far covers the domains' servers.
+        const server = args.platform.databaseServer(`${name}-metastore`, { component: name, engine: "postgresql", port: args.metastorePort, adminPassword: adminPassword.value, tls: false }, child);
         const database = "iceberg_catalog";
         const connectorUser = "iceberg_trino";
         const jdbcCatalog = args.platform.metastoreSetup(

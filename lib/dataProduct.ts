@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
 import { z } from "zod";
-import { ColumnType, DomainSpec, Engine, ENGINES, fieldPath, hostName, identifier, PiiMask, tableSchema, TableSpec, tableSpecOf, trinoUser } from "./domains";
+import { ColumnType, DatabaseTls, DomainSpec, Engine, ENGINES, fieldPath, hostName, identifier, PiiMask, tableSchema, TableSpec, tableSpecOf, TLS_MODES, TlsMode, trinoUser } from "./domains";
 
 /*
  * A domain stack publishes its domain as a data product, and the mesh federates it from there.
@@ -34,6 +34,8 @@ export interface DataProduct {
     network?: string;
     /** With `network`: where the deploying machine reaches the server, a port published on 127.0.0.1 (the team's loads, the mesh's sources probe). */
     published?: { host: string; port: number };
+    /** How every client must connect: the TLS mode and, for verify-full, the CA certificate (PEM) the server's certificate chains to. */
+    tls?: { mode: TlsMode; caCert?: string };
     database: string;
     /** PostgreSQL's schema, or MariaDB's database, that holds the tables. */
     schema: string;
@@ -103,6 +105,8 @@ export function dataProductOf(
         database: pulumi.Output<string>;
         readerUser: pulumi.Output<string>;
         readerPassword: pulumi.Output<string>;
+        /** Set where the server serves TLS alone. */
+        databaseTls: pulumi.Output<DatabaseTls | undefined>;
     },
 ): Omit<{ [K in keyof DataProduct]: pulumi.Input<DataProduct[K]> }, "reader"> & { reader: { user: pulumi.Input<string>; password: pulumi.Input<string> } } {
     const tables = publishedTables(domain.tables);
@@ -118,6 +122,7 @@ export function dataProductOf(
         database: deployed.database,
         schema: domain.trinoSchema,
         tables,
+        tls: deployed.databaseTls.apply(tls => (tls ? { mode: tls.mode, ...(tls.caPem ? { caCert: tls.caPem } : {}) } : undefined)),
         reader: { user: deployed.readerUser, password: pulumi.secret(deployed.readerPassword) },
         contractVersion: contractVersion(tables),
     };
@@ -135,6 +140,23 @@ const productSchema = z.object({
     // It goes into the mesh's Trino containers' network list: a Docker network's name, nothing else.
     network: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be a Docker network's name").optional(),
     published: z.strictObject({ host: hostName, port }).optional(),
+    tls: z
+        .strictObject({
+            mode: z.enum(TLS_MODES, { message: `must be one of ${TLS_MODES.join(", ")}` }),
+            caCert: z
+                .string()
+                .refine(pem => {
+                    try {
+                        new crypto.X509Certificate(pem);
+                        return true;
+                    } catch {
+                        return false;
+                    }
+                }, "must be a PEM certificate")
+                .optional(),
+        })
+        .refine(tls => tls.mode !== "verify-full" || tls.caCert !== undefined, { message: "verify-full checks the server against a CA: give its certificate", path: ["caCert"] })
+        .optional(),
     database: identifier,
     schema: identifier,
     tables: z.array(tableSchema).min(1, "lists no table"),
@@ -186,6 +208,9 @@ export function domainOfProduct(stack: string, value: unknown): StackDomain {
                 database: product.database,
                 user: product.reader.user,
                 ...(product.network ? { network: product.network, published: product.published } : {}),
+                ...(product.tls
+                    ? { tls: { mode: product.tls.mode, ...(product.tls.caCert ? { caPem: product.tls.caCert, caFile: `${DATA_PRODUCT_OUTPUT}.tls.caCert of stack ${stack}` } : {}) } }
+                    : {}),
             },
             file: `stack ${stack}`,
             source: `stack:${stack}`,

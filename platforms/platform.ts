@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, LocalWarehouse, S3Warehouse } from "../catalogs/trino";
 import { PlatformName } from "../config";
 import { DataSource } from "../lib/dataset";
-import { DomainSpec, Engine } from "../lib/domains";
+import { DatabaseTls, DomainSpec, Engine } from "../lib/domains";
 import { KubeTunnel } from "../lib/kubectl";
 import { CheckTargets } from "../lib/reconcile";
 import { TrinoAccess, TrinoConnection } from "../lib/trinoQuery";
@@ -20,6 +20,8 @@ export interface DatabaseServerRequest {
     /** The port users and the deployment reach the server on. */
     port: number;
     adminPassword: pulumi.Input<string>;
+    /** Serve TLS alone, with a certificate from the stack's CA, where the platform can; `tls` in the answer says whether it does. */
+    tls: boolean;
 }
 
 export interface DatabaseServer {
@@ -35,6 +37,8 @@ export interface DatabaseServer {
     adminPassword: pulumi.Output<string>;
     /** Inside a cluster: the Service the deployment reaches through a port-forward instead of host and port. */
     tunnel?: pulumi.Output<KubeTunnel>;
+    /** How every client must connect: TLS checked against the stack's CA. Unset, the server speaks in clear. */
+    tls?: pulumi.Output<DatabaseTls>;
     /** The resource to depend on: the server is up when it is created. */
     resource: pulumi.Resource;
 }

@@ -51,7 +51,7 @@ interface Session {
  * machine's store) and the host name against the certificate, before any password is sent; the
  * drivers refuse a server that does not offer TLS at all.
  */
-function driverTls(engine: Engine, tls: DatabaseTls | undefined): object | undefined {
+export function driverTls(engine: Engine, tls: DatabaseTls | undefined): object | undefined {
     if (!tls) {
         return undefined;
     }
@@ -60,6 +60,16 @@ function driverTls(engine: Engine, tls: DatabaseTls | undefined): object | undef
     }
     // pg checks the host name with Node's own check; mysql2 only when asked to.
     return engine === "postgresql" ? { ca: tls.caPem, rejectUnauthorized: true } : { ca: tls.caPem, rejectUnauthorized: true, verifyIdentity: true };
+}
+
+/**
+ * The `ssl` option of a pg or mysql2 connection to a domain, from the stack's `domains.<name>.tls`
+ * output or a domain stack's `dataProduct.tls`: what a domain owner's script (or the benchmark's
+ * writes) passes to connect.
+ */
+export function clientTlsOf(engine: Engine, tls: { mode: DatabaseTls["mode"]; caCert?: string | null } | null | undefined): { ssl?: object } {
+    const ssl = tls ? driverTls(engine, { mode: tls.mode, ...(tls.caCert ? { caPem: tls.caCert } : {}) }) : undefined;
+    return ssl ? { ssl } : {};
 }
 
 /**
@@ -191,6 +201,8 @@ export interface DomainAccessArgs {
     port: pulumi.Input<number>;
     /** Inside a cluster: reach the server through a port-forward to this Service. */
     tunnel?: pulumi.Input<KubeTunnel>;
+    /** How the connection is encrypted and checked; in clear when unset. */
+    tls?: pulumi.Input<DatabaseTls>;
     admin: CredentialsInput;
     database: pulumi.Input<string>;
     owner: CredentialsInput;
@@ -446,6 +458,8 @@ export interface DomainDataLoadArgs {
     port: pulumi.Input<number>;
     /** Inside a cluster: reach the server through a port-forward to this Service. */
     tunnel?: pulumi.Input<KubeTunnel>;
+    /** How the connection is encrypted and checked; in clear when unset. */
+    tls?: pulumi.Input<DatabaseTls>;
     owner: CredentialsInput;
     database: pulumi.Input<string>;
     domainName: pulumi.Input<string>;

@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Engine } from "../../lib/domains";
+import { KeyPairPem } from "../../resources/serverCertificates";
 import { assertPortFree, handOver, isOurProcess, processesOn, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
 
 /*
@@ -23,6 +24,10 @@ export interface ServerInputs {
     /** Absolute paths of the engine's programs: `init` creates a data folder, `server` runs it. */
     programs: { init: string; server: string };
     adminPassword: string;
+    /** The certificate and key the server presents, issued by the stack's CA; with them it accepts TLS connections only over TCP. */
+    tls?: KeyPairPem;
+    /** The CA that issued `tls`, which the readiness login checks the server against. */
+    caPem?: string;
 }
 
 export interface ServerOutputs extends ServerInputs {
@@ -40,16 +45,24 @@ const STARTUP_TIMEOUT_MS = 90_000;
  */
 const STOP_SIGNAL: Record<Engine, NodeJS.Signals> = { postgresql: "SIGINT", mariadb: "SIGTERM" };
 
+/** The readiness login's TLS: checked against the stack's CA, as every client of the server checks it. */
+function loginTls(inputs: ServerInputs): object {
+    if (!inputs.tls) {
+        return {};
+    }
+    return { ssl: { ca: inputs.caPem, rejectUnauthorized: true, ...(inputs.engine === "mariadb" ? { verifyIdentity: true } : {}) } };
+}
+
 async function canLogIn(inputs: ServerInputs): Promise<boolean> {
     if (inputs.engine === "postgresql") {
         const pg = require("pg");
-        const client = new pg.Client({ host: "127.0.0.1", port: inputs.port, user: "postgres", password: inputs.adminPassword, database: "postgres", connectionTimeoutMillis: 2000 });
+        const client = new pg.Client({ host: "127.0.0.1", port: inputs.port, user: "postgres", password: inputs.adminPassword, database: "postgres", connectionTimeoutMillis: 2000, ...loginTls(inputs) });
         await client.connect();
         await client.end();
         return true;
     }
     const mysql = require("mysql2/promise");
-    const connection = await mysql.createConnection({ host: "127.0.0.1", port: inputs.port, user: LOCAL_ADMIN_USER.mariadb, password: inputs.adminPassword, connectTimeout: 2000 });
+    const connection = await mysql.createConnection({ host: "127.0.0.1", port: inputs.port, user: LOCAL_ADMIN_USER.mariadb, password: inputs.adminPassword, connectTimeout: 2000, ...loginTls(inputs) });
     await connection.end();
     return true;
 }
@@ -126,12 +139,53 @@ function initialize(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefi
     );
 }
 
+const TLS_DIR = "tls";
+const TLS_FILES = { certificate: "server.crt", key: "server.key", hba: "pg_hba.conf" };
+
+/**
+ * Writes the server's certificate and key where only its account can read the key (PostgreSQL
+ * refuses a key others may read), and PostgreSQL's client rules: password logins over TLS alone.
+ * Written on every start, so a renewed certificate is the one the restarted server presents.
+ */
+function writeTlsFiles(inputs: ServerInputs, runAs: RunAs | undefined): void {
+    const dir = path.join(inputs.workDir, TLS_DIR);
+    if (!inputs.tls) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        return;
+    }
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const files: [string, string, number][] = [
+        [TLS_FILES.certificate, inputs.tls.certificatePem, 0o644],
+        [TLS_FILES.key, inputs.tls.privateKeyPem, 0o600],
+        [TLS_FILES.hba, "hostssl all all 127.0.0.1/32 scram-sha-256\n", 0o600],
+    ];
+    for (const [name, text, mode] of files) {
+        const file = path.join(dir, name);
+        fs.writeFileSync(file, text, { mode });
+        fs.chmodSync(file, mode);
+    }
+    handOver(dir, runAs, inputs.workDir, inputs.component);
+}
+
+function tlsArgs(inputs: ServerInputs): string[] {
+    if (!inputs.tls) {
+        return [];
+    }
+    const file = (name: string) => path.join(inputs.workDir, TLS_DIR, name);
+    return inputs.engine === "postgresql"
+        ? ["-c", "ssl=on", "-c", `ssl_cert_file=${file(TLS_FILES.certificate)}`, "-c", `ssl_key_file=${file(TLS_FILES.key)}`, "-c", `hba_file=${file(TLS_FILES.hba)}`]
+        : [`--ssl-cert=${file(TLS_FILES.certificate)}`, `--ssl-key=${file(TLS_FILES.key)}`, "--require-secure-transport=ON"];
+}
+
 /** How the server is started on its data folder; tests start it so with options of their own added. */
 export function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunAs | undefined): { command: string; args: string[] } {
     if (inputs.engine === "postgresql") {
         return {
             command: inputs.programs.server,
-            args: ["-D", dataDir, "-p", String(inputs.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "shared_buffers=32MB", "-c", "max_connections=50", "-c", "logging_collector=off"],
+            args: [
+                "-D", dataDir, "-p", String(inputs.port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "shared_buffers=32MB", "-c", "max_connections=50", "-c", "logging_collector=off",
+                ...tlsArgs(inputs),
+            ],
         };
     }
     return {
@@ -148,6 +202,7 @@ export function serverCommand(inputs: ServerInputs, dataDir: string, runAs: RunA
             "--max-connections=50",
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_bin",
+            ...tlsArgs(inputs),
             ...(runAs ? ["--user=mysql"] : []),
         ],
     };
@@ -208,6 +263,7 @@ export async function startServer(inputs: ServerInputs): Promise<ServerOutputs> 
         prepareSocketDir(inputs, runAs);
     }
     initialize(inputs, dataDir, runAs);
+    writeTlsFiles(inputs, runAs);
     const logFile = path.join(inputs.workDir, "server.log");
     const { command, args } = serverCommand(inputs, dataDir, runAs);
     const pid = startDetached(command, args, {
@@ -249,7 +305,11 @@ export const databaseServerProvider: pulumi.dynamic.ResourceProvider = {
     },
     async diff(_id: string, olds: ServerOutputs, news: ServerInputs) {
         const replaces = REPLACING_INPUTS.filter(key => olds[key] !== news[key]);
-        const restart = olds.component !== news.component || olds.port !== news.port || JSON.stringify(olds.programs) !== JSON.stringify(news.programs);
+        const restart =
+            olds.component !== news.component ||
+            olds.port !== news.port ||
+            JSON.stringify(olds.programs) !== JSON.stringify(news.programs) ||
+            JSON.stringify([olds.tls, olds.caPem]) !== JSON.stringify([news.tls, news.caPem]);
         // A server that is no longer running is started again by an update: `pulumi up` heals.
         const changes = replaces.length > 0 || restart || !isOurProcess(olds.pid, olds.workDir);
         return { changes, replaces, deleteBeforeReplace: true };
@@ -270,6 +330,10 @@ export interface LocalDatabaseServerArgs {
     workDir: pulumi.Input<string>;
     programs: pulumi.Input<{ init: pulumi.Input<string>; server: pulumi.Input<string> }>;
     adminPassword: pulumi.Input<string>;
+    /** The certificate and key to present (the key is secret); unset, the server speaks in clear. */
+    tls?: pulumi.Input<KeyPairPem>;
+    /** The CA that issued `tls`. */
+    caPem?: pulumi.Input<string>;
 }
 
 export class LocalDatabaseServer extends pulumi.dynamic.Resource {
@@ -280,6 +344,6 @@ export class LocalDatabaseServer extends pulumi.dynamic.Resource {
     public readonly adminPassword!: pulumi.Output<string>;
 
     constructor(name: string, args: LocalDatabaseServerArgs, opts?: pulumi.CustomResourceOptions) {
-        super(databaseServerProvider, name, { ...args, pid: undefined, host: undefined, adminUser: undefined }, { ...opts, additionalSecretOutputs: ["adminPassword"] }, "datamesh", "LocalDatabaseServer");
+        super(databaseServerProvider, name, { ...args, pid: undefined, host: undefined, adminUser: undefined }, { ...opts, additionalSecretOutputs: ["adminPassword", "tls"] }, "datamesh", "LocalDatabaseServer");
     }
 }

@@ -20,6 +20,7 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             host: server.host,
             port: server.port,
             tunnel: server.tunnel,
+            tls: server.tls,
             admin: { user: server.adminUser, password: server.adminPassword },
             database: domain.name,
             owner: request.owner,
@@ -35,6 +36,7 @@ export function domainSetupOverTcp(name: string, request: DomainSetupRequest, op
             host: server.host,
             port: server.port,
             tunnel: server.tunnel,
+            tls: server.tls,
             owner: request.owner,
             // Known before the access step runs, so that a preview can tell a reload from a restart.
             database: domain.name,

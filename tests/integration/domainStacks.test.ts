@@ -5,6 +5,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { CANONICAL_DATA_DIR } from "../../lib/dataset";
 import { referenceInsights, TextTable } from "../reference";
 import { allSecrets, createMesh, createSharedBackend, MeshUnderTest, qualifiedStackName, queryAsText, SharedBackend } from "./harness";
+import { clientTlsOf } from "../../resources/domainData";
 
 // Deployments take minutes; every step here waits for a real `pulumi up`.
 jest.setTimeout(900_000);
@@ -55,7 +56,7 @@ async function meshResourcesButReferences(): Promise<Record<string, unknown>> {
 async function rowsInDomain(team: MeshUnderTest, table: string): Promise<number> {
     const product = (await team.stack.outputs()).dataProduct.value;
     const pg = require("pg");
-    const client = new pg.Client({ host: "127.0.0.1", port: product.endpoint.port, user: product.reader.user, password: product.reader.password, database: product.database });
+    const client = new pg.Client({ host: "127.0.0.1", port: product.endpoint.port, user: product.reader.user, password: product.reader.password, database: product.database, ...clientTlsOf("postgresql", product.tls) });
     await client.connect();
     try {
         return Number((await client.query(`SELECT count(*) AS n FROM ${product.schema}.${table}`)).rows[0].n);
@@ -68,7 +69,7 @@ async function rowsInDomain(team: MeshUnderTest, table: string): Promise<number>
 async function columnsInDomain(team: MeshUnderTest, table: string): Promise<string[][]> {
     const product = (await team.stack.outputs()).dataProduct.value;
     const pg = require("pg");
-    const client = new pg.Client({ host: "127.0.0.1", port: product.endpoint.port, user: product.reader.user, password: product.reader.password, database: product.database });
+    const client = new pg.Client({ host: "127.0.0.1", port: product.endpoint.port, user: product.reader.user, password: product.reader.password, database: product.database, ...clientTlsOf("postgresql", product.tls) });
     await client.connect();
     try {
         const sql = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position";

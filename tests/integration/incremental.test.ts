@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
+import { clientTlsOf } from "../../resources/domainData";
 import { createMesh, MeshUnderTest, queryAsText } from "./harness";
 
 jest.setTimeout(900_000);
@@ -42,13 +43,13 @@ async function outputsOf(mesh: MeshUnderTest) {
 async function ordersDb(mesh: MeshUnderTest) {
     const { orders } = (await mesh.stack.outputs()).domains.value;
     const mysql = require("mysql2/promise");
-    return mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+    return mysql.createConnection({ ...clientTlsOf(orders.engine, orders.tls), host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
 }
 
 async function postgresDb(mesh: MeshUnderTest, domain: "customers" | "payments") {
     const db = (await mesh.stack.outputs()).domains.value[domain];
     const pg = require("pg");
-    const client = new pg.Client({ host: db.host, port: db.port, user: db.user, password: db.password, database: db.database });
+    const client = new pg.Client({ ...clientTlsOf(db.engine, db.tls), host: db.host, port: db.port, user: db.user, password: db.password, database: db.database });
     await client.connect();
     return client;
 }

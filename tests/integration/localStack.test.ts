@@ -1,7 +1,10 @@
 import { spawnSync } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { clientTlsOf } from "../../resources/domainData";
+import { certificateAuthority } from "../selfSigned";
 import { CHECK_ENV, renderCheckScript, renderStatementFile } from "../../catalogs/jobs";
 import { checkStatement, CheckTargets } from "../../lib/reconcile";
 import { readAudits } from "../../lib/audits";
@@ -69,15 +72,15 @@ async function domainTables(mesh: MeshUnderTest): Promise<Record<string, unknown
     const tables: Record<string, unknown[]> = {};
     for (const name of ["customers", "payments"]) {
         const pg = require("pg");
-        const { host, port, user, password, database } = domains[name];
-        const client = new pg.Client({ host, port, user, password, database });
+        const { host, port, user, password, database, tls } = domains[name];
+        const client = new pg.Client({ host, port, user, password, database, ...clientTlsOf("postgresql", tls) });
         await client.connect();
         tables[name] = (await client.query(`SELECT * FROM ${name} ORDER BY id`)).rows;
         await client.end();
     }
     const mysql = require("mysql2/promise");
-    const { host, port, user, password, database } = domains.orders;
-    const connection = await mysql.createConnection({ host, port, user, password, database });
+    const { host, port, user, password, database, tls } = domains.orders;
+    const connection = await mysql.createConnection({ host, port, user, password, database, ...clientTlsOf("mariadb", tls) });
     tables.orders = (await connection.query("SELECT * FROM orders ORDER BY id"))[0];
     await connection.end();
     return tables;
@@ -161,10 +164,48 @@ describe("the local stack, deployed for real", () => {
         ports.push(mesh.basePort, mesh.basePort + 1, mesh.basePort + 2, mesh.basePort + 3, mesh.trinoPort, mesh.trinoPort + 1);
         const mysql = require("mysql2/promise");
         const orders = outputs.domains.value.orders;
-        const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+        const connection = await mysql.createConnection({ ...clientTlsOf(orders.engine, orders.tls), host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
         const [rows] = await connection.query("SELECT count(*) AS n FROM orders");
         await connection.end();
         expect(Number(rows[0].n)).toBe(99);
+    });
+
+    it("serves each domain over TLS alone, with a certificate of the stack's CA: a login in clear or against another CA is refused", async () => {
+        const domains = (await mesh.stack.outputs()).domains.value;
+        const anotherCa = certificateAuthority("another CA").cert;
+        /** A login's answer to one query, and the certificate the server presented, read without trusting it. */
+        const login = async (name: string, ssl: { ssl?: object }) => {
+            const d = domains[name];
+            if (d.engine === "postgresql") {
+                const pg = require("pg");
+                const client = new pg.Client({ host: d.host, port: d.port, user: d.user, password: d.password, database: d.database, ...ssl });
+                await client.connect();
+                try {
+                    return { answer: (await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0].ssl, presented: client.connection.stream.getPeerX509Certificate?.() };
+                } finally {
+                    await client.end();
+                }
+            }
+            const mysql = require("mysql2/promise");
+            const connection = await mysql.createConnection({ host: d.host, port: d.port, user: d.user, password: d.password, database: d.database, ...ssl });
+            try {
+                const [rows] = await connection.query("SELECT @@require_secure_transport AS required, (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_VERSION') AS version");
+                return { answer: `${rows[0].required} ${rows[0].version}`, presented: connection.connection.stream.getPeerX509Certificate?.() };
+            } finally {
+                await connection.end();
+            }
+        };
+        for (const name of ["customers", "orders", "payments"]) {
+            const { engine, tls } = domains[name];
+            expect({ name, tls }).toEqual({ name, tls: { mode: "verify-full", caCert: expect.stringContaining("-----BEGIN CERTIFICATE-----") } });
+            await expect(login(name, {})).rejects.toThrow(engine === "postgresql" ? /no encryption/ : /insecure transport|Access denied/);
+            await expect(login(name, clientTlsOf(engine, { mode: "verify-full", caCert: anotherCa }))).rejects.toThrow(/unable to verify|self[- ]signed|certificate/i);
+            const verified = await login(name, clientTlsOf(engine, tls));
+            expect({ name, answer: verified.answer }).toEqual({ name, answer: engine === "postgresql" ? true : expect.stringMatching(/^1 TLSv1\.[23]$/) });
+            const presented: crypto.X509Certificate = verified.presented;
+            expect(presented.verify(new crypto.X509Certificate(tls.caCert).publicKey)).toBe(true);
+            expect(presented.checkIP("127.0.0.1")).toBe("127.0.0.1");
+        }
     });
 
     it("starts Trino from the class archive setup made for its JDK: the running JVM maps it", async () => {
@@ -197,7 +238,7 @@ describe("the local stack, deployed for real", () => {
         const pg = require("pg");
         const payments = outputs.domains.value.payments;
         const pgLogin = async (password: string) => {
-            const client = new pg.Client({ host: payments.host, port: payments.port, user: "awkward_login", password, database: "postgres" });
+            const client = new pg.Client({ ...clientTlsOf(payments.engine, payments.tls), host: payments.host, port: payments.port, user: "awkward_login", password, database: "postgres" });
             await client.connect();
             try {
                 return (await client.query("SELECT current_user AS name")).rows[0].name;
@@ -205,7 +246,7 @@ describe("the local stack, deployed for real", () => {
                 await client.end();
             }
         };
-        const pgAdmin = new pg.Client({ host: payments.host, port: payments.port, ...admin("payments-server"), database: "postgres" });
+        const pgAdmin = new pg.Client({ ...clientTlsOf(payments.engine, payments.tls), host: payments.host, port: payments.port, ...admin("payments-server"), database: "postgres" });
         await pgAdmin.connect();
         try {
             for (const sql of icebergMetastoreSql({ database: "unused", connectorUser: "awkward_login", connectorPassword: AWKWARD_PASSWORD }).server) {
@@ -221,14 +262,14 @@ describe("the local stack, deployed for real", () => {
         const mysql = require("mysql2/promise");
         const orders = outputs.domains.value.orders;
         const mariadbLogin = async (password: string) => {
-            const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: "awkward_owner", password, database: "awkward" });
+            const connection = await mysql.createConnection({ ...clientTlsOf(orders.engine, orders.tls), host: orders.host, port: orders.port, user: "awkward_owner", password, database: "awkward" });
             try {
                 return (await connection.query("SELECT CURRENT_USER() AS name"))[0][0].name;
             } finally {
                 await connection.end();
             }
         };
-        const mariadbAdmin = await mysql.createConnection({ host: orders.host, port: orders.port, ...admin("orders-server") });
+        const mariadbAdmin = await mysql.createConnection({ ...clientTlsOf(orders.engine, orders.tls), host: orders.host, port: orders.port, ...admin("orders-server") });
         try {
             const spec = { engine: "mariadb" as const, database: "awkward", ownerUser: "awkward_owner", ownerPassword: AWKWARD_PASSWORD, readerUser: "awkward_reader", readerPassword: AWKWARD_PASSWORD, tables: [jaffleTable("orders")] };
             for (const sql of domainAccessSql(spec).server) {
@@ -436,7 +477,7 @@ describe("the local stack, deployed for real", () => {
         const before = await mesh.resourceOutputs();
         const orders = (await mesh.stack.outputs()).domains.value.orders;
         const mysql = require("mysql2/promise");
-        const connection = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+        const connection = await mysql.createConnection({ ...clientTlsOf(orders.engine, orders.tls), host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
         await connection.query("ALTER TABLE orders RENAME COLUMN user_id TO customer_id");
         try {
             await expect(mesh.stack.up()).rejects.toThrow(/broke its source contract; nothing was built[\s\S]*domain orders, table orders: column user_id is missing/);
@@ -694,11 +735,11 @@ describe("the local stack, deployed for real", () => {
         const outputs = await mesh.stack.outputs();
         const { orders, payments } = outputs.domains.value;
         const mysql = require("mysql2/promise");
-        const ordersDb = await mysql.createConnection({ host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
+        const ordersDb = await mysql.createConnection({ ...clientTlsOf(orders.engine, orders.tls), host: orders.host, port: orders.port, user: orders.user, password: orders.password, database: orders.database });
         await ordersDb.query("INSERT INTO orders (id, user_id, order_date, status) VALUES (9001, 3, '2026-11-30', 'placed')");
         await ordersDb.end();
         const pg = require("pg");
-        const paymentsDb = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+        const paymentsDb = new pg.Client({ ...clientTlsOf(payments.engine, payments.tls), host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
         await paymentsDb.connect();
         await paymentsDb.query("UPDATE payments SET amount = amount + 3 WHERE id = 1");
         await paymentsDb.end();
@@ -737,7 +778,7 @@ describe("the local stack, deployed for real", () => {
         try {
             const afterCodeEdit = await mesh.stack.up();
             expect(Object.keys(afterCodeEdit.summary.resourceChanges ?? {})).toEqual(["same"]);
-            const paymentsAfter = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+            const paymentsAfter = new pg.Client({ ...clientTlsOf(payments.engine, payments.tls), host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
             await paymentsAfter.connect();
             const { rows } = await paymentsAfter.query("SELECT amount FROM payments WHERE id = 1");
             await paymentsAfter.end();
@@ -752,7 +793,7 @@ describe("the local stack, deployed for real", () => {
         const before = await publishedInsights(mesh);
         const payments = (await mesh.stack.outputs()).domains.value.payments;
         const pg = require("pg");
-        const client = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+        const client = new pg.Client({ ...clientTlsOf(payments.engine, payments.tls), host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
         await client.connect();
         await client.query("ALTER TABLE payments RENAME TO payments_elsewhere");
         try {
@@ -827,7 +868,7 @@ describe("the local stack, deployed for real", () => {
         const outputs = await mesh.stack.outputs();
         const pg = require("pg");
         const payments = outputs.domains.value.payments;
-        const client = new pg.Client({ host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
+        const client = new pg.Client({ ...clientTlsOf(payments.engine, payments.tls), host: payments.host, port: payments.port, user: payments.user, password: payments.password, database: payments.database });
         await client.connect();
         const count = await client.query("SELECT count(*) AS n FROM payments");
         await client.end();

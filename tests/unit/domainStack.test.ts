@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { contractVersion, domainOfProduct, publishedTables } from "../../lib/dataProduct";
 import { domainByName } from "../../lib/domains";
-import { attachUrns, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
+import { attachUrns, installMocks, isSecret, RecordedResource, UNIT_TEST_CA, valueOf } from "./mocks";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
@@ -39,7 +39,7 @@ describe("a domain stack", () => {
     it("deploys its domain's server, users and load, and nothing of the mesh or of another domain", () => {
         const components = resources.filter(r => r.type.startsWith("datamesh:index:")).map(r => `${r.type} ${r.name}`);
         expect(components).toEqual(["datamesh:index:DomainDatabase customers"]);
-        const others = resources.filter(r => !r.type.startsWith("datamesh:index:") && r.name !== "state-dir");
+        const others = resources.filter(r => !r.type.startsWith("datamesh:index:") && r.name !== "state-dir" && r.name !== "stack-ca");
         expect(others.length).toBeGreaterThan(3);
         for (const resource of others) {
             expect(resource.name).toMatch(/^customers-/);
@@ -59,6 +59,7 @@ describe("a domain stack", () => {
             endpoint: await valueOf(product.endpoint),
             database: await valueOf(product.database),
             reader: { user: await valueOf(product.reader.user), password: await valueOf(product.reader.password) },
+            tls: await valueOf(pulumi.output(product.tls)),
         };
         const declared = domainByName("customers");
         expect(plain).toEqual({
@@ -84,6 +85,8 @@ describe("a domain stack", () => {
                 },
             ],
             reader: { user: "customers_trino", password: "generated-customers-reader-password" },
+            // The stack's CA, which the server's certificate chains to: the mesh checks the server against it.
+            tls: { mode: "verify-full", caCert: UNIT_TEST_CA },
             contractVersion: contractVersion(publishedTables(declared.tables)),
         });
         expect(await isSecret(product.reader.password)).toBe(true);
@@ -103,7 +106,13 @@ describe("a domain stack", () => {
         const declared = domainByName("customers");
         expect(domain).toEqual({
             ...declared,
-            external: { host: "127.0.0.1", port: 25430, database: "customers", user: "customers_trino" },
+            external: {
+                host: "127.0.0.1",
+                port: 25430,
+                database: "customers",
+                user: "customers_trino",
+                tls: { mode: "verify-full", caPem: UNIT_TEST_CA, caFile: "dataProduct.tls.caCert of stack organization/datamesh/customers" },
+            },
             file: "stack organization/datamesh/customers",
             source: "stack:organization/datamesh/customers",
             tables: declared.tables.map(table => ({ ...table, piiMasks: { email: "deny" } })),

@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
 import { savedHealthcheck } from "./dockerProviderState";
 
 /** What the mocked engine saw: each registered resource with its inputs and its URN (which carries the parent's type). */
@@ -10,6 +12,9 @@ export interface RecordedResource {
     state: Record<string, any>;
     urn: string;
 }
+
+/** The certificate every mocked StackCertificateAuthority answers with: a real one, whose key was thrown away. */
+export const UNIT_TEST_CA = fs.readFileSync(path.join(__dirname, "..", "fixtures", "unit-test-ca.pem"), "utf8");
 
 /** The salt every mocked BcryptSalt answers with. */
 export const MOCK_SALT = `$2b$10$${"s".repeat(22)}`;
@@ -24,6 +29,11 @@ function computedOutputs(args: pulumi.runtime.MockResourceArgs): Record<string, 
             return { salt: MOCK_SALT };
         case "TrinoTlsMaterial":
             return { keystoreBase64: "a2V5c3RvcmU=", certificatePem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" };
+        case "StackCertificateAuthority":
+            // A real certificate, so that what parses the CA (a mesh reading a domain stack's product) can.
+            return { certificatePem: UNIT_TEST_CA, privateKeyPem: "-----BEGIN PRIVATE KEY-----\nMOCK-CA-KEY\n-----END PRIVATE KEY-----\n" };
+        case "ServerCertificate":
+            return { certificatePem: `-----BEGIN CERTIFICATE-----\nMOCK-${args.name}\n-----END CERTIFICATE-----\n`, privateKeyPem: `-----BEGIN PRIVATE KEY-----\nMOCK-KEY-${args.name}\n-----END PRIVATE KEY-----\n` };
         case "LocalDatabaseServer":
             return { pid: 4242, host: "127.0.0.1", adminUser: args.inputs.engine === "postgresql" ? "postgres" : "datamesh_admin" };
         case "LocalTrinoServer":

@@ -4,7 +4,7 @@ import { digestDirectory } from "../../lib/digest";
 import { readAudits } from "../../lib/audits";
 import { DOMAINS } from "../../lib/domains";
 import { dependsOn, recordDependencies } from "./dependencies";
-import { attachUrns, FAKE_TOOLCHAIN, installMocks, isSecret, RecordedResource, valueOf } from "./mocks";
+import { attachUrns, FAKE_TOOLCHAIN, installMocks, isSecret, RecordedResource, UNIT_TEST_CA, valueOf } from "./mocks";
 
 jest.mock("../../platforms/local/toolchain", () => ({ findLocalToolchain: () => require("./mocks").FAKE_TOOLCHAIN }));
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
@@ -54,7 +54,8 @@ describe("the mesh's inventory", () => {
 
     it("parents every child to its component and names it <component>-<role>", () => {
         const components = new Map(resources.filter(r => r.type.startsWith("datamesh:index:")).map(r => [r.name, r.type]));
-        const children = resources.filter(r => !r.type.startsWith("datamesh:index:") && r.name !== "state-dir");
+        // The state folder and the CA belong to the stack, not to one component.
+        const children = resources.filter(r => !r.type.startsWith("datamesh:index:") && r.name !== "state-dir" && r.name !== "stack-ca");
         expect(children.length).toBeGreaterThan(15);
         for (const child of children) {
             const owner = child.name.split("-")[0];
@@ -88,8 +89,14 @@ describe("the mesh's inventory", () => {
 describe("Trino", () => {
     it("gets exactly one generated catalog per domain plus the insights catalog", () => {
         const files: Record<string, string> = byName("trino-server").inputs.files;
-        expect(Object.keys(files).filter(f => f.startsWith("catalog/"))).toEqual(["catalog/customers.properties", "catalog/insights.properties", "catalog/orders.properties", "catalog/payments.properties"]);
-        expect(files["catalog/orders.properties"]).toContain("connection-url=jdbc:mariadb://127.0.0.1:25431\n");
+        const catalogFiles = Object.keys(files).filter(f => f.startsWith("catalog/"));
+        expect(catalogFiles.filter(f => f.endsWith(".properties"))).toEqual(["catalog/customers.properties", "catalog/insights.properties", "catalog/orders.properties", "catalog/payments.properties"]);
+        // Each domain's server serves TLS alone, so its catalog checks the server against the stack's CA; the metastore speaks in clear.
+        expect(catalogFiles.filter(f => !f.endsWith(".properties"))).toEqual(["catalog/customers-ca.pem", "catalog/orders-ca.pem", "catalog/payments-ca.pem"]);
+        for (const domain of ["customers", "orders", "payments"]) {
+            expect(files[`catalog/${domain}-ca.pem`]).toBe(UNIT_TEST_CA);
+        }
+        expect(files["catalog/orders.properties"]).toContain(`connection-url=jdbc:mariadb://127.0.0.1:25431?sslMode=verify-full&serverSslCert=${path.join(STATE_DIR, "trino-server", "etc", "catalog", "orders-ca.pem")}\n`);
         expect(files["catalog/insights.properties"]).toContain(`local.location=${path.join(STATE_DIR, "insights-warehouse")}\n`);
         expect(files["config.properties"]).toContain("http-server.https.port=28080\n");
         expect(files["config.properties"]).toContain("http-server.http.port=28081\n");
