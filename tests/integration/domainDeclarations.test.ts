@@ -610,7 +610,15 @@ describe("two domains added by declaration, deployed for real", () => {
         const catalogs = await queryAsText(mesh!, "SHOW CATALOGS", "dbt");
         expect(catalogs.rows.map(([name]) => name)).toEqual(expect.arrayContaining(["shipping", "loyalty"]));
         const outputs = await mesh!.stack.outputs();
-        expect(outputs.domains.value.shipping).toMatchObject({ engine: "mariadb", host: "127.0.0.1", port: mesh!.basePort + 4, database: "shipping", rows: { shipments: 5 } });
+        // A new managed domain's server serves TLS alone, with a certificate of the stack's CA, as the first three do.
+        expect(outputs.domains.value.shipping).toMatchObject({
+            engine: "mariadb",
+            host: "127.0.0.1",
+            port: mesh!.basePort + 4,
+            database: "shipping",
+            rows: { shipments: 5 },
+            tls: { mode: "verify-full", caCert: outputs.domains.value.orders.tls.caCert },
+        });
         expect(outputs.domains.value.loyalty).toEqual({
             engine: "postgresql",
             host: "127.0.0.1",
@@ -618,6 +626,8 @@ describe("two domains added by declaration, deployed for real", () => {
             database: "loyalty",
             user: "loyalty_reader",
             password: loyaltyPassword,
+            // What its team declared: a client of the loyalty database checks it against the team's CA, not the stack's.
+            tls: { mode: "verify-full", caCert: loyaltyCa.cert },
             rows: { points: LOYALTY_ROWS.length },
         });
         // The reader's password came from a secret and stays one.
