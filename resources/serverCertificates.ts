@@ -89,18 +89,21 @@ export const authorityProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
+/** What a certificate is issued for: a change to any of it needs a new certificate. */
+function issuedFor(inputs: ServerCertificateInputs): string {
+    return JSON.stringify([inputs.hostnames, inputs.ipAddresses, inputs.validityDays, inputs.authority?.certificatePem]);
+}
+
 export const serverCertificateProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: ServerCertificateInputs) {
         return { id: crypto.randomUUID(), outs: { ...inputs, ...issueServerCertificate(inputs) } };
     },
     async diff(_id: string, olds: ServerCertificateInputs & Partial<KeyPairPem>, news: ServerCertificateInputs) {
-        const names = (i: ServerCertificateInputs) => JSON.stringify([i.hostnames, i.ipAddresses, i.validityDays, i.authority?.certificatePem]);
         const expiring = olds.certificatePem !== undefined && renewalDue(olds.certificatePem);
-        return { changes: expiring || names(olds) !== names(news) || olds.component !== news.component };
+        return { changes: expiring || issuedFor(olds) !== issuedFor(news) || olds.component !== news.component };
     },
     async update(_id: string, olds: ServerCertificateInputs & KeyPairPem, news: ServerCertificateInputs) {
-        const names = (i: ServerCertificateInputs) => JSON.stringify([i.hostnames, i.ipAddresses, i.validityDays, i.authority.certificatePem]);
-        const reissue = renewalDue(olds.certificatePem) || names(olds) !== names(news);
+        const reissue = renewalDue(olds.certificatePem) || issuedFor(olds) !== issuedFor(news);
         return { outs: { ...news, ...(reissue ? issueServerCertificate(news) : { certificatePem: olds.certificatePem, privateKeyPem: olds.privateKeyPem }) } };
     },
 };
