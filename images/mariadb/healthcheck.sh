@@ -1,11 +1,8 @@
 #!/usr/bin/env bash
 # Health check of the datamesh test mariadb image, for the tests the official image's
 # healthcheck.sh offers that the stack may use:
-#   --connect             the real server is up with networking: asked over the socket first,
-#                         as the official script does, so that it passes with
-#                         require_secure_transport (which refuses a login over TCP in clear);
-#                         over TCP when the socket does not answer
-#   --innodb_initialized  InnoDB has finished starting, asked over the socket
+#   --connect             the server accepts a TCP connection on its port
+#   --innodb_initialized  InnoDB has finished starting
 # It connects as the unprivileged healthcheck user the entrypoint created; its credentials are
 # in <datadir>/.my-healthcheck.cnf. Options are checked in order; the first failure fails.
 set -uo pipefail
@@ -16,18 +13,11 @@ if [ -r "$datadir/.my-healthcheck.cnf" ]; then
     defaults=(--defaults-extra-file="$datadir/.my-healthcheck.cnf")
 fi
 
-query() { mariadb "${defaults[@]}" --skip-ssl --protocol=socket --batch --skip-column-names -e "$1" 2>&1; }
-query_tcp() { mariadb "${defaults[@]}" --skip-ssl --host=127.0.0.1 --protocol=tcp --batch --skip-column-names -e "$1" 2>&1; }
+query() { mariadb "${defaults[@]}" --host=127.0.0.1 --protocol=tcp --batch --skip-column-names -e "$1" 2>&1; }
 
 connect() {
     local out
-    # The entrypoint's temporary server runs with skip_networking: only the real server answers 0.
-    out="$(query 'SELECT @@skip_networking')"
-    case "$out" in
-        0) return 0 ;;
-        1) echo "healthcheck connect: the server runs without networking" >&2; return 1 ;;
-    esac
-    if out="$(query_tcp 'SELECT 1')"; then return 0; fi
+    if out="$(query 'SELECT 1')"; then return 0; fi
     # Refused credentials still prove the server answers on TCP.
     case "$out" in *"ERROR 1045"*) return 0 ;; esac
     echo "healthcheck connect failed: $out" >&2

@@ -70,9 +70,10 @@ type ServerImageKey = "postgresImage" | "mariadbImage" | "trinoImage";
 
 /**
  * Both images run a server without networking while they initialize; these probes pass only once
- * the real server is up: pg_isready over TCP (it needs no login, so TLS-only rules do not stop it),
- * and MariaDB's own healthcheck.sh, which asks over the socket whether networking is on (a login
- * over TCP in clear would be refused with require_secure_transport).
+ * the real server is up. pg_isready over TCP needs no login, so TLS-only rules do not stop it; the
+ * image's own healthcheck.sh asks over the socket whether networking is on (the official image's;
+ * the test stand-in's logs in over TCP, where Debian's MariaDB client speaks TLS by default), so
+ * require_secure_transport, which refuses a login over TCP in clear, does not stop it either.
  */
 const HEALTHCHECKS: Record<Engine, string[]> = {
     postgresql: ["CMD", "pg_isready", "--quiet", "--host=127.0.0.1", "--port=5432", "--username=postgres"],
@@ -287,7 +288,9 @@ export class DockerPlatform implements Platform {
                 restart: "unless-stopped",
             },
             // The replacement needs the published port and the data volume that the old container holds.
-            { ...opts, deleteBeforeReplace: true },
+            // The data is the volume's, which keeps the protection the request asks for: the container is
+            // replaced to present a renewed certificate, and starts again on the same volume.
+            { ...opts, protect: false, deleteBeforeReplace: true },
         );
         return {
             host: once(container, "127.0.0.1"),

@@ -7,7 +7,7 @@ import { catalogPasswordEnv } from "../../catalogs/trino";
 import { DEFAULT_IMAGES } from "../../config";
 import { digestDirectory, projectFiles } from "../../lib/digest";
 import { selfSignedCertificate } from "../selfSigned";
-import { dependsOn, recordDependencies } from "./dependencies";
+import { dependsOn, recordDependencies, recordProtection } from "./dependencies";
 import { attachUrns, installMocks, RecordedResource, UNIT_TEST_CA, valueOf } from "./mocks";
 import { docsServerCommand } from "../../platforms/shared/docsServer";
 
@@ -24,6 +24,7 @@ const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/datamesh:${kind}`;
 const BASE_CONFIG = { "datamesh:platform": "docker", "datamesh:basePort": "25430", "datamesh:trinoPort": "28080" };
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
+let protection: Map<string, boolean>;
 let stack: Awaited<typeof import("../../index")>;
 
 const byName = (name: string) => {
@@ -60,6 +61,7 @@ const uploaded = (name: string, file: string) => {
 beforeAll(async () => {
     resources = await installMocks();
     dependencies = recordDependencies();
+    protection = recordProtection();
     pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:workers": "2" });
     stack = await import("../../index");
     await valueOf(stack.check);
@@ -207,6 +209,16 @@ describe("TLS on the docker platform's domain servers", () => {
                 expect(files).toEqual(["/run/secrets/admin-password", "/etc/datamesh/tls/server.crt", "/etc/datamesh/tls/upload/server.key"]);
             }
         }
+    });
+
+    it("protects each domain's data volume, not its container, so that a renewed certificate can replace the container", () => {
+        for (const [domain] of DOMAIN_SERVERS) {
+            const volume = byName(`${domain}-server-volume`);
+            const server = byName(`${domain}-server`);
+            expect({ domain, volume: protection.get(volume.urn), container: protection.get(server.urn) }).toEqual({ domain, volume: true, container: false });
+        }
+        // A new certificate is a new upload, which the provider can only apply by replacing the container.
+        expect(dependsOn(dependencies, byName("customers-server").urn, byName("customers-server-certificate").urn)).toBe(true);
     });
 
     it("leaves the metastore's container as it was: in clear, the image's own entrypoint and command, its password the only upload", () => {
