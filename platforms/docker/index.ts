@@ -32,6 +32,7 @@ import { docsServerCommand } from "../shared/docsServer";
 import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, directAccess, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
+import { StackServerTls } from "../shared/serverTls";
 import { containerHealthcheck, HealthcheckTiming } from "./healthcheck";
 
 /** The dbt toolchain image this platform builds from dbt/Dockerfile on the engine itself; a local name, never pushed. */
@@ -67,7 +68,13 @@ export interface DockerPlatformArgs {
 
 type ServerImageKey = "postgresImage" | "mariadbImage" | "trinoImage";
 
-/** Both images run a server without networking while they initialize; these probes use TCP so that they pass only once the real server is up. */
+/**
+ * Both images run a server without networking while they initialize; these probes pass only once
+ * the real server is up. pg_isready over TCP needs no login, so TLS-only rules do not stop it; the
+ * image's own healthcheck.sh asks over the socket whether networking is on (the official image's;
+ * the test stand-in's logs in over TCP, where Debian's MariaDB client speaks TLS by default), so
+ * require_secure_transport, which refuses a login over TCP in clear, does not stop it either.
+ */
 const HEALTHCHECKS: Record<Engine, string[]> = {
     postgresql: ["CMD", "pg_isready", "--quiet", "--host=127.0.0.1", "--port=5432", "--username=postgres"],
     mariadb: ["CMD", "healthcheck.sh", "--connect", "--innodb_initialized"],
@@ -76,6 +83,44 @@ const DATABASE_PROBE: HealthcheckTiming = { intervalSeconds: 2, timeoutSeconds: 
 const DOCS_SITE_PROBE: HealthcheckTiming = { intervalSeconds: 2, timeoutSeconds: 5, startPeriodSeconds: 30, retries: 5 };
 const TRINO_PROBE: HealthcheckTiming = { intervalSeconds: 5, timeoutSeconds: 5, startPeriodSeconds: 300, retries: 3 };
 const ADMIN_PASSWORD_FILE = "/run/secrets/admin-password";
+
+/*
+ * A server that serves TLS: its certificate and PostgreSQL's client rules are uploaded readable by
+ * all, its key readable by root alone (Docker writes every upload as root). Before the image's own
+ * entrypoint runs, the container's shell installs a copy of the key that the server's account owns,
+ * mode 0600: PostgreSQL refuses a key that others may read, and neither server reads root's.
+ */
+const SERVER_TLS_DIR = "/etc/datamesh/tls";
+export const SERVER_TLS_FILES = {
+    certificate: `${SERVER_TLS_DIR}/server.crt`,
+    key: `${SERVER_TLS_DIR}/server.key`,
+    uploadedKey: `${SERVER_TLS_DIR}/upload/server.key`,
+    hba: `${SERVER_TLS_DIR}/pg_hba.conf`,
+};
+/**
+ * PostgreSQL's client rules with TLS: over TCP, TLS and a password alone. The socket inside the
+ * container, which the official image's entrypoint uses while it initializes the data folder,
+ * admits each account as the operating system's account of the same name only.
+ */
+export const DOCKER_POSTGRES_HBA = "hostssl all all all scram-sha-256\nlocal all all peer\n";
+
+/** How each image runs its server with the certificate, and the account the server runs as. */
+const TLS_SERVERS: Record<Engine, { account: string; command: string[] }> = {
+    postgresql: {
+        account: "postgres",
+        command: ["postgres", "-c", "ssl=on", "-c", `ssl_cert_file=${SERVER_TLS_FILES.certificate}`, "-c", `ssl_key_file=${SERVER_TLS_FILES.key}`, "-c", `hba_file=${SERVER_TLS_FILES.hba}`],
+    },
+    mariadb: {
+        account: "mysql",
+        command: ["mariadbd", `--ssl-cert=${SERVER_TLS_FILES.certificate}`, `--ssl-key=${SERVER_TLS_FILES.key}`, "--require-secure-transport=ON"],
+    },
+};
+
+/** The container's entrypoint with TLS: install the key for the server's account, then run the image's own entrypoint with the command. */
+function tlsEntrypoint(account: string): string[] {
+    const install = `install -o ${account} -g ${account} -m 0600 ${SERVER_TLS_FILES.uploadedKey} ${SERVER_TLS_FILES.key}`;
+    return ["/bin/sh", "-c", `${install} && exec docker-entrypoint.sh "$@"`, "sh"];
+}
 
 /** The coordinator's alias on the network; the certificate names it, so it is fixed rather than derived. */
 const TRINO_ALIAS = "trino";
@@ -183,11 +228,13 @@ export class DockerPlatform implements Platform {
     private warehouseVolume?: docker.Volume;
     /** Set by dbtRun(): the docs site is generated and served from the same image. */
     private dbtImage?: docker.RemoteImage;
+    private readonly serverTls: StackServerTls;
 
     constructor(private readonly args: DockerPlatformArgs) {
         assertPinnedTrinoImage(args.images.trinoImage, args.trinoVersion);
         this.keytool = args.keytool;
         this.network = new docker.Network("docker-network", { name: `datamesh-${args.stack}` });
+        this.serverTls = new StackServerTls(args.stack);
     }
 
     /** An image, pulled once the stack first runs it: a domain stack runs one server's image and no Trino. */
@@ -208,13 +255,30 @@ export class DockerPlatform implements Platform {
         const alias = name.replace(/-server$/, "");
         const volume = new docker.Volume(`${name}-volume`, { name: this.dockerName(`${name}-volume`) }, opts);
         const containerName = this.dockerName(name);
+        // What Trino's containers connect to; the deploying process and the domain's owner use the published port on 127.0.0.1.
+        const meshHost = this.args.domainStack ? containerName : alias;
+        // localhost beside the address: mysql2 checks a certificate against 'localhost' when it connects to an address.
+        const tls = request.tls ? this.serverTls.issue(name, request.component, { hostnames: [meshHost, "localhost"], ipAddresses: ["127.0.0.1"] }, opts) : undefined;
+        const tlsServer = TLS_SERVERS[request.engine];
+        // A renewed certificate changes the uploads, which replaces the container: the new one is what it presents.
+        const uploads = tls
+            ? pulumi.secret(
+                  pulumi.all([request.adminPassword, tls.keyPair]).apply(([adminPassword, keyPair]) => [
+                      { file: ADMIN_PASSWORD_FILE, content: adminPassword },
+                      { file: SERVER_TLS_FILES.certificate, content: keyPair.certificatePem, permissions: "0644" },
+                      { file: SERVER_TLS_FILES.uploadedKey, content: keyPair.privateKeyPem, permissions: "0600" },
+                      ...(request.engine === "postgresql" ? [{ file: SERVER_TLS_FILES.hba, content: DOCKER_POSTGRES_HBA, permissions: "0644" }] : []),
+                  ]),
+              )
+            : [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(request.adminPassword) }];
         const container = new docker.Container(
             name,
             {
                 name: containerName,
                 image: this.image(engine.image).imageId,
                 envs: [`${engine.adminPasswordEnv}_FILE=${ADMIN_PASSWORD_FILE}`],
-                uploads: [{ file: ADMIN_PASSWORD_FILE, content: pulumi.secret(request.adminPassword) }],
+                uploads,
+                ...(tls ? { entrypoints: tlsEntrypoint(tlsServer.account), command: tlsServer.command } : {}),
                 volumes: [{ volumeName: volume.name, containerPath: engine.dataDir }],
                 networksAdvanced: [{ name: this.network.name, aliases: [alias] }],
                 ports: [{ internal: engine.port, external: request.port, ip: "127.0.0.1", protocol: "tcp" }],
@@ -224,16 +288,19 @@ export class DockerPlatform implements Platform {
                 restart: "unless-stopped",
             },
             // The replacement needs the published port and the data volume that the old container holds.
-            { ...opts, deleteBeforeReplace: true },
+            // The data is the volume's, which keeps the protection the request asks for: the container is
+            // replaced to present a renewed certificate, and starts again on the same volume.
+            { ...opts, protect: false, deleteBeforeReplace: true },
         );
         return {
             host: once(container, "127.0.0.1"),
             port: once(container, request.port),
-            meshHost: once(container, this.args.domainStack ? containerName : alias),
+            meshHost: once(container, meshHost),
             meshPort: once(container, engine.port),
             ...(this.args.domainStack ? { network: pulumi.all([container.id, this.network.name]).apply(([, network]) => network) } : {}),
             adminUser: once(container, engine.adminUser),
             adminPassword: pulumi.secret(request.adminPassword),
+            ...(tls ? { tls: tls.tls } : {}),
             resource: container,
         };
     }

@@ -28,10 +28,7 @@ import { LocalDocsSite } from "./docsSite";
 import { LocalDirectory } from "./directory";
 import { LocalToolchain } from "./toolchain";
 import { LocalTrinoServer } from "./trinoServer";
-import { ServerCertificate, StackCertificateAuthority } from "../../resources/serverCertificates";
-
-/** What clients read in errors about the servers' certificates: where the CA they trust comes from. */
-export const STACK_CA_NAME = "the stack's CA (stack output domains.<domain>.tls.caCert)";
+import { StackServerTls } from "../shared/serverTls";
 
 export interface LocalPlatformArgs {
     /** Folder for every file the stack's processes write; removed by `pulumi destroy`. */
@@ -47,17 +44,12 @@ export class LocalPlatform implements Platform {
     readonly trinoHostnames: string[] = [];
     readonly live = true;
     private readonly stateDir: LocalDirectory;
-    private authority?: StackCertificateAuthority;
+    private readonly serverTls: StackServerTls;
 
     constructor(private readonly args: LocalPlatformArgs) {
         this.keytool = path.join(args.toolchain.javaHome, "bin", "keytool");
         this.stateDir = new LocalDirectory("state-dir", { path: args.stateDir });
-    }
-
-    /** Made with the first server that serves TLS, so a stack without one has no CA. */
-    private certificateAuthority(): StackCertificateAuthority {
-        this.authority ??= new StackCertificateAuthority("stack-ca", { commonName: `datamesh ${this.args.stack} CA` });
-        return this.authority;
+        this.serverTls = new StackServerTls(args.stack);
     }
 
     private place(name: string): string {
@@ -69,11 +61,8 @@ export class LocalPlatform implements Platform {
     }
 
     databaseServer(name: string, request: DatabaseServerRequest, opts: pulumi.CustomResourceOptions): DatabaseServer {
-        const authority = request.tls ? this.certificateAuthority() : undefined;
         // localhost beside the address: mysql2 checks a certificate against 'localhost' when it connects to an address.
-        const certificate = authority
-            ? new ServerCertificate(`${name}-certificate`, { component: request.component, hostnames: ["localhost"], ipAddresses: ["127.0.0.1"], authority: { certificatePem: authority.certificatePem, privateKeyPem: authority.privateKeyPem } }, { parent: opts.parent })
-            : undefined;
+        const tls = request.tls ? this.serverTls.issue(name, request.component, { hostnames: ["localhost"], ipAddresses: ["127.0.0.1"] }, opts) : undefined;
         const server = new LocalDatabaseServer(
             name,
             {
@@ -83,7 +72,7 @@ export class LocalPlatform implements Platform {
                 workDir: this.place(name),
                 programs: request.engine === "postgresql" ? this.args.toolchain.postgres : this.args.toolchain.mariadb,
                 adminPassword: request.adminPassword,
-                ...(certificate && authority ? { tls: pulumi.secret({ certificatePem: certificate.certificatePem, privateKeyPem: certificate.privateKeyPem }), caPem: authority.certificatePem } : {}),
+                ...(tls ? { tls: tls.keyPair, caPem: tls.caPem } : {}),
             },
             this.withState(opts),
         );
@@ -94,7 +83,7 @@ export class LocalPlatform implements Platform {
             meshPort: server.port,
             adminUser: server.adminUser,
             adminPassword: server.adminPassword,
-            ...(authority ? { tls: authority.certificatePem.apply(caPem => ({ mode: "verify-full" as const, caPem, caFile: STACK_CA_NAME })) } : {}),
+            ...(tls ? { tls: tls.tls } : {}),
             resource: server,
         };
     }

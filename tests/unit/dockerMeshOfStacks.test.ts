@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { contractVersion, publishedTables } from "../../lib/dataProduct";
 import { domainByName } from "../../lib/domains";
-import { installMocks, RecordedResource, resourceNamed, valueOf } from "./mocks";
+import { installMocks, RecordedResource, resourceNamed, UNIT_TEST_CA, valueOf } from "./mocks";
 
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
 // the real serialization is exercised by the integration tests' `pulumi up`.
@@ -33,6 +33,8 @@ const PRODUCT = {
     tables: TABLES,
     reader: { user: "customers_trino", password: "reader-password-of-the-customers-team" },
     contractVersion: contractVersion(TABLES),
+    // A domain stack on docker serves TLS alone, with a certificate from its own stack's CA.
+    tls: { mode: "verify-full", caCert: UNIT_TEST_CA },
 };
 const CONTAINER = "docker:index/container:Container";
 
@@ -81,14 +83,23 @@ describe("a mesh on docker that federates a domain stack on docker", () => {
         }
     });
 
-    it("points Trino's catalog at the domain server's container name and port", () => {
-        const uploads: { file: string; content?: string }[] = reveal(resourceNamed(resources, "trino-server").inputs.uploads);
-        const catalog = uploads.find(u => u.file === "/etc/trino/catalog/customers.properties")!.content!;
-        expect(catalog).toContain(`connection-url=jdbc:postgresql://${DOMAIN_SERVER}:5432/customers\n`);
+    it("points every Trino node's catalog at the domain server's container name and port, checking its certificate against the domain stack's CA", () => {
+        for (const node of ["trino-server", "trino-server-worker-1", "trino-server-worker-2"]) {
+            const uploads: { file: string; content?: string }[] = reveal(resourceNamed(resources, node).inputs.uploads);
+            const catalog = uploads.find(u => u.file === "/etc/trino/catalog/customers.properties")!.content!;
+            expect(catalog).toContain(`connection-url=jdbc:postgresql://${DOMAIN_SERVER}:5432/customers?sslmode=verify-full&sslrootcert=/etc/trino/catalog/customers-ca.pem\n`);
+            expect(uploads.find(u => u.file === "/etc/trino/catalog/customers-ca.pem")?.content).toBe(UNIT_TEST_CA);
+        }
     });
 
     it("probes the domain's tables from the deploying process at its published port, and names it so in the domains output", async () => {
-        expect(reveal(resourceNamed(resources, "customers-probe").inputs)).toMatchObject({ host: "127.0.0.1", port: 26430, database: "customers", reader: { user: "customers_trino" } });
+        expect(reveal(resourceNamed(resources, "customers-probe").inputs)).toMatchObject({
+            host: "127.0.0.1",
+            port: 26430,
+            database: "customers",
+            reader: { user: "customers_trino" },
+            tls: { mode: "verify-full", caPem: UNIT_TEST_CA },
+        });
         expect(resourceNamed(resources, "customers-probe").inputs.tunnel).toBeUndefined();
         const domains = await valueOf(pulumi.output(stack.domains));
         expect(domains.customers).toMatchObject({ host: "127.0.0.1", port: 26430 });

@@ -7,8 +7,8 @@ import { catalogPasswordEnv } from "../../catalogs/trino";
 import { DEFAULT_IMAGES } from "../../config";
 import { digestDirectory, projectFiles } from "../../lib/digest";
 import { selfSignedCertificate } from "../selfSigned";
-import { dependsOn, recordDependencies } from "./dependencies";
-import { attachUrns, installMocks, RecordedResource, valueOf } from "./mocks";
+import { dependsOn, recordDependencies, recordProtection } from "./dependencies";
+import { attachUrns, installMocks, RecordedResource, UNIT_TEST_CA, valueOf } from "./mocks";
 import { docsServerCommand } from "../../platforms/shared/docsServer";
 
 // Pulumi serializes dynamic providers through the V8 inspector, which Jest's module sandbox breaks;
@@ -20,9 +20,11 @@ jest.mock("@pulumi/pulumi/runtime/closure/serializeClosure", () => ({ serializeF
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const DBT_DIR = path.join(__dirname, "..", "..", "dbt");
 const CONTAINER = "docker:index/container:Container";
+const DYNAMIC = (kind: string) => `pulumi-nodejs:dynamic/datamesh:${kind}`;
 const BASE_CONFIG = { "datamesh:platform": "docker", "datamesh:basePort": "25430", "datamesh:trinoPort": "28080" };
 let resources: RecordedResource[];
 let dependencies: Map<string, string[]>;
+let protection: Map<string, boolean>;
 let stack: Awaited<typeof import("../../index")>;
 
 const byName = (name: string) => {
@@ -59,6 +61,7 @@ const uploaded = (name: string, file: string) => {
 beforeAll(async () => {
     resources = await installMocks();
     dependencies = recordDependencies();
+    protection = recordProtection();
     pulumi.runtime.setAllConfig({ ...BASE_CONFIG, "datamesh:workers": "2" });
     stack = await import("../../index");
     await valueOf(stack.check);
@@ -127,19 +130,155 @@ describe("the docker platform's inventory", () => {
     });
 });
 
+describe("TLS on the docker platform's domain servers", () => {
+    const DOMAIN_SERVERS = [
+        ["customers", "postgres"],
+        ["orders", "mysql"],
+        ["payments", "postgres"],
+    ] as const;
+    // Written out here, not taken from the code under test.
+    const COMMANDS: Record<string, string[]> = {
+        postgres: [
+            "postgres",
+            "-c",
+            "ssl=on",
+            "-c",
+            "ssl_cert_file=/etc/datamesh/tls/server.crt",
+            "-c",
+            "ssl_key_file=/etc/datamesh/tls/server.key",
+            "-c",
+            "hba_file=/etc/datamesh/tls/pg_hba.conf",
+        ],
+        mysql: ["mariadbd", "--ssl-cert=/etc/datamesh/tls/server.crt", "--ssl-key=/etc/datamesh/tls/server.key", "--require-secure-transport=ON"],
+    };
+
+    it("issues one certificate per domain server from the one stack CA, naming the alias Trino uses, localhost and the published address", () => {
+        const cas = resources.filter(r => r.type === DYNAMIC("StackCertificateAuthority"));
+        expect(cas.map(r => [r.name, r.inputs.commonName])).toEqual([["stack-ca", "datamesh unit CA"]]);
+        // The CA is the stack's own, parented to no component.
+        expect(byName("stack-ca").urn).toBe(`urn:pulumi:unit::datamesh::${DYNAMIC("StackCertificateAuthority")}::stack-ca`);
+        const certificates = resources.filter(r => r.type === DYNAMIC("ServerCertificate"));
+        expect(certificates.map(r => r.name).sort()).toEqual(["customers-server-certificate", "orders-server-certificate", "payments-server-certificate"]);
+        for (const [domain] of DOMAIN_SERVERS) {
+            const certificate = byName(`${domain}-server-certificate`);
+            expect(reveal(certificate.inputs)).toMatchObject({ component: domain, hostnames: [domain, "localhost"], ipAddresses: ["127.0.0.1"], authority: { certificatePem: UNIT_TEST_CA } });
+            expect(certificate.urn).toContain(`::datamesh:index:DomainDatabase$${DYNAMIC("ServerCertificate")}::${domain}-server-certificate`);
+        }
+    });
+
+    it("runs each domain server with its certificate, TLS alone, through the image's own entrypoint after installing the key for the server's account, mode 0600", () => {
+        for (const [domain, account] of DOMAIN_SERVERS) {
+            const server = byName(`${domain}-server`);
+            expect({ domain, command: server.inputs.command }).toEqual({ domain, command: COMMANDS[account] });
+            expect({ domain, entrypoints: server.inputs.entrypoints }).toEqual({
+                domain,
+                entrypoints: [
+                    "/bin/sh",
+                    "-c",
+                    `install -o ${account} -g ${account} -m 0600 /etc/datamesh/tls/upload/server.key /etc/datamesh/tls/server.key && exec docker-entrypoint.sh "$@"`,
+                    "sh",
+                ],
+            });
+        }
+    });
+
+    it("uploads the certificate readable by all and the key, as a secret, readable by root alone; PostgreSQL's rules admit TLS alone over TCP", () => {
+        for (const [domain, account] of DOMAIN_SERVERS) {
+            const name = `${domain}-server`;
+            expect(byName(name).inputs.uploads[SECRET_SIG]).toBeDefined();
+            expect(uploaded(name, "/etc/datamesh/tls/server.crt")).toEqual({
+                file: "/etc/datamesh/tls/server.crt",
+                content: `-----BEGIN CERTIFICATE-----\nMOCK-${name}-certificate\n-----END CERTIFICATE-----\n`,
+                permissions: "0644",
+            });
+            expect(uploaded(name, "/etc/datamesh/tls/upload/server.key")).toEqual({
+                file: "/etc/datamesh/tls/upload/server.key",
+                content: `-----BEGIN PRIVATE KEY-----\nMOCK-KEY-${name}-certificate\n-----END PRIVATE KEY-----\n`,
+                permissions: "0600",
+            });
+            const files = uploadsOf(name).map(u => u.file);
+            if (account === "postgres") {
+                expect(files).toEqual(["/run/secrets/admin-password", "/etc/datamesh/tls/server.crt", "/etc/datamesh/tls/upload/server.key", "/etc/datamesh/tls/pg_hba.conf"]);
+                // No `host` line: a login in clear over TCP matches no rule. The socket, which the official image's entrypoint uses while it initializes, by OS account.
+                expect(uploaded(name, "/etc/datamesh/tls/pg_hba.conf")).toEqual({
+                    file: "/etc/datamesh/tls/pg_hba.conf",
+                    content: "hostssl all all all scram-sha-256\nlocal all all peer\n",
+                    permissions: "0644",
+                });
+            } else {
+                expect(files).toEqual(["/run/secrets/admin-password", "/etc/datamesh/tls/server.crt", "/etc/datamesh/tls/upload/server.key"]);
+            }
+        }
+    });
+
+    it("protects each domain's data volume, not its container, so that a renewed certificate can replace the container", () => {
+        for (const [domain] of DOMAIN_SERVERS) {
+            const volume = byName(`${domain}-server-volume`);
+            const server = byName(`${domain}-server`);
+            expect({ domain, volume: protection.get(volume.urn), container: protection.get(server.urn) }).toEqual({ domain, volume: true, container: false });
+        }
+        // A new certificate is a new upload, which the provider can only apply by replacing the container.
+        expect(dependsOn(dependencies, byName("customers-server").urn, byName("customers-server-certificate").urn)).toBe(true);
+    });
+
+    it("leaves the metastore's container as it was: in clear, the image's own entrypoint and command, its password the only upload", () => {
+        const metastore = byName("insights-metastore");
+        // The inputs it had before the domain servers served TLS, no more.
+        expect(Object.keys(metastore.inputs).sort()).toEqual(["envs", "healthcheck", "image", "name", "networksAdvanced", "ports", "restart", "uploads", "volumes", "wait", "waitTimeout"]);
+        expect(metastore.inputs.uploads[SECRET_SIG]).toBeDefined();
+        expect(uploadsOf("insights-metastore")).toEqual([{ file: "/run/secrets/admin-password", content: "generated-insights-admin-password" }]);
+        expect(resources.map(r => r.name)).not.toContain("insights-metastore-certificate");
+    });
+
+    it("has the deploying process's loads verify each domain server against the stack's CA at its published port", () => {
+        for (const [domain] of DOMAIN_SERVERS) {
+            for (const step of [`${domain}-access`, `${domain}-data`]) {
+                expect({ step, tls: reveal(byName(step).inputs.tls) }).toEqual({ step, tls: { mode: "verify-full", caPem: UNIT_TEST_CA, caFile: "the stack's CA (stack output domains.<domain>.tls.caCert)" } });
+            }
+        }
+    });
+
+    it("tells users, in the domains output, to verify the servers against the stack's CA", async () => {
+        for (const [domain] of DOMAIN_SERVERS) {
+            expect(await valueOf(pulumi.output(stack.domains[domain].tls))).toEqual({ mode: "verify-full", caCert: UNIT_TEST_CA });
+        }
+    });
+});
+
 describe("Trino on docker", () => {
     const workers = () => containers().filter(r => /^trino-server-worker-\d+$/.test(r.name));
 
-    it("uploads exactly one catalog per domain plus the insights catalog to every node, each reaching its server by its alias on the network", () => {
-        // Written out here, not rendered by the code under test: the connector, the address on the network, the reader, and no password.
+    it("uploads exactly one catalog per domain plus the insights catalog to every node, each reaching its server by its alias on the network, over TLS checked against the stack's CA", () => {
+        // Written out here, not rendered by the code under test: the connector, the address on the network and the certificate check, the reader, and no password.
         const expected: Record<string, string[]> = {
-            customers: ["connector.name=postgresql", "connection-url=jdbc:postgresql://customers:5432/customers", "connection-user=customers_trino", `connection-password=\${ENV:${catalogPasswordEnv("customers")}}`],
+            customers: [
+                "connector.name=postgresql",
+                "connection-url=jdbc:postgresql://customers:5432/customers?sslmode=verify-full&sslrootcert=/etc/trino/catalog/customers-ca.pem",
+                "connection-user=customers_trino",
+                `connection-password=\${ENV:${catalogPasswordEnv("customers")}}`,
+            ],
+            // The metastore is not a domain: it speaks in clear, on the stack's own network.
             insights: ["connector.name=iceberg", "iceberg.catalog.type=jdbc", "iceberg.jdbc-catalog.connection-url=jdbc:postgresql://insights-metastore:5432/iceberg_catalog", "iceberg.jdbc-catalog.connection-user=iceberg_trino"],
-            orders: ["connector.name=mariadb", "connection-url=jdbc:mariadb://orders:3306", "connection-user=orders_trino", `connection-password=\${ENV:${catalogPasswordEnv("orders")}}`],
-            payments: ["connector.name=postgresql", "connection-url=jdbc:postgresql://payments:5432/payments", "connection-user=payments_trino", `connection-password=\${ENV:${catalogPasswordEnv("payments")}}`],
+            orders: [
+                "connector.name=mariadb",
+                "connection-url=jdbc:mariadb://orders:3306?sslMode=verify-full&serverSslCert=/etc/trino/catalog/orders-ca.pem",
+                "connection-user=orders_trino",
+                `connection-password=\${ENV:${catalogPasswordEnv("orders")}}`,
+            ],
+            payments: [
+                "connector.name=postgresql",
+                "connection-url=jdbc:postgresql://payments:5432/payments?sslmode=verify-full&sslrootcert=/etc/trino/catalog/payments-ca.pem",
+                "connection-user=payments_trino",
+                `connection-password=\${ENV:${catalogPasswordEnv("payments")}}`,
+            ],
         };
         for (const node of ["trino-server", ...workers().map(w => w.name)]) {
-            const catalogs = uploadsOf(node).filter(u => u.file.startsWith("/etc/trino/catalog/"));
+            const cas = uploadsOf(node).filter(u => u.file.startsWith("/etc/trino/catalog/") && u.file.endsWith("-ca.pem"));
+            expect({ node, cas: cas.map(u => [u.file, u.content]) }).toEqual({
+                node,
+                cas: ["customers", "orders", "payments"].map(domain => [`/etc/trino/catalog/${domain}-ca.pem`, UNIT_TEST_CA]),
+            });
+            const catalogs = uploadsOf(node).filter(u => u.file.startsWith("/etc/trino/catalog/") && u.file.endsWith(".properties"));
             expect(catalogs.map(u => u.file)).toEqual(Object.keys(expected).map(name => `/etc/trino/catalog/${name}.properties`));
             for (const upload of catalogs) {
                 const content = upload.content ?? "";
@@ -333,10 +472,11 @@ describe("a second `pulumi up`", () => {
 });
 
 describe("secrets", () => {
-    it("never puts a password, the keystore or its content in a container's envs, command, entrypoints or labels", () => {
+    it("never puts a password, the keystore, a server's key or the CA's key in a container's envs, command, entrypoints or labels", () => {
         const passwords = resources.filter(r => r.type.endsWith(":GeneratedPassword")).map(r => `generated-${r.name}`);
         expect(passwords.length).toBeGreaterThan(10);
-        const secrets = [...passwords, "a2V5c3RvcmU=", "keystore"];
+        const serverKeys = ["customers", "orders", "payments"].map(domain => `MOCK-KEY-${domain}-server-certificate`);
+        const secrets = [...passwords, "a2V5c3RvcmU=", "keystore", ...serverKeys, "MOCK-CA-KEY", "PRIVATE KEY"];
         expect(containers().length).toBe(12);
         for (const container of containers()) {
             const { envs, command, entrypoints, labels } = container.inputs;
