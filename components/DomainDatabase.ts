@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv, domainCatalog } from "../catalogs/trino";
 import { DataSource } from "../lib/dataset";
-import { DatabaseTls, DomainSpec, Engine, TlsMode } from "../lib/domains";
+import { ClientTls, clientTls, DatabaseTls, DomainSpec, Engine } from "../lib/domains";
 import { Platform } from "../platforms";
 import { GeneratedPassword } from "../resources/password";
 
@@ -22,7 +22,7 @@ export interface MeshDomain extends pulumi.Resource {
     /** The environment variable that carries Trino's password for the domain (secret). */
     trinoEnv: pulumi.Output<Record<string, string>>;
     /** How a client must connect to the database: the TLS mode and the CA certificate it checks the server against; null in clear. */
-    tls: pulumi.Output<{ mode: TlsMode; caCert: string | null } | null>;
+    tls: pulumi.Output<ClientTls>;
 }
 
 export interface DomainDatabaseArgs {
@@ -68,7 +68,7 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
     /** The environment variable that carries the reader's password into Trino (secret). */
     public readonly trinoEnv: pulumi.Output<Record<string, string>>;
     /** TLS checked against the stack's CA where the platform serves it; null where the server speaks in clear. */
-    public readonly tls: pulumi.Output<{ mode: TlsMode; caCert: string | null } | null>;
+    public readonly tls: pulumi.Output<ClientTls>;
     /** The same, with the CA as Trino's catalog and the loaders take it. */
     public readonly databaseTls: pulumi.Output<DatabaseTls | undefined>;
 
@@ -114,7 +114,7 @@ export class DomainDatabase extends pulumi.ComponentResource implements MeshDoma
         // Not tied to the data load: Trino connects to a catalog only when queried, so it starts while
         // the domains load, and what reads the domains (the fingerprint, dbt) waits for the loads itself.
         this.databaseTls = server.tls ?? pulumi.output(undefined);
-        this.tls = this.databaseTls.apply(tls => (tls ? { mode: tls.mode, caCert: tls.caPem ?? null } : null));
+        this.tls = this.databaseTls.apply(clientTls);
         this.trinoCatalog = pulumi
             .all([server.meshHost, server.meshPort, this.databaseTls])
             .apply(([host, port, tls]) => domainCatalog(domain, { host, port, database: domain.name, user: readerUser, ...(tls ? { tls } : {}) }));

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CatalogSpec, catalogPasswordEnv, domainCatalog } from "../catalogs/trino";
-import { DomainSpec, Engine, TlsMode } from "../lib/domains";
+import { ClientTls, clientTls, DomainSpec, Engine } from "../lib/domains";
 import { ExternalDatabaseProbe, ExternalReader } from "../resources/externalDatabase";
 import { Platform } from "../platforms";
 import { MeshDomain } from "./DomainDatabase";
@@ -40,7 +40,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
     /** The environment variable that carries the reader's password into Trino (secret). */
     public readonly trinoEnv: pulumi.Output<Record<string, string>>;
     /** The TLS the declaration (or the domain stack's product) gives, with its CA; null in clear. */
-    public readonly tls: pulumi.Output<{ mode: TlsMode; caCert: string | null } | null>;
+    public readonly tls: pulumi.Output<ClientTls>;
 
     constructor(name: string, args: ExternalDomainArgs, opts?: pulumi.ComponentResourceOptions) {
         super("datamesh:index:ExternalDomain", name, {}, opts);
@@ -117,7 +117,7 @@ export class ExternalDomain extends pulumi.ComponentResource implements MeshDoma
         // Tied to the probe, so that Trino is configured for the domain only once its database answered.
         this.trinoCatalog = probe ? probe.id.apply(() => domainCatalog(domain, external)) : pulumi.output(domainCatalog(domain, external));
         this.trinoEnv = pulumi.secret(password.apply(value => ({ [passwordEnv]: value })));
-        this.tls = pulumi.output(external.tls ? { mode: external.tls.mode, caCert: external.tls.caPem ?? null } : null);
+        this.tls = pulumi.output(clientTls(external.tls));
 
         this.registerOutputs({
             engine: this.engine,

@@ -67,6 +67,13 @@ export interface DatabaseTls {
     caFile?: string;
 }
 
+/** A domain's TLS as its clients are told it (the `domains` output): the mode and the CA's PEM; null in clear. */
+export type ClientTls = { mode: TlsMode; caCert: string | null } | null;
+
+export function clientTls(tls: DatabaseTls | undefined): ClientTls {
+    return tls ? { mode: tls.mode, caCert: tls.caPem ?? null } : null;
+}
+
 /** An existing database the stack federates but neither creates nor loads. */
 export interface ExternalDatabase {
     host: string;

@@ -32,7 +32,7 @@ import { docsServerCommand } from "../shared/docsServer";
 import { ENGINE_IMAGES } from "../shared/engineImages";
 import { assertPinnedTrinoImage, directAccess, withDependencies } from "../shared/options";
 import { domainSetupOverTcp, insightsCheckInProcess, metastoreSetupOverTcp } from "../shared/overTcp";
-import { StackServerTls } from "../shared/serverTls";
+import { serverTlsArgs, StackServerTls } from "../shared/serverTls";
 import { containerHealthcheck, HealthcheckTiming } from "./healthcheck";
 
 /** The dbt toolchain image this platform builds from dbt/Dockerfile on the engine itself; a local name, never pushed. */
@@ -108,11 +108,11 @@ export const DOCKER_POSTGRES_HBA = "hostssl all all all scram-sha-256\nlocal all
 const TLS_SERVERS: Record<Engine, { account: string; command: string[] }> = {
     postgresql: {
         account: "postgres",
-        command: ["postgres", "-c", "ssl=on", "-c", `ssl_cert_file=${SERVER_TLS_FILES.certificate}`, "-c", `ssl_key_file=${SERVER_TLS_FILES.key}`, "-c", `hba_file=${SERVER_TLS_FILES.hba}`],
+        command: ["postgres", ...serverTlsArgs("postgresql", SERVER_TLS_FILES)],
     },
     mariadb: {
         account: "mysql",
-        command: ["mariadbd", `--ssl-cert=${SERVER_TLS_FILES.certificate}`, `--ssl-key=${SERVER_TLS_FILES.key}`, "--require-secure-transport=ON"],
+        command: ["mariadbd", ...serverTlsArgs("mariadb", SERVER_TLS_FILES)],
     },
 };
 

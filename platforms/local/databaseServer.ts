@@ -4,7 +4,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Engine } from "../../lib/domains";
+import { driverTls } from "../../resources/domainData";
 import { KeyPairPem } from "../../resources/serverCertificates";
+import { serverTlsArgs } from "../shared/serverTls";
 import { assertPortFree, handOver, isOurProcess, processesOn, RunAs, runToCompletion, startDetached, stopProcess, unprivilegedUser, waitUntilReady, withScratchDir } from "./process";
 
 /*
@@ -47,10 +49,8 @@ const STOP_SIGNAL: Record<Engine, NodeJS.Signals> = { postgresql: "SIGINT", mari
 
 /** The readiness login's TLS: checked against the stack's CA, as every client of the server checks it. */
 function loginTls(inputs: ServerInputs): object {
-    if (!inputs.tls) {
-        return {};
-    }
-    return { ssl: { ca: inputs.caPem, rejectUnauthorized: true, ...(inputs.engine === "mariadb" ? { verifyIdentity: true } : {}) } };
+    const ssl = inputs.tls ? driverTls(inputs.engine, { mode: "verify-full", caPem: inputs.caPem }) : undefined;
+    return ssl ? { ssl } : {};
 }
 
 async function canLogIn(inputs: ServerInputs): Promise<boolean> {
@@ -172,9 +172,7 @@ function tlsArgs(inputs: ServerInputs): string[] {
         return [];
     }
     const file = (name: string) => path.join(inputs.workDir, TLS_DIR, name);
-    return inputs.engine === "postgresql"
-        ? ["-c", "ssl=on", "-c", `ssl_cert_file=${file(TLS_FILES.certificate)}`, "-c", `ssl_key_file=${file(TLS_FILES.key)}`, "-c", `hba_file=${file(TLS_FILES.hba)}`]
-        : [`--ssl-cert=${file(TLS_FILES.certificate)}`, `--ssl-key=${file(TLS_FILES.key)}`, "--require-secure-transport=ON"];
+    return serverTlsArgs(inputs.engine, { certificate: file(TLS_FILES.certificate), key: file(TLS_FILES.key), hba: file(TLS_FILES.hba) });
 }
 
 /** How the server is started on its data folder; tests start it so with options of their own added. */

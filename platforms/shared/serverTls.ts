@@ -1,9 +1,27 @@
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseTls } from "../../lib/domains";
+import { DatabaseTls, Engine } from "../../lib/domains";
 import { KeyPairPem, ServerCertificate, StackCertificateAuthority } from "../../resources/serverCertificates";
 
 /** What clients read in errors about the servers' certificates: where the CA they trust comes from. */
 export const STACK_CA_NAME = "the stack's CA (stack output domains.<domain>.tls.caCert)";
+
+/** Where a server reads its certificate, its key and (PostgreSQL) its client rules. */
+export interface ServerTlsFiles {
+    certificate: string;
+    key: string;
+    hba: string;
+}
+
+/**
+ * The engine's flags that make it present the certificate and accept logins over TCP with TLS
+ * alone: PostgreSQL's `ssl` with client rules of `hostssl` lines, MariaDB's
+ * `require_secure_transport` (its socket, which is not TCP, stays as it was).
+ */
+export function serverTlsArgs(engine: Engine, files: ServerTlsFiles): string[] {
+    return engine === "postgresql"
+        ? ["-c", "ssl=on", "-c", `ssl_cert_file=${files.certificate}`, "-c", `ssl_key_file=${files.key}`, "-c", `hba_file=${files.hba}`]
+        : [`--ssl-cert=${files.certificate}`, `--ssl-key=${files.key}`, "--require-secure-transport=ON"];
+}
 
 /** The names a server's certificate covers: every name its clients connect to. */
 export interface ServerNames {
