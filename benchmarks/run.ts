@@ -98,6 +98,25 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
     return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+/**
+ * A stack as a user deploys it: the test harness's stacks add Trino JVM flags of their own
+ * (TEST_TRINO_JVM_OPTIONS), which slow long queries; the benchmark runs the stack's flags alone.
+ */
+async function userMesh(label: string, config: Record<string, string> = {}): Promise<MeshUnderTest> {
+    const mesh = await createMesh(label, config);
+    await mesh.stack.removeConfig("datamesh:trinoJvmOptions");
+    return mesh;
+}
+
+/** The coordinator's JVM flags (-XX: and -Xmx), read from the running process's command line. */
+async function trinoJvmFlags(mesh: MeshUnderTest): Promise<string[]> {
+    const { pid } = (await mesh.resourceOutputs())["trino-server"];
+    return fs
+        .readFileSync(`/proc/${pid}/cmdline`, "latin1")
+        .split("\0")
+        .filter(arg => arg.startsWith("-XX:") || arg.startsWith("-Xmx"));
+}
+
 /** Runs the Pulumi CLI on the mesh's stack as a user would, with the workspace's environment. */
 async function pulumiCli(mesh: MeshUnderTest, args: string[], extraEnv: Record<string, string> = {}): Promise<void> {
     const { command } = await pulumiCommand();
@@ -306,6 +325,8 @@ interface ScaleRun {
     scale: number;
     /** The federated `pulumi up` of a fresh stack, to checked and published insights. */
     upSeconds: number;
+    /** The coordinator's JVM flags, read from its command line: what the timings ran with. */
+    trinoJvmFlags: string[];
     noopUpSeconds: number[];
     noopUpMedianSeconds: number;
     /** During the cold up: each process group's peak, and the peak of the whole stack (`total`). */
@@ -378,12 +399,13 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
     if (!dbtPostgres || !fs.existsSync(dbtPostgres)) {
         throw new Error(`BENCHMARK_DBT_POSTGRES must name dbt-postgres's dbt (scripts/benchmark.sh installs it from benchmarks/requirements.txt); got '${dbtPostgres ?? ""}'`);
     }
-    const mesh = await createMesh(`benchscale${scale}`, { scale: String(scale) });
+    const mesh = await userMesh(`benchscale${scale}`, { scale: String(scale) });
     try {
         const stop = watchPeakRss();
         const { seconds: upSeconds, steps: upSteps } = await timedSteps(mesh);
         const peakRssMiB = stop();
         const check = String((await mesh.stack.outputs()).check.value);
+        const trinoFlags = await trinoJvmFlags(mesh);
         // A no-op `up` still reads every source's fingerprint and checks the published insights: its cost grows with the data.
         const noopUpSeconds: number[] = [];
         for (let i = 0; i < RUNS; i++) {
@@ -450,6 +472,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
             scale,
             upSeconds,
             upSteps,
+            trinoJvmFlags: trinoFlags,
             noopUpSeconds,
             noopUpMedianSeconds: median(noopUpSeconds),
             peakRssMiB,
@@ -487,7 +510,7 @@ async function measureScale(scale: number, warehouse: Warehouse): Promise<ScaleR
 async function main() {
     const samples: { coldUp: number; noopUp: number; noopUpAutomationApi: number; modelEditUp: number; destroy: number; dbtBuild: number; dbtModels: number; dbtTests: number }[] = [];
     for (let run = 1; run <= (process.env.BENCHMARK_CANONICAL === "0" ? 0 : RUNS); run++) {
-        const mesh = await createMesh(`bench${run}`);
+        const mesh = await userMesh(`bench${run}`);
         try {
             const coldUp = await timed(() => pulumiCli(mesh, ["up"]));
             const noopUp = await timed(() => pulumiCli(mesh, ["up"]));
