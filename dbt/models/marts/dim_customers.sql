@@ -15,21 +15,51 @@ customers as (
 
 ),
 
-customer_orders as (
+orders as (
 
-    select * from {{ ref('customer_orders') }}
+    select * from {{ ref('stg_orders') }}
     {%- if base_run %}
     where customer_id in (select customer_id from {{ ref('affected_customers') }})
     {%- endif %}
 
 ),
 
+payments as (
+
+    select * from {{ ref('stg_payments') }}
+    {%- if base_run %}
+    -- only the payments of the affected customers' orders
+    where order_id in (select order_id from orders)
+    {%- endif %}
+
+),
+
+customer_orders as (
+
+    select
+        customer_id,
+        min(order_date) as first_order,
+        max(order_date) as most_recent_order,
+        count(order_id) as number_of_orders
+
+    from orders
+
+    group by customer_id
+
+),
+
 customer_payments as (
 
-    select * from {{ ref('customer_payments') }}
-    {%- if base_run %}
-    where customer_id in (select customer_id from {{ ref('affected_customers') }})
-    {%- endif %}
+    select
+        orders.customer_id,
+        sum(payments.amount) as total_amount
+
+    from payments
+
+    inner join orders
+        on payments.order_id = orders.order_id
+
+    group by orders.customer_id
 
 ),
 
@@ -43,7 +73,7 @@ final as (
         customer_orders.most_recent_order,
         customer_orders.number_of_orders,
         -- null when the customer has no orders or payments
-        customer_payments.total_amount as customer_lifetime_value
+        cast(customer_payments.total_amount as decimal(18, 2)) as customer_lifetime_value
 
     from customers
 

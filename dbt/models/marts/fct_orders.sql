@@ -16,12 +16,29 @@ orders as (
 
 ),
 
-order_payments as (
+payments as (
 
-    select * from {{ ref('order_payments') }}
+    select * from {{ ref('stg_payments') }}
     {%- if base_run %}
     where order_id in (select order_id from {{ ref('affected_orders') }})
     {%- endif %}
+
+),
+
+order_payments as (
+
+    select
+        order_id,
+
+        {% for payment_method in payment_methods -%}
+        sum(case when payment_method = '{{ payment_method }}' then amount else 0 end)
+            as {{ payment_method }}_amount,
+        {% endfor %}
+        sum(amount) as total_amount
+
+    from payments
+
+    group by order_id
 
 ),
 

@@ -1,0 +1,80 @@
+{#-
+  The data tests of an incremental run read only the rows its changes can have altered.
+
+  dbt hands every generic test its model through get_where_subquery(); this project's version adds
+  to the test's own `where` the model's scope from incremental_test_scopes(), in an incremental
+  build only. The rows outside a scope are those the base run's tests passed: the engine's plan
+  proved that every source row outside the changed keys is the one the base run read, and each
+  mart keeps the base run's row for every key it does not recompute. So a test on the scope fails
+  exactly when the same test on the whole model would:
+
+  - not_null, accepted_values, columns_not_null look at one row at a time; a null key is always in
+    the scope.
+  - unique: a repeated key is repeated within its own key, and the scope holds a key whole.
+  - relationships: a child row breaks either because it changed, or because its parent changed
+    (a deleted customer, say), so each scope also holds the rows that name a changed parent.
+
+  A model without a scope, and every singular test (the money tests read every row, which is what
+  fails a run that a payment written during dbt would otherwise leave half in), are tested whole.
+-#}
+{% macro get_where_subquery(relation) -%}
+  {%- set where = config.get('where', '') -%}
+  {%- set scope = incremental_test_scope(relation) -%}
+  {%- set conditions = [] -%}
+  {%- for condition in [where, scope] if condition -%}
+    {%- do conditions.append('(' ~ condition ~ ')') -%}
+  {%- endfor -%}
+  {%- if conditions -%}
+    {%- set filtered -%}
+      (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+    {%- endset -%}
+    {%- do return(filtered) -%}
+  {%- endif -%}
+  {%- do return(relation) -%}
+{%- endmacro %}
+
+{#- The scope of a model of this run in an incremental build, as a condition on its rows; '' otherwise. -#}
+{% macro incremental_test_scope(relation) -%}
+  {%- if relation.schema is none or relation.schema | lower != target.schema | lower -%}
+    {%- do return('') -%}
+  {%- endif -%}
+  {%- if not incremental_base() -%}
+    {%- do return('') -%}
+  {%- endif -%}
+  {%- do return(incremental_test_scopes().get(relation.identifier | lower, '')) -%}
+{%- endmacro %}
+
+{#- The changes the engine wrote for a source table of a domain, named as source_changes() names them. -#}
+{% macro domain_changes(domain, table) -%}
+  {%- do return(api.Relation.create(
+        database=target.database,
+        schema=target.schema,
+        identifier='changes__' ~ var(domain ~ '_catalog') | lower ~ '__' ~ table)) -%}
+{%- endmacro %}
+
+{#- Each model's scope: its rows whose key changed, or whose parent's did. -#}
+{% macro incremental_test_scopes() -%}
+  {%- set customers = domain_changes('customers', 'customers') -%}
+  {%- set orders = domain_changes('orders', 'orders') -%}
+  {%- set payments = domain_changes('payments', 'payments') -%}
+  {%- set stg_orders = api.Relation.create(database=target.database, schema=target.schema, identifier='stg_orders') -%}
+  {%- do return({
+    'stg_customers':
+      'customer_id is null or customer_id in (select id from ' ~ customers ~ ')',
+    'stg_orders':
+      'order_id is null or order_id in (select id from ' ~ orders ~ ')'
+      ~ ' or customer_id in (select id from ' ~ customers ~ ')',
+    'stg_payments':
+      'payment_id is null or payment_id in (select id from ' ~ payments ~ ')'
+      ~ ' or order_id in (select id from ' ~ orders ~ ')',
+    'fct_orders':
+      'order_id is null or order_id in (select id from ' ~ orders ~ ')'
+      ~ ' or order_id in (select order_id from ' ~ payments ~ ')'
+      ~ ' or customer_id in (select id from ' ~ customers ~ ')',
+    'dim_customers':
+      'customer_id is null or customer_id in (select id from ' ~ customers ~ ')'
+      ~ ' or customer_id in (select user_id from ' ~ orders ~ ')'
+      ~ ' or customer_id in (select customer_id from ' ~ stg_orders
+      ~ ' where order_id in (select order_id from ' ~ payments ~ '))',
+  }) -%}
+{%- endmacro %}
