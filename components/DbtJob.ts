@@ -89,7 +89,7 @@ export class DbtJob extends pulumi.ComponentResource {
                   {
                       component: name,
                       access: args.trino.deployerAccess(args.role),
-                      sources: args.domains.flatMap(d => d.tables.map(t => ({ catalog: d.name, schema: d.trinoSchema, table: t.name }))),
+                      sources: args.domains.flatMap(d => d.tables.map(t => ({ catalog: d.name, schema: d.trinoSchema, table: t.name, primaryKey: t.primaryKey }))),
                       trinoVersion: args.trino.version,
                       loaded: args.dataFingerprint,
                   },
@@ -143,7 +143,15 @@ export class DbtJob extends pulumi.ComponentResource {
                                   const tableName = `${d.name}.${d.trinoSchema}.${t.name}`;
                                   const facts = tables.find(read => read.table === tableName);
                                   const columns = (facts?.columns ?? []).map(([column]) => column);
-                                  return { catalog: d.name, schema: d.trinoSchema, table: t.name, primaryKey: t.primaryKey, columns, contents: facts?.contents ?? "" };
+                                  return {
+                                      catalog: d.name,
+                                      schema: d.trinoSchema,
+                                      table: t.name,
+                                      primaryKey: t.primaryKey,
+                                      columns,
+                                      contents: facts?.contents ?? "",
+                                      ...(facts?.keyRanges ? { keyRanges: facts.keyRanges } : {}),
+                                  };
                               }),
                           ),
                       ),

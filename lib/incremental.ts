@@ -27,6 +27,56 @@ export interface PlannedSource {
     columns: string[];
     /** Its rows' count and checksum over those columns as the fingerprint read them (`<rows>:<checksum>`), or "" when not read. */
     contents?: string;
+    /** The same, per range of its primary key, when the key is a whole number that is never negative. */
+    keyRanges?: KeyRanges;
+}
+
+/**
+ * A table's rows in ranges of its primary key, all of one width: range i holds the keys from
+ * i × width to (i + 1) × width − 1. Each range's `<rows>:<checksum>` is read as a table's contents
+ * are, so a range whose reading is the ledger's holds the ledger's rows, and the plan reads only
+ * the ranges that differ.
+ */
+export interface KeyRanges {
+    width: number;
+    /** Each range's `<rows>:<checksum>`, by its index. */
+    ranges: Record<string, string>;
+}
+
+/** The key types whose values the ranges divide. */
+export const RANGED_KEY_TYPES = ["tinyint", "smallint", "integer", "bigint"];
+
+/** About how many ranges a table's keys are divided into: few enough to keep in the stack's state, enough that one change reads a small share of the rows. */
+export const KEY_RANGES = 512;
+
+/** More differing ranges than this, and the plan reads the whole table, as one statement of ranges would be long and read most rows anyway. */
+export const MAX_RANGES_READ = 64;
+
+/** The index of a key's range, with every negative key in range -1, which the plan reads as "the whole table". */
+export function keyRangeExpression(key: string, width: string): string {
+    return `IF(${key} < 0, -1, ${key} / ${width})`;
+}
+
+/** A condition on the key that holds exactly for the keys of the given ranges, consecutive ranges merged into one BETWEEN. */
+export function keyRangesPredicate(key: string, width: number, indices: string[]): string {
+    const sorted = [...new Set(indices.map(i => BigInt(i)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const spans: [bigint, bigint][] = [];
+    for (const index of sorted) {
+        const last = spans[spans.length - 1];
+        if (last && last[1] + 1n === index) {
+            last[1] = index;
+        } else {
+            spans.push([index, index]);
+        }
+    }
+    const w = BigInt(width);
+    return spans.map(([first, last]) => `${quoted(key)} BETWEEN ${first * w} AND ${(last + 1n) * w - 1n}`).join(" OR ");
+}
+
+/** The ledger table's rows per key range of the given width, read as the fingerprint reads a source's: `key_range, contents`. */
+export function ledgerRangesStatement(catalog: string, schema: string, source: PlannedSource, width: number): string {
+    const range = keyRangeExpression(quoted(source.primaryKey), String(width));
+    return `SELECT CAST(${range} AS varchar) AS key_range, CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW(${source.columns.map(quoted).join(", ")}))), '') FROM ${ledgerTable(catalog, schema, source)} GROUP BY ${range}`;
 }
 
 /** What the publication does with the ledger once the run is published. */
@@ -82,11 +132,13 @@ export function noChangesStatement(catalog: string, runSchema: string, source: P
 }
 
 /**
- * The source's rows that differ from the ledger's, joined on the primary key: one pass over each,
+ * The source's rows that differ from the ledger's, joined on the primary key: one pass over each
+ * (or over the rows `within` a condition on the key, which Trino hands to the domain's database),
  * each changed key once or twice (its old and its new row).
  */
-export function diffStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource): string {
+export function diffStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource, within?: string): string {
     const key = quoted(source.primaryKey);
+    const where = within ? ` WHERE ${within}` : "";
     const columns = source.columns.map(quoted).join(", ");
     const differs = [`n.${key} IS NULL`, `o.${key} IS NULL`, ...source.columns.filter(c => c !== source.primaryKey).map(c => `n.${quoted(c)} IS DISTINCT FROM o.${quoted(c)}`)].join(" OR ");
     const bothSides = source.columns.flatMap((c, i) => [`n.${quoted(c)} AS new_${i}`, `o.${quoted(c)} AS old_${i}`]).join(", ");
@@ -95,21 +147,22 @@ export function diffStatement(catalog: string, schema: string, runSchema: string
         `CREATE OR REPLACE TABLE ${changesTable(catalog, runSchema, source)} AS`,
         `SELECT ${picked}, CAST(side AS varchar) AS change_side FROM (`,
         `  SELECT ${bothSides}, n.${key} IS NOT NULL AS in_source, o.${key} IS NOT NULL AS in_ledger`,
-        `  FROM (SELECT ${columns} FROM ${liveTable(source)}) n FULL OUTER JOIN (SELECT ${columns} FROM ${ledgerTable(catalog, schema, source)}) o ON n.${key} = o.${key}`,
+        `  FROM (SELECT ${columns} FROM ${liveTable(source)}${where}) n FULL OUTER JOIN (SELECT ${columns} FROM ${ledgerTable(catalog, schema, source)}${where}) o ON n.${key} = o.${key}`,
         `  WHERE ${differs}`,
         `) changed CROSS JOIN UNNEST(ARRAY['old', 'new']) AS sides (side)`,
         `WHERE (side = 'new' AND in_source) OR (side = 'old' AND in_ledger)`,
     ].join("\n");
 }
 
-/** The changes' counts, and whether they account for the source's row count: a source that gained a row the diff cannot see (a duplicated key) or changed while read does not. */
-export function changeCountsStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource): string {
+/** The changes' counts, and whether they account for the source's row count (within the ranges read): a source that gained a row the diff cannot see (a duplicated key) or changed while read does not. */
+export function changeCountsStatement(catalog: string, schema: string, runSchema: string, source: PlannedSource, within?: string): string {
     const changes = changesTable(catalog, runSchema, source);
     const key = quoted(source.primaryKey);
-    const ledgerRows = `(SELECT count(*) FROM ${ledgerTable(catalog, schema, source)})`;
+    const where = within ? ` WHERE ${within}` : "";
+    const ledgerRows = `(SELECT count(*) FROM ${ledgerTable(catalog, schema, source)}${where})`;
     return (
         `SELECT count_if(change_side = 'old') AS old_rows, count_if(change_side = 'new') AS new_rows, count(DISTINCT ${key}) AS keys, ` +
-        `(SELECT count(*) FROM ${liveTable(source)}) - ${ledgerRows} - (count_if(change_side = 'new') - count_if(change_side = 'old')) AS unexplained, ` +
+        `(SELECT count(*) FROM ${liveTable(source)}${where}) - ${ledgerRows} - (count_if(change_side = 'new') - count_if(change_side = 'old')) AS unexplained, ` +
         `(SELECT CAST(${key} AS varchar) FROM ${changes} GROUP BY ${key}, change_side HAVING count(*) > 1 ORDER BY ${key} LIMIT 1) AS repeated_key ` +
         `FROM ${changes}`
     );

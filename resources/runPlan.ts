@@ -4,11 +4,14 @@ import {
     diffStatement,
     duplicateKeyStatement,
     isRunSchema,
+    keyRangesPredicate,
     LedgerAction,
     ledgerContentsStatement,
+    ledgerRangesStatement,
     LedgerState,
     ledgerSchema,
     noChangesStatement,
+    MAX_RANGES_READ,
     PlannedSource,
     planStatement,
     readStateStatement,
@@ -67,6 +70,8 @@ interface PlanOutputs extends PlanInputs {
     changes: ChangeCounts;
     /** The sources whose rows are the ledger's, by name, with their contents: neither diffed nor merged. */
     unchanged: Record<string, string>;
+    /** What the diff read of each other source: "<n> of <m> key ranges", or "every row". */
+    read: Record<string, string>;
     summary: string;
 }
 
@@ -121,9 +126,11 @@ function whyFull(inputs: PlanInputs, state: LedgerState | undefined, publishedRu
     return undefined;
 }
 
-async function countChanges(connection: TrinoConnection, inputs: PlanInputs): Promise<{ counts: ChangeCounts; unexplained: PlannedSource[] }> {
+async function countChanges(connection: TrinoConnection, inputs: PlanInputs, within: Record<string, string>): Promise<{ counts: ChangeCounts; unexplained: PlannedSource[] }> {
     const read = await Promise.all(
-        inputs.sources.map(async source => (await queryTrino(connection, changeCountsStatement(inputs.catalog, inputs.schema, inputs.runSchema, source))).rows[0]),
+        inputs.sources.map(
+            async source => (await queryTrino(connection, changeCountsStatement(inputs.catalog, inputs.schema, inputs.runSchema, source, within[sourceName(source)]))).rows[0],
+        ),
     );
     const counts: ChangeCounts = {};
     const unexplained: PlannedSource[] = [];
@@ -147,7 +154,7 @@ function duplicateKeyError(inputs: PlanInputs, source: PlannedSource, key: strin
     );
 }
 
-type Outcome = Pick<PlanOutputs, "ledgerAction" | "changes" | "unchanged">;
+type Outcome = Pick<PlanOutputs, "ledgerAction" | "changes" | "unchanged" | "read">;
 
 function recordedContents(state: LedgerState | undefined): Record<string, string> {
     return state?.contents ? JSON.parse(state.contents) : {};
@@ -160,7 +167,7 @@ function recordedContents(state: LedgerState | undefined): Record<string, string
  */
 async function planFull(connection: TrinoConnection, inputs: PlanInputs, state: LedgerState | undefined): Promise<Outcome> {
     if (state && state.fingerprint === inputs.fingerprint && state.sources === sourcesShape(inputs.sources)) {
-        return { ledgerAction: "keep", changes: {}, unchanged: recordedContents(state) };
+        return { ledgerAction: "keep", changes: {}, unchanged: recordedContents(state), read: {} };
     }
     const repeated = await Promise.all(inputs.sources.map(async source => (await queryTrino(connection, duplicateKeyStatement(source))).rows[0]?.[0]));
     inputs.sources.forEach((source, i) => {
@@ -168,7 +175,7 @@ async function planFull(connection: TrinoConnection, inputs: PlanInputs, state: 
             throw duplicateKeyError(inputs, source, String(repeated[i]));
         }
     });
-    return { ledgerAction: "replace", changes: {}, unchanged: {} };
+    return { ledgerAction: "replace", changes: {}, unchanged: {}, read: {} };
 }
 
 /**
@@ -183,6 +190,30 @@ async function unchangedSources(connection: TrinoConnection, inputs: PlanInputs,
         inputs.sources.map(async source => recorded[sourceName(source)] ?? String((await queryTrino(connection, ledgerContentsStatement(inputs.catalog, inputs.schema, source))).rows[0][0])),
     );
     return Object.fromEntries(inputs.sources.flatMap((source, i) => (source.contents && source.contents === ledger[i] ? [[sourceName(source), ledger[i]]] : [])));
+}
+
+/**
+ * The key ranges of a changed source whose rows differ from the ledger's, as a condition on its
+ * key, or undefined when the whole table is to be read: its key is not ranged, a range holds a
+ * negative key, or too many ranges differ. The ledger's ranges are read from the ledger, with the
+ * width the fingerprint read the source with; a range written since the fingerprint and not read
+ * here reads differently from the ledger at the next fingerprint, and is read then.
+ */
+async function rangesToRead(connection: TrinoConnection, inputs: PlanInputs, source: PlannedSource): Promise<{ within?: string; read: string }> {
+    const ranged = source.keyRanges;
+    if (!ranged) {
+        return { read: "every row" };
+    }
+    const { rows } = await queryTrino(connection, ledgerRangesStatement(inputs.catalog, inputs.schema, source, ranged.width));
+    const ledger = new Map(rows.map(([range, contents]) => [String(range), String(contents)]));
+    const indices = new Set([...Object.keys(ranged.ranges), ...ledger.keys()]);
+    const differing = [...indices].filter(index => ranged.ranges[index] !== ledger.get(index));
+    // Ranges that all agree while the whole table did not are not to be trusted: read every row.
+    if (differing.length === 0 || differing.includes("-1") || differing.length > MAX_RANGES_READ) {
+        return { read: "every row" };
+    }
+    const total = Object.keys(ranged.ranges).length;
+    return { within: keyRangesPredicate(source.primaryKey, ranged.width, differing), read: `${differing.length} of ${total} key ranges` };
 }
 
 function describeChanges(changes: ChangeCounts): string {
@@ -200,21 +231,30 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
         if (publishedRun === inputs.runSchema) {
             // The sources hold again what the published run was built from (a failed run's change undone): nothing runs, nothing is written.
             const why = "the sources hold what the published run was built from, so nothing is built";
-            return { ...inputs, mode: "full", reason: why, baseRun: "", recordedDigest: "", ledgerAction: "keep", changes: {}, unchanged: recordedContents(state), summary: `full: ${why}` };
+            return { ...inputs, mode: "full", reason: why, baseRun: "", recordedDigest: "", ledgerAction: "keep", changes: {}, unchanged: recordedContents(state), read: {}, summary: `full: ${why}` };
         }
         let reason = whyFull(inputs, state, publishedRun);
         let outcome: Outcome | undefined;
         if (reason === undefined && isRunSchema(inputs.schema, publishedRun)) {
             const unchanged = await unchangedSources(connection, inputs, state!);
+            const within: Record<string, string> = {};
+            const read: Record<string, string> = {};
             await Promise.all(
-                inputs.sources.map(source =>
-                    queryTrino(
-                        connection,
-                        sourceName(source) in unchanged ? noChangesStatement(inputs.catalog, inputs.runSchema, source) : diffStatement(inputs.catalog, inputs.schema, inputs.runSchema, source),
-                    ),
-                ),
+                inputs.sources.map(async source => {
+                    const name = sourceName(source);
+                    if (name in unchanged) {
+                        await queryTrino(connection, noChangesStatement(inputs.catalog, inputs.runSchema, source));
+                        return;
+                    }
+                    const ranges = await rangesToRead(connection, inputs, source);
+                    read[name] = ranges.read;
+                    if (ranges.within) {
+                        within[name] = ranges.within;
+                    }
+                    await queryTrino(connection, diffStatement(inputs.catalog, inputs.schema, inputs.runSchema, source, ranges.within));
+                }),
             );
-            const { counts, unexplained } = await countChanges(connection, inputs);
+            const { counts, unexplained } = await countChanges(connection, inputs, within);
             for (const source of unexplained) {
                 const { rows } = await queryTrino(connection, duplicateKeyStatement(source));
                 if (rows.length > 0) {
@@ -224,7 +264,7 @@ async function plan(inputs: PlanInputs): Promise<PlanOutputs> {
             if (unexplained.length > 0) {
                 reason = `${unexplained.map(sourceName).join(", ")} changed while its changes were read`;
             } else {
-                outcome = { ledgerAction: "merge", changes: counts, unchanged };
+                outcome = { ledgerAction: "merge", changes: counts, unchanged, read };
             }
         }
         const mode: RefreshMode = outcome ? "incremental" : "full";
@@ -286,6 +326,8 @@ export class RunPlan extends pulumi.dynamic.Resource {
     public readonly ledgerAction!: pulumi.Output<LedgerAction>;
     public readonly changes!: pulumi.Output<ChangeCounts>;
     public readonly unchanged!: pulumi.Output<Record<string, string>>;
+    /** What the diff read of each changed source: "<n> of <m> key ranges", or "every row". */
+    public readonly read!: pulumi.Output<Record<string, string>>;
     public readonly summary!: pulumi.Output<string>;
     /** The sources as planned: keys and the columns dbt may read. */
     public readonly sources!: pulumi.Output<PlannedSource[]>;
@@ -295,7 +337,7 @@ export class RunPlan extends pulumi.dynamic.Resource {
         super(
             runPlanProvider,
             name,
-            { ...args, mode: undefined, reason: undefined, baseRun: undefined, recordedDigest: undefined, ledgerAction: undefined, changes: undefined, unchanged: undefined, summary: undefined },
+            { ...args, mode: undefined, reason: undefined, baseRun: undefined, recordedDigest: undefined, ledgerAction: undefined, changes: undefined, unchanged: undefined, read: undefined, summary: undefined },
             { ...opts, additionalSecretOutputs: ["access"] },
             "datamesh",
             "RunPlan",

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
+import { KEY_RANGES, keyRangeExpression, KeyRanges, RANGED_KEY_TYPES } from "../lib/incremental";
 import { isTrinoRefusal, queryTrino, TrinoAccess, TrinoConnection, trinoLiteral, withTrino } from "../lib/trinoQuery";
 
 /*
@@ -14,6 +15,8 @@ export interface SourceTable {
     catalog: string;
     schema: string;
     table: string;
+    /** Its primary key: a whole-number key's rows are also read per key range (lib/incremental.ts, KeyRanges). */
+    primaryKey?: string;
 }
 
 interface FingerprintInputs {
@@ -35,6 +38,8 @@ interface TableFacts {
     columnsChecksum?: string;
     /** Its rows' count and checksum over those columns, as `<rows>:<checksum>`: what a copy of the same rows over the same columns also reads. */
     contents?: string;
+    /** The same per range of its primary key, when that key is a whole number and none is negative. */
+    keyRanges?: KeyRanges;
 }
 
 interface FingerprintOutputs extends FingerprintInputs {
@@ -90,19 +95,59 @@ interface TableContents {
     rows: number;
     checksum: string;
     columnsChecksum: string;
+    keyRanges?: KeyRanges;
 }
 
-/** Every table's row count and checksum over the given columns, and the checksum of its columns, in one statement. */
+/** The key whose ranges are read: the primary key, when the columns read hold it as a whole number. */
+function rangedKey(source: SourceTable, columns: string[][]): string | undefined {
+    const type = columns.find(([name]) => name === source.primaryKey)?.[1];
+    return type && RANGED_KEY_TYPES.includes(type) ? source.primaryKey : undefined;
+}
+
+/**
+ * One table's part of the contents statement: its rows' count and checksum, and with a ranged key
+ * the same per key range, in one scan (the total is the row whose key_range is null). The width is
+ * the power of two that divides the keys from 0 to the largest into about KEY_RANGES ranges;
+ * Trino asks the domain's database for the smallest and largest key.
+ */
+function contentsPart(i: number, source: SourceTable, columns: string[][]): string {
+    const table = `${quoted(source.catalog)}.${quoted(source.schema)}.${quoted(source.table)}`;
+    const row = `ROW(${columns.map(([name]) => quoted(name)).join(", ")})`;
+    const key = rangedKey(source, columns);
+    if (!key) {
+        return `SELECT ${i} AS position, 'rows' AS kind, CAST(NULL AS bigint) AS key_range, count(*) AS count, to_hex(checksum(${row})) AS checksum, CAST(NULL AS bigint) AS width, CAST(NULL AS bigint) AS lowest FROM ${table}`;
+    }
+    const range = keyRangeExpression(`t.${quoted(key)}`, "k.datamesh__width");
+    return (
+        `SELECT ${i}, 'rows', IF(grouping(datamesh__key_range) = 1, NULL, datamesh__key_range), count(*), to_hex(checksum(${row})), max(datamesh__width), min(datamesh__lowest) ` +
+        `FROM (SELECT ${columns.map(([name]) => `t.${quoted(name)}`).join(", ")}, ${range} AS datamesh__key_range, k.datamesh__width, k.datamesh__lowest FROM ${table} t CROSS JOIN ` +
+        `(SELECT min(${quoted(key)}) AS datamesh__lowest, CAST(power(2, greatest(0, ceil(log2((CAST(max(${quoted(key)}) AS double) + 1) / ${KEY_RANGES})))) AS bigint) AS datamesh__width FROM ${table}) k) ` +
+        `GROUP BY GROUPING SETS ((datamesh__key_range), ())`
+    );
+}
+
+/** Every table's row count and checksum over the given columns (and per key range), and the checksum of its columns, in one statement. */
 async function readContents(connection: TrinoConnection, sources: SourceTable[], columns: string[][][]): Promise<TableContents[]> {
     const hex = (value: unknown) => (value === null || value === undefined ? "" : String(value));
     const parts = sources.flatMap((source, i) => [
-        `SELECT ${i} AS position, 'rows' AS kind, count(*) AS count, to_hex(checksum(ROW(${columns[i].map(([name]) => quoted(name)).join(", ")}))) AS checksum ` +
-            `FROM ${quoted(source.catalog)}.${quoted(source.schema)}.${quoted(source.table)}`,
-        `SELECT ${i}, 'columns', count(*), to_hex(checksum(ROW(ordinal_position, column_name, data_type))) ${columnsOf(source)}`,
+        contentsPart(i, source, columns[i]),
+        `SELECT ${i}, 'columns', CAST(NULL AS bigint), count(*), to_hex(checksum(ROW(ordinal_position, column_name, data_type))), CAST(NULL AS bigint), CAST(NULL AS bigint) ${columnsOf(source)}`,
     ]);
     const { rows } = await queryTrino(connection, parts.join(" UNION ALL "));
-    const find = (i: number, kind: string) => rows.find(([position, rowKind]) => Number(position) === i && rowKind === kind)!;
-    return sources.map((_, i) => ({ rows: Number(find(i, "rows")[2]), checksum: hex(find(i, "rows")[3]), columnsChecksum: hex(find(i, "columns")[3]) }));
+    const of = (i: number, kind: string) => rows.filter(([position, rowKind]) => Number(position) === i && rowKind === kind);
+    return sources.map((_, i) => {
+        const [total] = of(i, "rows").filter(([, , range]) => range === null || range === undefined);
+        const [columnsRow] = of(i, "columns");
+        const ranged = of(i, "rows").filter(([, , range]) => range !== null && range !== undefined);
+        const width = total[5];
+        const lowest = total[6];
+        // Keys below zero, or none at all: no ranges, and the plan reads the whole table when it changes.
+        const keyRanges =
+            width !== null && width !== undefined && lowest !== null && lowest !== undefined && Number(lowest) >= 0
+                ? { width: Number(width), ranges: Object.fromEntries(ranged.map(([, , range, count, checksum]) => [String(range), `${Number(count)}:${hex(checksum)}`])) }
+                : undefined;
+        return { rows: Number(total[3]), checksum: hex(total[4]), columnsChecksum: hex(columnsRow[4]), ...(keyRanges ? { keyRanges } : {}) };
+    });
 }
 
 /**
@@ -138,6 +183,7 @@ async function readFingerprint(inputs: FingerprintInputs, last?: TableFacts[]): 
                 columns: columns[i],
                 columnsChecksum: contents[i].columnsChecksum,
                 contents: `${contents[i].rows}:${contents[i].checksum}`,
+                ...(contents[i].keyRanges ? { keyRanges: contents[i].keyRanges } : {}),
             })),
         };
     });

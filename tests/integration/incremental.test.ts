@@ -126,6 +126,12 @@ describe("incremental insights", () => {
         const plan = (await mesh.resourceOutputs())["dbt-plan"];
         expect(Object.keys(plan.unchanged)).toEqual(["customers.public.customers"]);
         expect(plan.unchanged["customers.public.customers"]).toMatch(/^10000:[0-9A-F]{16}$/);
+        // The changed sources were read only in the key ranges whose rows differ from the ledger's.
+        expect(Object.keys(plan.read).sort()).toEqual(["orders.orders.orders", "payments.public.payments"]);
+        for (const read of Object.values(plan.read) as string[]) {
+            const [, ranges, of] = /^(\d+) of (\d+) key ranges$/.exec(read) ?? [];
+            expect({ read, fewer: Number(ranges) < Number(of) && Number(ranges) > 0 }).toEqual({ read, fewer: true });
+        }
         // The customer who moved an order, and the new order, read as analysts read them.
         const moved = await queryAsText(mesh, "SELECT customer_id FROM insights.jaffle_shop.fct_orders WHERE order_id IN (32, 900002) ORDER BY order_id", "analyst");
         expect(moved.rows).toEqual([["22"], ["7"]]);

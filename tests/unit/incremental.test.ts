@@ -3,7 +3,9 @@ import {
     diffStatement,
     duplicateKeyStatement,
     isRunSchema,
+    keyRangesPredicate,
     ledgerContentsStatement,
+    ledgerRangesStatement,
     mergeLedgerStatement,
     noChangesStatement,
     planStatement,
@@ -29,6 +31,28 @@ describe("the incremental statements", () => {
         expect(sql).toContain('FROM "orders"."orders"."orders"');
         expect(sql).toContain("FROM insights.jaffle_shop__ledger.orders__orders");
         expect(sql).toContain('n."status" IS DISTINCT FROM o."status"');
+    });
+
+    it("read only the rows of the given key ranges on both sides, and count them the same way", () => {
+        const within = keyRangesPredicate("id", 2048, ["7", "3", "4"]);
+        expect(within).toBe('"id" BETWEEN 6144 AND 10239 OR "id" BETWEEN 14336 AND 16383');
+        const sql = diffStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source, within);
+        expect(sql).toContain(`FROM "orders"."orders"."orders" WHERE ${within}) n`);
+        expect(sql).toContain(`FROM insights.jaffle_shop__ledger.orders__orders WHERE ${within}) o`);
+        const counts = changeCountsStatement("insights", "jaffle_shop", "jaffle_shop__0123456789ab", source, within);
+        expect(counts).toContain(`(SELECT count(*) FROM "orders"."orders"."orders" WHERE ${within}) - (SELECT count(*) FROM insights.jaffle_shop__ledger.orders__orders WHERE ${within})`);
+    });
+
+    it("name key ranges exactly, however large the keys", () => {
+        expect(keyRangesPredicate("id", 1, ["0"])).toBe('"id" BETWEEN 0 AND 0');
+        expect(keyRangesPredicate("id", 2 ** 52, ["2047"])).toBe('"id" BETWEEN 9218868437227405312 AND 9223372036854775807');
+    });
+
+    it("read the ledger's ranges as the fingerprint reads a source's, every negative key in range -1", () => {
+        expect(ledgerRangesStatement("insights", "jaffle_shop", source, 2048)).toBe(
+            `SELECT CAST(IF("id" < 0, -1, "id" / 2048) AS varchar) AS key_range, CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW("id", "user_id", "order_date", "status"))), '') ` +
+                `FROM insights.jaffle_shop__ledger.orders__orders GROUP BY IF("id" < 0, -1, "id" / 2048)`,
+        );
     });
 
     it("make a full run's ledger from the source itself, over the columns dbt reads", () => {

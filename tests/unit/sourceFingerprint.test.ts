@@ -27,7 +27,7 @@ describe("the domains' fingerprint", () => {
             if (sql.includes('"amount"') && !paymentsColumns.some(([name]) => name === "amount")) {
                 return { error: "line 1:40: Column 'amount' cannot be resolved" };
             }
-            return { rows: [[0, "rows", 113, "AB12"], [0, "columns", paymentsColumns.length, paymentsColumnsChecksum]] };
+            return { rows: [[0, "rows", null, 113, "AB12", null, null], [0, "columns", null, paymentsColumns.length, paymentsColumnsChecksum, null, null]] };
         }
         return { rows: paymentsColumns.map(([name, type], i) => [0, i + 1, name, type]) };
     };
@@ -113,5 +113,45 @@ describe("a source table whose columns Trino cannot list", () => {
         await expect(sourceFingerprintProvider.create!(inputs())).rejects.toThrow(
             "dbt: the source table payments.public.payments is gone, or dbt may no longer read it (Trino: line 1:22: Table 'payments.public.payments' does not exist); the published insights are unchanged",
         );
+    });
+});
+
+describe("a source whose primary key is a whole number", () => {
+    let trino: StandInTrino;
+    let lowest: number;
+    const inputs = () => ({ ...fingerprintInputs(trino.url), sources: [{ catalog: "payments", schema: "public", table: "payments", primaryKey: "id" }] });
+
+    beforeAll(async () => {
+        trino = await startStandInTrino(sql => {
+            if (sql.includes("'rows'")) {
+                return {
+                    rows: [
+                        [0, "rows", null, 113, "AB12", 2048, lowest],
+                        [0, "rows", 0, 100, "0A", 2048, lowest],
+                        [0, "rows", 1, 13, "0B", 2048, lowest],
+                        [0, "columns", null, 2, "C0115", null, null],
+                    ],
+                };
+            }
+            return { rows: [[0, 1, "id", "bigint"], [0, 2, "amount", "bigint"]] };
+        });
+    });
+    afterAll(() => trino.close());
+
+    it("is read per key range in the same scan as its total, the width from its largest key", async () => {
+        lowest = 1;
+        const { outs } = await sourceFingerprintProvider.create!(inputs());
+        const contents = trino.statements.find(sql => sql.includes("'rows'"))!;
+        expect(contents).toContain("GROUP BY GROUPING SETS ((datamesh__key_range), ())");
+        expect(contents).toContain('IF(t."id" < 0, -1, t."id" / k.datamesh__width)');
+        expect(contents).toContain('log2((CAST(max("id") AS double) + 1) / 512)');
+        expect(outs.tables[0]).toMatchObject({ contents: "113:AB12", keyRanges: { width: 2048, ranges: { "0": "100:0A", "1": "13:0B" } } });
+    });
+
+    it("has no ranges when a key is negative: its changes are then read from every row", async () => {
+        lowest = -5;
+        const { outs } = await sourceFingerprintProvider.create!(inputs());
+        expect(outs.tables[0].contents).toBe("113:AB12");
+        expect(outs.tables[0].keyRanges).toBeUndefined();
     });
 });

@@ -177,9 +177,9 @@ describe("dbt and the check", () => {
         expect(sources.inputs.loaded).toMatch(/^[0-9a-f]{64}$/);
         expect(sources.inputs.access.value.connection).toMatchObject({ url: "https://127.0.0.1:28080", user: "dbt", password: "generated-trino-dbt-password" });
         expect(sources.inputs.sources).toEqual([
-            { catalog: "customers", schema: "public", table: "customers" },
-            { catalog: "orders", schema: "orders", table: "orders" },
-            { catalog: "payments", schema: "public", table: "payments" },
+            { catalog: "customers", schema: "public", table: "customers", primaryKey: "id" },
+            { catalog: "orders", schema: "orders", table: "orders", primaryKey: "id" },
+            { catalog: "payments", schema: "public", table: "payments", primaryKey: "id" },
         ]);
         expect(dependsOn(dependencies, byName("dbt-run").urn, sources.urn)).toBe(true);
         expect(dependsOn(dependencies, sources.urn, byName("payments-data").urn)).toBe(true);
