@@ -20,28 +20,36 @@
 {% macro get_where_subquery(relation) -%}
   {%- set where = config.get('where', '') -%}
   {%- set scope = incremental_test_scope(relation) -%}
-  {%- set conditions = [] -%}
-  {%- for condition in [where, scope] if condition -%}
-    {%- do conditions.append('(' ~ condition ~ ')') -%}
-  {%- endfor -%}
-  {%- if conditions -%}
-    {%- set filtered -%}
-      (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
-    {%- endset -%}
-    {%- do return(filtered) -%}
+  {%- if not scope -%}
+    {%- if where -%}
+      {%- do return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
   {%- endif -%}
-  {%- do return(relation) -%}
+  {#- One select per condition of the scope, each row in the first whose condition it meets: a
+      single condition each, which Trino turns into a filter on the domain's own scan, where the
+      conditions joined by `or` would have it read every row. -#}
+  {%- set selects = [] -%}
+  {%- for condition in scope -%}
+    {%- set conditions = [where] if where else [] -%}
+    {%- do conditions.append(condition) -%}
+    {%- for earlier in scope[:loop.index0] -%}
+      {%- do conditions.append('not coalesce(' ~ earlier ~ ', false)') -%}
+    {%- endfor -%}
+    {%- do selects.append('select * from ' ~ relation ~ ' where (' ~ conditions | join(') and (') ~ ')') -%}
+  {%- endfor -%}
+  {%- do return('(' ~ selects | join(' union all ') ~ ') dbt_subquery') -%}
 {%- endmacro %}
 
-{#- The scope of a model of this run in an incremental build, as a condition on its rows; '' otherwise. -#}
+{#- The scope of a model of this run in an incremental build, as a list of conditions on its rows (a row is in it when it meets any); [] otherwise. -#}
 {% macro incremental_test_scope(relation) -%}
   {%- if relation.schema is none or relation.schema | lower != target.schema | lower -%}
-    {%- do return('') -%}
+    {%- do return([]) -%}
   {%- endif -%}
   {%- if not incremental_base() -%}
-    {%- do return('') -%}
+    {%- do return([]) -%}
   {%- endif -%}
-  {%- do return(incremental_test_scopes().get(relation.identifier | lower, '')) -%}
+  {%- do return(incremental_test_scopes().get(relation.identifier | lower, [])) -%}
 {%- endmacro %}
 
 {#- The changes the engine wrote for a source table of a domain, named as source_changes() names them. -#}
@@ -52,29 +60,38 @@
         identifier='changes__' ~ var(domain ~ '_catalog') | lower ~ '__' ~ table)) -%}
 {%- endmacro %}
 
-{#- Each model's scope: its rows whose key changed, or whose parent's did. -#}
+{#- Each model's scope: its rows whose key changed or is null, or whose parent's key changed. -#}
 {% macro incremental_test_scopes() -%}
   {%- set customers = domain_changes('customers', 'customers') -%}
   {%- set orders = domain_changes('orders', 'orders') -%}
   {%- set payments = domain_changes('payments', 'payments') -%}
   {%- set stg_orders = api.Relation.create(database=target.database, schema=target.schema, identifier='stg_orders') -%}
   {%- do return({
-    'stg_customers':
-      'customer_id is null or customer_id in (select id from ' ~ customers ~ ')',
-    'stg_orders':
-      'order_id is null or order_id in (select id from ' ~ orders ~ ')'
-      ~ ' or customer_id in (select id from ' ~ customers ~ ')',
-    'stg_payments':
-      'payment_id is null or payment_id in (select id from ' ~ payments ~ ')'
-      ~ ' or order_id in (select id from ' ~ orders ~ ')',
-    'fct_orders':
-      'order_id is null or order_id in (select id from ' ~ orders ~ ')'
-      ~ ' or order_id in (select order_id from ' ~ payments ~ ')'
-      ~ ' or customer_id in (select id from ' ~ customers ~ ')',
-    'dim_customers':
-      'customer_id is null or customer_id in (select id from ' ~ customers ~ ')'
-      ~ ' or customer_id in (select user_id from ' ~ orders ~ ')'
-      ~ ' or customer_id in (select customer_id from ' ~ stg_orders
-      ~ ' where order_id in (select order_id from ' ~ payments ~ '))',
+    'stg_customers': [
+      'customer_id is null',
+      'customer_id in (select id from ' ~ customers ~ ')',
+    ],
+    'stg_orders': [
+      'order_id is null',
+      'order_id in (select id from ' ~ orders ~ ')',
+      'customer_id in (select id from ' ~ customers ~ ')',
+    ],
+    'stg_payments': [
+      'payment_id is null',
+      'payment_id in (select id from ' ~ payments ~ ')',
+      'order_id in (select id from ' ~ orders ~ ')',
+    ],
+    'fct_orders': [
+      'order_id is null',
+      'order_id in (select id from ' ~ orders ~ ')',
+      'order_id in (select order_id from ' ~ payments ~ ')',
+      'customer_id in (select id from ' ~ customers ~ ')',
+    ],
+    'dim_customers': [
+      'customer_id is null',
+      'customer_id in (select id from ' ~ customers ~ ')',
+      'customer_id in (select user_id from ' ~ orders ~ ')',
+      'customer_id in (select customer_id from ' ~ stg_orders ~ ' where order_id in (select order_id from ' ~ payments ~ '))',
+    ],
   }) -%}
 {%- endmacro %}
