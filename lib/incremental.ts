@@ -76,7 +76,7 @@ export function keyRangesPredicate(key: string, width: number, indices: string[]
 /** The ledger table's rows per key range of the given width, read as the fingerprint reads a source's: `key_range, contents`. */
 export function ledgerRangesStatement(catalog: string, schema: string, source: PlannedSource, width: number): string {
     const range = keyRangeExpression(quoted(source.primaryKey), String(width));
-    return `SELECT CAST(${range} AS varchar) AS key_range, CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW(${source.columns.map(quoted).join(", ")}))), '') FROM ${ledgerTable(catalog, schema, source)} GROUP BY ${range}`;
+    return `SELECT CAST(${range} AS varchar) AS key_range, ${contentsExpression(source)} FROM ${ledgerTable(catalog, schema, source)} GROUP BY ${range}`;
 }
 
 /** What the publication does with the ledger once the run is published. */
@@ -120,9 +120,14 @@ export function changesTable(catalog: string, runSchema: string, source: Planned
     return `${catalog}.${runSchema}.${changesTableName(source.catalog, source.table)}`;
 }
 
+/** Rows' `<rows>:<checksum>` over the source's columns, as the fingerprint reads a source's. */
+function contentsExpression(source: PlannedSource): string {
+    return `CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW(${source.columns.map(quoted).join(", ")}))), '')`;
+}
+
 /** A ledger table's contents, read as the fingerprint reads a source: `<rows>:<checksum>` over the same columns, in one row. */
 export function ledgerContentsStatement(catalog: string, schema: string, source: PlannedSource): string {
-    return `SELECT CAST(count(*) AS varchar) || ':' || coalesce(to_hex(checksum(ROW(${source.columns.map(quoted).join(", ")}))), '') FROM ${ledgerTable(catalog, schema, source)}`;
+    return `SELECT ${contentsExpression(source)} FROM ${ledgerTable(catalog, schema, source)}`;
 }
 
 /** No row, in the changes table's shape: the changes of a source whose rows are the ledger's. */
